@@ -1,0 +1,209 @@
+"""The seven activation functions of the course, differentiable, plus their derivatives as NumPy.
+
+Each activation ``f`` has two faces:
+
+* ``f(x)`` on a Tensor: a differentiable op (forward and backward side by side);
+* ``f_derivative(z)`` on an ndarray: f'(z) as plain NumPy, for lessons, plots and checks.
+
+``ACTIVATIONS`` describes each one (formula, range, characterisation) the way the course
+notes do, so lessons and reports print the same words the docstrings give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from steepest.ops import _record, as_tensor
+from steepest.tensor import Tensor
+
+__all__ = [
+    "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "binary_step", "linear",
+    "identity", "sigmoid_derivative", "tanh_derivative", "relu_derivative",
+    "leaky_relu_derivative", "softmax_jacobian", "binary_step_derivative", "linear_derivative",
+    "ACTIVATIONS", "Activation",
+]
+
+
+def _stable_sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) without overflow: e = exp(−|z|) ≤ 1, then σ = 1/(1+e) for z ≥ 0 and e/(1+e) below."""
+    e = np.exp(-np.abs(z))
+    denominator = 1.0 + e
+    return np.where(z >= 0, 1.0, e) / denominator
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """σ(z) = 1 / (1 + e^(−z)), range (0, 1).
+
+    Squashes any input into a probability-like output; its derivative σ(1−σ) is at most 0.25
+    and vanishes for large |z|, which is the vanishing-gradient problem of deep sigmoid nets.
+    Stable for any z (no overflow warning at |z| = 1e4).
+    """
+    x = as_tensor(x)
+    out = _stable_sigmoid(x.data)
+    return _record(out, (x,), lambda g: (g * out * (1.0 - out),), "Sigmoid")
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z)), range (−1, 1).
+
+    Like the sigmoid but centred on zero; derivative 1 − tanh² ≤ 1 still vanishes for large |z|.
+    """
+    x = as_tensor(x)
+    out = np.tanh(x.data)
+    return _record(out, (x,), lambda g: (g * (1.0 - out * out),), "Tanh")
+
+
+def relu(x: Tensor) -> Tensor:
+    """ReLU(z) = max(0, z), range [0, ∞).
+
+    Passes positive inputs unchanged (derivative 1), blocks negative ones (derivative 0): the
+    gradient does not shrink layer by layer, so deep nets keep learning. Units stuck below zero
+    for every input are "dead" and stop learning.
+    """
+    x = as_tensor(x)
+    out = np.maximum(x.data, 0)
+    return _record(out, (x,), lambda g: (g * (x.data > 0),), "ReLU")
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """LeakyReLU(z) = z for z > 0, else negative_slope · z; range (−∞, ∞).
+
+    A ReLU with a small slope for negative inputs, so no unit's gradient is exactly zero.
+    """
+    x = as_tensor(x)
+    slope = np.where(x.data > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
+    return _record(x.data * slope, (x,), lambda g: (g * slope,), "LeakyReLU")
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax(z)_i = e^(z_i) / Σ_j e^(z_j) along ``axis``, range (0, 1), summing to 1.
+
+    Turns scores into class probabilities (output layers of classifiers). Computed from
+    z − max(z), so large scores do not overflow. Backward: s ⊙ (g − Σ g⊙s).
+    """
+    x = as_tensor(x)
+    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    out = e / e.sum(axis=axis, keepdims=True)
+
+    def backward(g):
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+    return _record(out, (x,), backward, "Softmax")
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log softmax(z)_i = z_i − log Σ_j e^(z_j), computed stably (log-sum-exp).
+
+    Backward: g − softmax(z) · Σ g.
+    """
+    x = as_tensor(x)
+    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+    return _record(out, (x,), backward, "LogSoftmax")
+
+
+def binary_step(x: Tensor) -> Tensor:
+    """step(z) = 1 for z ≥ 0, else 0; range {0, 1}.
+
+    The perceptron's threshold. Its derivative is 0 everywhere except at z = 0, where it is
+    undefined, so backpropagation passes a zero gradient: a network of binary steps cannot
+    learn by gradient descent. Provided for the lessons, with exactly that (zero) gradient.
+    """
+    x = as_tensor(x)
+    out = (x.data >= 0).astype(x.dtype)
+    return _record(out, (x,), lambda g: (np.zeros_like(g),), "BinaryStep")
+
+
+def linear(x: Tensor) -> Tensor:
+    """linear(z) = z (identity), range (−∞, ∞).
+
+    No non-linearity: stacked linear layers collapse into one linear map. Used on regression
+    outputs. Derivative 1, so the gradient passes unchanged.
+    """
+    return as_tensor(x)
+
+
+identity = linear
+
+
+# ---------------------------------------------------------------------------- derivatives
+def sigmoid_derivative(z) -> np.ndarray:
+    """σ'(z) = σ(z)(1 − σ(z)), at most 0.25 (at z = 0)."""
+    s = _stable_sigmoid(np.asarray(z, dtype=float))
+    return s * (1.0 - s)
+
+
+def tanh_derivative(z) -> np.ndarray:
+    """tanh'(z) = 1 − tanh²(z), at most 1 (at z = 0)."""
+    t = np.tanh(np.asarray(z, dtype=float))
+    return 1.0 - t * t
+
+
+def relu_derivative(z) -> np.ndarray:
+    """ReLU'(z) = 1 for z > 0, else 0 (0 at z = 0, as in torch)."""
+    return (np.asarray(z) > 0).astype(float)
+
+
+def leaky_relu_derivative(z, negative_slope: float = 0.01) -> np.ndarray:
+    """LeakyReLU'(z) = 1 for z > 0, else negative_slope."""
+    return np.where(np.asarray(z) > 0, 1.0, negative_slope)
+
+
+def binary_step_derivative(z) -> np.ndarray:
+    """step'(z) = 0 (everywhere it is defined): no gradient flows through a step."""
+    return np.zeros(np.shape(z))
+
+
+def linear_derivative(z) -> np.ndarray:
+    """linear'(z) = 1."""
+    return np.ones(np.shape(z))
+
+
+def softmax_jacobian(z) -> np.ndarray:
+    """∂softmax_i/∂z_j = s_i(δ_ij − s_j) for a 1-D score vector z: the (n, n) Jacobian."""
+    z = np.asarray(z, dtype=float)
+    if z.ndim != 1:
+        raise ValueError(f"softmax_jacobian: expected a 1-D vector of scores, got shape {z.shape}")
+    e = np.exp(z - z.max())
+    s = e / e.sum()
+    return np.diag(s) - np.outer(s, s)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation as the course describes it: function, derivative, formula, range, notes."""
+
+    name: str
+    function: Callable
+    derivative: Callable
+    formula: str
+    range: str
+    characteristic: str
+
+
+ACTIVATIONS = {
+    a.name: a for a in [
+        Activation("sigmoid", sigmoid, sigmoid_derivative, "σ(z) = 1 / (1 + e^(−z))", "(0, 1)",
+                   "squashes to (0, 1); derivative ≤ 0.25 vanishes for large |z|"),
+        Activation("tanh", tanh, tanh_derivative, "tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))",
+                   "(−1, 1)", "zero-centred sigmoid; still saturates for large |z|"),
+        Activation("relu", relu, relu_derivative, "ReLU(z) = max(0, z)", "[0, ∞)",
+                   "gradient 1 for z > 0: does not vanish with depth; sparse activations"),
+        Activation("softmax", softmax, softmax_jacobian, "softmax(z)_i = e^(z_i) / Σ_j e^(z_j)",
+                   "(0, 1), sums to 1", "turns output scores into class probabilities"),
+        Activation("binary_step", binary_step, binary_step_derivative,
+                   "step(z) = 1 if z ≥ 0 else 0", "{0, 1}",
+                   "threshold unit; zero gradient, so it cannot learn by gradient descent"),
+        Activation("linear", linear, linear_derivative, "linear(z) = z", "(−∞, ∞)",
+                   "no non-linearity; stacked linear layers collapse into one"),
+        Activation("leaky_relu", leaky_relu, leaky_relu_derivative,
+                   "LeakyReLU(z) = z if z > 0 else 0.01·z", "(−∞, ∞)",
+                   "ReLU with a small negative slope, so no unit dies completely"),
+    ]
+}
