@@ -21,3 +21,4 @@ from steepest import losses
 from steepest.gradcheck import gradcheck
 
 __version__ = "0.1.0"
+from steepest import nn, optim

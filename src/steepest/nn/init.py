@@ -1,0 +1,114 @@
+"""Weight initialisers, in place on a parameter's data, as ``torch.nn.init``.
+
+Every function draws from ``generator`` if given, else from steepest's seeded global generator
+(``st.manual_seed``), so runs are reproducible. Fan-in is the number of inputs of a unit
+(``weight.shape[1]`` for a Linear weight of shape (out, in)), fan-out the number of outputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from steepest.tensor import Tensor, default_generator
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_",
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "glorot_uniform_", "glorot_normal_", "he_uniform_", "he_normal_"]
+
+
+def _fans(tensor: Tensor) -> tuple[int, int]:
+    shape = tensor.shape
+    if len(shape) < 2:
+        raise ValueError(f"init: fan-in and fan-out need a tensor with at least 2 dimensions, "
+                         f"got shape {shape}")
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The gain that keeps activations' variance steady through a layer (torch's values)."""
+    linear_like = {"linear", "identity", "sigmoid", "conv1d", "conv2d"}
+    if nonlinearity in linear_like:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; expected one of "
+                     f"{sorted(linear_like | {'tanh', 'relu', 'leaky_relu'})}")
+
+
+def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
+    tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    return tensor
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    """Fill with U(a, b)."""
+    rng = generator or default_generator()
+    return _fill(tensor, rng.uniform(a, b, tensor.shape))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    """Fill with N(mean, std²)."""
+    rng = generator or default_generator()
+    return _fill(tensor, rng.normal(mean, std, tensor.shape))
+
+
+def constant_(tensor: Tensor, value: float) -> Tensor:
+    """Fill with a constant."""
+    tensor.data[...] = value
+    return tensor
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot & Bengio (2010): U(−a, a) with a = gain·√(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot & Bengio (2010): N(0, std²) with std = gain·√(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def _kaiming_std(tensor, a, mode, nonlinearity):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _fans(tensor)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
+    """He et al. (2015): U(−b, b) with b = gain·√(3 / fan) (keeps ReLU activations' variance)."""
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
+    """He et al. (2015): N(0, std²) with std = gain / √fan."""
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+glorot_uniform_ = xavier_uniform_
+glorot_normal_ = xavier_normal_
+he_uniform_ = kaiming_uniform_
+he_normal_ = kaiming_normal_

@@ -1,0 +1,24 @@
+"""Plain gradient descent, the course's update rule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from steepest.optim.optimizer import Optimizer
+from steepest.tensor import Tensor
+
+__all__ = ["GD"]
+
+
+class GD(Optimizer):
+    """Gradient descent: w ← w − lr · ∂loss/∂w, nothing else.
+
+    The update of the course notes (``W1 -= lr * G1``): no momentum, no weight decay. Equal to
+    ``SGD(params, lr)`` with every option at its default.
+    """
+
+    def __init__(self, params, lr: float = 0.1):
+        super().__init__(params, {"lr": lr})
+
+    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+        param.data -= group["lr"] * grad

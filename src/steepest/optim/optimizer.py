@@ -1,0 +1,171 @@
+"""The Optimizer base class: parameter groups, per-parameter state, zero_grad and state_dict.
+
+Subclasses implement ``_update(param, grad, state, group)`` for one parameter; the base class
+handles what every optimizer shares, with torch.optim's conventions:
+
+* ``param_groups`` is a list of dicts, each with ``'params'`` and its own hyperparameters
+  (missing ones come from the optimizer's defaults);
+* parameters whose ``grad`` is None or that have ``requires_grad=False`` are skipped;
+* ``state_dict()`` / ``load_state_dict()`` round-trip everything a resumed run needs, so it
+  continues exactly as the uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from steepest.tensor import Tensor
+
+__all__ = ["Optimizer", "check_hyperparameter"]
+
+
+def check_hyperparameter(optimizer: str, name: str, value, valid: bool, expected: str) -> None:
+    """Raise ValueError naming the optimizer, the argument, its value and what was expected."""
+    if not valid:
+        raise ValueError(f"{optimizer}: invalid {name} {value!r}; expected {expected}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+
+
+class Optimizer:
+    """Base class. ``params``: an iterable of parameters or of dicts (parameter groups)."""
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        self.state: dict = {}
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors "
+                            f"(e.g. model.parameters()), got a single Tensor; wrap it in a list")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list; pass "
+                             f"model.parameters() or a list of tensors")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def _validate(self, group: dict) -> None:
+        """Check one group's hyperparameters (subclasses extend; lr is common to all)."""
+        lr = group["lr"]
+        check_hyperparameter(type(self).__name__, "learning rate lr", lr,
+                             _is_number(lr) and lr >= 0, "a number >= 0")
+
+    def add_param_group(self, group: dict) -> None:
+        """Add a group of parameters with its own hyperparameters (e.g. a lower lr)."""
+        name = type(self).__name__
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, param in enumerate(params):
+            if not isinstance(param, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(param).__name__}, "
+                                f"expected a Tensor")
+            if not param.is_leaf:
+                raise ValueError(f"{name}: parameter {i} is computed by an op, not a leaf "
+                                 f"tensor; optimizers update leaf tensors only")
+            if id(param) in seen:
+                raise ValueError(f"{name}: parameter {i} appears in more than one group")
+            seen.add(id(param))
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(f"{name}: unknown option(s) {sorted(unknown)}; valid options are "
+                             f"{sorted(self.defaults)}")
+        full = {**self.defaults, **group, "params": params}
+        self._validate(full)
+        self.param_groups.append(full)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients before the next backward (they accumulate otherwise)."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if set_to_none:
+                    param.grad = None
+                elif param.grad is not None:
+                    param.grad[...] = 0
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient.
+
+        ``closure``, if given, re-evaluates the model and returns the loss (as in torch).
+        """
+        loss = None
+        if closure is not None:
+            loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None or not param.requires_grad:
+                    continue
+                state = self.state.get(param)
+                if state is None:
+                    state = self.state[param] = self._init_state(param, group)
+                self._update(param, param.grad, state, group)
+        return loss
+
+    def _init_state(self, param: Tensor, group: dict) -> dict:
+        """Fresh per-parameter state (buffers are preallocated once, updated in place)."""
+        return {}
+
+    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]} (copies)."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for param in group["params"]:
+                index[id(param)] = len(index)
+                ids.append(index[id(param)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+        state = {index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                for k, v in s.items()}
+                 for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": copy.deepcopy(groups)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyperparameters and buffers saved by ``state_dict()``; shapes are checked."""
+        name = type(self).__name__
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the saved state has {len(saved_groups)} "
+                             f"parameter groups, this optimizer has {len(self.param_groups)}")
+        params = []
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {i} has "
+                                 f"{len(saved['params'])} parameters saved but "
+                                 f"{len(group['params'])} here")
+            params.extend(zip(saved["params"], group["params"]))
+        new_state = {}
+        for saved_index, param in params:
+            saved = state_dict["state"].get(saved_index, state_dict["state"].get(str(saved_index)))
+            if saved is None:
+                continue
+            restored = {}
+            for key, value in saved.items():
+                if isinstance(value, np.ndarray) and value.ndim and value.shape != param.shape:
+                    raise ValueError(f"{name}.load_state_dict: state {key!r} of parameter "
+                                     f"{saved_index} has shape {value.shape}, the parameter "
+                                     f"has shape {param.shape}")
+                restored[key] = (np.array(value, dtype=param.dtype) if isinstance(value, np.ndarray)
+                                 and value.ndim else value)
+            new_state[param] = restored
+        for saved, group in zip(saved_groups, self.param_groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        return "\n".join(lines) + "\n)"
