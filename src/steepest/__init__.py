@@ -21,4 +21,4 @@ from steepest import losses
 from steepest.gradcheck import gradcheck
 
 __version__ = "0.1.0"
-from steepest import nn, optim
+from steepest import data, nn, optim
