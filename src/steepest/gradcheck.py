@@ -66,7 +66,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-7, rtol: float = 
     """
     points = [Tensor(np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64),
                      requires_grad=True) for x in inputs]
-    first = fn(*points)
+    first = _scalar_output(fn, points, None)
     projection = None
     if first.data.size != 1:
         projection = np.random.default_rng(seed).standard_normal(first.shape)

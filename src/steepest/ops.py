@@ -24,7 +24,7 @@ _wrap = Tensor._wrap
 
 def _record(data: np.ndarray, parents: tuple, backward, op: str) -> Tensor:
     """Wrap ``data``; attach the graph only if grad mode is on and some parent requires grad."""
-    out = _wrap(data)
+    out = _wrap(data if isinstance(data, np.ndarray) else np.asarray(data))  # 0-d: ndarray too
     if _grad_mode.enabled:
         for parent in parents:
             if parent.requires_grad:
@@ -153,6 +153,9 @@ def pow(a: Tensor, exponent) -> Tensor:
         p = _scalar(exponent)
         if p == 2:
             return _record(a.data * a.data, (a,), lambda g: (g * (2 * a.data),), "Square")
+        if p == 0:  # a⁰ = 1, derivative 0 (also at a = 0, where p·a^(p−1) would be 0·∞)
+            return _record(np.ones_like(a.data), (a,), lambda g: (np.zeros_like(g),),
+                           "PowScalar")
         out = a.data ** p
         return _record(out, (a,), lambda g: (g * (p * a.data ** (p - 1)),), "PowScalar")
     b = as_tensor(exponent)
@@ -213,10 +216,10 @@ def matmul(a, b) -> Tensor:
         a2 = a.data[None, :] if a.ndim == 1 else a.data
         b2 = b.data[:, None] if b.ndim == 1 else b.data
         g2 = g
+        if b.ndim == 1:  # restore the dropped column axis first, then the dropped row axis
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         grad_a = grad_b = None
         if a.requires_grad:
             grad_a = g2 @ np.swapaxes(b2, -1, -2)
@@ -286,11 +289,12 @@ def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``; backward spreads g/n over the n reduced elements."""
     axis = _normalize_axis(axis, a.ndim)
     out = np.mean(a.data, axis=axis, keepdims=keepdims)
-    count = a.data.size // max(np.asarray(out).size, 1) if a.data.size else 1
+    count = a.data.size // builtins.max(np.asarray(out).size, 1) if a.data.size else 1
 
     def backward(g):
         return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims) / count, a.shape),)
-    return _record(np.asarray(out, dtype=a.dtype), (a,), backward, "Mean")
+    return _record(np.asarray(out, dtype=a.dtype if a.dtype.kind == "f" else None), (a,),
+                   backward, "Mean")
 
 
 def _extremum(name: str, reducer, a: Tensor, axis, keepdims: bool) -> Tensor:
@@ -366,6 +370,8 @@ def minimum(a, b) -> Tensor:
 
 
 def _pairwise_extremum(name, func, wins, a, b) -> Tensor:
+    if is_scalar(a) and not is_scalar(b):
+        a, b = b, a  # max/min are symmetric; a scalar on the right keeps a float32 tensor float32
     a = as_tensor(a)
     b_data = _scalar(b) if is_scalar(b) else as_tensor(b).data
     out = _binary(name, func, a.data, b_data)
@@ -384,8 +390,15 @@ def _pairwise_extremum(name, func, wins, a, b) -> Tensor:
 
 
 def where(condition, a, b) -> Tensor:
-    """Elementwise ``a if condition else b``; each branch gets the gradient where chosen."""
+    """Elementwise ``a if condition else b``; each branch gets the gradient where chosen.
+
+    A Python scalar branch takes the other branch's dtype, so float32 stays float32.
+    """
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    if is_scalar(a) and isinstance(b, Tensor):  # a Python scalar takes the tensor's dtype
+        a = _wrap(np.asarray(_scalar(a), dtype=np.result_type(b.data, _scalar(a))))
+    if is_scalar(b) and isinstance(a, Tensor):
+        b = _wrap(np.asarray(_scalar(b), dtype=np.result_type(a.data, _scalar(b))))
     a, b = as_tensor(a), as_tensor(b)
     try:
         out = np.where(cond, a.data, b.data)
@@ -428,7 +441,7 @@ def flatten(a: Tensor, start_axis: int = 0) -> Tensor:
 def transpose(a: Tensor, axes=None) -> Tensor:
     """Permute axes (reverse them if ``axes`` is None); backward applies the inverse permutation."""
     out = np.transpose(a.data, axes)
-    inverse = None if axes is None else tuple(np.argsort(axes))
+    inverse = None if axes is None else tuple(np.argsort([ax % a.ndim for ax in axes]))
     return _record(out, (a,), lambda g: (np.transpose(g, inverse),), "Transpose")
 
 

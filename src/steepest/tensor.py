@@ -9,6 +9,8 @@ Semantics (as in PyTorch):
 
 * only leaf tensors (made by the user, ``requires_grad=True``) receive ``.grad``;
 * gradients accumulate into ``.grad`` across ``backward()`` calls until zeroed;
+* each leaf's ``.grad`` is its own writable ndarray (never a view, never shared with another
+  leaf), so optimizers may update it in place;
 * ``backward()`` frees the graph it walked, so a second ``backward()`` through the same graph
   raises ``RuntimeError`` unless the first call passed ``retain_graph=True``;
 * under ``with no_grad():`` no graph is recorded at all.
@@ -434,8 +436,9 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
                 raise RuntimeError(
                     f"backward: the graph through '{node._op}' was already freed by an "
                     f"earlier backward(); pass retain_graph=True to the first call")
-            if id(grad) in assigned or grad is seed:
-                grad = grad.copy()
+            if (id(grad) in assigned or grad is seed or not isinstance(grad, np.ndarray)
+                    or grad.base is not None or not grad.flags.writeable):
+                grad = np.array(grad)  # the leaf owns its .grad: no view, no shared buffer
             assigned.add(id(grad))
             node.grad = grad if node.grad is None else node.grad + grad
             continue
