@@ -21,4 +21,6 @@ class GD(Optimizer):
         super().__init__(params, {"lr": lr})
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
-        param.data -= group["lr"] * grad
+        (scratch,) = self._work(param, 1)
+        np.multiply(grad, group["lr"], out=scratch)
+        np.subtract(param.data, scratch, out=param.data)

@@ -8,6 +8,13 @@ handles what every optimizer shares, with torch.optim's conventions:
 * parameters whose ``grad`` is None or that have ``requires_grad=False`` are skipped;
 * ``state_dict()`` / ``load_state_dict()`` round-trip everything a resumed run needs, so it
   continues exactly as the uninterrupted one would.
+
+Updates are in place: ``param.data`` and the state buffers (made once by ``_init_state``) are
+written with ufuncs' ``out=``, and temporaries live in scratch arrays from ``_work`` that all
+parameters of one shape share, so a step allocates nothing. The subclasses reproduce
+torch.optim's single-tensor (CPU default) code operation by operation, in the same order, so
+float64 trajectories agree with torch's to ~1e-12 (torch's CPU kernels fuse some
+multiply-adds, the only source of last-bit differences).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import math
 
 import numpy as np
 
-from steepest.tensor import Tensor
+from steepest.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "check_hyperparameter"]
 
@@ -29,7 +36,27 @@ def check_hyperparameter(optimizer: str, name: str, value, valid: bool, expected
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
+    """start ← start + weight·(end − start) in place, with torch.lerp's two formulas.
+
+    torch uses ``start + w·(end − start)`` for |w| < 0.5 and ``end − (1 − w)·(end − start)``
+    otherwise (each is the more accurate one on its side); ``work`` is a scratch buffer.
+    """
+    np.subtract(end, start, out=work)
+    if abs(weight) < 0.5:
+        np.multiply(work, weight, out=work)
+        np.add(start, work, out=start)
+    else:
+        np.multiply(work, weight - 1.0, out=work)
+        np.add(end, work, out=start)
 
 
 class Optimizer:
@@ -39,6 +66,8 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict = {}
+        self._work_buffers: dict = {}  # scratch arrays shared by parameters of one shape
+        self._step_count = 0           # read by the lr schedulers (scheduler-before-step warning)
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors "
                             f"(e.g. model.parameters()), got a single Tensor; wrap it in a list")
@@ -97,7 +126,9 @@ class Optimizer:
         """
         loss = None
         if closure is not None:
-            loss = closure()
+            with enable_grad():
+                loss = closure()
+        self._step_count += 1
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None or not param.requires_grad:
@@ -114,6 +145,41 @@ class Optimizer:
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
+
+    # ----------------------------------------------------------------- helpers for _update
+    def _work(self, param: Tensor, count: int) -> list:
+        """``count`` scratch arrays shaped like ``param`` (made once, reused every step).
+
+        Parameters are updated one after another, so all parameters of one shape and dtype
+        share the same scratch arrays; they hold no state between updates.
+        """
+        key = (param.data.shape, param.data.dtype)
+        buffers = self._work_buffers.get(key)
+        if buffers is None:
+            buffers = self._work_buffers[key] = []
+        while len(buffers) < count:
+            buffers.append(np.empty_like(param.data))
+        return buffers[:count]
+
+    @staticmethod
+    def _effective_grad(param: np.ndarray, grad: np.ndarray, weight_decay: float,
+                        maximize: bool, out: np.ndarray) -> np.ndarray:
+        """g = (−grad if maximize else grad) + weight_decay·param, as torch computes it.
+
+        Returns ``grad`` itself when neither applies, else ``out`` filled with g; ``grad``
+        (the parameter's ``.grad``) is never modified.
+        """
+        if weight_decay != 0:
+            np.multiply(param, weight_decay, out=out)
+            if maximize:
+                np.subtract(out, grad, out=out)
+            else:
+                np.add(out, grad, out=out)
+            return out
+        if maximize:
+            np.negative(grad, out=out)
+            return out
+        return grad
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict:

@@ -1,0 +1,223 @@
+"""Learning-rate schedulers against torch.optim.lr_scheduler: the same lr sequence each step."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from steepest import optim
+from steepest.nn import Parameter
+from steepest.optim import lr_scheduler
+
+STEPS = 100
+
+SCHEDULERS = [
+    ("StepLR", dict(step_size=7, gamma=0.5)),
+    ("MultiStepLR", dict(milestones=[10, 25, 25, 60], gamma=0.3)),
+    ("ExponentialLR", dict(gamma=0.95)),
+    ("CosineAnnealingLR", dict(T_max=30)),                  # goes past T_max: the lr rises again
+    ("CosineAnnealingLR", dict(T_max=100, eta_min=0.001)),
+    ("LinearLR", dict()),
+    ("LinearLR", dict(start_factor=0.1, end_factor=0.5, total_iters=40)),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=STEPS)),
+    ("OneCycleLR", dict(max_lr=[0.5, 0.05], epochs=10, steps_per_epoch=10, pct_start=0.25,
+                        anneal_strategy="linear", three_phase=True)),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=STEPS, cycle_momentum=False, div_factor=10.0,
+                        final_div_factor=100.0)),
+]
+
+
+def _pair(lrs=(0.1, 0.02), optimizer="SGD", **kwargs):
+    """The same optimizer in both libraries, one parameter per group, no gradients."""
+    ours = getattr(optim, optimizer)(
+        [{"params": [Parameter(np.zeros(2))], "lr": lr} for lr in lrs], **kwargs)
+    theirs = getattr(torch.optim, optimizer)(
+        [{"params": [torch.zeros(2, requires_grad=True)], "lr": lr} for lr in lrs], **kwargs)
+    return ours, theirs
+
+
+def _momenta(opt):
+    return [g["betas"][0] if "betas" in g else g["momentum"] for g in opt.param_groups]
+
+
+@pytest.mark.parametrize("name, kwargs", SCHEDULERS,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(SCHEDULERS)])
+def test_lr_sequence_matches_torch(name, kwargs):
+    opt, topt = _pair(momentum=0.9)
+    sched = getattr(lr_scheduler, name)(opt, **kwargs)
+    tsched = getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
+    ours, theirs = [sched.get_last_lr()], [tsched.get_last_lr()]
+    momenta, tmomenta = [_momenta(opt)], [_momenta(topt)]
+    for _ in range(STEPS):
+        opt.step()
+        topt.step()
+        sched.step()
+        tsched.step()
+        ours.append(sched.get_last_lr())
+        theirs.append(tsched.get_last_lr())
+        momenta.append(_momenta(opt))
+        tmomenta.append(_momenta(topt))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(momenta, tmomenta, rtol=1e-15, atol=0)
+    assert [g["lr"] for g in opt.param_groups] == ours[-1]
+
+
+def test_one_cycle_cycles_adams_beta1_like_torch():
+    opt, topt = _pair(optimizer="Adam")
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.01, total_steps=50)
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.01, total_steps=50)
+    for _ in range(50):
+        opt.step()
+        topt.step()
+        sched.step()
+        tsched.step()
+        assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-15)
+        assert opt.param_groups[0]["betas"] == pytest.approx(topt.param_groups[0]["betas"],
+                                                             rel=1e-15)
+    with pytest.raises(ValueError, match="total_steps"):
+        sched.step()
+
+
+def _metrics():
+    """Falls, then plateaus with noise, then worsens: every branch of ReduceLROnPlateau."""
+    rng = np.random.default_rng(0)
+    values = [1.0 / (1 + i) for i in range(20)]
+    values += list(0.05 + 0.001 * rng.standard_normal(40))
+    values += list(0.05 + 0.002 * np.arange(40))
+    return [float(v) for v in values]
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(),
+    dict(patience=3, factor=0.5),
+    dict(patience=2, factor=0.5, cooldown=4, threshold=1e-2, threshold_mode="abs"),
+    dict(patience=1, factor=0.2, min_lr=[1e-3, 1e-4]),
+    dict(mode="max", patience=2, factor=0.5, threshold=0.05),
+    dict(patience=0, factor=0.9, eps=1e-3),
+], ids=["defaults", "patience3", "abs-cooldown", "min_lr", "max", "eps"])
+def test_reduce_lr_on_plateau_matches_torch(kwargs):
+    opt, topt = _pair()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kwargs)
+    ours, theirs = [], []
+    metrics = _metrics()
+    if kwargs.get("mode") == "max":
+        metrics = [1.0 - m for m in metrics]  # an accuracy-like metric that rises
+    for metric in metrics:
+        sched.step(metric)
+        tsched.step(metric)
+        ours.append(sched.get_last_lr())
+        theirs.append(tsched.get_last_lr())
+    assert ours == theirs
+    assert len({tuple(lr) for lr in ours}) > 1, "the lr never changed: the test is too weak"
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("StepLR", dict(step_size=5)),
+    ("CosineAnnealingLR", dict(T_max=20)),
+    ("LinearLR", dict(total_iters=30)),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=60)),
+])
+def test_state_dict_resume_continues_the_schedule(name, kwargs):
+    def make():
+        opt = optim.SGD([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+        return opt, getattr(lr_scheduler, name)(opt, **kwargs)
+
+    opt, sched = make()
+    full = []
+    for _ in range(50):
+        opt.step()
+        sched.step()
+        full.append((sched.get_last_lr(), opt.param_groups[0]["momentum"]))
+
+    opt_a, sched_a = make()
+    for _ in range(25):
+        opt_a.step()
+        sched_a.step()
+    opt_state, sched_state = opt_a.state_dict(), sched_a.state_dict()
+    opt_b, sched_b = make()
+    opt_b.load_state_dict(opt_state)
+    sched_b.load_state_dict(sched_state)
+    resumed = []
+    for _ in range(25):
+        opt_b.step()
+        sched_b.step()
+        resumed.append((sched_b.get_last_lr(), opt_b.param_groups[0]["momentum"]))
+    assert resumed == full[25:]
+
+
+def test_reduce_lr_on_plateau_state_dict_round_trip():
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.1)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=2, cooldown=1)
+    for metric in [1.0, 0.9, 0.95, 0.96]:
+        sched.step(metric)
+    state = sched.state_dict()
+    other = lr_scheduler.ReduceLROnPlateau(optim.SGD([Parameter(np.zeros(1))], lr=0.1))
+    other.load_state_dict(state)
+    assert (other.best, other.num_bad_epochs, other.patience) == (0.9, 2, 2)
+    other.optimizer.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
+    sched.step(0.97)
+    other.step(0.97)
+    assert sched.get_last_lr() == other.get_last_lr() == [pytest.approx(0.01)]
+
+
+def test_cosine_annealing_follows_the_closed_form():
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.2)
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=40, eta_min=0.01)
+    for t in range(1, 41):
+        opt.step()
+        sched.step()
+        expected = 0.01 + (0.2 - 0.01) * (1 + math.cos(math.pi * t / 40)) / 2
+        assert sched.get_last_lr()[0] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_linear_warmup_reaches_the_base_lr():
+    opt = optim.Adam([Parameter(np.zeros(1))], lr=0.01)
+    sched = lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=4)
+    lrs = [sched.get_last_lr()[0]]
+    for _ in range(6):
+        opt.step()
+        sched.step()
+        lrs.append(sched.get_last_lr()[0])
+    np.testing.assert_allclose(lrs, [0.0025, 0.004375, 0.00625, 0.008125, 0.01, 0.01, 0.01])
+
+
+def test_warns_when_scheduler_steps_before_optimizer():
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.1)
+    sched = lr_scheduler.StepLR(opt, step_size=1)
+    with pytest.warns(UserWarning, match="before optimizer.step"):
+        sched.step()
+    opt2 = optim.SGD([Parameter(np.zeros(1))], lr=0.1)
+    sched2 = lr_scheduler.StepLR(opt2, step_size=1)
+    opt2.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched2.step()
+
+
+@pytest.mark.parametrize("make, mentions", [
+    (lambda o: lr_scheduler.StepLR(o, step_size=0), "step_size"),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=-0.5), "gamma"),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=0), "T_max"),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=0.0), "start_factor"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1), "total_steps"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=10, pct_start=1.5),
+     "pct_start"),
+    (lambda o: lr_scheduler.ReduceLROnPlateau(o, factor=1.0), "factor"),
+    (lambda o: lr_scheduler.ReduceLROnPlateau(o, mode="up"), "mode"),
+    (lambda o: lr_scheduler.ReduceLROnPlateau(o, threshold_mode="pct"), "threshold_mode"),
+])
+def test_invalid_scheduler_arguments_raise(make, mentions):
+    with pytest.raises(ValueError, match=mentions):
+        make(optim.SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9))
+
+
+def test_one_cycle_needs_momentum_to_cycle():
+    opt = optim.Adagrad([Parameter(np.zeros(1))])
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10)
+    lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, cycle_momentum=False)

@@ -1,0 +1,311 @@
+"""The optimizers against torch.optim (the truth), step for step, and their bookkeeping.
+
+Trajectories: 50 steps on (a) a 3-8-8-2 tanh MLP with cross-entropy on fixed data (torch's
+nn.Linear gets steepest's initial weights) and (b) the Rosenbrock function from (−1.2, 1).
+float64 runs are end to end (each library computes its own gradients) and must agree to
+1e-10 relative; float32 runs give both optimizers torch's gradients, so that only the
+optimizers are compared (end to end, Adam-like rules amplify the engines' last-bit gradient
+differences where a gradient crosses zero), and must agree to 1e-5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import steepest as st
+from steepest import optim
+from steepest.nn import Parameter
+
+torch.set_num_threads(1)
+
+STEPS = 50
+
+# (optimizer, keyword arguments, learning rate on Rosenbrock if it differs)
+CASES = [
+    ("SGD", dict(lr=0.05), 5e-4),
+    ("SGD", dict(lr=0.05, momentum=0.9), 5e-4),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.5), 5e-4),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True), 5e-4),
+    ("SGD", dict(lr=0.05, weight_decay=0.1), 5e-4),
+    ("SGD", dict(lr=0.05, maximize=True), 5e-4),
+    ("SGD", dict(lr=0.05, momentum=0.5, weight_decay=0.1, nesterov=True, maximize=True), 5e-4),
+    ("RMSprop", dict(lr=0.01), None),
+    ("RMSprop", dict(lr=0.01, momentum=0.9), None),
+    ("RMSprop", dict(lr=0.01, centered=True), None),
+    ("RMSprop", dict(lr=0.01, weight_decay=0.1), None),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-6, centered=True, momentum=0.5,
+                     weight_decay=0.1, maximize=True), None),
+    ("Adam", dict(lr=0.01), None),
+    ("Adam", dict(lr=0.01, weight_decay=0.1), None),
+    ("Adam", dict(lr=0.01, amsgrad=True), None),
+    ("Adam", dict(lr=0.01, maximize=True), None),
+    ("Adam", dict(lr=0.01, betas=(0.3, 0.9), eps=1e-6), None),  # lerp weight >= 0.5 branch
+    ("AdamW", dict(lr=0.01), None),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True), None),
+    ("Adagrad", dict(lr=0.1), None),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1), None),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1), None),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5), None),
+    ("Adagrad", dict(lr=0.1, maximize=True), None),
+]
+
+
+def _case_id(case):
+    name, kwargs, _ = case
+    return name + "-" + ",".join(f"{k}={v}" for k, v in kwargs.items() if k != "lr")
+
+
+def _torch_dtype(dtype):
+    return torch.float64 if dtype == np.float64 else torch.float32
+
+
+def mlp_problem(dtype):
+    """A 3-8-8-2 tanh MLP in both libraries with the same weights, data and loss."""
+    net = st.nn.mlp([3, 8, 8, 2], activation="tanh", dtype=dtype,
+                    generator=np.random.default_rng(1))
+    tnet = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8),
+                               torch.nn.Tanh(), torch.nn.Linear(8, 2)).to(_torch_dtype(dtype))
+    with torch.no_grad():
+        for t_layer, s_layer in zip(tnet[::2], net[::2]):
+            t_layer.weight.copy_(torch.from_numpy(s_layer.weight.data))
+            t_layer.bias.copy_(torch.from_numpy(s_layer.bias.data))
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((16, 3)).astype(dtype)
+    y = rng.integers(0, 2, 16)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    return (list(net.parameters()), list(tnet.parameters()),
+            lambda: st.losses.cross_entropy(net(st.tensor(x)), y),
+            lambda: torch.nn.functional.cross_entropy(tnet(xt), yt))
+
+
+def rosenbrock_problem(dtype):
+    """f(x, y) = (1 − x)² + 100 (y − x²)² from (−1.2, 1) in both libraries."""
+    p = Parameter(np.array([-1.2, 1.0], dtype=dtype))
+    q = torch.tensor([-1.2, 1.0], dtype=_torch_dtype(dtype), requires_grad=True)
+
+    def f(v):
+        return (1 - v[0]) ** 2 + 100 * (v[1] - v[0] ** 2) ** 2
+    return [p], [q], lambda: f(p), lambda: f(q)
+
+
+def run_against_torch(problem, name, kwargs, dtype, share_grads=False, steps=STEPS):
+    """Run both optimizers; return the largest relative deviation (max |Δ| / max |w_torch|).
+
+    maximize=True runs maximize −f, so the trajectories stay bounded (and equal f's).
+    """
+    params, tparams, loss, tloss = problem(dtype)
+    opt = getattr(optim, name)(params, **kwargs)
+    topt = getattr(torch.optim, name)(tparams, foreach=False, **kwargs)
+    sign = -1.0 if kwargs.get("maximize") else 1.0
+    worst = 0.0
+    for _ in range(steps):
+        topt.zero_grad()
+        (tloss() * sign).backward()
+        opt.zero_grad()
+        if share_grads:
+            for p, q in zip(params, tparams):
+                p.grad = q.grad.numpy().copy()
+        else:
+            (loss() * sign).backward()
+        grads_before = [p.grad.copy() for p in params]
+        opt.step()
+        topt.step()
+        for p, q, g in zip(params, tparams, grads_before):
+            assert p.dtype == dtype, "the parameter changed dtype"
+            np.testing.assert_array_equal(p.grad, g, err_msg="step() modified .grad")
+            expected = q.detach().numpy()
+            worst = max(worst, float(np.max(np.abs(p.data - expected)) / np.max(np.abs(expected))))
+    return worst
+
+
+@pytest.mark.parametrize("problem", [mlp_problem, rosenbrock_problem], ids=["mlp", "rosenbrock"])
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_float64_trajectory_matches_torch(case, problem):
+    name, kwargs, rosen_lr = case
+    if problem is rosenbrock_problem and rosen_lr is not None:
+        kwargs = {**kwargs, "lr": rosen_lr}
+    assert run_against_torch(problem, name, kwargs, np.float64) < 1e-10
+
+
+@pytest.mark.parametrize("problem", [mlp_problem, rosenbrock_problem], ids=["mlp", "rosenbrock"])
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_float32_trajectory_matches_torch(case, problem):
+    name, kwargs, rosen_lr = case
+    if problem is rosenbrock_problem and rosen_lr is not None:
+        kwargs = {**kwargs, "lr": rosen_lr}
+    assert run_against_torch(problem, name, kwargs, np.float32, share_grads=True) < 1e-5
+
+
+def test_float32_end_to_end_sgd_matches_torch():
+    """With each library's own float32 gradients, plain SGD still follows torch closely."""
+    assert run_against_torch(mlp_problem, "SGD", dict(lr=0.05, momentum=0.9), np.float32) < 1e-5
+
+
+# ----------------------------------------------------------------- bookkeeping
+def _quadratic_step(params, opt):
+    """One step on Σ_p Σ (p − 1)², with gradient 2(p − 1) for every parameter."""
+    opt.zero_grad()
+    total = None
+    for p in params:
+        term = ((p - 1.0) ** 2).sum()
+        total = term if total is None else total + term
+    total.backward()
+    opt.step()
+
+
+def test_param_groups_with_their_own_lr_match_torch():
+    a, b = Parameter(np.array([1.0, -2.0])), Parameter(np.array([[0.5, 3.0]]))
+    ta, tb = (torch.tensor(x.data.copy(), requires_grad=True) for x in (a, b))
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.01}], lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD([{"params": [ta]}, {"params": [tb], "lr": 0.01}], lr=0.1,
+                           momentum=0.9, foreach=False)
+    assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[1]["lr"] == 0.01
+    for _ in range(10):
+        _quadratic_step([a, b], opt)
+        topt.zero_grad()
+        (((ta - 1) ** 2).sum() + ((tb - 1) ** 2).sum()).backward()
+        topt.step()
+    np.testing.assert_allclose(a.data, ta.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "GD"])
+def test_params_without_grad_and_frozen_params_do_not_move(name):
+    used, unused, frozen = (Parameter(np.array([2.0, -1.0])) for _ in range(3))
+    frozen.requires_grad_(False)
+    kwargs = {"momentum": 0.9} if name == "SGD" else {}
+    opt = getattr(optim, name)([used, unused, frozen], lr=0.1, **kwargs)
+    start_unused, start_frozen = unused.data.copy(), frozen.data.copy()
+    for _ in range(3):
+        opt.zero_grad()
+        ((used - 1.0) ** 2).sum().backward()
+        frozen.grad = np.ones(2)  # a stray gradient on a frozen parameter is ignored
+        opt.step()
+    assert unused.grad is None
+    np.testing.assert_array_equal(unused.data, start_unused)
+    np.testing.assert_array_equal(frozen.data, start_frozen)
+    assert not np.array_equal(used.data, [2.0, -1.0])
+    assert unused not in opt.state and frozen not in opt.state
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+], ids=["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
+def test_state_dict_resume_equals_uninterrupted_run(name, kwargs):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 3))
+    y = rng.integers(0, 2, 32)
+
+    def make(seed):
+        model = st.nn.mlp([3, 8, 2], activation="tanh", generator=np.random.default_rng(seed))
+        return model, getattr(optim, name)(model.parameters(), **kwargs)
+
+    def train(model, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            st.losses.cross_entropy(model(st.tensor(x)), y).backward()
+            opt.step()
+
+    model, opt = make(1)
+    train(model, opt, 20)
+
+    model_a, opt_a = make(1)
+    train(model_a, opt_a, 10)
+    model_state, opt_state = model_a.state_dict(), opt_a.state_dict()
+    train(model_a, opt_a, 3)  # the checkpoint must not change when training goes on
+    model_b, opt_b = make(99)
+    model_b.load_state_dict(model_state)
+    opt_b.load_state_dict(opt_state)
+    train(model_b, opt_b, 10)
+    for (key, p), q in zip(model.named_parameters(), model_b.parameters()):
+        assert np.array_equal(p.data, q.data), key
+    saved = opt.state_dict()
+    for index, state in opt_b.state_dict()["state"].items():
+        for key, value in state.items():
+            assert np.array_equal(value, saved["state"][index][key]), key
+
+
+def test_state_buffers_are_updated_in_place_and_keep_float32():
+    model = st.nn.mlp([3, 4, 2], dtype=np.float32, generator=np.random.default_rng(0))
+    opt = optim.Adam(model.parameters(), lr=0.01, amsgrad=True, weight_decay=0.1)
+    x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
+    arrays = [p.data for p in model.parameters()]
+    buffers = None
+    for _ in range(3):
+        opt.zero_grad()
+        st.losses.mse(model(st.tensor(x)), np.zeros((5, 2), np.float32)).backward()
+        opt.step()
+        current = [(id(s["exp_avg"]), id(s["exp_avg_sq"]), id(s["max_exp_avg_sq"]))
+                   for s in opt.state.values()]
+        assert buffers is None or current == buffers
+        buffers = current
+    for p, array in zip(model.parameters(), arrays):
+        assert p.data is array and p.dtype == np.float32
+        state = opt.state[p]
+        assert all(state[k].dtype == np.float32 for k in ("exp_avg", "exp_avg_sq"))
+
+
+def test_gd_equals_sgd_with_defaults():
+    a, b = Parameter(np.array([3.0, -1.0])), Parameter(np.array([3.0, -1.0]))
+    gd, sgd = optim.GD([a], lr=0.1), optim.SGD([b], lr=0.1)
+    for _ in range(5):
+        _quadratic_step([a], gd)
+        _quadratic_step([b], sgd)
+    np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_defaults_match_torch():
+    p = [Parameter(np.zeros(2))]
+    tp = [torch.zeros(2, requires_grad=True)]
+    for name in ("SGD", "RMSprop", "Adam", "AdamW", "Adagrad"):
+        ours, theirs = getattr(optim, name)(p).defaults, getattr(torch.optim, name)(tp).defaults
+        for key, value in ours.items():
+            assert theirs[key] == value, (name, key)
+
+
+def test_step_with_closure_returns_the_loss():
+    p = Parameter(np.array([2.0]))
+    opt = optim.SGD([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((p - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+    loss = opt.step(closure)
+    assert loss.item() == pytest.approx(1.0)
+    assert p.data[0] == pytest.approx(2.0 - 0.1 * 2.0)
+
+
+@pytest.mark.parametrize("name, kwargs, mentions", [
+    ("SGD", dict(lr=-0.1), "lr"),
+    ("SGD", dict(momentum=-0.5), "momentum"),
+    ("SGD", dict(weight_decay=-1.0), "weight_decay"),
+    ("SGD", dict(nesterov=True), "nesterov"),
+    ("SGD", dict(momentum=0.9, dampening=0.1, nesterov=True), "nesterov"),
+    ("RMSprop", dict(alpha=-0.1), "alpha"),
+    ("RMSprop", dict(eps=-1e-8), "eps"),
+    ("RMSprop", dict(momentum=-1.0), "momentum"),
+    ("Adam", dict(betas=(1.0, 0.999)), "beta1"),
+    ("Adam", dict(betas=(0.9, -0.1)), "beta2"),
+    ("Adam", dict(eps=-1.0), "eps"),
+    ("Adam", dict(lr=float("nan")), "lr"),
+    ("AdamW", dict(weight_decay=-0.01), "weight_decay"),
+    ("Adagrad", dict(lr_decay=-0.1), "lr_decay"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
+    ("Adagrad", dict(eps=-1.0), "eps"),
+])
+def test_invalid_hyperparameters_raise_naming_the_argument(name, kwargs, mentions):
+    with pytest.raises(ValueError, match=mentions):
+        getattr(optim, name)([Parameter(np.zeros(2))], **kwargs)
+
+
+def test_invalid_group_hyperparameter_is_checked_too():
+    with pytest.raises(ValueError, match="momentum"):
+        optim.SGD([{"params": [Parameter(np.zeros(1))], "momentum": -1.0}], lr=0.1)
