@@ -22,3 +22,4 @@ from steepest.gradcheck import gradcheck
 
 __version__ = "0.1.0"
 from steepest import data, nn, optim
+from steepest.train import History, evaluate, fit, predict

@@ -1,0 +1,410 @@
+"""Diagnostics: is the network learning well, and what learning rate should it use?
+
+* :func:`gradient_norms` — L2 norm of each Linear layer's weight gradient, input to output.
+  Norms that shrink by orders of magnitude toward the input mean vanishing gradients (deep
+  sigmoid/tanh nets); huge norms mean exploding ones.
+* :func:`update_to_weight_ratios` — how big a step is relative to the weights, per layer, as
+  in Karpathy's "update:data ratio" (around 1e-3, i.e. -3 in log10, is healthy for SGD).
+* :func:`relative_update_norms` — the measured ``||Δw|| / ||w||`` between two snapshots.
+* :func:`dead_relu_fraction` — the share of ReLU units that output 0 for every sample.
+* :class:`GradientMonitor` — a callback that records these per epoch and warns.
+* :func:`lr_range_test` — the learning-rate finder of Smith (2015) / fastai's ``lr_find``.
+* :func:`clip_grad_norm_` — torch's gradient clipping (defined in :mod:`steepest.train`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from steepest.callbacks import Callback
+from steepest.nn.layers import ReLU
+from steepest.tensor import Tensor, no_grad
+from steepest.train import _prepare, clip_grad_norm_, linear_layers
+
+__all__ = ["gradient_norms", "update_to_weight_ratios", "relative_update_norms",
+           "dead_relu_fraction", "GradientMonitor", "lr_range_test", "LRRangeResult",
+           "clip_grad_norm_"]
+
+
+# --------------------------------------------------------------------------- per-layer numbers
+
+def gradient_norms(model) -> dict:
+    """``{layer name: ||∂loss/∂W||₂}`` for each Linear layer's weight, in depth order.
+
+    Call after ``loss.backward()``. A layer whose weight has no gradient yet gets NaN.
+    Layer names are the dotted module names (``'0'``, ``'2'``, ... in a Sequential).
+    """
+    norms = {}
+    for name, layer in linear_layers(model):
+        g = layer.weight.grad
+        norms[name] = math.nan if g is None else math.sqrt(float(np.dot(g.ravel(), g.ravel())))
+    return norms
+
+
+def _lr_of(param, lr_or_optimizer) -> float:
+    if isinstance(lr_or_optimizer, numbers.Real):
+        return float(lr_or_optimizer)
+    for group in lr_or_optimizer.param_groups:
+        if any(p is param for p in group["params"]):
+            return float(group["lr"])
+    raise ValueError("update_to_weight_ratios: a Linear weight is not in the optimizer's "
+                     "parameter groups")
+
+
+def update_to_weight_ratios(model, lr, log10: bool = True) -> dict:
+    """Karpathy's update-to-data ratio per Linear layer: ``lr · std(grad) / std(W)``.
+
+    This is the size of a plain SGD step relative to the spread of the weights, computed from
+    the current gradients (call after ``backward``). Returned as ``log10`` of the ratio by
+    default, as Karpathy plots it: about -3 is healthy, much lower (-5) means the layer
+    barely learns, much higher (-1) that the steps are too big. ``lr`` is a number or an
+    optimizer (each layer then uses its group's lr). For adaptive optimizers (Adam, RMSprop)
+    the real step differs from ``lr · grad``; use :func:`relative_update_norms` to measure it.
+    Layers without a gradient, or with constant weights, get NaN.
+    """
+    ratios = {}
+    for name, layer in linear_layers(model):
+        w, g = layer.weight.data, layer.weight.grad
+        spread = float(np.std(w))
+        if g is None or spread == 0.0:
+            ratios[name] = math.nan
+            continue
+        ratio = _lr_of(layer.weight, lr) * float(np.std(g)) / spread
+        ratios[name] = (math.log10(ratio) if ratio > 0 else -math.inf) if log10 else ratio
+    return ratios
+
+
+def relative_update_norms(before: dict, model) -> dict:
+    """The measured ``||W_now − W_before|| / ||W_before||`` per Linear layer.
+
+    ``before`` is ``model.state_dict()`` taken earlier (e.g. before a step or an epoch).
+    Unlike :func:`update_to_weight_ratios` this is the update the optimizer really made.
+    """
+    ratios = {}
+    for name, layer in linear_layers(model):
+        key = f"{name}.weight" if name else "weight"
+        old = np.asarray(before[key])
+        denom = float(np.linalg.norm(old))
+        change = float(np.linalg.norm(layer.weight.data - old))
+        ratios[name] = change / denom if denom else math.nan
+    return ratios
+
+
+def dead_relu_fraction(model, x, batch_size: int = 1024) -> dict:
+    """``{ReLU module name: fraction of its units that are 0 for every sample of x}``.
+
+    A unit is dead on ``x`` when its input is <= 0 for all rows, so it passes no gradient
+    and cannot recover by training on that data. Only ReLU *modules* are seen (a
+    ``st.relu`` call inside a custom ``forward`` is not). Runs under no_grad in eval mode.
+    """
+    X = x.data if isinstance(x, Tensor) else np.asarray(x)
+    relus = [(name, m) for name, m in model.named_modules() if type(m) is ReLU]
+    if not relus:
+        return {}
+    active = {name: None for name, _ in relus}
+
+    def recorder(name, module):
+        original = type(module).forward
+
+        def forward(inp):
+            out = original(module, inp)
+            fired = (out.data > 0).reshape(-1, out.shape[-1]).any(axis=0)
+            active[name] = fired if active[name] is None else (active[name] | fired)
+            return out
+        return forward
+
+    was_training = model.training
+    model.eval()
+    for name, module in relus:
+        object.__setattr__(module, "forward", recorder(name, module))
+    try:
+        with no_grad():
+            dtype = next(iter(model.parameters())).dtype if model.num_parameters() else None
+            data = X.astype(dtype, copy=False) if dtype is not None else X
+            for lo in range(0, len(data), batch_size):
+                model(Tensor._wrap(data[lo:lo + batch_size]))
+    finally:
+        for _, module in relus:
+            object.__delattr__(module, "forward")
+        model.train(was_training)
+    return {name: (math.nan if fired is None else float(1.0 - fired.mean()))
+            for name, fired in active.items()}
+
+
+# --------------------------------------------------------------------------- GradientMonitor
+
+class GradientMonitor(Callback):
+    """Record per-layer gradient health each epoch and warn about vanishing/exploding gradients.
+
+    Per epoch it records, in ``self.records`` (a dict of lists, like ``History.history``):
+
+    * ``grad_norm/<layer>``: mean over the epoch's steps of the weight-gradient L2 norm
+      (as ``fit`` logs it);
+    * ``update_ratio/<layer>``: :func:`update_to_weight_ratios` (log10) of the last step;
+    * ``dead_relu/<layer>``: :func:`dead_relu_fraction` on ``x`` (when ``x`` is given).
+
+    It warns (``warnings.warn``, a ``RuntimeWarning``, once per kind per run) when gradients
+    vanish — the first layer's norm is below ``vanish_ratio`` times the last layer's, or some
+    norm is below ``vanish_norm`` — or explode (some norm above ``explode_norm``). The
+    messages are kept in ``self.messages``.
+    """
+
+    def __init__(self, x=None, vanish_ratio: float = 1e-4, vanish_norm: float = 1e-7,
+                 explode_norm: float = 1e3, sample_size: int = 512, warn: bool = True):
+        self.x = None if x is None else (x.data if isinstance(x, Tensor) else np.asarray(x))
+        if self.x is not None:
+            self.x = self.x[:sample_size]
+        self.vanish_ratio = vanish_ratio
+        self.vanish_norm = vanish_norm
+        self.explode_norm = explode_norm
+        self.warn = warn
+        self.records: dict = {}
+        self.messages: list = []
+        self._warned: set = set()
+
+    def on_train_begin(self, logs=None) -> None:
+        self._warned = set()
+
+    def _record(self, key: str, value: float) -> None:
+        self.records.setdefault(key, []).append(float(value))
+
+    def _alert(self, kind: str, message: str) -> None:
+        self.messages.append(message)
+        if self.warn and kind not in self._warned:
+            self._warned.add(kind)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = logs or {}
+        prefix = "grad_norm/"
+        norms = {k[len(prefix):]: v for k, v in logs.items() if k.startswith(prefix)}
+        if not norms:
+            norms = gradient_norms(self.model)
+        for name, value in norms.items():
+            self._record(prefix + name, value)
+        for name, value in update_to_weight_ratios(self.model, self.optimizer).items():
+            self._record(f"update_ratio/{name}", value)
+        if self.x is not None:
+            for name, value in dead_relu_fraction(self.model, self.x).items():
+                self._record(f"dead_relu/{name}", value)
+        self.check(epoch, norms)
+
+    def check(self, epoch: int, norms: dict) -> None:
+        """Warn if the per-layer norms look vanishing or exploding."""
+        values = [v for v in norms.values() if math.isfinite(v)]
+        if not values:
+            return
+        names = list(norms)
+        first, last = norms[names[0]], norms[names[-1]]
+        where = f"epoch {epoch + 1}"
+        if len(names) > 1 and last > 0 and first / last < self.vanish_ratio:
+            self._alert("vanish", f"vanishing gradients at {where}: the first layer's gradient "
+                        f"norm ({first:.2e}) is {first / last:.1e} times the last layer's "
+                        f"({last:.2e}); early layers barely learn. Try ReLU instead of "
+                        f"sigmoid/tanh, He/Xavier initialisation, or a shallower network.")
+        elif min(values) < self.vanish_norm:
+            layer = names[int(np.argmin([norms[n] for n in names]))]
+            self._alert("vanish", f"vanishing gradients at {where}: layer {layer}'s gradient "
+                        f"norm is {norms[layer]:.2e} (< {self.vanish_norm:g}); it has "
+                        f"practically stopped learning (saturated or dead units?).")
+        if max(values) > self.explode_norm:
+            layer = names[int(np.argmax([norms[n] for n in names]))]
+            self._alert("explode", f"exploding gradients at {where}: layer {layer}'s gradient "
+                        f"norm is {norms[layer]:.2e} (> {self.explode_norm:g}). Try a smaller "
+                        f"learning rate or gradient clipping (fit(..., clip_grad_norm=1.0)).")
+
+
+# --------------------------------------------------------------------------- LR range test
+
+@dataclass
+class LRRangeResult:
+    """What :func:`lr_range_test` measured.
+
+    One entry per step taken in ``lrs`` (the learning rates), ``losses`` (raw batch losses),
+    ``smoothed`` (fastai's debiased exponential moving average, which decides when to stop)
+    and ``centered`` (a centred moving average of the raw losses over ``2k + 1`` steps,
+    ``k = max(1, num_steps // 25)``, which has no lag).
+
+    ``suggested_lr`` is the lr where the centred average falls fastest (most negative slope
+    against log lr, before its minimum). The centred curve is used because an EMA with
+    smooth = 0.98 lags about 50 steps behind the losses — two decades of lr in a 200-step
+    sweep — which pushes a slope read off it towards too-large learning rates.
+    ``lr_min`` is fastai's other rule of thumb: the lr at the minimum of ``smoothed``, / 10.
+    ``stopped_early`` is True when the sweep stopped because the loss diverged.
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    suggested_lr: float
+    lr_min: float
+    stopped_early: bool = False
+    centered: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def to_dict(self) -> dict:
+        def clean(values):
+            return [float(v) if math.isfinite(v) else None for v in values]
+        return {"lrs": clean(self.lrs), "losses": clean(self.losses),
+                "smoothed": clean(self.smoothed), "centered": clean(self.centered),
+                "suggested_lr": self.suggested_lr,
+                "lr_min": self.lr_min, "stopped_early": self.stopped_early}
+
+    def plot(self, path, title: str | None = None):
+        """Save loss against learning rate (log x axis) with the suggestion marked."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+        ax = fig.subplots()
+        ax.plot(self.lrs, self.losses, color="0.75", linewidth=1, label="batch loss")
+        ax.plot(self.lrs, self.smoothed, color="C1", linewidth=1, linestyle="--",
+                label="EMA of the loss (stopping rule)")
+        if len(self.centered) == len(self.lrs):
+            ax.plot(self.lrs, self.centered, color="C0", linewidth=2,
+                    label="centred average of the loss")
+        if math.isfinite(self.suggested_lr):
+            ax.axvline(self.suggested_lr, color="C3", linestyle="--",
+                       label=f"steepest descent: lr = {self.suggested_lr:.2g}")
+        if math.isfinite(self.lr_min):
+            ax.axvline(self.lr_min, color="C2", linestyle=":",
+                       label=f"minimum / 10: lr = {self.lr_min:.2g}")
+        ax.set_xscale("log")
+        curve = self.centered if len(self.centered) == len(self.lrs) else self.smoothed
+        finite = curve[np.isfinite(curve)]
+        if finite.size:
+            low, high = finite.min(), finite[0]
+            span = max(high - low, 1e-12)
+            ax.set_ylim(low - 0.1 * span, max(high, low) + 0.6 * span)
+        ax.set_xlabel("learning rate (log scale)")
+        ax.set_ylabel("training loss")
+        ax.set_title(title or "Learning-rate range test")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+        fig.savefig(path, dpi=100)
+        return path
+
+
+def _centered_average(losses: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each loss and its k neighbours on both sides (edges padded): no lag."""
+    if len(losses) == 0:
+        return losses.copy()
+    padded = np.pad(losses, k, mode="edge")
+    return np.convolve(padded, np.ones(2 * k + 1) / (2 * k + 1), mode="valid")
+
+
+def _steepest(lrs: np.ndarray, curve: np.ndarray) -> float:
+    """The lr of the most negative slope d curve / d log lr, up to the curve's minimum."""
+    finite = np.isfinite(curve)
+    if finite.sum() < 3:
+        return math.nan
+    lrs, curve = lrs[finite], curve[finite]
+    best = int(np.argmin(curve))
+    if best < 2:
+        return float(lrs[best]) / 10
+    slopes = np.gradient(curve[:best + 1], np.log(lrs[:best + 1]))
+    return float(lrs[int(np.argmin(slopes))])
+
+
+def _min_over_10(lrs: np.ndarray, curve: np.ndarray) -> float:
+    finite = np.isfinite(curve)
+    if not finite.any():
+        return math.nan
+    return float(lrs[finite][int(np.argmin(curve[finite]))]) / 10
+
+
+def lr_range_test(model, loss_fn, optimizer, x, y, start_lr: float = 1e-7, end_lr: float = 10.0,
+                  num_steps: int = 200, batch_size: int = 32, smooth: float = 0.98,
+                  diverge_factor: float = 4.0, seed: int = 0) -> LRRangeResult:
+    """Sweep the learning rate exponentially and record the loss (fastai's ``lr_find``).
+
+    Step ``i`` of ``num_steps`` trains one mini-batch at
+    ``lr_i = start_lr · (end_lr / start_lr) ** (i / (num_steps − 1))``. Losses are smoothed by
+    an exponential moving average debiased as in Adam (``avg / (1 − smooth^(i+1))``); the
+    sweep stops early once the smoothed loss exceeds ``diverge_factor`` times its best (or
+    becomes NaN). Afterwards the model's weights, its training mode and the optimizer's state
+    (learning rates included) are restored, so the test leaves no trace.
+
+    Parameters
+    ----------
+    optimizer : Optimizer, or a factory ``params -> Optimizer`` (e.g.
+        ``lambda p: st.optim.Adam(p)``); a factory's optimizer is thrown away afterwards.
+    x, y : the training data (checked like ``fit`` checks it). Batches are drawn in a
+        shuffled order from ``seed``, starting a new pass when the data runs out.
+
+    Returns
+    -------
+    LRRangeResult
+        ``suggested_lr``: the lr at the steepest descent of the loss (of its lag-free centred
+        average, before its minimum); ``lr_min``: the lr of the smoothed minimum / 10. Read
+        the plot (``result.plot``): pick an lr where the loss still falls steeply, well
+        before it blows up.
+    """
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"lr_range_test: need 0 < start_lr < end_lr, got start_lr={start_lr!r},"
+                         f" end_lr={end_lr!r}")
+    if not isinstance(num_steps, numbers.Integral) or num_steps < 2:
+        raise ValueError(f"lr_range_test: num_steps must be an integer >= 2, got {num_steps!r}")
+    if not 0 <= smooth < 1:
+        raise ValueError(f"lr_range_test: smooth must be in [0, 1), got {smooth!r}")
+    if not diverge_factor > 1:
+        raise ValueError(f"lr_range_test: diverge_factor must be > 1, got {diverge_factor!r}")
+    X, task = _prepare(model, loss_fn, x, y, (), batch_size)
+    targets = task.targets
+    owned = not hasattr(optimizer, "param_groups")
+    if owned:
+        if not callable(optimizer):
+            raise TypeError("lr_range_test: optimizer must be an Optimizer or a factory "
+                            "params -> Optimizer")
+        optimizer = optimizer(model.parameters())
+    weights = model.state_dict()
+    optimizer_state = None if owned else optimizer.state_dict()
+    step_count = getattr(optimizer, "_step_count", None)
+    was_training = model.training
+    lrs = start_lr * (end_lr / start_lr) ** (np.arange(num_steps) / (num_steps - 1))
+    rng = np.random.default_rng(seed)
+    n = len(X)
+    losses, smoothed = [], []
+    avg, best = 0.0, math.inf
+    stopped = False
+    order, position = rng.permutation(n), 0
+    model.train()
+    try:
+        for i, lr in enumerate(lrs):
+            for group in optimizer.param_groups:
+                group["lr"] = float(lr)
+            if position >= n:
+                order, position = rng.permutation(n), 0
+            idx = order[position:position + batch_size]
+            position += batch_size
+            optimizer.zero_grad()
+            out = model(Tensor._wrap(X[idx]))
+            loss = loss_fn(out, targets[idx])
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
+            avg = smooth * avg + (1 - smooth) * value
+            current = avg / (1 - smooth ** (i + 1))
+            losses.append(value)
+            smoothed.append(current)
+            if not math.isfinite(current) or (i > 0 and current > diverge_factor * best):
+                stopped = True
+                break
+            best = min(best, current)
+    finally:
+        model.load_state_dict(weights)
+        model.train(was_training)
+        model.zero_grad()
+        if optimizer_state is not None:
+            optimizer.load_state_dict(optimizer_state)
+            if step_count is not None:
+                optimizer._step_count = step_count
+    taken = np.asarray(lrs[:len(losses)])
+    losses_arr = np.asarray(losses, dtype=np.float64)
+    smoothed_arr = np.asarray(smoothed, dtype=np.float64)
+    centered = _centered_average(losses_arr, max(1, int(num_steps) // 25))
+    return LRRangeResult(taken, losses_arr, smoothed_arr, _steepest(taken, centered),
+                         _min_over_10(taken, smoothed_arr), stopped, centered)

@@ -1,0 +1,188 @@
+"""Checkpoints: exact round trips, atomic writes, and resuming == never stopping."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import steepest as st
+from steepest.callbacks import ModelCheckpoint
+from steepest.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
+from steepest.data import load_digits
+
+CE = st.losses.cross_entropy
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits()
+    return X[:400], y[:400], X[400:500], y[400:500]
+
+
+def _setup(seed=0):
+    """Adam + Dropout (global generator) + StepLR: everything a resume must restore."""
+    st.manual_seed(seed)
+    model = st.nn.Sequential(st.nn.Linear(64, 32), st.nn.ReLU(), st.nn.Dropout(0.2),
+                             st.nn.Linear(32, 10))
+    optimizer = st.optim.Adam(model.parameters(), lr=3e-3, betas=(0.8, 0.99))
+    scheduler = st.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    return model, optimizer, scheduler
+
+
+def _weights(model):
+    return [p.data.copy() for p in model.parameters()]
+
+
+def test_round_trip_of_model_optimizer_history_and_extra(tmp_path, data):
+    X, y, X_val, y_val = data
+    model, optimizer, _ = _setup()
+    history = st.fit(model, CE, optimizer, X, y, epochs=2, validation_data=(X_val, y_val),
+                     verbose=0)
+    extra = {"config": {"hidden": [32], "betas": (0.8, 0.99), "name": "run", "none": None},
+             "mean": np.arange(3.0), "count": np.int64(7), 3: "int key"}
+    path = tmp_path / "ckpt.npz"
+    save_checkpoint(path, model, optimizer, epoch=2, history=history, extra=extra)
+
+    with np.load(path, allow_pickle=False) as archive:  # plain arrays only, no pickles
+        assert "model/0.weight" in archive.files and "__meta__" in archive.files
+
+    fresh, fresh_optimizer, _ = _setup(seed=1)
+    info = load_checkpoint(path, fresh, fresh_optimizer)
+    for a, b in zip(model.parameters(), fresh.parameters()):
+        assert np.array_equal(a.data, b.data) and a.data.dtype == b.data.dtype
+    saved, loaded = optimizer.state_dict(), fresh_optimizer.state_dict()
+    assert loaded["param_groups"] == saved["param_groups"]
+    assert isinstance(loaded["param_groups"][0]["betas"], tuple)
+    for index, state in saved["state"].items():
+        for key, value in state.items():
+            assert np.array_equal(loaded["state"][index][key], value), key
+            assert type(loaded["state"][index][key]) is type(value), key
+    assert info["epoch"] == 2
+    assert info["history"].history == history.history
+    assert info["history"].epoch == [0, 1]
+    assert info["extra"]["config"] == extra["config"]
+    assert np.array_equal(info["extra"]["mean"], extra["mean"])
+    assert info["extra"]["count"] == 7 and info["extra"][3] == "int key"
+
+
+def test_a_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, data):
+    X, y, _, _ = data
+    model, optimizer, _ = _setup()
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, model, optimizer, epoch=1)
+    good = _weights(model)
+    st.fit(model, CE, optimizer, X, y, epochs=1, verbose=0)  # the weights change
+
+    real_savez = np.savez
+
+    def crash_halfway(file, **arrays):
+        real_savez(file, **dict(list(arrays.items())[:2]))  # some bytes hit the disk ...
+        raise OSError("disk full")                          # ... then the write dies
+
+    monkeypatch.setattr(np, "savez", crash_halfway)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, optimizer, epoch=2)
+    monkeypatch.undo()
+
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]  # no temporary file left behind
+    restored, restored_optimizer, _ = _setup(seed=3)
+    assert load_checkpoint(path, restored, restored_optimizer)["epoch"] == 1
+    for a, b in zip(good, restored.parameters()):
+        assert np.array_equal(a, b.data)
+
+
+def test_a_failing_fsync_also_leaves_the_old_file(tmp_path, monkeypatch):
+    model, _, _ = _setup()
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, model, epoch=1)
+    before = path.read_bytes()
+
+    def broken_fsync(fd):
+        raise OSError("I/O error")
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="I/O error"):
+        save_checkpoint(path, model, epoch=2)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+def test_resuming_gives_exactly_the_uninterrupted_weights(tmp_path, data):
+    X, y, X_val, y_val = data
+    kwargs = dict(batch_size=32, validation_data=(X_val, y_val), seed=5, verbose=0)
+
+    model, optimizer, scheduler = _setup()
+    uninterrupted = st.fit(model, CE, optimizer, X, y, epochs=6, scheduler=scheduler, **kwargs)
+
+    path = tmp_path / "checkpoint.npz"
+    first, first_optimizer, first_scheduler = _setup()
+    st.fit(first, CE, first_optimizer, X, y, epochs=3, scheduler=first_scheduler,
+           callbacks=[ModelCheckpoint(path, scheduler=first_scheduler)], **kwargs)
+    st.randn(10)  # the process that resumes has used the global generator differently
+
+    resumed, resumed_optimizer, resumed_scheduler = _setup(seed=99)
+    info = load_checkpoint(path, resumed, resumed_optimizer, scheduler=resumed_scheduler)
+    assert info["epoch"] == 3
+    history = st.fit(resumed, CE, resumed_optimizer, X, y, epochs=6,
+                     initial_epoch=info["epoch"], history=info["history"],
+                     scheduler=resumed_scheduler, **kwargs)
+
+    for a, b in zip(model.parameters(), resumed.parameters()):
+        assert np.array_equal(a.data, b.data)
+    assert history.history == uninterrupted.history
+    assert history.epoch == uninterrupted.epoch
+
+
+def test_resuming_without_the_optimizer_state_differs(tmp_path, data):
+    """The previous test can fail: dropping Adam's moments changes the weights."""
+    X, y, _, _ = data
+    model, optimizer, _ = _setup()
+    st.fit(model, CE, optimizer, X, y, epochs=2, verbose=0)
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, model, optimizer, epoch=1)
+    st.fit(model, CE, optimizer, X, y, epochs=2, initial_epoch=1, verbose=0)
+
+    resumed, resumed_optimizer, _ = _setup()
+    load_checkpoint(path, resumed)  # weights only: Adam starts from zero moments
+    st.fit(resumed, CE, resumed_optimizer, X, y, epochs=2, initial_epoch=1, verbose=0)
+    assert not np.array_equal(model[0].weight.data, resumed[0].weight.data)
+
+
+def test_load_errors_are_clear(tmp_path):
+    model, optimizer, _ = _setup()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, model, optimizer, epoch=1)
+    st.manual_seed(0)
+    other = st.nn.mlp([64, 16, 10])
+    with pytest.raises(ValueError, match=r"does not fit this model.*shape mismatch for 0.weight"):
+        load_checkpoint(path, other)
+    with pytest.raises(ValueError, match="holds Adam state, but the optimizer is SGD"):
+        load_checkpoint(path, model, st.optim.SGD(model.parameters(), lr=0.1))
+    not_a_checkpoint = tmp_path / "notes.npz"
+    not_a_checkpoint.write_text("hello")
+    with pytest.raises(ValueError, match="not a readable steepest checkpoint"):
+        load_checkpoint(not_a_checkpoint, model)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, a=np.zeros(2))
+    with pytest.raises(ValueError, match="not a steepest checkpoint"):
+        load_checkpoint(plain, model)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.npz", model)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        save_checkpoint(tmp_path / "no" / "dir.npz", model)
+    with pytest.raises(TypeError, match="cannot store a value of type object"):
+        save_checkpoint(tmp_path / "x.npz", model, extra={"bad": object()})
+
+
+def test_checkpoint_info_reads_without_a_model(tmp_path):
+    model, optimizer, scheduler = _setup()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, model, optimizer, epoch=4, extra={"a": 1}, scheduler=scheduler)
+    info = checkpoint_info(path)
+    assert info["epoch"] == 4 and info["extra"] == {"a": 1}
+    assert info["model_shapes"] == {"0.weight": (32, 64), "0.bias": (32,),
+                                    "3.weight": (10, 32), "3.bias": (10,)}
+    assert info["optimizer_class"] == "Adam" and info["scheduler_class"] == "StepLR"
+    assert info["history"] is None
