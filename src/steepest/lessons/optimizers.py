@@ -1,0 +1,252 @@
+"""Lesson 6: GD, SGD with momentum, RMSprop and Adam compared.
+
+Two 2-D landscapes (an ill-conditioned quadratic whose long axis is not aligned with the
+coordinates, and Rosenbrock's banana valley): each optimizer runs a fixed number of steps
+from the same start at its own learning rate, picked by a grid search on the final distance to
+the optimum (the whole grid is kept, so the sensitivity to the learning rate shows too). Then
+one MLP, from the same initial weights, is trained on the 8x8 digits with each optimizer.
+All updates are ``st.optim``'s (torch's rules); the losses and gradients are the engine's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import steepest as st
+from steepest.data import load_digits, train_test_split
+from steepest.lessons._base import Lesson, Table, timed
+
+__all__ = ["optimizers", "OPTIMIZERS", "make_optimizer", "quadratic", "rosenbrock", "run_path"]
+
+#: The optimizers compared, with the hyperparameters other than lr (torch's defaults else).
+OPTIMIZERS = {
+    "GD": ("GD", {}),
+    "SGD+momentum": ("SGD", {"momentum": 0.9}),
+    "RMSprop": ("RMSprop", {}),
+    "Adam": ("Adam", {}),
+}
+
+COURSE = [
+    "An optimization function adjusts the model's weights to minimise the loss. Common ones "
+    "are gradient descent and its variants, like Adam and RMSprop; advanced algorithms "
+    "adjust the step automatically rather than using one fixed learning rate.",
+    "Gradient descent takes a fixed fraction (the learning rate) of the gradient at each "
+    "step: too large and it overshoots or diverges, too small and it is slow.",
+]
+
+
+def make_optimizer(name: str, params, lr: float):
+    """The named optimizer of :data:`OPTIMIZERS` over ``params`` with learning rate ``lr``."""
+    cls, options = OPTIMIZERS[name]
+    return getattr(st.optim, cls)(params, lr=lr, **options)
+
+
+def quadratic(p, condition: float = 20.0, angle_deg: float = 36.87):
+    """f(p) = ½(u² + condition·v²), (u, v) = p rotated by ``angle_deg``; minimum 0 at (0, 0)."""
+    c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
+    x, y = p[0], p[1]
+    u = c * x + s * y
+    v = -s * x + c * y
+    return 0.5 * (u * u + condition * (v * v))
+
+
+def rosenbrock(p, a: float = 1.0, b: float = 100.0):
+    """f(x, y) = (a − x)² + b(y − x²)²; minimum 0 at (a, a²)."""
+    x, y = p[0], p[1]
+    return (a - x) ** 2 + b * (y - x * x) ** 2
+
+
+PROBLEMS = {
+    "quadratic": {"f": quadratic, "start": (-4.0, 2.0), "optimum": (0.0, 0.0),
+                  "title": "Ill-conditioned quadratic ½(u² + 20v²), rotated",
+                  "box": ((-5.0, 5.0), (-3.5, 3.5))},
+    "rosenbrock": {"f": rosenbrock, "start": (-1.5, 2.0), "optimum": (1.0, 1.0),
+                   "title": "Rosenbrock (1 − x)² + 100(y − x²)²",
+                   "box": ((-2.0, 2.0), (-1.0, 3.0))},
+}
+
+
+def run_path(f, start, optimizer: str, lr: float, steps: int):
+    """The points visited by ``optimizer`` minimising f from ``start`` (stops if not finite)."""
+    p = st.tensor(np.array(start, dtype=float), requires_grad=True)
+    opt = make_optimizer(optimizer, [p], lr)
+    path, values = [p.data.copy()], []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = f(p)
+            values.append(loss.item())
+            if not np.isfinite(values[-1]):
+                break
+            loss.backward()
+            opt.step()
+            path.append(p.data.copy())
+            if not np.all(np.isfinite(p.data)):
+                break
+        with st.no_grad():
+            values.append(f(st.tensor(path[-1])).item())
+    return np.array(path), np.array(values)
+
+
+def _distance(path, optimum) -> float:
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = float(np.linalg.norm(path[-1] - np.asarray(optimum)))
+    return d if np.isfinite(d) else float("inf")
+
+
+def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
+    from steepest.train import fit
+
+    X, y = load_digits()
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2, seed=seed,
+                                                      stratify=True)
+    if n_train is not None:
+        X_train, y_train = X_train[:n_train], y_train[:n_train]
+    sizes = [X.shape[1], *hidden, int(y.max()) + 1]
+    results = {}
+    for name in names:
+        model = st.nn.mlp(sizes, activation="relu", generator=np.random.default_rng(seed))
+        optimizer = make_optimizer(name, model.parameters(), lrs[name])
+        history = fit(model, st.losses.cross_entropy, optimizer, X_train, y_train,
+                      epochs=epochs, batch_size=batch_size, validation_data=(X_val, y_val),
+                      metrics=("accuracy",), seed=seed, verbose=0)
+        h = history.history
+        results[name] = {"lr": lrs[name], "loss": np.array(h["loss"]),
+                         "val_loss": np.array(h["val_loss"]),
+                         "accuracy": np.array(h["accuracy"]),
+                         "val_accuracy": np.array(h["val_accuracy"])}
+    return results, sizes, len(X_train), len(X_val)
+
+
+def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
+               rosenbrock_steps: int = 1000,
+               lr_grid=(1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5),
+               digits_lrs=None, hidden=(64, 32), epochs: int = 12, batch_size: int = 32,
+               n_train: int | None = None, seed: int = 0) -> Lesson:
+    """Run lesson 6.
+
+    names : optimizers to compare (keys of :data:`OPTIMIZERS`).
+    quadratic_steps, rosenbrock_steps : the fixed number of steps on each landscape.
+    lr_grid : learning rates tried on the landscapes; each optimizer keeps the one that ends
+        nearest the optimum.
+    digits_lrs : learning rate per optimizer for the digits MLP (default: GD 0.1,
+        SGD+momentum 0.01, RMSprop 0.001, Adam 0.001).
+    hidden, epochs, batch_size, n_train, seed : the digits MLP and its training.
+    """
+    names = tuple(names)
+    unknown = [n for n in names if n not in OPTIMIZERS]
+    if unknown:
+        raise ValueError(f"optimizers: unknown optimizer(s) {unknown}; valid: "
+                         f"{', '.join(OPTIMIZERS)}")
+    digits_lrs = {"GD": 0.1, "SGD+momentum": 0.01, "RMSprop": 1e-3, "Adam": 1e-3,
+                  **(digits_lrs or {})}
+    with timed() as clock:
+        landscapes = {}
+        for key, problem in PROBLEMS.items():
+            steps = quadratic_steps if key == "quadratic" else rosenbrock_steps
+            f, start, optimum = problem["f"], problem["start"], problem["optimum"]
+            per_optimizer = {}
+            for name in names:
+                sweep = []
+                for lr in lr_grid:
+                    path, _ = run_path(f, start, name, lr, steps)
+                    sweep.append(_distance(path, optimum))
+                best = int(np.argmin(sweep))
+                lr = float(lr_grid[best])
+                path, values = run_path(f, start, name, lr, steps)
+                per_optimizer[name] = {"lr": lr, "path": path, "values": values,
+                                       "final_distance": _distance(path, optimum),
+                                       "final_value": float(values[-1]),
+                                       "sweep": np.array(sweep)}
+            landscapes[key] = {"title": problem["title"], "start": list(start),
+                               "optimum": list(optimum), "steps": steps,
+                               "box": problem["box"], "runs": per_optimizer}
+
+        digits, sizes, n_tr, n_val = _digits_comparison(names, digits_lrs, hidden, epochs,
+                                                        batch_size, seed, n_train)
+
+        findings = []
+        for key, land in landscapes.items():
+            runs = land["runs"]
+            ranked = sorted(runs, key=lambda n: runs[n]["final_distance"])
+            findings.append(
+                f"{land['title']}, {land['steps']} steps from {tuple(land['start'])}: "
+                + "; ".join(f"{n} (lr {runs[n]['lr']:g}) ends {runs[n]['final_distance']:.2e} "
+                            f"from the optimum" for n in ranked)
+                + f". Best: {ranked[0]}, worst: {ranked[-1]}.")
+            at_edge = [n for n in names if runs[n]["lr"] == max(lr_grid)]
+            if at_edge:
+                findings.append(
+                    f"On the {key}, {' and '.join(at_edge)} did best at the largest learning "
+                    f"rate tried ({max(lr_grid):g}); a larger one might end nearer still.")
+            if "GD" in runs:
+                start_distance = float(np.linalg.norm(np.subtract(land["start"],
+                                                                  land["optimum"])))
+                sweep = runs["GD"]["sweep"]
+                # usable: ends at least 10x nearer the optimum than it started
+                usable = [lr for lr, d in zip(lr_grid, sweep) if d < 0.1 * start_distance]
+                above = [(lr, d) for lr, d in zip(lr_grid, sweep)
+                         if usable and lr > max(usable)]
+                if above:
+                    lr_bad, d_bad = above[0]
+                    if not np.isfinite(d_bad):
+                        outcome = "overflows (diverges)"
+                    elif d_bad >= start_distance:
+                        outcome = f"ends {d_bad:.3g} away, farther than it started"
+                    else:
+                        outcome = (f"ends {d_bad:.3g} away, hardly nearer than its start "
+                                   f"({start_distance:.3g})")
+                    findings.append(
+                        f"On the {key}, GD gets at least 10x nearer the optimum only up to lr "
+                        f"{max(usable):g} in the grid; at {lr_bad:g} it {outcome}. The steepest "
+                        f"direction caps the learning rate, and with that cap the progress "
+                        f"along the flattest direction is slow.")
+        final = {n: digits[n]["val_accuracy"][-1] for n in names}
+        ranked = sorted(final, key=final.get, reverse=True)
+        first = {n: digits[n]["val_accuracy"][0] for n in names}
+        findings.append(
+            f"Digits MLP {sizes} (ReLU, same initial weights), {epochs} epochs: final "
+            f"validation accuracy " + ", ".join(f"{n} {final[n]:.1%}" for n in ranked)
+            + f"; after the first epoch: " + ", ".join(f"{n} {first[n]:.1%}" for n in names)
+            + f". Spread of the final accuracies: {max(final.values()) - min(final.values()):.1%}.")
+
+        landscape_table = Table(
+            "Final distance to the optimum",
+            ["optimizer"] + [f"{k}: lr" for k in landscapes]
+            + [f"{k}: distance after {landscapes[k]['steps']} steps" for k in landscapes],
+            [[n] + [landscapes[k]["runs"][n]["lr"] for k in landscapes]
+             + [landscapes[k]["runs"][n]["final_distance"] for k in landscapes]
+             for n in names],
+            note="Each learning rate is the best of the grid " + ", ".join(
+                f"{v:g}" for v in lr_grid) + ". SGD uses momentum 0.9; RMSprop and Adam use "
+            "torch's defaults (alpha 0.99; betas (0.9, 0.999), eps 1e-8).")
+        sweep_rows = []
+        for k, land in landscapes.items():
+            for n in names:
+                sweep_rows.append([k, n] + list(land["runs"][n]["sweep"]))
+        sweep_table = Table("Learning-rate sweep: final distance to the optimum",
+                            ["landscape", "optimizer"] + [f"{v:g}" for v in lr_grid],
+                            sweep_rows, note="∞: the run overflowed; values far above the "
+                                             "start distance: it blew up without overflowing.")
+        digits_table = Table(
+            "Digits MLP: final accuracy",
+            ["optimizer", "lr", "train loss (running mean, last epoch)", "val loss",
+             "train accuracy", "val accuracy"],
+            [[n, digits[n]["lr"], digits[n]["loss"][-1], digits[n]["val_loss"][-1],
+              f"{digits[n]['accuracy'][-1]:.1%}", f"{digits[n]['val_accuracy'][-1]:.1%}"]
+             for n in names],
+            note=f"MLP {sizes}, ReLU, torch's default initialisation from seed {seed}, "
+                 f"batch {batch_size}, {epochs} epochs, {n_tr} training and {n_val} "
+                 f"validation digits (st.fit).")
+
+    return Lesson(
+        name="optimizers", title="6. Optimizers: GD, momentum, RMSprop, Adam",
+        course=COURSE, tables=[landscape_table, digits_table, sweep_table],
+        findings=findings,
+        data={"names": list(names), "lr_grid": list(lr_grid), "landscapes": landscapes,
+              "digits": digits, "digits_sizes": sizes, "epochs": epochs},
+        params={"names": list(names), "quadratic_steps": quadratic_steps,
+                "rosenbrock_steps": rosenbrock_steps, "lr_grid": list(lr_grid),
+                "digits_lrs": digits_lrs, "hidden": list(hidden), "epochs": epochs,
+                "batch_size": batch_size, "n_train": n_train, "seed": seed},
+        seconds=clock.seconds)

@@ -1,0 +1,151 @@
+"""The tour: one page with every lesson, its images and results.json; errors; safe replacement."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from steepest.lessons import LESSON_NAMES
+from steepest.report import MARKER, format_value, run_tour
+from steepest.report import tour as tour_module
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def full_tour(tmp_path_factory):
+    """The whole tour with default parameters (about 10-15 s)."""
+    out = tmp_path_factory.mktemp("tour") / "report"
+    lines = []
+    index = run_tour(out, log=lines.append)
+    return out, index, lines
+
+
+def _images(page: str) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', page)
+
+
+def test_tour_writes_every_section_and_image(full_tour):
+    out, index, lines = full_tour
+    assert index == out / "index.html"
+    page = index.read_text(encoding="utf-8")
+    for name in LESSON_NAMES:
+        assert f'<section id="{name}">' in page, name
+        assert f'href="#{name}"' in page, f"table of contents lacks {name}"
+    images = _images(page)
+    assert len(images) >= 2 * len(LESSON_NAMES)
+    for src in images:
+        assert not src.startswith(("http:", "https:", "/")), src
+        path = out / src
+        assert path.is_file(), src
+        assert path.read_bytes()[:8] == PNG and path.stat().st_size > 10_000, src
+    assert len(lines) == len(LESSON_NAMES) + 1 and "lessons in" in lines[-1]
+
+
+def test_tour_page_shows_course_tables_and_findings(full_tour):
+    out, index, _ = full_tour
+    page = index.read_text(encoding="utf-8")
+    assert page.count("What the course says") == len(LESSON_NAMES)
+    assert page.count("<h3>Findings</h3>") == len(LESSON_NAMES)
+    assert page.count("<table>") >= len(LESSON_NAMES)
+    assert "1.43552" in page and "0.05707039820105493" in page  # reference values shown
+    assert "http://" not in page and "https://" not in page    # readable offline
+
+
+def test_tour_results_json(full_tour):
+    out, _, _ = full_tour
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert list(results["lessons"]) == list(LESSON_NAMES)
+    vg = results["lessons"]["vanishing_gradient"]["data"]["runs"]
+    assert vg["sigmoid"]["ratio_at_init"] < vg["relu"]["ratio_at_init"] / 100
+    chain = results["lessons"]["backpropagation"]["data"]
+    assert chain["dE_dw2"] == pytest.approx(0.05707039820105493, rel=1e-12)
+    for lesson in results["lessons"].values():
+        for figure in lesson["figures"]:
+            assert (out / figure["file"]).is_file()
+    assert (out / MARKER).is_file()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], \
+        "temporary folders left behind"
+
+
+def test_tour_only_and_replacing_a_report(tmp_path):
+    out = tmp_path / "tour"
+    run_tour(out, only=["backpropagation"], log=None)
+    first = (out / "index.html").read_text(encoding="utf-8")
+    assert 'id="backpropagation"' in first and 'id="optimizers"' not in first
+    run_tour(out, only=["activations", "backpropagation"], log=None)
+    second = (out / "index.html").read_text(encoding="utf-8")
+    # the course's order, whatever the order asked
+    assert second.index('id="backpropagation"') < second.index('id="activations"')
+    assert sorted("img/" + p.name for p in (out / "img").iterdir()) == sorted(_images(second))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tour"]
+
+
+def test_failed_tour_leaves_the_old_report(tmp_path, monkeypatch):
+    out = tmp_path / "tour"
+    run_tour(out, only=["backpropagation"], log=None)
+    before = (out / "index.html").read_text(encoding="utf-8")
+
+    def broken(**kwargs):
+        raise RuntimeError("lesson failed")
+    monkeypatch.setitem(tour_module.LESSONS, "activations", broken)
+    with pytest.raises(RuntimeError, match="lesson failed"):
+        run_tour(out, only=["backpropagation", "activations"], log=None)
+    assert (out / "index.html").read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tour"], "temporary folder left"
+
+
+def test_unknown_lesson_name_lists_valid_names(tmp_path):
+    with pytest.raises(ValueError) as info:
+        run_tour(tmp_path / "t", only=["backprop"], log=None)
+    message = str(info.value)
+    assert "'backprop'" in message and "\n" not in message
+    for name in LESSON_NAMES:
+        assert name in message
+    assert not (tmp_path / "t").exists()
+
+
+def test_out_is_an_existing_file(tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("not a folder")
+    with pytest.raises(ValueError, match="not a directory"):
+        run_tour(target, only=["backpropagation"], log=None)
+    assert target.read_text() == "not a folder"
+
+
+def test_out_is_a_folder_that_is_not_a_report(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a steepest tour report"):
+        run_tour(tmp_path, only=["backpropagation"], log=None)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_out_in_an_unwritable_place(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="cannot create"):
+        run_tour(blocker / "sub" / "tour", only=["backpropagation"], log=None)
+
+
+def test_open_browser(tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr(tour_module.webbrowser, "open", opened.append)
+    index = run_tour(tmp_path / "t", only=["backpropagation"], open_browser=True, log=None)
+    assert opened == [index.as_uri()]
+
+
+@pytest.mark.parametrize("value, digits, text", [
+    (0.05707039820105493, 16, "0.05707039820105493"),
+    (1.43552, 12, "1.43552"),
+    (float("inf"), 6, "∞ (diverged)"),
+    ("inf", 6, "∞ (diverged)"),
+    (None, 6, "—"),
+    (152, 6, "152"),
+    (-1.98, 6, "−1.98"),
+    (6.4e-31, 6, "6.4000e−31"),
+    ("93.0%", 6, "93.0%"),
+])
+def test_format_value(value, digits, text):
+    assert format_value(value, digits)[0] == text
