@@ -138,6 +138,15 @@ def test_float32_trajectory_matches_torch(case, problem):
     assert run_against_torch(problem, name, kwargs, np.float32, share_grads=True) < 1e-5
 
 
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_blocked_updates_match_torch(case, monkeypatch):
+    """Large parameters are updated in cache-sized blocks: with blocks of 5 elements (so the
+    MLP's 8x8 weights split into blocks of 5, 5, ..., 4) the trajectory must not change."""
+    monkeypatch.setattr(optim.Optimizer, "block_size", 5)
+    name, kwargs, _ = case
+    assert run_against_torch(mlp_problem, name, kwargs, np.float64) < 1e-10
+
+
 def test_float32_end_to_end_sgd_matches_torch():
     """With each library's own float32 gradients, plain SGD still follows torch closely."""
     assert run_against_torch(mlp_problem, "SGD", dict(lr=0.05, momentum=0.9), np.float32) < 1e-5

@@ -1,8 +1,8 @@
 """steepest: neural-network optimization, exact and visible.
 
 A NumPy reverse-mode autodiff engine (``Tensor``), the course's activations and losses,
-layers and optimizers that follow PyTorch's conventions, and lessons that show how a network
-learns.
+layers and optimizers that follow PyTorch's conventions, training with diagnostics, and
+lessons that show how a network learns.
 """
 
 from steepest.tensor import (
@@ -17,9 +17,9 @@ from steepest.ops import (
 from steepest.activations import (
     binary_step, identity, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh,
 )
-from steepest import losses
 from steepest.gradcheck import gradcheck
+from steepest import losses, nn, optim, data
+from steepest.train import History, evaluate, fit, predict
+from steepest import callbacks, checkpoint, diagnostics
 
 __version__ = "0.1.0"
-from steepest import data, nn, optim
-from steepest.train import History, evaluate, fit, predict

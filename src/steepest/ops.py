@@ -237,20 +237,24 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Backward: ∂/∂x = g @ W, ∂/∂W = gᵀ @ x, ∂/∂b = Σ_batch g. Fusing the bias saves a node and
     a pass over the output, which is most of the per-layer overhead at small batch sizes.
     """
-    x = as_tensor(x)
-    if x.shape[-1:] != weight.shape[1:]:
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    x_data, w_data = x.data, weight.data
+    if x_data.shape[-1:] != w_data.shape[1:]:
         raise ValueError(f"linear: input has shape {x.shape}, but the weight has shape "
                          f"{weight.shape} = (out_features, in_features); the input's last "
                          f"dimension must be {weight.shape[1]}")
-    out = x.data @ weight.data.T
+    out = x_data @ w_data.T
     if bias is not None:
         out += bias.data
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        x2 = x.data.reshape(-1, x.shape[-1]) if x.ndim != 2 else x.data
-        grad_x = (g @ weight.data) if x.requires_grad else None
+        if g.ndim == 2:
+            g2, x2 = g, x_data
+        else:  # batched input: every leading axis is part of the batch
+            g2, x2 = g.reshape(-1, g.shape[-1]), x_data.reshape(-1, x_data.shape[-1])
+        grad_x = (g @ w_data) if x.requires_grad else None
         grad_w = (g2.T @ x2) if weight.requires_grad else None
         if bias is None:
             return grad_x, grad_w
@@ -281,6 +285,8 @@ def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     out = np.sum(a.data, axis=axis, keepdims=keepdims)
 
     def backward(g):
+        if axis is None:  # a full reduction: one fresh array, not a read-only broadcast view
+            return (np.full(a.shape, g, dtype=a.dtype),)
         return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),)
     return _record(np.asarray(out), (a,), backward, "Sum")
 
@@ -292,6 +298,8 @@ def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     count = a.data.size // builtins.max(np.asarray(out).size, 1) if a.data.size else 1
 
     def backward(g):
+        if axis is None:
+            return (np.full(a.shape, g / count, dtype=a.dtype),)
         return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims) / count, a.shape),)
     return _record(np.asarray(out, dtype=a.dtype if a.dtype.kind == "f" else None), (a,),
                    backward, "Mean")

@@ -404,13 +404,13 @@ def _data_of(value):
 def _topological_order(root: Tensor) -> list:
     """Nodes that need a gradient, parents before children (iterative depth-first search)."""
     order = []
-    visited = {id(root)}
+    visited = {root}  # tensors hash by identity (no __eq__), so they key sets and dicts
     stack = [(root, iter(root._parents))]
     while stack:
         node, parents = stack[-1]
         for parent in parents:
-            if parent.requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
+            if parent.requires_grad and parent not in visited:
+                visited.add(parent)
                 stack.append((parent, iter(parent._parents)))
                 break
         else:
@@ -425,10 +425,10 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             "backward: trying to backward through the graph a second time; the first "
             "backward() freed it. Call backward(retain_graph=True) the first time if you "
             "need to backpropagate through the same graph twice")
-    grads = {id(root): seed}
+    grads = {root: seed}
     assigned = set()  # ids of arrays already handed to a leaf's .grad in this pass
     for node in reversed(_topological_order(root)):
-        grad = grads.pop(id(node), None)
+        grad = grads.pop(node, None)
         if grad is None:
             continue
         if node._backward is None:
@@ -446,9 +446,8 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
         for parent, parent_grad in zip(node._parents, parent_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
-            key = id(parent)
-            existing = grads.get(key)
-            grads[key] = parent_grad if existing is None else existing + parent_grad
+            existing = grads.get(parent)
+            grads[parent] = parent_grad if existing is None else existing + parent_grad
         if not retain_graph:
             node._backward = None
             node._parents = ()

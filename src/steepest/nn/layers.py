@@ -88,7 +88,7 @@ class _Elementwise(Module):
     function = staticmethod(F.identity)
 
     def forward(self, x):
-        return type(self).function(as_tensor(x))
+        return type(self).function(x)
 
 
 class Sigmoid(_Elementwise):

@@ -51,17 +51,18 @@ class Adagrad(Optimizer):
                 "sum": np.full_like(param.data, group["initial_accumulator_value"])}
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
-        p = param.data
-        work0, work1 = self._work(param, 2)
         state["step"] += 1
         step = state["step"]
-        g = self._effective_grad(p, grad, float(group["weight_decay"]), group["maximize"], work0)
+        weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
+        eps = float(group["eps"])
         clr = float(group["lr"]) / (1 + (step - 1) * float(group["lr_decay"]))
-        total = state["sum"]                                 # G ← G + g²
-        np.multiply(g, g, out=work1)
-        np.add(total, work1, out=total)
-        np.sqrt(total, out=work1)                            # √G + eps
-        np.add(work1, float(group["eps"]), out=work1)
-        np.multiply(g, -clr, out=work0)                      # w ← w + (−lrₜ·g)/(√G + eps)
-        np.divide(work0, work1, out=work0)
-        np.add(p, work0, out=p)
+        for p, grad_block, total, work0, work1 in self._blocks(
+                [param.data, grad, state["sum"]], 2):
+            g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
+            np.multiply(g, g, out=work1)                     # G ← G + g²
+            np.add(total, work1, out=total)
+            np.sqrt(total, out=work1)                        # √G + eps
+            np.add(work1, eps, out=work1)
+            np.multiply(g, -clr, out=work0)                  # w ← w + (−lrₜ·g)/(√G + eps)
+            np.divide(work0, work1, out=work0)
+            np.add(p, work0, out=p)

@@ -71,43 +71,45 @@ class Adam(Optimizer):
         lr, eps = float(group["lr"]), float(group["eps"])
         beta1, beta2 = (float(b) for b in group["betas"])
         weight_decay = float(group["weight_decay"])
-        p = param.data
-        work0, work1 = self._work(param, 2)
+        decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
         state["step"] += 1
         step = state["step"]
-
-        if group["decoupled_weight_decay"]:
-            if weight_decay != 0:
-                np.multiply(p, 1 - lr * weight_decay, out=p)
-            g = self._effective_grad(p, grad, 0.0, group["maximize"], work0)
-        else:
-            g = self._effective_grad(p, grad, weight_decay, group["maximize"], work0)
-
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(exp_avg, g, 1 - beta1, work1)                 # m ← m + (1 − β₁)(g − m)
-        np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)       # v ← β₂v + ((1 − β₂)g)g
-        np.multiply(g, 1 - beta2, out=work1)
-        np.multiply(work1, g, out=work1)
-        np.add(exp_avg_sq, work1, out=exp_avg_sq)
-
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2 ** 0.5
 
-        second = exp_avg_sq
+        arrays = [param.data, grad, state["exp_avg"], state["exp_avg_sq"]]
         if group["amsgrad"]:
-            second = state.get("max_exp_avg_sq")
-            if second is None:
-                second = state["max_exp_avg_sq"] = np.zeros_like(p)
-            np.maximum(second, exp_avg_sq, out=second)
-        denom = work1                                        # √v / √(1 − β₂ᵗ) + eps
-        np.sqrt(second, out=denom)
-        np.divide(denom, bias_correction2_sqrt, out=denom)
-        np.add(denom, eps, out=denom)
-        np.multiply(exp_avg, -step_size, out=work0)          # w ← w + (−step_size·m)/denom
-        np.divide(work0, denom, out=work0)
-        np.add(p, work0, out=p)
+            if "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = np.zeros_like(param.data)
+            arrays.append(state["max_exp_avg_sq"])
+        for p, grad_block, exp_avg, exp_avg_sq, *rest in self._blocks(arrays, 2):
+            *max_exp_avg_sq, work0, work1 = rest
+            if decoupled:
+                if weight_decay != 0:
+                    np.multiply(p, 1 - lr * weight_decay, out=p)
+                g = self._effective_grad(p, grad_block, 0.0, maximize, work0)
+            else:
+                g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
+
+            _lerp_(exp_avg, g, 1 - beta1, work1)             # m ← m + (1 − β₁)(g − m)
+            np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)   # v ← β₂v + ((1 − β₂)g)g
+            np.multiply(g, 1 - beta2, out=work1)
+            np.multiply(work1, g, out=work1)
+            np.add(exp_avg_sq, work1, out=exp_avg_sq)
+
+            second = exp_avg_sq
+            if max_exp_avg_sq:                               # amsgrad: v̂ ← max(v̂, v)
+                second = max_exp_avg_sq[0]
+                np.maximum(second, exp_avg_sq, out=second)
+            denom = work1                                    # √v / √(1 − β₂ᵗ) + eps
+            np.sqrt(second, out=denom)
+            np.divide(denom, bias_correction2_sqrt, out=denom)
+            np.add(denom, eps, out=denom)
+            np.multiply(exp_avg, -step_size, out=work0)      # w ← w + (−step_size·m)/denom
+            np.divide(work0, denom, out=work0)
+            np.add(p, work0, out=p)
 
 
 class AdamW(Adam):

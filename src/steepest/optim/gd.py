@@ -21,6 +21,7 @@ class GD(Optimizer):
         super().__init__(params, {"lr": lr})
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
-        (scratch,) = self._work(param, 1)
-        np.multiply(grad, group["lr"], out=scratch)
-        np.subtract(param.data, scratch, out=param.data)
+        lr = group["lr"]
+        for p, g, scratch in self._blocks([param.data, grad], 1):
+            np.multiply(g, lr, out=scratch)
+            np.subtract(p, scratch, out=p)

@@ -64,40 +64,42 @@ class RMSprop(Optimizer):
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         momentum = float(group["momentum"])
-        p = param.data
-        work0, work1 = self._work(param, 2)
+        weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
+        centered = group["centered"]
         state["step"] += 1
-        g = self._effective_grad(p, grad, float(group["weight_decay"]), group["maximize"], work0)
+        arrays = [param.data, grad, state["square_avg"]]
+        for key, wanted in (("grad_avg", centered), ("momentum_buffer", momentum > 0)):
+            if wanted:
+                if state.get(key) is None:
+                    state[key] = np.zeros_like(param.data)
+                arrays.append(state[key])
+        for p, grad_block, square_avg, *rest in self._blocks(arrays, 2):
+            work0, work1 = rest[-2:]
+            g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
+            np.multiply(square_avg, alpha, out=square_avg)   # v ← alpha·v + ((1 − alpha)·g)·g
+            np.multiply(g, 1 - alpha, out=work1)
+            np.multiply(work1, g, out=work1)
+            np.add(square_avg, work1, out=square_avg)
 
-        square_avg = state["square_avg"]                     # v ← alpha·v + ((1 − alpha)·g)·g
-        np.multiply(square_avg, alpha, out=square_avg)
-        np.multiply(g, 1 - alpha, out=work1)
-        np.multiply(work1, g, out=work1)
-        np.add(square_avg, work1, out=square_avg)
+            avg = work1                                      # s = √(v [− ḡ²]) + eps
+            if centered:
+                grad_avg = rest[0]
+                _lerp_(grad_avg, g, 1 - alpha, work1)
+                np.multiply(grad_avg, grad_avg, out=avg)
+                np.subtract(square_avg, avg, out=avg)
+                np.sqrt(avg, out=avg)
+            else:
+                np.sqrt(square_avg, out=avg)
+            np.add(avg, eps, out=avg)
 
-        avg = work1                                          # s = √(v [− ḡ²]) + eps
-        if group["centered"]:
-            grad_avg = state.get("grad_avg")
-            if grad_avg is None:
-                grad_avg = state["grad_avg"] = np.zeros_like(p)
-            _lerp_(grad_avg, g, 1 - alpha, work1)
-            np.multiply(grad_avg, grad_avg, out=avg)
-            np.subtract(square_avg, avg, out=avg)
-            np.sqrt(avg, out=avg)
-        else:
-            np.sqrt(square_avg, out=avg)
-        np.add(avg, eps, out=avg)
-
-        if momentum > 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.zeros_like(p)
-            np.multiply(buf, momentum, out=buf)              # b ← momentum·b + g/s
-            np.divide(g, avg, out=avg)
-            np.add(buf, avg, out=buf)
-            np.multiply(buf, lr, out=avg)                    # w ← w − lr·b
-            np.subtract(p, avg, out=p)
-        else:
-            np.multiply(g, -lr, out=work0)                   # w ← w + (−lr·g)/s
-            np.divide(work0, avg, out=work0)
-            np.add(p, work0, out=p)
+            if momentum > 0:
+                buf = rest[-3]
+                np.multiply(buf, momentum, out=buf)          # b ← momentum·b + g/s
+                np.divide(g, avg, out=avg)
+                np.add(buf, avg, out=buf)
+                np.multiply(buf, lr, out=avg)                # w ← w − lr·b
+                np.subtract(p, avg, out=p)
+            else:
+                np.multiply(g, -lr, out=work0)               # w ← w + (−lr·g)/s
+                np.divide(work0, avg, out=work0)
+                np.add(p, work0, out=p)

@@ -59,28 +59,37 @@ class SGD(Optimizer):
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         lr = float(group["lr"])
         momentum = float(group["momentum"])
-        p = param.data
-        work0, work1 = self._work(param, 2)
-        g = self._effective_grad(p, grad, float(group["weight_decay"]), group["maximize"], work0)
+        dampening = float(group["dampening"])
+        weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
+        nesterov = group["nesterov"]
+        arrays = [param.data, grad]
+        first_step = False
         if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:  # the first buffer is a copy of the gradient, undampened
-                buf = state["momentum_buffer"] = g.copy()
-            else:
-                np.multiply(buf, momentum, out=buf)
-                dampening = float(group["dampening"])
-                if dampening == 0:
-                    np.add(buf, g, out=buf)
+            if state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = np.empty_like(param.data)
+                first_step = True
+            arrays.append(state["momentum_buffer"])
+        for p, grad_block, *rest in self._blocks(arrays, 2):
+            *buffer, work0, work1 = rest
+            g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
+            if buffer:
+                buf = buffer[0]
+                if first_step:  # the first buffer is the gradient itself, undampened
+                    np.copyto(buf, g)
                 else:
-                    np.multiply(g, 1 - dampening, out=work1)
-                    np.add(buf, work1, out=buf)
-            if group["nesterov"]:
-                np.multiply(buf, momentum, out=work1)
-                np.add(g, work1, out=work1)
-                g = work1
-            else:
-                g = buf
-        # w ← w − lr·d, the product in a scratch buffer (never in .grad or in the state)
-        scratch = g if (g is work0 or g is work1) else work1
-        np.multiply(g, lr, out=scratch)
-        np.subtract(p, scratch, out=p)
+                    np.multiply(buf, momentum, out=buf)
+                    if dampening == 0:
+                        np.add(buf, g, out=buf)
+                    else:
+                        np.multiply(g, 1 - dampening, out=work1)
+                        np.add(buf, work1, out=buf)
+                if nesterov:
+                    np.multiply(buf, momentum, out=work1)
+                    np.add(g, work1, out=work1)
+                    g = work1
+                else:
+                    g = buf
+            # w ← w − lr·d, the product in a scratch buffer (never in .grad or in the state)
+            scratch = g if (g is work0 or g is work1) else work1
+            np.multiply(g, lr, out=scratch)
+            np.subtract(p, scratch, out=p)
