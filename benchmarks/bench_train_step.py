@@ -749,7 +749,9 @@ def markdown(info, checks, rows, mg, memory, command):
             f"{memory['rss_end_mib']:.1f} MiB |", "",
             "## Correctness check (run before timing)", ""]
     out += [f"- {line}" for line in checks]
-    out += ["", "Reproduce:", "", "```", command, "```", ""]
+    out += ["", "Where the time goes (profiles, and what would close the remaining gaps): "
+            "[benchmarks/README.md](benchmarks/README.md).", "",
+            "Reproduce:", "", "```", command, "```", ""]
     return "\n".join(out)
 
 
