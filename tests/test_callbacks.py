@@ -244,3 +244,63 @@ def test_divergence_guard_quiet_on_a_good_learning_rate_and_can_be_turned_off(di
     assert len(history) == 2
     with pytest.raises(ValueError, match="factor must be > 1"):
         DivergenceGuard(factor=0.5)
+
+
+def test_reduce_lr_on_plateau_falls_back_to_loss_only_for_the_run_without_validation():
+    """The fallback to 'loss' belongs to one run: the callback's monitor is not rewritten."""
+    X, y = make_moons(64)
+    model = _model([2, 4, 2])
+    optimizer = st.optim.SGD(model.parameters(), lr=1e-6)
+    scheduler = st.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
+    seen = []
+    original = scheduler.step
+
+    def spy(metrics):
+        seen.append(metrics)
+        original(metrics)
+    scheduler.step = spy
+    callback = LRSchedulerCallback(scheduler)
+    history = st.fit(model, CE, optimizer, X, y, epochs=2, callbacks=[callback], verbose=0)
+    assert seen == history.history["loss"]
+    assert callback.monitor == "val_loss"
+    seen.clear()
+    history = st.fit(model, CE, optimizer, X, y, epochs=2, validation_data=(X[:20], y[:20]),
+                     callbacks=[callback], verbose=0)
+    assert seen == history.history["val_loss"]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: EarlyStopping(patience=True), "EarlyStopping: patience must be an integer >= 0"),
+    (lambda: EarlyStopping(patience=-1), "patience must be an integer >= 0, got -1"),
+    (lambda: ModelCheckpoint("c.npz", every=0), "ModelCheckpoint: every must be an integer >= 1"),
+])
+def test_callback_arguments_are_checked(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.filterwarnings("error::ResourceWarning",
+                            "error::pytest.PytestUnraisableExceptionWarning")
+def test_csv_logger_leaves_no_open_file_when_training_diverges(tmp_path):
+    """An unclosed file would show up as a ResourceWarning when collected (an error here)."""
+    import gc
+
+    X, y = make_moons(64)
+    model = _model([2, 4, 2])
+    calls = []
+
+    def poisoned(output, target):
+        calls.append(1)
+        loss = CE(output, target)
+        return loss * math.nan if len(calls) == 6 else loss  # step 2 of epoch 2
+
+    path = tmp_path / "log.csv"
+    logger = CSVLogger(path)
+    with pytest.raises(DivergenceError) as info:
+        st.fit(model, poisoned, st.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=3,
+               batch_size=16, verbose=0, callbacks=[logger])
+    del logger, info  # the traceback holds fit's frame, and so the callbacks
+    gc.collect()
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [0]  # the finished epoch is on disk

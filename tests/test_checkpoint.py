@@ -186,3 +186,43 @@ def test_checkpoint_info_reads_without_a_model(tmp_path):
                                     "3.weight": (10, 32), "3.bias": (10,)}
     assert info["optimizer_class"] == "Adam" and info["scheduler_class"] == "StepLR"
     assert info["history"] is None
+
+
+def test_the_write_is_fsynced_then_renamed_then_the_directory_fsynced(tmp_path, monkeypatch):
+    """The rename is only durable once the directory is fsync-ed, after os.replace."""
+    import stat
+
+    model, _, _ = _setup()
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, model, epoch=1)
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append("fsync dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append("replace")
+        real_replace(src, dst)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    save_checkpoint(path, model, epoch=2)
+    monkeypatch.undo()
+    assert events == ["fsync file", "replace", "fsync dir"]
+    assert checkpoint_info(path)["epoch"] == 2
+    assert os.listdir(tmp_path) == ["checkpoint.npz"]
+
+
+def test_a_refused_load_leaves_the_model_untouched(tmp_path):
+    model, optimizer, _ = _setup()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, model, optimizer, epoch=1)
+    other, _, scheduler = _setup(seed=1)
+    before = _weights(other)
+    with pytest.raises(ValueError, match="holds Adam state, but the optimizer is SGD"):
+        load_checkpoint(path, other, st.optim.SGD(other.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match="holds no scheduler state, but the scheduler is StepLR"):
+        load_checkpoint(path, other, scheduler=scheduler)
+    for a, b in zip(before, other.parameters()):
+        assert np.array_equal(a, b.data)

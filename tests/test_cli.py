@@ -104,6 +104,8 @@ def _expect_error(capsys, argv, code, *fragments):
     (["train", "--data", "moons"], ["the following arguments are required: --out"]),
     ([], ["steepest: error: the following arguments are required"]),
     (["fly"], ["invalid choice: 'fly'"]),
+    (["lr-find", "--data", "moons", "--num-steps", "1", "--out", "x"],
+     ["argument --num-steps: must be >= 2, got 1"]),
 ])
 def test_bad_arguments_get_argparse_messages(capsys, argv, fragments):
     _expect_error(capsys, argv, 2, *fragments)
@@ -128,6 +130,8 @@ def test_bad_settings_get_one_line_errors(tmp_path, capsys):
                   "exists and is not a directory")
     _expect_error(capsys, ["lr-find", "--data", "moons", "--start-lr", "1", "--end-lr",
                            "0.1", "--out", out], 2, "--start-lr (1) must be smaller")
+    _expect_error(capsys, ["train", "--data", "moons", "--out", ""], 2,
+                  "steepest train: error: --out must name a directory")
 
 
 def test_divergence_is_reported_in_one_line_with_advice(tmp_path, capsys):
@@ -168,3 +172,12 @@ def test_the_installed_command_line_has_no_traceback(tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(
         "steepest train: error: argument --optimizer: invalid choice: 'nesterov'")
+
+
+def test_lr_find_json_is_strict_even_without_a_suggestion(tmp_path, capsys):
+    out = tmp_path / "lr"
+    assert main(["lr-find", "--data", "moons", "--num-steps", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    result = json.loads((out / "lr_find.json").read_text(),
+                        parse_constant=lambda name: pytest.fail(f"not strict JSON: {name}"))
+    assert result["suggested_lr"] is None

@@ -161,6 +161,8 @@ def test_blobs_centres_and_spread():
     (lambda: make_spirals(n_samples=2, n_arms=3), "n_samples"),
     (lambda: make_blobs(centers=np.zeros((3, 3))), "centers"),
     (lambda: make_xor(seed="abc"), "seed"),
+    (lambda: make_spirals(n_arms=True), "make_spirals: n_arms must be an integer >= 2, got True"),
+    (lambda: make_blobs(n_samples=2.5), "make_blobs: n_samples must be an integer >= 3, got 2.5"),
 ])
 def test_toy_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
@@ -558,3 +560,9 @@ def test_bad_1d_features_suggests_reshape():
 def test_bad_non_numeric_features():
     with pytest.raises(ValueError, match=r"X must be numeric"):
         validate_dataset(np.array([["a", "b"]]), np.zeros(1))
+
+
+def test_bad_complex_features_are_not_silently_truncated():
+    with pytest.raises(ValueError, match=r"X must be numeric \(real numbers or booleans\), "
+                                         r"got dtype complex128"):
+        validate_dataset(np.ones((2, 2)) * 1j, np.zeros(2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -187,3 +188,25 @@ def test_lr_range_test_suggestion_trains_well():
         assert history.history["val_accuracy"][-1] > 0.9, result.suggested_lr
     with pytest.raises(ValueError, match="start_lr < end_lr"):
         lr_range_test(model, CE, optimizer, X, y, start_lr=1.0, end_lr=0.1)
+
+
+def test_lr_range_result_to_dict_is_strict_json_without_a_suggestion():
+    X, y = make_moons(64)
+    model = _model([2, 4, 2])
+    result = lr_range_test(model, CE, st.optim.SGD(model.parameters(), lr=0.1), X, y,
+                           num_steps=2)  # too few points for a slope: no suggestion
+    assert math.isnan(result.suggested_lr)
+    payload = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert payload["suggested_lr"] is None and len(payload["lrs"]) == 2
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m, X, y: lr_range_test(m, CE, st.optim.SGD(m.parameters(), lr=0.1), X, y,
+                                   num_steps=1), "lr_range_test: num_steps must be an integer >= 2"),
+    (lambda m, X, y: dead_relu_fraction(m, X, batch_size=0),
+     "dead_relu_fraction: batch_size must be an integer >= 1, got 0"),
+])
+def test_diagnostics_arguments_are_checked(call, match):
+    X, y = make_moons(20)
+    with pytest.raises(ValueError, match=match):
+        call(_model([2, 4, 2]), X, y)

@@ -239,6 +239,11 @@ BAD_INPUTS = [
     (lambda X, y: (X, y), {"validation_data": [np.zeros((3, 2))]},
      "validation_data must be a pair"),
     (lambda X, y: (X[:, 0], y), {}, "X must be 2-D"),
+    (lambda X, y: (X, y), {"validation_batch_size": 0,
+                              "validation_data": (np.zeros((3, 2)), np.zeros(3, int))},
+     "validation_batch_size must be an integer >= 1, got 0"),
+    (lambda X, y: (X, y), {"seed": -1}, "seed must be an integer >= 0, got -1"),
+    (lambda X, y: (X, y), {"initial_epoch": True}, "initial_epoch must be an integer >= 0"),
 ]
 
 

@@ -22,6 +22,7 @@ import math
 import os
 
 from steepest.checkpoint import atomic_write, save_checkpoint
+from steepest.data import _check_int
 from steepest.train import DivergenceError
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback", "CSVLogger",
@@ -132,10 +133,8 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False, baseline=None,
                  verbose: int = 0):
-        if not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
         self.monitor = monitor
-        self.patience = patience
+        self.patience = _check_int("EarlyStopping: patience", patience, 0)
         self.min_delta = min_delta
         self.mode = _resolve_mode("EarlyStopping", monitor, mode)
         self.restore_best_weights = restore_best_weights
@@ -217,14 +216,12 @@ class ModelCheckpoint(Callback):
                  mode: str = "auto", save_optimizer: bool = True, every: int = 1,
                  extra: dict | None = None, initial_value_threshold=None, verbose: int = 0,
                  scheduler=None):
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"ModelCheckpoint: every must be an integer >= 1, got {every!r}")
         self.path = os.fspath(path)
         self.monitor = monitor
         self.save_best_only = save_best_only
         self.mode = _resolve_mode("ModelCheckpoint", monitor, mode)
         self.save_optimizer = save_optimizer
-        self.every = every
+        self.every = _check_int("ModelCheckpoint: every", every, 1)
         self.extra = extra
         self.initial_value_threshold = initial_value_threshold
         self.verbose = verbose
@@ -302,16 +299,18 @@ class LRSchedulerCallback(Callback):
         self.monitor = monitor
         self.interval = interval
         self.needs_metric = _needs_metric(scheduler)
+        self._key = monitor  # what this run passes to step(): monitor, or 'loss' as fallback
 
     def wants_batches(self) -> bool:
         return self.interval == "batch"
 
     def on_train_begin(self, logs=None) -> None:
+        self._key = self.monitor
         if self.needs_metric:
             keys = self.params.get("metrics")
             if keys is not None and self.monitor not in keys:
                 if self.monitor == "val_loss":
-                    self.monitor = "loss"
+                    self._key = "loss"
                 else:
                     _check_monitor("LRSchedulerCallback", self.monitor, self.params)
 
@@ -323,20 +322,18 @@ class LRSchedulerCallback(Callback):
         if self.interval != "epoch":
             return
         if self.needs_metric:
-            self.scheduler.step((logs or {})[self.monitor])
+            self.scheduler.step((logs or {})[self._key])
         else:
             self.scheduler.step()
 
 
 # --------------------------------------------------------------------------- loggers
 
-def _epoch_row(epoch: int, logs: dict) -> dict:
-    return {"epoch": epoch, **logs}
-
-
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` then the logs) to a CSV file, flushed each epoch.
+    """Append one row per epoch (``epoch`` then the logs) to a CSV file.
 
+    The file is opened, written and closed at each epoch end, so every finished epoch is on
+    disk and no file is left open when training stops with an exception (a divergence).
     ``append=True`` keeps an existing file (for resumed runs) and writes no second header.
     """
 
@@ -345,30 +342,26 @@ class CSVLogger(Callback):
         self.separator = separator
         self.append = append
         self.keys = None
-        self._file = None
 
     def on_train_begin(self, logs=None) -> None:
-        exists = self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0
         self.keys = None
-        if exists:
+        if not self.append:
+            open(self.path, "w", encoding="utf-8").close()  # a fresh, empty file
+        elif os.path.exists(self.path) and os.path.getsize(self.path) > 0:
             with open(self.path, encoding="utf-8") as fh:
                 header = fh.readline().rstrip("\n")
             self.keys = header.split(self.separator)[1:] if header else None
-        self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
+        lines = []
         if self.keys is None:
             self.keys = list(logs)
-            self._file.write(self.separator.join(["epoch", *self.keys]) + "\n")
+            lines.append(self.separator.join(["epoch", *self.keys]))
         values = [str(epoch)] + [repr(float(logs[k])) if k in logs else "" for k in self.keys]
-        self._file.write(self.separator.join(values) + "\n")
-        self._file.flush()
-
-    def on_train_end(self, logs=None) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        lines.append(self.separator.join(values))
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
 
 
 class JSONLogger(Callback):

@@ -101,9 +101,7 @@ class _Encoder:
         self.arrays = arrays
 
     def _store(self, array: np.ndarray) -> dict:
-        key = f"data/{len(self.arrays)}"
-        while key in self.arrays:  # pragma: no cover - keys are unique by construction
-            key += "_"
+        key = f"data/{len(self.arrays)}"  # unique: the dict only grows
         self.arrays[key] = np.ascontiguousarray(array)
         return {"__array__": key}
 
@@ -263,12 +261,7 @@ def load_checkpoint(path, model, optimizer=None, restore_rng: bool = True, *,
     """
     meta, arrays = _read(path)
     decoder = _Encoder(arrays)
-    model_state = {key[len("model/"):]: arrays[key] for key in arrays if key.startswith("model/")}
-    try:
-        model.load_state_dict(model_state)
-    except ValueError as error:
-        raise ValueError(f"checkpoint {os.fspath(path)} does not fit this model: {error}") \
-            from None
+    # every check before anything is loaded: a refused checkpoint leaves no half-loaded state
     if optimizer is not None:
         saved_class = meta.get("optimizer_class")
         if saved_class is None:
@@ -277,13 +270,21 @@ def load_checkpoint(path, model, optimizer=None, restore_rng: bool = True, *,
         if saved_class != type(optimizer).__name__:
             raise ValueError(f"checkpoint {os.fspath(path)} holds {saved_class} state, but the "
                              f"optimizer is {type(optimizer).__name__}")
-        optimizer.load_state_dict(decoder.decode(meta["optimizer"]))
     if scheduler is not None:
         saved_class = meta.get("scheduler_class")
         if saved_class != type(scheduler).__name__:
             raise ValueError(f"checkpoint {os.fspath(path)} holds "
                              f"{saved_class or 'no'} scheduler state, but the scheduler is "
                              f"{type(scheduler).__name__}")
+    model_state = {key[len("model/"):]: arrays[key] for key in arrays if key.startswith("model/")}
+    try:
+        model.load_state_dict(model_state)
+    except ValueError as error:
+        raise ValueError(f"checkpoint {os.fspath(path)} does not fit this model: {error}") \
+            from None
+    if optimizer is not None:
+        optimizer.load_state_dict(decoder.decode(meta["optimizer"]))
+    if scheduler is not None:
         scheduler.load_state_dict(decoder.decode(meta["scheduler"]))
     if restore_rng and meta.get("rng_state") is not None:
         state = decoder.decode(meta["rng_state"])

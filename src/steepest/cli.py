@@ -34,13 +34,11 @@ _DEFAULT_LR = {"gd": 0.1, "sgd": 0.1, "rmsprop": 1e-3, "adam": 1e-2, "adamw": 1e
 _HIDDEN_ACTIVATIONS = ("binary_step", "leaky_relu", "linear", "relu", "sigmoid", "tanh")
 
 # settings of a run that --resume takes from the checkpoint (and that must not change)
-_RUN_KEYS = ("data", "n_samples", "noise", "hidden", "activation", "optimizer", "lr",
-             "momentum", "weight_decay", "batch_size", "seed", "val_split", "standardize",
-             "clip_grad_norm")
 _DEFAULTS = {"data": None, "n_samples": None, "noise": None, "hidden": None,
              "activation": "relu", "optimizer": "adam", "lr": None, "momentum": None,
              "weight_decay": None, "batch_size": 32, "seed": 0, "val_split": 0.2,
              "standardize": True, "clip_grad_norm": None}
+_RUN_KEYS = tuple(_DEFAULTS)
 
 
 class CLIError(ValueError):
@@ -168,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(lr_find, DATASET_NAMES)
     lr_find.add_argument("--start-lr", type=_float_in(0.0), default=1e-7)
     lr_find.add_argument("--end-lr", type=_float_in(0.0), default=10.0)
-    lr_find.add_argument("--num-steps", type=_positive_int, default=200)
+    lr_find.add_argument("--num-steps", type=_int_at_least(2), default=200)
     lr_find.add_argument("--out", required=True, help="output directory")
     return parser
 
@@ -339,6 +337,8 @@ def plot_decision_boundary(model, X, y, path, scaler=None, X_val=None, y_val=Non
 # --------------------------------------------------------------------------- commands
 
 def _prepare_out(out: str) -> str:
+    if not out.strip():
+        raise CLIError("--out must name a directory, got an empty string")
     if os.path.exists(out) and not os.path.isdir(out):
         raise CLIError(f"--out {out} exists and is not a directory")
     os.makedirs(out, exist_ok=True)
@@ -369,7 +369,6 @@ def _cmd_train(args) -> int:
         if not isinstance(saved, dict):
             raise CLIError(f"{checkpoint} was not written by 'steepest train' (no run "
                            f"settings inside); cannot resume it from the command line")
-        saved = dict(saved, hidden=list(saved["hidden"]))
     settings = _settings(args, saved)
     if args.epochs is not None:
         epochs = args.epochs

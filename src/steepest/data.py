@@ -47,11 +47,15 @@ def _rng(seed) -> np.random.Generator:
     raise ValueError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
 
 
-def _check_n_samples(n_samples, minimum: int, name: str) -> int:
-    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) \
-            or n_samples < minimum:
-        raise ValueError(f"{name}: n_samples must be an integer >= {minimum}, got {n_samples!r}")
-    return int(n_samples)
+def _check_int(name: str, value, low: int) -> int:
+    """``value`` as an int; ValueError naming ``name`` unless it is a whole number >= ``low``.
+
+    Booleans are refused (``True`` is an ``int`` to Python, never a size to a user). Shared by
+    every integer argument of the training modules, so they all say the same thing.
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
 
 
 def _check_noise(noise, name: str) -> float:
@@ -100,7 +104,7 @@ def make_moons(n_samples: int = 200, noise: float = 0.1, seed=0):
     X : ndarray of shape (n_samples, 2), float64
     y : ndarray of shape (n_samples,), int64, values in {0, 1}
     """
-    n = _check_n_samples(n_samples, 2, "make_moons")
+    n = _check_int("make_moons: n_samples", n_samples, 2)
     noise = _check_noise(noise, "make_moons")
     rng = _rng(seed)
     n0 = n // 2
@@ -135,7 +139,7 @@ def make_circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
     X : ndarray of shape (n_samples, 2), float64
     y : ndarray of shape (n_samples,), int64, values in {0, 1}
     """
-    n = _check_n_samples(n_samples, 2, "make_circles")
+    n = _check_int("make_circles: n_samples", n_samples, 2)
     noise = _check_noise(noise, "make_circles")
     if not 0 < factor < 1:
         raise ValueError(f"make_circles: factor must be in (0, 1), got {factor!r}")
@@ -176,12 +180,11 @@ def make_spirals(n_samples: int = 300, n_arms: int = 3, noise: float = 0.05,
     X : ndarray of shape (n_samples, 2), float64
     y : ndarray of shape (n_samples,), int64, values in 0..n_arms-1
     """
-    if not isinstance(n_arms, numbers.Integral) or isinstance(n_arms, bool) or n_arms < 2:
-        raise ValueError(f"make_spirals: n_arms must be an integer >= 2, got {n_arms!r}")
-    n = _check_n_samples(n_samples, int(n_arms), "make_spirals")
+    n_arms = _check_int("make_spirals: n_arms", n_arms, 2)
+    n = _check_int("make_spirals: n_samples", n_samples, n_arms)
     noise = _check_noise(noise, "make_spirals")
     rng = _rng(seed)
-    y = _balanced_labels(n, int(n_arms))
+    y = _balanced_labels(n, n_arms)
     r = np.concatenate([np.linspace(0.0, 1.0, c) for c in np.bincount(y)])
     angle = 2 * np.pi * (turns * r + y / n_arms)
     X = r[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
@@ -210,7 +213,7 @@ def make_xor(n_samples: int = 200, noise: float = 0.1, seed=0):
     X : ndarray of shape (n_samples, 2), float64
     y : ndarray of shape (n_samples,), int64, values in {0, 1}
     """
-    n = _check_n_samples(n_samples, 2, "make_xor")
+    n = _check_int("make_xor: n_samples", n_samples, 2)
     noise = _check_noise(noise, "make_xor")
     rng = _rng(seed)
     # quadrants in the order (+,+) (+,-) (-,-) (-,+): the class alternates 0, 1, 0, 1
@@ -253,7 +256,7 @@ def make_blobs(n_samples: int = 200, centers=3, noise: float = 0.5, seed=0):
             raise ValueError("make_blobs: centers must be an int or an array of shape "
                              f"(n_classes, 2), got shape {centres.shape}")
     k = len(centres)
-    n = _check_n_samples(n_samples, k, "make_blobs")
+    n = _check_int("make_blobs: n_samples", n_samples, k)
     noise = _check_noise(noise, "make_blobs")
     rng = _rng(seed)
     y = _balanced_labels(n, k)
@@ -378,13 +381,13 @@ def validate_dataset(X, y, n_features=None, n_classes=None, batch_size=None):
     ValueError
         Naming the problem and the offending values.
     """
-    if batch_size is not None and (not isinstance(batch_size, numbers.Integral)
-                                   or isinstance(batch_size, bool) or batch_size < 1):
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if batch_size is not None:
+        _check_int("batch_size", batch_size, 1)
     X = _as_ndarray(X)
     y = _as_ndarray(y)
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) \
+            or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"X must be numeric (real numbers or booleans), got dtype {X.dtype}")
     if X.ndim != 2:
         hint = " (for a single feature use X.reshape(-1, 1))" if X.ndim == 1 else ""
         raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim}-D array of "

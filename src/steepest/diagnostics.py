@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from steepest.callbacks import Callback
+from steepest.data import _as_ndarray, _check_int
 from steepest.nn.layers import ReLU
 from steepest.tensor import Tensor, no_grad
-from steepest.train import _prepare, clip_grad_norm_, linear_layers
+from steepest.train import _first_dtype, _prepare, clip_grad_norm_, linear_layers
 
 __all__ = ["gradient_norms", "update_to_weight_ratios", "relative_update_norms",
            "dead_relu_fraction", "GradientMonitor", "lr_range_test", "LRRangeResult",
@@ -102,7 +103,8 @@ def dead_relu_fraction(model, x, batch_size: int = 1024) -> dict:
     and cannot recover by training on that data. Only ReLU *modules* are seen (a
     ``st.relu`` call inside a custom ``forward`` is not). Runs under no_grad in eval mode.
     """
-    X = x.data if isinstance(x, Tensor) else np.asarray(x)
+    X = _as_ndarray(x)
+    batch_size = _check_int("dead_relu_fraction: batch_size", batch_size, 1)
     relus = [(name, m) for name, m in model.named_modules() if type(m) is ReLU]
     if not relus:
         return {}
@@ -124,8 +126,7 @@ def dead_relu_fraction(model, x, batch_size: int = 1024) -> dict:
         object.__setattr__(module, "forward", recorder(name, module))
     try:
         with no_grad():
-            dtype = next(iter(model.parameters())).dtype if model.num_parameters() else None
-            data = X.astype(dtype, copy=False) if dtype is not None else X
+            data = X.astype(_first_dtype(model), copy=False)
             for lo in range(0, len(data), batch_size):
                 model(Tensor._wrap(data[lo:lo + batch_size]))
     finally:
@@ -156,9 +157,7 @@ class GradientMonitor(Callback):
 
     def __init__(self, x=None, vanish_ratio: float = 1e-4, vanish_norm: float = 1e-7,
                  explode_norm: float = 1e3, sample_size: int = 512, warn: bool = True):
-        self.x = None if x is None else (x.data if isinstance(x, Tensor) else np.asarray(x))
-        if self.x is not None:
-            self.x = self.x[:sample_size]
+        self.x = None if x is None else _as_ndarray(x)[:sample_size]
         self.vanish_ratio = vanish_ratio
         self.vanish_norm = vanish_norm
         self.explode_norm = explode_norm
@@ -208,12 +207,12 @@ class GradientMonitor(Callback):
                         f"({last:.2e}); early layers barely learn. Try ReLU instead of "
                         f"sigmoid/tanh, He/Xavier initialisation, or a shallower network.")
         elif min(values) < self.vanish_norm:
-            layer = names[int(np.argmin([norms[n] for n in names]))]
+            layer = names[int(np.nanargmin([norms[n] for n in names]))]
             self._alert("vanish", f"vanishing gradients at {where}: layer {layer}'s gradient "
                         f"norm is {norms[layer]:.2e} (< {self.vanish_norm:g}); it has "
                         f"practically stopped learning (saturated or dead units?).")
         if max(values) > self.explode_norm:
-            layer = names[int(np.argmax([norms[n] for n in names]))]
+            layer = names[int(np.nanargmax([norms[n] for n in names]))]
             self._alert("explode", f"exploding gradients at {where}: layer {layer}'s gradient "
                         f"norm is {norms[layer]:.2e} (> {self.explode_norm:g}). Try a smaller "
                         f"learning rate or gradient clipping (fit(..., clip_grad_norm=1.0)).")
@@ -247,12 +246,14 @@ class LRRangeResult:
     centered: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def to_dict(self) -> dict:
-        def clean(values):
-            return [float(v) if math.isfinite(v) else None for v in values]
-        return {"lrs": clean(self.lrs), "losses": clean(self.losses),
-                "smoothed": clean(self.smoothed), "centered": clean(self.centered),
-                "suggested_lr": self.suggested_lr,
-                "lr_min": self.lr_min, "stopped_early": self.stopped_early}
+        """A strict-JSON copy: non-finite numbers (no suggestion, a diverged loss) become None."""
+        def clean(v):
+            return float(v) if math.isfinite(v) else None
+        return {"lrs": [clean(v) for v in self.lrs], "losses": [clean(v) for v in self.losses],
+                "smoothed": [clean(v) for v in self.smoothed],
+                "centered": [clean(v) for v in self.centered],
+                "suggested_lr": clean(self.suggested_lr), "lr_min": clean(self.lr_min),
+                "stopped_early": self.stopped_early}
 
     def plot(self, path, title: str | None = None):
         """Save loss against learning rate (log x axis) with the suggestion marked."""
@@ -346,8 +347,7 @@ def lr_range_test(model, loss_fn, optimizer, x, y, start_lr: float = 1e-7, end_l
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_range_test: need 0 < start_lr < end_lr, got start_lr={start_lr!r},"
                          f" end_lr={end_lr!r}")
-    if not isinstance(num_steps, numbers.Integral) or num_steps < 2:
-        raise ValueError(f"lr_range_test: num_steps must be an integer >= 2, got {num_steps!r}")
+    num_steps = _check_int("lr_range_test: num_steps", num_steps, 2)
     if not 0 <= smooth < 1:
         raise ValueError(f"lr_range_test: smooth must be in [0, 1), got {smooth!r}")
     if not diverge_factor > 1:
@@ -405,6 +405,6 @@ def lr_range_test(model, loss_fn, optimizer, x, y, start_lr: float = 1e-7, end_l
     taken = np.asarray(lrs[:len(losses)])
     losses_arr = np.asarray(losses, dtype=np.float64)
     smoothed_arr = np.asarray(smoothed, dtype=np.float64)
-    centered = _centered_average(losses_arr, max(1, int(num_steps) // 25))
+    centered = _centered_average(losses_arr, max(1, num_steps // 25))
     return LRRangeResult(taken, losses_arr, smoothed_arr, _steepest(taken, centered),
                          _min_over_10(taken, smoothed_arr), stopped, centered)

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from steepest import losses as _losses
-from steepest.data import validate_dataset
+from steepest.data import _as_ndarray, _check_int, validate_dataset
 from steepest.nn.layers import Linear
 from steepest.nn.module import Module
 from steepest.tensor import Tensor, no_grad
@@ -114,10 +114,6 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         for g in grads:
             g *= coef
     return total
-
-
-def _as_array(value) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _first_dtype(model: Module):
@@ -287,7 +283,7 @@ def _n_outputs(model: Module, X: np.ndarray) -> int:
             out = model(_wrap(X[:2]))
     finally:
         model.train(was_training)
-    out = _as_array(out)
+    out = _as_ndarray(out)
     if out.ndim == 1:
         return 1
     if out.ndim != 2:
@@ -305,8 +301,8 @@ def _prepare(model, loss_fn, x, y, metrics, batch_size=None, what="") -> tuple:
                         f"{type(loss_fn).__name__}")
     default_metrics = metrics is _DEFAULT_METRICS
     metrics = _normalise_metrics(metrics)
-    X = _as_array(x)
-    Y = _as_array(y)
+    X = _as_ndarray(x)
+    Y = _as_ndarray(y)
     layers = linear_layers(model)
     n_features = layers[0][1].in_features if layers else None
     try:
@@ -445,12 +441,11 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
 
     For a classifier these are logits: ``predict(model, X).argmax(axis=1)`` gives classes.
     """
-    X = _as_array(x)
+    X = _as_ndarray(x)
     if X.ndim == 1:
         raise ValueError(f"predict: x must be 2-D (n_samples, n_features), got shape "
                          f"{X.shape}; for one sample use x.reshape(1, -1)")
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = _check_int("batch_size", batch_size, 1)
     layers = linear_layers(model)
     if layers and X.shape[-1] != layers[0][1].in_features:
         raise ValueError(f"wrong number of features: got {X.shape[-1]}, the model expects "
@@ -462,7 +457,7 @@ def predict(model, x, batch_size: int = 256) -> np.ndarray:
     try:
         with no_grad():
             for lo in range(0, len(X), batch_size):
-                outputs.append(_as_array(model(_wrap(X[lo:lo + batch_size]))))
+                outputs.append(_as_ndarray(model(_wrap(X[lo:lo + batch_size]))))
     finally:
         model.train(was_training)
     if not outputs:
@@ -578,12 +573,6 @@ def _keras_bar(base):
 
 # --------------------------------------------------------------------------- fit
 
-def _check_epochs(epochs, initial_epoch) -> None:
-    for name, value, low in (("epochs", epochs, 0), ("initial_epoch", initial_epoch, 0)):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
 def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 32,
         validation_data=None, callbacks=(), metrics=_DEFAULT_METRICS, shuffle: bool = True,
         seed: int = 0, verbose="auto", scheduler=None, initial_epoch: int = 0,
@@ -615,7 +604,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
     shuffle : bool
         Visit samples in a new order each epoch, drawn from ``default_rng((seed, epoch))``.
     seed : int
-        Shuffling seed (the model's initialisation is the caller's: ``st.manual_seed``).
+        Shuffling seed, >= 0 (the model's initialisation is the caller's: ``st.manual_seed``).
     verbose : 'auto', 0, 1 or 2
         'auto': a progress bar per epoch on a terminal or in a notebook, silence otherwise
         (CI, logs). 1: the bar, or one summary line per epoch when output is not a terminal.
@@ -644,7 +633,10 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
     """
     from steepest import callbacks as cbmod  # callbacks import this module: import lazily
 
-    _check_epochs(epochs, initial_epoch)
+    epochs = _check_int("epochs", epochs, 0)
+    initial_epoch = _check_int("initial_epoch", initial_epoch, 0)
+    seed = _check_int("seed", seed, 0)
+    validation_batch_size = _check_int("validation_batch_size", validation_batch_size, 1)
     X, task = _prepare(model, loss_fn, x, y, metrics, batch_size)
     val = None
     if validation_data is not None:
@@ -709,7 +701,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             if shuffle:
-                order = np.random.default_rng((int(seed), epoch)).permutation(n)
+                order = np.random.default_rng((seed, epoch)).permutation(n)
                 Xe, Te = X[order], targets[order]
                 Le = labels[order] if labels is not None else None
             else:
@@ -754,7 +746,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
             logs = {"loss": loss_total / seen, **sums.results()}
             if val is not None:
                 logs.update(_evaluate_arrays(model, loss_fn, val[0], val[1],
-                                             int(validation_batch_size), prefix="val_"))
+                                             validation_batch_size, prefix="val_"))
             logs["lr"] = float(optimizer.param_groups[0]["lr"])
             for i, (name, _) in enumerate(layers):
                 logs[f"grad_norm/{name}"] = norm_sums[i] / done
@@ -765,7 +757,6 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
             if stop or any(cb.stop_training for cb in callbacks):
                 break
     except DivergenceError as error:
-        progress.close()
         error.history = history
         raise
     finally:
