@@ -221,3 +221,14 @@ def test_one_cycle_needs_momentum_to_cycle():
     with pytest.raises(ValueError, match="cycle_momentum"):
         lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10)
     lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, cycle_momentum=False)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: lr_scheduler.StepLR(o, step_size=1),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=10),
+    lambda o: lr_scheduler.ReduceLROnPlateau(o),
+], ids=["StepLR", "OneCycleLR", "ReduceLROnPlateau"])
+def test_schedulers_need_a_steepest_optimizer(make):
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(TypeError, match="expected a steepest Optimizer, got SGD"):
+        make(topt)

@@ -128,6 +128,28 @@ def test_repr_shows_parameter_counts():
     assert text.endswith("# 50 parameters in total")
 
 
+def test_sequential_accepts_only_modules():
+    model = nn.Sequential(nn.Linear(2, 2))
+    assert model.append(nn.ReLU()) is model and len(model) == 2
+    with pytest.raises(TypeError, match="Sequential: layer 1 is a function"):
+        nn.Sequential(nn.ReLU(), st.relu)
+    with pytest.raises(TypeError, match="Sequential: layer 2 is a function"):
+        model.append(st.relu)  # not silently kept as a plain attribute that forward skips
+    assert len(model) == 2
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "leaky_relu", "softmax",
+                                        "binary_step", "linear"])
+def test_mlp_xavier_init_works_for_every_activation(activation):
+    model = nn.mlp([4, 6, 2], activation=activation, weight_init="xavier",
+                   generator=np.random.default_rng(0))
+    gain = {"tanh": 5 / 3, "relu": math.sqrt(2), "leaky_relu": math.sqrt(2 / (1 + 0.01 ** 2))
+            }.get(activation, 1.0)
+    bound = gain * math.sqrt(6 / (4 + 6))
+    assert np.abs(model[0].weight.data).max() <= bound
+    assert not model[0].bias.data.any()
+
+
 # ----------------------------------------------------------------- Dropout
 def test_dropout_is_the_identity_in_eval_mode():
     drop = nn.Dropout(0.4).eval()
@@ -180,7 +202,10 @@ def test_load_state_dict_names_missing_and_unexpected_keys():
     assert "unexpected" in message and "3.weight" in message
     for p, array in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, array)  # nothing was loaded
+    state["0.weight"] = np.full((4, 3), 0.5)
     model.load_state_dict(state, strict=False)  # non-strict loads what matches
+    np.testing.assert_array_equal(model[0].weight.data, np.full((4, 3), 0.5))
+    np.testing.assert_array_equal(model[2].bias.data, before[3])  # missing: left as it was
 
 
 def test_load_state_dict_names_shape_mismatches():
@@ -261,6 +286,16 @@ def test_calculate_gain_matches_torch():
         torch.nn.init.calculate_gain("leaky_relu", 0.2))
     with pytest.raises(ValueError, match="nonlinearity"):
         init.calculate_gain("swish")
+
+
+def test_fans_of_a_convolution_kernel_count_the_receptive_field_like_torch():
+    """(out, in, kh, kw): fan-in in·kh·kw, fan-out out·kh·kw (torch's rule)."""
+    shape = (8, 4, 3, 5)
+    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    assert (fan_in, fan_out) == (4 * 15, 8 * 15)
+    w = init.xavier_uniform_(nn.Parameter(np.empty(shape)), generator=np.random.default_rng(0))
+    bound = math.sqrt(6 / (fan_in + fan_out))
+    assert bound * 0.98 < np.abs(w.data).max() <= bound
 
 
 def test_fans_need_two_dimensions():

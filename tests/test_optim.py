@@ -318,3 +318,61 @@ def test_invalid_hyperparameters_raise_naming_the_argument(name, kwargs, mention
 def test_invalid_group_hyperparameter_is_checked_too():
     with pytest.raises(ValueError, match="momentum"):
         optim.SGD([{"params": [Parameter(np.zeros(1))], "momentum": -1.0}], lr=0.1)
+
+
+def test_invalid_parameter_lists_raise_naming_the_problem():
+    p = Parameter(np.zeros(2))
+    with pytest.raises(TypeError, match="single Tensor"):
+        optim.SGD(p, lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="parameter 0 is computed by an op"):
+        optim.SGD([p * 2.0], lr=0.1)
+    with pytest.raises(ValueError, match="parameter 0 appears in more than one group"):
+        optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['betas'\]"):
+        optim.SGD([{"params": [p], "betas": (0.9, 0.99)}], lr=0.1)
+
+
+def test_zero_grad_keeps_the_buffers_when_not_set_to_none():
+    p = Parameter(np.array([1.0, 2.0]))
+    opt = optim.SGD([p], lr=0.1)
+    (p * p).sum().backward()
+    grad = p.grad
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is grad
+    np.testing.assert_array_equal(grad, [0.0, 0.0])
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_load_state_dict_checks_groups_and_buffer_shapes():
+    def stepped(shape):
+        p = Parameter(np.ones(shape))
+        opt = optim.Adam([p], lr=0.1)
+        (p * p).sum().backward()
+        opt.step()
+        return opt
+
+    state = stepped((2, 3)).state_dict()
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(2, 3\), "
+                                         r"the parameter has shape \(3, 2\)"):
+        stepped((3, 2)).load_state_dict(state)
+    two_groups = optim.Adam([{"params": [Parameter(np.ones(1))]},
+                             {"params": [Parameter(np.ones(1))]}])
+    with pytest.raises(ValueError, match="1 parameter groups, this optimizer has 2"):
+        two_groups.load_state_dict(state)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lerp_is_exact_at_both_ends_like_torch_lerp(dtype):
+    """torch.lerp's two formulas make weight 0 give start and weight 1 give end exactly
+    (start + 1·(end − start) alone would not), e.g. Adam with beta1 = 0 keeps m = g."""
+    from steepest.optim.optimizer import _lerp_
+    rng = np.random.default_rng(0)
+    start, end = rng.standard_normal((2, 1000)).astype(dtype)
+    assert not np.array_equal(start + (end - start), end)  # the single formula is not exact
+    for weight, expected in ((0.0, start), (1.0, end)):
+        value = start.copy()
+        _lerp_(value, end, weight, np.empty_like(value))
+        np.testing.assert_array_equal(value, expected)

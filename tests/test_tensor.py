@@ -126,6 +126,39 @@ def test_float32_stays_float32_end_to_end():
         assert p.grad.dtype == np.float32 and p.grad.shape == p.shape
 
 
+@pytest.mark.parametrize("make", [
+    lambda a, b: a @ b.T,                                   # 2-D matmul (its fast path)
+    lambda a, b: a.reshape(1, 2, 3) @ b.T,                  # batched matmul
+    lambda a, b: st.linear(a, b, b[0, :2]),
+    lambda a, b: st.concatenate([a, b]),
+    lambda a, b: st.stack([a, b]),
+    lambda a, b: a * b + a / b - b,
+], ids=["matmul", "batched matmul", "linear", "concatenate", "stack", "arithmetic"])
+def test_mixed_dtype_operands_each_get_a_gradient_in_their_own_dtype(make):
+    """float32 and float64 operands: the output is float64 (NumPy's promotion), but each
+    operand's gradient is in its own dtype, with the values of the all-float64 graph."""
+    rng = np.random.default_rng(0)
+    a64, b64 = rng.uniform(0.5, 1.5, (2, 3)), rng.uniform(0.5, 1.5, (2, 3))
+    a = st.tensor(a64.astype(np.float32), requires_grad=True)
+    b = st.tensor(b64, requires_grad=True)
+    reference = [st.tensor(a.data.astype(np.float64), requires_grad=True),
+                 st.tensor(b64, requires_grad=True)]
+    make(a, b).sum().backward()
+    make(*reference).sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_allclose(a.grad, reference[0].grad, rtol=1e-6)
+    np.testing.assert_allclose(b.grad, reference[1].grad, rtol=1e-12)
+
+
+def test_numpy_array_of_a_tensor_copies_and_asarray_shares():
+    t = st.tensor([1.0, 2.0])
+    copied = np.array(t)
+    copied[0] = 5.0
+    assert t.data[0] == 1.0
+    assert np.asarray(t) is t.data
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+
+
 def test_astype_casts_and_passes_the_gradient_back_in_the_input_dtype():
     x = st.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
     y = x.double()

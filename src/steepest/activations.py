@@ -95,9 +95,10 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """log softmax(z)_i = z_i − log Σ_j e^(z_j), computed stably (log-sum-exp).
+    """log softmax(z)_i = z_i − log Σ_j e^(z_j) along ``axis``, range (−∞, 0].
 
-    Backward: g − softmax(z) · Σ g.
+    Log-probabilities of the classes, computed stably (log-sum-exp, from z − max(z)); what
+    cross-entropy needs, without the underflow of log(softmax(z)). Backward: g − softmax(z) · Σ g.
     """
     x = as_tensor(x)
     shifted = x.data - x.data.max(axis=axis, keepdims=True)

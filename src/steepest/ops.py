@@ -46,17 +46,21 @@ def _scalar(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _in_dtype(grad: np.ndarray, like: Tensor) -> np.ndarray:
+    """``grad`` in ``like``'s dtype (an operand of the other float dtype upcasts the output)."""
+    return grad if grad.dtype == like.data.dtype else grad.astype(like.data.dtype)
+
+
 def _reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
-    """Sum ``grad`` over the axes along which ``like`` was broadcast, in one ``sum``."""
+    """Sum ``grad`` over the axes along which ``like`` was broadcast (in one ``sum``), in
+    ``like``'s dtype."""
     shape = like.data.shape
     if grad.shape != shape:
         extra = grad.ndim - len(shape)
         axes = tuple(range(extra)) + tuple(
             extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
         grad = grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
-    if grad.dtype != like.data.dtype:
-        grad = grad.astype(like.data.dtype)
-    return grad
+    return _in_dtype(grad, like)
 
 
 def _broadcast_error(op: str, a, b) -> ValueError:
@@ -74,38 +78,40 @@ def _binary(op: str, func, a, b):
 
 # ---------------------------------------------------------------------------- arithmetic
 def add(a: Tensor, b) -> Tensor:
-    """a + b."""
+    """a + b; backward g to each operand (summed over its broadcast axes)."""
     if is_scalar(b):
         return _record(a.data + _scalar(b), (a,), lambda g: (g,), "AddScalar")
     b = as_tensor(b)
     out = _binary("add", np.add, a.data, b.data)
 
     def backward(g):
-        return _reduce_to(g, a), _reduce_to(g, b)
+        return (_reduce_to(g, a) if a.requires_grad else None,
+                _reduce_to(g, b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Add")
 
 
 def sub(a: Tensor, b) -> Tensor:
-    """a − b."""
+    """a − b; backward g to a, −g to b (each summed over its broadcast axes)."""
     if is_scalar(b):
         return _record(a.data - _scalar(b), (a,), lambda g: (g,), "SubScalar")
     b = as_tensor(b)
     out = _binary("sub", np.subtract, a.data, b.data)
 
     def backward(g):
-        return _reduce_to(g, a), _reduce_to(-g, b) if b.requires_grad else None
+        return (_reduce_to(g, a) if a.requires_grad else None,
+                _reduce_to(-g, b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Sub")
 
 
 def rsub(a: Tensor, c) -> Tensor:
-    """c − a for a scalar or array ``c`` on the left."""
+    """c − a for a scalar or array ``c`` on the left; backward −g."""
     if is_scalar(c):
         return _record(_scalar(c) - a.data, (a,), lambda g: (-g,), "RSubScalar")
     return sub(as_tensor(c), a)
 
 
 def mul(a: Tensor, b) -> Tensor:
-    """a · b (elementwise)."""
+    """a · b (elementwise): ∂/∂a = b, ∂/∂b = a."""
     if is_scalar(b):
         c = _scalar(b)
         return _record(a.data * c, (a,), lambda g: (g * c,), "MulScalar")
@@ -143,7 +149,7 @@ def rdiv(a: Tensor, c) -> Tensor:
 
 
 def neg(a: Tensor) -> Tensor:
-    """−a."""
+    """−a; backward −g."""
     return _record(-a.data, (a,), lambda g: (-g,), "Neg")
 
 
@@ -208,8 +214,8 @@ def matmul(a, b) -> Tensor:
 
     if a.ndim == 2 and b.ndim == 2:
         def backward(g):
-            return (g @ b.data.T if a.requires_grad else None,
-                    a.data.T @ g if b.requires_grad else None)
+            return (_in_dtype(g @ b.data.T, a) if a.requires_grad else None,
+                    _in_dtype(a.data.T @ g, b) if b.requires_grad else None)
         return _record(out, (a, b), backward, "MatMul")
 
     def backward(g):
@@ -254,11 +260,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             g2, x2 = g, x_data
         else:  # batched input: every leading axis is part of the batch
             g2, x2 = g.reshape(-1, g.shape[-1]), x_data.reshape(-1, x_data.shape[-1])
-        grad_x = (g @ w_data) if x.requires_grad else None
-        grad_w = (g2.T @ x2) if weight.requires_grad else None
+        grad_x = _in_dtype(g @ w_data, x) if x.requires_grad else None
+        grad_w = _in_dtype(g2.T @ x2, weight) if weight.requires_grad else None
         if bias is None:
             return grad_x, grad_w
-        return grad_x, grad_w, (g2.sum(axis=0) if bias.requires_grad else None)
+        return grad_x, grad_w, (_in_dtype(g2.sum(axis=0), bias) if bias.requires_grad else None)
     return _record(out, parents, backward, "Linear")
 
 
@@ -288,7 +294,7 @@ def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
         if axis is None:  # a full reduction: one fresh array, not a read-only broadcast view
             return (np.full(a.shape, g, dtype=a.dtype),)
         return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),)
-    return _record(np.asarray(out), (a,), backward, "Sum")
+    return _record(out, (a,), backward, "Sum")
 
 
 def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -317,16 +323,16 @@ def _extremum(name: str, reducer, a: Tensor, axis, keepdims: bool) -> Tensor:
         mask = a.data == kept
         share = mask / mask.sum(axis=axis, keepdims=True)
         return ((share * _expand_reduced(g, a.shape, axis, keepdims)).astype(a.dtype, copy=False),)
-    return _record(np.asarray(out), (a,), backward, name.capitalize())
+    return _record(out, (a,), backward, name.capitalize())
 
 
 def max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``."""
+    """Maximum over ``axis``; backward g to the maximal elements (shared among ties)."""
     return _extremum("max", np.max, a, axis, keepdims)
 
 
 def min(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis``."""
+    """Minimum over ``axis``; backward g to the minimal elements (shared among ties)."""
     return _extremum("min", np.min, a, axis, keepdims)
 
 
@@ -393,8 +399,7 @@ def _pairwise_extremum(name, func, wins, a, b) -> Tensor:
         grad_b = _reduce_to(g * (1.0 - share_a), b_tensor) if b_tensor.requires_grad else None
         return grad_a, grad_b
     parents = (a,) if b_tensor is None else (a, b_tensor)
-    return _record(out.astype(np.result_type(a.data, out), copy=False), parents, backward,
-                   name.capitalize())
+    return _record(out, parents, backward, name.capitalize())
 
 
 def where(condition, a, b) -> Tensor:
@@ -436,13 +441,14 @@ def reshape(a: Tensor, shape) -> Tensor:
     try:
         out = a.data.reshape(shape)
     except ValueError:
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
-                         f"({a.data.size} elements) into shape {tuple(shape)}") from None
+                         f"({a.data.size} elements) into shape {shape}") from None
     return _record(out, (a,), lambda g: (g.reshape(a.shape),), "Reshape")
 
 
 def flatten(a: Tensor, start_axis: int = 0) -> Tensor:
-    """Merge all axes from ``start_axis`` on into one."""
+    """Merge all axes from ``start_axis`` on into one; the gradient is reshaped back."""
     return reshape(a, a.shape[:start_axis] + (-1,))
 
 
@@ -481,7 +487,7 @@ def getitem(a: Tensor, index) -> Tensor:
         else:
             np.add.at(grad, index, g)
         return (grad,)
-    return _record(np.asarray(out) if basic else out, (a,), backward, "Index")
+    return _record(out, (a,), backward, "Index")
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
@@ -493,11 +499,14 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
         raise ValueError(f"concatenate: shapes {[t.shape for t in tensors]} do not fit along "
                          f"axis {axis}: {error}") from None
     seams = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return _record(out, tensors, lambda g: tuple(np.split(g, seams, axis=axis)), "Concatenate")
+
+    def backward(g):
+        return tuple(_in_dtype(part, t) for part, t in zip(np.split(g, seams, axis=axis), tensors))
+    return _record(out, tensors, backward, "Concatenate")
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
-    """Join equally shaped tensors along a new axis."""
+    """Join equally shaped tensors along a new axis; backward takes each slice back out."""
     tensors = tuple(as_tensor(t) for t in tensors)
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
@@ -506,5 +515,5 @@ def stack(tensors, axis: int = 0) -> Tensor:
     out = np.stack([t.data for t in tensors], axis=axis)
 
     def backward(g):
-        return tuple(np.take(g, i, axis=axis) for i in builtins.range(len(tensors)))
+        return tuple(_in_dtype(np.take(g, i, axis=axis), t) for i, t in enumerate(tensors))
     return _record(out, tensors, backward, "Stack")

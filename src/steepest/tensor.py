@@ -250,7 +250,8 @@ class Tensor:
         return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        """NumPy's view of the tensor: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies."""
+        return np.array(self.data, dtype=dtype, copy=copy)
 
     __hash__ = object.__hash__
 
@@ -436,7 +437,7 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
                 raise RuntimeError(
                     f"backward: the graph through '{node._op}' was already freed by an "
                     f"earlier backward(); pass retain_graph=True to the first call")
-            if (id(grad) in assigned or grad is seed or not isinstance(grad, np.ndarray)
+            if (id(grad) in assigned or not isinstance(grad, np.ndarray)
                     or grad.base is not None or not grad.flags.writeable):
                 grad = np.array(grad)  # the leaf owns its .grad: no view, no shared buffer
             assigned.add(id(grad))

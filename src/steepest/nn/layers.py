@@ -54,11 +54,8 @@ class Sequential(Module):
 
     def __init__(self, *layers: Module):
         super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, "
-                                f"expected a Module")
-            setattr(self, str(i), layer)
+        for layer in layers:
+            self.append(layer)
 
     def forward(self, x):
         for layer in self._modules.values():
@@ -78,6 +75,10 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, layer: Module) -> "Sequential":
+        """Add ``layer`` at the end; returns self."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential: layer {len(self)} is a {type(layer).__name__}, "
+                            f"expected a Module")
         setattr(self, str(len(self)), layer)
         return self
 
@@ -127,7 +128,7 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        return F.leaky_relu(as_tensor(x), self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -141,7 +142,7 @@ class Softmax(Module):
         self.axis = axis
 
     def forward(self, x):
-        return F.softmax(as_tensor(x), self.axis)
+        return F.softmax(x, self.axis)
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
@@ -151,7 +152,7 @@ class LogSoftmax(Softmax):
     """log softmax along ``axis`` (default: last)."""
 
     def forward(self, x):
-        return F.log_softmax(as_tensor(x), self.axis)
+        return F.log_softmax(x, self.axis)
 
 
 class Dropout(Module):
@@ -197,7 +198,8 @@ def mlp(sizes, activation: str = "relu", output_activation: str | None = None, d
     """A multilayer perceptron: Linear layers of the given sizes with ``activation`` between.
 
     ``sizes = [2, 16, 16, 1]`` gives Linear(2,16), act, Linear(16,16), act, Linear(16,1).
-    ``weight_init`` may be 'xavier' or 'kaiming' (biases then start at zero); None keeps
+    ``weight_init`` may be 'xavier' (with the gain of ``activation``; 1 for binary_step and
+    softmax, which have none) or 'kaiming' (for ReLU); biases then start at zero. None keeps
     torch's default initialisation.
     """
     sizes = list(sizes)
@@ -212,8 +214,9 @@ def mlp(sizes, activation: str = "relu", output_activation: str | None = None, d
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layer = Linear(fan_in, fan_out, dtype=dtype, generator=generator)
         if weight_init == "xavier":
-            init.xavier_uniform_(layer.weight, gain=init.calculate_gain(
-                activation if activation != "binary_step" else "linear"), generator=generator)
+            gain = init.calculate_gain(
+                "linear" if activation in ("binary_step", "softmax") else activation)
+            init.xavier_uniform_(layer.weight, gain=gain, generator=generator)
             init.zeros_(layer.bias)
         elif weight_init == "kaiming":
             init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=generator)

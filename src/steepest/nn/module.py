@@ -71,7 +71,7 @@ class Module:
             name, module = stack.pop()
             yield name, module
             children = [(f"{name}.{child}" if name else child, m)
-                        for child, m in module._modules.items() if m is not None]
+                        for child, m in module._modules.items()]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator["Module"]:
@@ -79,14 +79,14 @@ class Module:
             yield module
 
     def children(self) -> Iterator["Module"]:
-        yield from (m for m in self._modules.values() if m is not None)
+        yield from self._modules.values()
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs, each parameter once even if shared."""
         seen = set()
         for module_name, module in self.named_modules():
             for name, param in module._parameters.items():
-                if param is None or id(param) in seen:
+                if id(param) in seen:
                     continue
                 seen.add(id(param))
                 yield (f"{module_name}.{name}" if module_name else name), param

@@ -19,14 +19,10 @@ import warnings
 from collections import Counter
 
 from steepest.optim.optimizer import Optimizer
+from steepest.optim.optimizer import check_hyperparameter as _check
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LinearLR", "OneCycleLR", "ReduceLROnPlateau"]
-
-
-def _check(scheduler: str, name: str, value, valid: bool, expected: str) -> None:
-    if not valid:
-        raise ValueError(f"{scheduler}: invalid {name} {value!r}; expected {expected}")
 
 
 def _is_int(value) -> bool:
@@ -36,6 +32,12 @@ def _is_int(value) -> bool:
 def _is_real(value) -> bool:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value))
+
+
+def _require_optimizer(scheduler: str, optimizer) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{scheduler}: expected a steepest Optimizer, got "
+                        f"{type(optimizer).__name__}")
 
 
 def _per_group(name: str, optimizer: Optimizer, value) -> list:
@@ -57,9 +59,7 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected a steepest Optimizer, got "
-                            f"{type(optimizer).__name__}")
+        _require_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -102,7 +102,7 @@ class LRScheduler:
         values = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._current_lrs()
 
     def _current_lrs(self) -> list:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -271,9 +271,7 @@ class OneCycleLR(LRScheduler):
                  div_factor: float = 25.0, final_div_factor: float = 1e4,
                  three_phase: bool = False, last_epoch: int = -1):
         name = "OneCycleLR"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected a steepest Optimizer, got "
-                            f"{type(optimizer).__name__}")
+        _require_optimizer(name, optimizer)
         if total_steps is not None:
             _check(name, "total_steps", total_steps, _is_int(total_steps) and total_steps > 0,
                    "a positive integer")
@@ -387,9 +385,7 @@ class ReduceLROnPlateau(LRScheduler):
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
                  cooldown: int = 0, min_lr=0, eps: float = 1e-8):
         name = "ReduceLROnPlateau"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: expected a steepest Optimizer, got "
-                            f"{type(optimizer).__name__}")
+        _require_optimizer(name, optimizer)
         _check(name, "factor", factor, _is_real(factor) and 0 <= factor < 1,
                "a number in [0, 1)")
         _check(name, "patience", patience, _is_int(patience) and patience >= 0,

@@ -11,10 +11,10 @@ handles what every optimizer shares, with torch.optim's conventions:
 
 Updates are in place: ``param.data`` and the state buffers (made once by ``_init_state``) are
 written with ufuncs' ``out=``, and temporaries live in shared scratch arrays, so a step
-allocates nothing. ``_blocks`` runs an update over cache-sized blocks of large parameters. The subclasses reproduce
-torch.optim's single-tensor (CPU default) code operation by operation, in the same order, so
-float64 trajectories agree with torch's to ~1e-12 (torch's CPU kernels fuse some
-multiply-adds, the only source of last-bit differences).
+allocates nothing. ``_blocks`` runs an update over cache-sized blocks of large parameters.
+The subclasses reproduce torch.optim's single-tensor (CPU default) code operation by
+operation, in the same order, so float64 trajectories agree with torch's to ~1e-12 (torch's
+CPU kernels fuse some multiply-adds, the only source of last-bit differences).
 """
 
 from __future__ import annotations
