@@ -381,3 +381,13 @@ def test_repr_mentions_grad_state():
     assert "requires_grad=True" in repr(st.tensor([1.0], requires_grad=True))
     assert "grad_fn" in repr(st.tensor([1.0], requires_grad=True) * 2.0)
     assert "float32" in repr(st.tensor(np.ones(1, np.float32)))
+
+
+def test_backward_through_an_integer_tensor_says_so():
+    labels = st.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match="integer dtype int64.*not differentiable"):
+        labels.sum().backward()
+    w = st.tensor([1.5, 2.5], requires_grad=True)
+    rounded = (w * 2).astype(np.int64)  # the cast to int cuts the graph
+    with pytest.raises(RuntimeError, match="integer dtype"):
+        rounded.sum().backward()

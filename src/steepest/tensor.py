@@ -263,6 +263,12 @@ class Tensor:
         walked is freed afterwards unless ``retain_graph=True``; a second backward through a
         freed graph raises ``RuntimeError``.
         """
+        if self.data.dtype.kind in "iub":
+            raise RuntimeError(
+                f"backward: this tensor has integer dtype {self.data.dtype}; integer tensors "
+                f"hold labels and indices and are not differentiable, and a cast to an "
+                f"integer type cuts the graph. Keep the value you differentiate in float32 "
+                f"or float64")
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no graph; create the "
