@@ -101,6 +101,14 @@ def test_every_exercise_is_todo_solution_check(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_use_the_shared_display_helpers(path):
+    """show_figures/show_table come from steepest.report, not from a copy in each notebook."""
+    sources = [_source(c) for c in _read(path).cells if c.cell_type == "code"]
+    assert not any("def show_figures" in s or "def show_table" in s for s in sources)
+    assert any("from steepest.report import show_figures, show_table" in s for s in sources)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_teacher_edition_runs_and_every_check_passes(path):
     notebook = _execute(_read(path), allow_errors=False)
     checks = [c for c in notebook.cells if "check" in _tags(c)]

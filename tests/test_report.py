@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 from steepest.lessons import LESSON_NAMES
@@ -68,6 +69,28 @@ def test_tour_results_json(full_tour):
     assert (out / MARKER).is_file()
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], \
         "temporary folders left behind"
+
+
+def test_tour_optimizer_paths_shown_are_tame(full_tour):
+    """Every path drawn keeps f at or below f(start) and is at most 5x the straight line
+    (recomputed here from the stored points); some nearest-ending rate was refused for its
+    wild path alone."""
+    from steepest.lessons.optimizers import PROBLEMS
+    out, _, _ = full_tour
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    data = data["lessons"]["optimizers"]["data"]
+    refused_for_path = 0
+    for key, land in data["landscapes"].items():
+        straight = np.linalg.norm(np.subtract(land["start"], land["optimum"]))
+        for name, run in land["runs"].items():
+            path = np.asarray(run["path"], dtype=float)
+            f = PROBLEMS[key]["f"](path.T)
+            assert np.all(f <= f[0] * (1 + 1e-12)), (key, name)
+            assert np.sum(np.linalg.norm(np.diff(path, axis=0), axis=1)) <= 5 * straight
+            i = data["lr_grid"].index(run["nearest_lr"])
+            refused_for_path += (run["nearest_lr"] != run["lr"]
+                                 and run["peak_over_start"][i] <= 1.0)
+    assert refused_for_path >= 1
 
 
 def test_tour_only_and_replacing_a_report(tmp_path):
@@ -134,6 +157,75 @@ def test_open_browser(tmp_path, monkeypatch):
     monkeypatch.setattr(tour_module.webbrowser, "open", opened.append)
     index = run_tour(tmp_path / "t", only=["backpropagation"], open_browser=True, log=None)
     assert opened == [index.as_uri()]
+
+
+@pytest.fixture(scope="module")
+def drawn_figures(tmp_path_factory):
+    """Every lesson's matplotlib Figures (short runs of the slow lessons), kept for inspection."""
+    from steepest.lessons import run_lesson
+    from steepest.report import figures as figures_module
+
+    quick = {"vanishing_gradient": {"epochs": 1, "n_train": 200},
+             "optimizers": {"quadratic_steps": 20, "rosenbrock_steps": 40,
+                            "lr_grid": (1e-3, 1e-2, 0.1), "epochs": 1, "n_train": 200}}
+    drawn = {}
+    original = figures_module.save
+    for name in LESSON_NAMES:
+        kept = drawn.setdefault(name, [])
+        figures_module.save = lambda fig, path, kept=kept: (kept.append(fig),
+                                                             original(fig, path))
+        try:
+            records = figures_module.render_figures(run_lesson(name, **quick.get(name, {})),
+                                                    tmp_path_factory.mktemp(name))
+        finally:
+            figures_module.save = original
+        assert len(records) == len(kept) >= 1, name
+        assert all(r.caption for r in records), name
+    return drawn
+
+
+def test_every_plot_has_axis_labels(drawn_figures):
+    """Each visible axes has an x label, or one below it in its column does; a y label, or one
+    left of it in its row does (shared labels of a grid of panels)."""
+    for name, figures in drawn_figures.items():
+        for fig in figures:
+            panels = [ax for ax in fig.axes if ax.axison]
+            where = {ax: (ax.get_subplotspec().rowspan.start,
+                          ax.get_subplotspec().colspan.start) for ax in panels}
+            for ax, (row, col) in where.items():
+                title = f"{name}: {fig.get_suptitle()!r} / {ax.get_title()!r}"
+                assert ax.get_xlabel() or any(
+                    o.get_xlabel() for o, (r, c) in where.items() if c == col and r > row), \
+                    f"{title} has no x label"
+                assert ax.get_ylabel() or any(
+                    o.get_ylabel() for o, (r, c) in where.items() if r == row and c < col), \
+                    f"{title} has no y label"
+
+
+def test_table_markdown():
+    from steepest.lessons import Table
+    from steepest.report import table_markdown
+    table = Table("T", ["a", "b|c"], [[1.43552, "x"], [None, float("inf")]], note="n",
+                  digits=12)
+    assert table_markdown(table).splitlines() == [
+        "**T**", "", "| a | b\\|c |", "|---|---|", "| 1.43552 | x |", "| — | ∞ (diverged) |",
+        "", "*n*"]
+
+
+def test_show_table_and_figures_display_inline(monkeypatch):
+    display_module = pytest.importorskip("IPython.display")
+    from steepest.lessons import run_lesson
+    from steepest.report import show_figures, show_table, table_markdown
+    shown = []
+    monkeypatch.setattr(display_module, "display", lambda *objects: shown.extend(objects))
+    lesson = run_lesson("backpropagation")
+    show_table(lesson.tables[0])
+    assert [type(o).__name__ for o in shown] == ["Markdown"]
+    assert shown[0].data == table_markdown(lesson.tables[0])
+    shown.clear()
+    show_figures(lesson)
+    assert [type(o).__name__ for o in shown] == ["Image", "Markdown"] * 2
+    assert shown[0].data[:8] == PNG and shown[1].data.startswith("*The chain")
 
 
 @pytest.mark.parametrize("value, digits, text", [

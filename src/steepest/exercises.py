@@ -54,6 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
+import steepest as st  # steepest imports nothing from this module: no cycle
+
 __all__ = [
     "ExerciseError", "NotFilledInError",
     "check_gradient", "check_update", "check_loss_below", "check_linear_gradient",
@@ -111,11 +113,6 @@ class NotFilledInError(ExerciseError):
 
 
 # --------------------------------------------------------------------------- helpers
-def _engine():
-    import steepest as st  # late import: steepest imports nothing from here
-    return st
-
-
 def _ok(message: str) -> bool:
     print(f"\u2713 Correct! {message}")
     return True
@@ -123,6 +120,14 @@ def _ok(message: str) -> bool:
 
 def _fail(message: str, mistake: str):
     raise ExerciseError(message, mistake)
+
+
+def _reject_known(value, checks, suffix: str = "") -> None:
+    """Fail with the first ``(candidate, mistake, message)`` whose candidate ``value`` equals
+    (to float tolerance); the message gets ``suffix`` appended."""
+    for candidate, mistake, message in checks:
+        if _close(value, candidate):
+            _fail(message + suffix, mistake)
 
 
 def _unfilled(value) -> bool:
@@ -136,7 +141,6 @@ def _array(value, name: str, hint: str = "", todo: str | None = None) -> np.ndar
     """
     if _unfilled(value):
         raise NotFilledInError(name, hint, message=todo)
-    st = _engine()
     if isinstance(value, st.Tensor):
         value = value.data
     try:
@@ -258,7 +262,6 @@ def _notebook_loss(W1, input, target, layout: str = "row", grad: bool = True):
 
     ``layout="column"`` is the seed's second cell, ``W1 @ input``.
     """
-    st = _engine()
     W = st.tensor(np.array(W1, dtype=np.float64), requires_grad=grad)
     x = st.tensor(input)
     prediction = x @ W if layout == "row" else W @ x
@@ -322,9 +325,7 @@ def check_gradient(G1, W1=None, input=None, target=None) -> bool:
          "Multiply by ∂prediction[j]/∂W1[i, j] = input[i]: G1 = np.outer(input, "
          "∂loss/∂prediction)."),
     ]
-    for candidate, mistake, message in checks:
-        if _close(G1, candidate):
-            _fail(message, mistake)
+    _reject_known(G1, checks)
     for candidate, transposed in ((truth, False), (truth.T, True)):
         r = _fitted_scale(G1, candidate)
         if r is not None:
@@ -407,27 +408,28 @@ def check_update(W1_new, lr, W1_old=None, input=None, target=None) -> bool:
                      "target and come back: the error changes sign each step)")
         return _ok(f"W1 − lr·G1 with lr = {lr:g}: the loss went from {loss_old:.6g} to "
                    f"{loss_new:.6g}{extra}.")
-    if _close(W1_new, W1_old):
-        _fail("the updated weights equal the old ones: the update was not applied (W1_new = "
-              "W1 − lr·G1).", "unchanged")
-    if _close(W1_new, W1_old + lr * G):
-        _fail(f"you added the gradient (W1 + lr·G1): the gradient points uphill, where the "
-              f"loss grows (here from {loss_old:.6g} to {loss_new:.6g}). Gradient descent "
-              f"subtracts it: W1 − lr·G1. (If you did subtract, your G1 has the sign flipped: "
-              f"run check_gradient(G1).)", "added")
-    if _close(W1_new, W1_old - G):
-        _fail(f"the learning rate is missing: W1 − G1 takes a full gradient step (as if "
-              f"lr = 1), and the loss went from {loss_old:.6g} to {loss_new:.6g}. Multiply "
-              f"the gradient by lr: W1 − lr·G1.", "lr_missing")
-    if _close(W1_new, W1_old - lr * G.T):
-        _fail("the gradient in your update is transposed: G1 must have rows indexed by the "
-              "input, np.outer(input, ∂loss/∂prediction). Check it with check_gradient(G1).",
-              "transposed")
     _, column_G = _notebook_loss(W1_old, input, target, layout="column")
-    if _close(W1_new, W1_old - lr * column_G):
-        _fail("your update uses the gradient of prediction = W1 @ input (the seed's second "
-              "cell); the model is prediction = input @ W1. Use G1 = np.outer(input, "
-              "∂loss/∂prediction).", "wrong_model")
+    _reject_known(W1_new, [
+        (W1_old, "unchanged",
+         "the updated weights equal the old ones: the update was not applied (W1_new = "
+         "W1 − lr·G1)."),
+        (W1_old + lr * G, "added",
+         f"you added the gradient (W1 + lr·G1): the gradient points uphill, where the "
+         f"loss grows (here from {loss_old:.6g} to {loss_new:.6g}). Gradient descent "
+         f"subtracts it: W1 − lr·G1. (If you did subtract, your G1 has the sign flipped: "
+         f"run check_gradient(G1).)"),
+        (W1_old - G, "lr_missing",
+         f"the learning rate is missing: W1 − G1 takes a full gradient step (as if "
+         f"lr = 1), and the loss went from {loss_old:.6g} to {loss_new:.6g}. Multiply "
+         f"the gradient by lr: W1 − lr·G1."),
+        (W1_old - lr * G.T, "transposed",
+         "the gradient in your update is transposed: G1 must have rows indexed by the "
+         "input, np.outer(input, ∂loss/∂prediction). Check it with check_gradient(G1)."),
+        (W1_old - lr * column_G, "wrong_model",
+         "your update uses the gradient of prediction = W1 @ input (the seed's second "
+         "cell); the model is prediction = input @ W1. Use G1 = np.outer(input, "
+         "∂loss/∂prediction)."),
+    ])
     step = W1_old - W1_new
     r = _fitted_scale(step, G)
     if r is not None:
@@ -468,15 +470,14 @@ def check_loss_below(W1, threshold: float = 1.30, input=None, target=None) -> bo
     if _close(W1, NOTEBOOK_W1):
         _fail(f"W1 is still the starting weights (loss {loss:.6g}): apply the update "
               f"W1 = W1 − lr·G1, several times if needed.", "unchanged")
+    critical = _critical_lr(input, target)
     if loss > start:
-        critical = _critical_lr(input, target)
         _fail(f"the loss is {loss:.6g}, larger than where it started ({start:.6g}): the "
               f"learning rate is too large and the steps overshoot. On this problem the "
               f"loss shrinks only for lr below {critical:.4g}.", "lr_too_large")
     _fail(f"the loss is {loss:.6g}, not yet below {threshold:g} (it started at {start:.6g}): "
           f"take more steps, recomputing G1 at the current W1 each time, or use a larger "
-          f"learning rate (below the critical rate {_critical_lr(input, target):.4g}).",
-          "not_below")
+          f"learning rate (below the critical rate {critical:.4g}).", "not_below")
 
 
 # --------------------------------------------------------------------------- the line fit
@@ -490,7 +491,6 @@ def _line_problem(x, z):
 
 def _line_gradient(w: np.ndarray, x, z):
     """J(w) = Σ(z − w·x)² and dJ/dw by autodiff, for each w (any shape)."""
-    st = _engine()
     W = st.tensor(np.array(w, dtype=np.float64)[..., None], requires_grad=True)
     residual = st.tensor(z) - W * st.tensor(x)
     J = (residual * residual).sum(axis=-1)
@@ -537,9 +537,7 @@ def check_linear_gradient(dJdw, w=LINE_W0, x=None, z=None) -> bool:
          "dJdw is −2·Σ(z − w·x): the factor x from d(w·x)/dw = x is missing. "
          "dJ/dw = −2·Σ x·(z − w·x)."),
     ]
-    for candidate, mistake, message in checks:
-        if _close(dJdw, candidate):
-            _fail(message, mistake)
+    _reject_known(dJdw, checks)
     r = _fitted_scale(dJdw, truth)
     explained = r is not None and _scale_message(
         "dJdw", r, x.size, mean=False, scalar=dJdw.size == 1,
@@ -590,7 +588,6 @@ def check_critical_learning_rate(lr_max, x=None, z=None) -> bool:
 # --------------------------------------------------------------------------- the two-neuron chain
 def _chain_truth(p: dict) -> dict:
     """Forward values and ∂E/∂(w1, b1, w2, b2) of the two-sigmoid chain, by autodiff."""
-    st = _engine()
     def number(v):
         return np.array(float(v))  # float64 whatever steepest's default dtype is
 
@@ -746,7 +743,6 @@ _GRID = np.linspace(-6.0, 6.0, 49)
 
 
 def _activation(name: str):
-    st = _engine()
     table = {
         "sigmoid": (st.sigmoid, "σ'(z) = σ(z)·(1 − σ(z))"),
         "tanh": (st.tanh, "tanh'(z) = 1 − tanh(z)²"),
@@ -757,6 +753,9 @@ def _activation(name: str):
         raise ValueError(f"check_derivative: activation must be one of {sorted(table)}, "
                          f"got {name!r}")
     return table[name]
+
+
+_POINTWISE = object()  # "the array call failed: call fn point by point"
 
 
 def _call_learner(fn, z: np.ndarray, name: str) -> np.ndarray:
@@ -790,8 +789,6 @@ def _call_learner(fn, z: np.ndarray, name: str) -> np.ndarray:
     return np.array(values)
 
 
-_POINTWISE = object()
-
 
 def check_derivative(fn, activation: str = "sigmoid") -> bool:
     """Check a learner's derivative ``fn(z)`` of an activation on a grid of z in [−6, 6].
@@ -803,13 +800,12 @@ def check_derivative(fn, activation: str = "sigmoid") -> bool:
     name = getattr(fn, "__name__", "<lambda>")
     name = "your function" if name == "<lambda>" else name
     if _unfilled(fn):
-        raise NotFilledInError(f"the derivative function", "Define it with def, taking z and "
+        raise NotFilledInError("the derivative function", "Define it with def, taking z and "
                                                            "returning the derivative.")
     if not callable(fn):
         _fail(f"expected a function of z, got {type(fn).__name__}: define it with "
               f"`def {activation}_derivative(z): ...`", "type")
     forward, formula = _activation(activation)
-    st = _engine()
     z = _GRID if activation not in ("relu", "leaky_relu") else _GRID[_GRID != 0]
     Z = st.tensor(z.copy(), requires_grad=True)
     a_tensor = forward(Z)
@@ -843,9 +839,7 @@ def check_derivative(fn, activation: str = "sigmoid") -> bool:
     checks += [(-truth, "sign", "the sign is flipped"),
                (truth / 2, "factor_2_missing", "it is half the derivative"),
                (2 * truth, "factor_2_extra", "it is twice the derivative")]
-    for candidate, mistake, message in checks:
-        if _close(got, candidate):
-            _fail(f"{message}: {formula}.", mistake)
+    _reject_known(got, checks, f": {formula}.")
     i = int(np.argmax(np.abs(got - truth)))
     _fail(f"{name} is not the derivative of {activation}: at z = {z[i]:g} it gives "
           f"{got[i]:.6g}, but the derivative is {truth[i]:.6g}. Use {formula}.", "wrong")
@@ -859,7 +853,6 @@ def check_sigmoid_derivative(fn) -> bool:
 # --------------------------------------------------------------------------- optimizers by hand
 def _optimizer_run(make, w0: np.ndarray, grads: list) -> np.ndarray:
     """Apply ``make([param])`` to ``w0`` with the given gradient sequence; the final weights."""
-    st = _engine()
     param = st.nn.Parameter(np.array(w0, dtype=np.float64))
     optimizer = make([param])
     for g in grads:
@@ -896,7 +889,6 @@ def check_momentum(w_final, w0, grads, lr: float = 0.1, momentum: float = 0.9) -
     step), ``w ← w − lr·v``. ``grads`` is the list of gradients of the successive steps.
     """
     w_final, w0, grads = _grads_and_start(w_final, w0, grads, "w_final")
-    st = _engine()
     truth = _optimizer_run(lambda p: st.optim.SGD(p, lr=lr, momentum=momentum), w0, grads)
     if _close(w_final, truth):
         return _ok(f"after {len(grads)} steps the velocity has gathered the past gradients: "
@@ -921,9 +913,7 @@ def check_momentum(w_final, w0, grads, lr: float = 0.1, momentum: float = 0.9) -
                                "v ← momentum·v + g"),
         (plus, "added", "your steps go uphill: subtract, w ← w − lr·v"),
     ]
-    for candidate, mistake, message in checks:
-        if _close(w_final, candidate):
-            _fail(message + ".", mistake)
+    _reject_known(w_final, checks, ".")
     _fail(f"your final weights {_fmt(w_final)} are not those of SGD with momentum "
           f"({_fmt(truth)}). Per step: v ← momentum·v + g; w ← w − lr·v.", "wrong")
 
@@ -936,7 +926,6 @@ def check_adam(w_final, w0, grads, lr: float = 0.1, betas=(0.9, 0.999),
     ``m̂ = m/(1 − β1^t)``, ``v̂ = v/(1 − β2^t)``, ``w ← w − lr·m̂/(√v̂ + eps)``.
     """
     w_final, w0, grads = _grads_and_start(w_final, w0, grads, "w_final")
-    st = _engine()
     truth = _optimizer_run(lambda p: st.optim.Adam(p, lr=lr, betas=tuple(betas), eps=eps),
                            w0, grads)
     if _close(w_final, truth):
@@ -967,9 +956,7 @@ def check_adam(w_final, w0, grads, lr: float = 0.1, betas=(0.9, 0.999),
          "these are plain gradient-descent steps; Adam divides the averaged gradient m̂ by "
          "√v̂ + eps"),
     ]
-    for candidate, mistake, message in checks:
-        if _close(w_final, candidate):
-            _fail(message + ".", mistake)
+    _reject_known(w_final, checks, ".")
     _fail(f"your final weights {_fmt(w_final)} are not Adam's ({_fmt(truth)}). Per step t: "
           f"m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²; m̂ = m/(1 − β1^t); "
           f"v̂ = v/(1 − β2^t); w ← w − lr·m̂/(√v̂ + eps).", "wrong")
@@ -1054,11 +1041,13 @@ def main(argv=None) -> int:
                 dirty.append(path)
                 if not args.check:
                     _write(strip_outputs(notebook), path)
-        if args.check and dirty:
-            print("notebooks with outputs: " + ", ".join(dirty), file=sys.stderr)
-            return 1
-        for path in dirty if not args.check else ():
-            print(f"stripped {path}")
+        if args.check:
+            if dirty:
+                print("notebooks with outputs: " + ", ".join(dirty), file=sys.stderr)
+                return 1
+        else:
+            for path in dirty:
+                print(f"stripped {path}")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Table", "Lesson", "to_jsonable", "timed"]
+__all__ = ["Table", "Lesson", "to_jsonable", "timed", "descend"]
 
 
 @dataclass
@@ -110,3 +110,22 @@ class timed:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._start
         return False
+
+
+def descend(loss_fn, optimizer, steps: int):
+    """The lessons' descent loop: yield ``(k, loss)`` for k = 0, 1, ..., ``steps``.
+
+    Each ``loss = loss_fn()`` is yielded with its gradients computed (``backward`` done),
+    before the optimizer's k-th step, so the caller reads the parameters and gradients at
+    iterate k; the step is then taken (none after the last). The loop ends after the first
+    non-finite loss, or when the caller breaks. Overflow warnings are the caller's to silence
+    (``np.errstate``): a diverging run is often the lesson's point.
+    """
+    for k in range(steps + 1):
+        optimizer.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        yield k, loss
+        if k == steps or not math.isfinite(loss.item()):
+            return
+        optimizer.step()

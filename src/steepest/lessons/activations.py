@@ -50,6 +50,12 @@ def _softmax_curve(grid: np.ndarray, other_scores):
     return p.data[:, 0].copy(), z.grad[:, 0].copy(), numpy_derivative
 
 
+def _span(values) -> str:
+    """'v' when every value is v, else 'between a and b'."""
+    low, high = float(np.min(values)), float(np.max(values))
+    return f"{low:g}" if low == high else f"between {low:g} and {high:g}"
+
+
 def activations(z_min: float = -5.0, z_max: float = 5.0, points: int = 401,
                 softmax_others=(0.0, 1.0), scores=(2.0, 1.0, 0.1, -1.0, 3.0)) -> Lesson:
     """Run lesson 5.
@@ -82,28 +88,39 @@ def activations(z_min: float = -5.0, z_max: float = 5.0, points: int = 401,
         sig = curves["sigmoid"]["derivative"]
         tan = curves["tanh"]["derivative"]
         relu_d = curves["relu"]["derivative"]
+        leaky_d = curves["leaky_relu"]["derivative"]
+        linear_d = curves["linear"]["derivative"]
         far = np.abs(grid) >= 4.0
+        positive = grid > 0
+        order_kept = bool(np.array_equal(np.argsort(-np.asarray(scores)), order))
+        inside = bool(np.all((probabilities > 0) & (probabilities < 1)))
         worst = max(checks, key=checks.get)
         findings = [
-            f"On {points} points in [{z_min:g}, {z_max:g}] the autodiff derivatives match the "
-            f"registry's NumPy derivatives for all seven functions (largest gap "
-            f"{checks[worst]:.1e}, {worst}).",
+            f"On {points} points in [{z_min:g}, {z_max:g}] the autodiff derivatives "
+            + ("match" if checks[worst] < 1e-9 else "do NOT all match")
+            + f" the registry's NumPy derivatives (largest gap {checks[worst]:.1e}, {worst}).",
             f"The sigmoid's derivative peaks at {sig.max():.4f} (z = {grid[np.argmax(sig)]:g}) "
-            f"and is below {sig[far].max():.4f} for |z| ≥ 4: backpropagating through ten "
+            f"and is at most {sig[far].max():.4f} for |z| ≥ 4: backpropagating through ten "
             f"sigmoid layers multiplies a gradient by ten such derivatives, at most "
             f"0.25¹⁰ ≈ {0.25 ** 10:.1e} (times the weights).",
             f"tanh's derivative peaks at {tan.max():.4f}, {tan.max() / sig.max():.0f} times the "
             f"sigmoid's, but is "
-            f"below {tan[far].max():.4f} for |z| ≥ 4: it saturates too.",
-            f"ReLU's derivative is exactly 1 for every z > 0 ({int(np.sum(relu_d == 1))} of "
-            f"{points} grid points) and 0 otherwise; leaky ReLU keeps "
-            f"{curves['leaky_relu']['derivative'].min():g} for z ≤ 0; the binary step's is 0 "
-            f"everywhere (max {curves['binary_step']['derivative'].max():g}), so it cannot "
-            f"learn by gradient descent; linear's is 1 everywhere.",
+            f"at most {tan[far].max():.4f} for |z| ≥ 4: it saturates too.",
+            f"ReLU's derivative is 1 at {int(np.sum(relu_d[positive] == 1))} of the "
+            f"{int(np.sum(positive))} grid points with z > 0 and 0 at "
+            f"{int(np.sum(relu_d[~positive] == 0))} of the {int(np.sum(~positive))} with z ≤ 0; "
+            f"leaky ReLU's is {_span(leaky_d[~positive])} for z ≤ 0; the binary step's is "
+            f"{_span(curves['binary_step']['derivative'])} on the whole grid"
+            + (", so it cannot learn by gradient descent"
+               if not np.any(curves["binary_step"]["derivative"]) else "")
+            + f"; linear's is {_span(linear_d)}.",
             f"softmax turns the scores {list(scores)} into probabilities "
             f"{', '.join(f'{p:.4f}' for p in probabilities)} (sum "
-            f"{probabilities.sum():.12g}); the order is kept (highest: score {scores[order[0]]:g} "
-            f"→ {probabilities[order[0]]:.3f}) and every probability lies in (0, 1).",
+            f"{probabilities.sum():.12g}); the order is "
+            f"{'kept' if order_kept else 'NOT kept'} (highest: score {scores[order[0]]:g} "
+            f"→ {probabilities[order[0]]:.3f}) and "
+            + ("every probability lies in (0, 1)." if inside else
+               f"the probabilities span [{probabilities.min():.3g}, {probabilities.max():.3g}]."),
         ]
         table = Table(
             "The seven activation functions",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import steepest as st
-from steepest.lessons._base import Lesson, Table, timed
+from steepest.lessons._base import Lesson, Table, descend, timed
 
 __all__ = ["gradient_descent", "run_gd", "classify_run", "cost_curve", "RATE_CLASSES"]
 
@@ -41,17 +41,10 @@ def run_gd(x, w0: float, alpha: float, steps: int):
     optimizer = st.optim.GD([w], lr=alpha)
     ws, js, grads = [], [], []
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(steps + 1):
-            optimizer.zero_grad()
-            loss = st.losses.sse(w * x, z)
-            loss.backward()
+        for _, loss in descend(lambda: st.losses.sse(w * x, z), optimizer, steps):
             ws.append(w.item())
             js.append(loss.item())
             grads.append(w.grad.item())
-            if not np.isfinite(js[-1]):
-                break
-            if len(ws) <= steps:
-                optimizer.step()
     return np.array(ws), np.array(js), np.array(grads)
 
 
@@ -129,6 +122,7 @@ def gradient_descent(x=(0.1, 0.2, 0.3, 0.4, 0.5), w0: float = 0.2, alpha: float 
                          "theory_factor": 1.0 - 2.0 * a * sum_x2})
 
         curve_w = np.linspace(-0.5, 4.5, 201)
+        curve_J = cost_curve(x, curve_w)
         findings = [
             f"From w0 = {w0:g} with α = {alpha:g} the engine reproduces the course's descent: "
             f"w = {', '.join(f'{v:.6g}' for v in iterations['w'])} and J = "
@@ -136,21 +130,25 @@ def gradient_descent(x=(0.1, 0.2, 0.3, 0.4, 0.5), w0: float = 0.2, alpha: float 
             f"{dJ[0]:.4g} to {dJ[table_iterations]:.4g}, so the steps get smaller as the "
             f"slope flattens.",
             f"Each measured step multiplies w − 2 by {example['mean_contraction']:.4f} on "
-            f"average (theory: 1 − 2αΣx² = {1 - 2 * alpha * sum_x2:.4f}); |w − 2| < {tol:g} "
-            f"after {example['steps_to_tol']} iterations.",
+            f"average (theory: 1 − 2αΣx² = {1 - 2 * alpha * sum_x2:.4f}); "
+            + (f"|w − 2| < {tol:g} after {example['steps_to_tol']} iterations."
+               if example["steps_to_tol"] is not None else
+               f"|w − 2| is still {example['final_distance']:.3g} after {example['steps']} "
+               f"iterations."),
             f"With Σx² = {sum_x2:g} the theory puts the one-step learning rate at 1/(2Σx²) = "
             f"{fastest:.4f} (above it w overshoots and oscillates) and the divergence limit at "
             f"1/Σx² = {limit:.4f}.",
         ]
         for run in runs:
             a, cls = run["alpha"], run["class"]
+            crossings = ("never crossing the optimum" if run["sign_changes"] == 0 else
+                         f"crossing the optimum {run['sign_changes']} times")
             if cls == "slow":
                 text = (f"α = {a:g} is slow: after {run['steps']} steps w = {run['w'][-1]:.4f} "
-                        f"is still {run['final_distance']:.3g} from 2, approaching from one "
-                        f"side.")
+                        f"is still {run['final_distance']:.3g} from 2, {crossings}.")
             elif cls == "well chosen":
                 text = (f"α = {a:g} is well chosen: |w − 2| < {tol:g} after "
-                        f"{run['steps_to_tol']} steps, never crossing the optimum.")
+                        f"{run['steps_to_tol']} steps, {crossings}.")
             elif cls == "overshooting":
                 reach = (f"reaches |w − 2| < {tol:g} after {run['steps_to_tol']} steps"
                          if run["steps_to_tol"] is not None else
@@ -185,7 +183,7 @@ def gradient_descent(x=(0.1, 0.2, 0.3, 0.4, 0.5), w0: float = 0.2, alpha: float 
         data={"x": x, "sum_x2": sum_x2, "optimum": 2.0, "thresholds": {
             "one_step": fastest, "divergence": limit}, "iterations": iterations,
             "example_run": {"w": w, "J": J, "dJdw": dJ, **example}, "runs": runs,
-            "tol": tol, "curve": {"w": curve_w, "J": cost_curve(x, curve_w)}},
-        params={"x": x, "w0": w0, "alpha": alpha, "alphas": list(alphas), "steps": steps,
-                "tol": tol, "curve": {"w": curve_w, "J": cost_curve(x, curve_w)}},
+            "tol": tol, "curve": {"w": curve_w, "J": curve_J}},
+        params={"x": x, "w0": w0, "alpha": alpha, "table_iterations": table_iterations,
+                "alphas": list(alphas), "steps": steps, "tol": tol},
         seconds=clock.seconds)

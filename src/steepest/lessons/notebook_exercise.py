@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 import steepest as st
-from steepest.lessons._base import Lesson, Table, timed
+from steepest.lessons._base import Lesson, Table, descend, timed
 
 __all__ = ["notebook_exercise", "run_exercise", "INPUT", "TARGET", "W1_ROW"]
 
@@ -61,18 +61,13 @@ def run_exercise(lr: float, max_steps: int, threshold: float = 1.30, W1=None,
     optimizer = st.optim.GD([weight], lr=lr)
     losses, reached = [], None
     with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(max_steps + 1):
-            optimizer.zero_grad()
-            loss = _loss(x @ weight, target)
+        for k, loss in descend(lambda: _loss(x @ weight, target), optimizer, max_steps):
             value = loss.item()
             losses.append(value)
             if reached is None and value < threshold:
                 reached = k
-            if k == max_steps or not np.isfinite(value) or (
-                    stop_below is not None and value < stop_below):
+            if stop_below is not None and value < stop_below:
                 break
-            loss.backward()
-            optimizer.step()
     return np.array(losses), reached
 
 
@@ -155,7 +150,7 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
 
         main_table = Table(
             f"Gradient descent until the loss is below {threshold:.2f}",
-            ["lr", "loss after 1 step", "theory factor (1 − 15 lr)²", "measured factor",
+            ["lr", "loss after 1 step", f"theory factor (1 − {gain:g} lr)²", "measured factor",
              f"steps to loss < {threshold:.2f}", "loss grows every step"],
             [[r["label"], r["loss_after_one_step"], r["theory_factor"],
               r["loss_after_one_step"] / r["losses"][0],

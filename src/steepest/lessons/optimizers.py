@@ -2,9 +2,13 @@
 
 Two 2-D landscapes (an ill-conditioned quadratic whose long axis is not aligned with the
 coordinates, and Rosenbrock's banana valley): each optimizer runs a fixed number of steps
-from the same start at its own learning rate, picked by a grid search on the final distance to
-the optimum (the whole grid is kept, so the sensitivity to the learning rate shows too). Then
-one MLP, from the same initial weights, is trained on the 8x8 digits with each optimizer.
+from the same start at every learning rate of a grid (the whole sweep is kept, so the
+sensitivity to the learning rate shows). The rate shown for each optimizer is chosen by
+:func:`select_rate` from the measured runs: among the *tame* ones (f never rose above its
+starting value, and the path is at most 5 times as long as the straight line to the optimum),
+the one that ends nearest the optimum; so a rate that lands near the optimum only after a wild
+first phase, at the edge of stability, is not the one shown. Then one MLP, from the same
+initial weights, is trained on the 8x8 digits with each optimizer.
 All updates are ``st.optim``'s (torch's rules); the losses and gradients are the engine's.
 """
 
@@ -14,9 +18,10 @@ import numpy as np
 
 import steepest as st
 from steepest.data import load_digits, train_test_split
-from steepest.lessons._base import Lesson, Table, timed
+from steepest.lessons._base import Lesson, Table, descend, timed
 
-__all__ = ["optimizers", "OPTIMIZERS", "make_optimizer", "quadratic", "rosenbrock", "run_path"]
+__all__ = ["optimizers", "OPTIMIZERS", "make_optimizer", "quadratic", "rosenbrock", "run_path",
+           "select_rate", "SELECTION_RULE"]
 
 #: The optimizers compared, with the hyperparameters other than lr (torch's defaults else).
 OPTIMIZERS = {
@@ -67,25 +72,45 @@ PROBLEMS = {
 
 
 def run_path(f, start, optimizer: str, lr: float, steps: int):
-    """The points visited by ``optimizer`` minimising f from ``start`` (stops if not finite)."""
+    """The points visited by ``optimizer`` minimising f from ``start`` and f at each of them
+    (``steps + 1`` of each, fewer if f stops being finite)."""
     p = st.tensor(np.array(start, dtype=float), requires_grad=True)
-    opt = make_optimizer(optimizer, [p], lr)
-    path, values = [p.data.copy()], []
+    path, values = [], []
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = f(p)
-            values.append(loss.item())
-            if not np.isfinite(values[-1]):
-                break
-            loss.backward()
-            opt.step()
+        for _, loss in descend(lambda: f(p), make_optimizer(optimizer, [p], lr), steps):
             path.append(p.data.copy())
-            if not np.all(np.isfinite(p.data)):
-                break
-        with st.no_grad():
-            values.append(f(st.tensor(path[-1])).item())
+            values.append(loss.item())
     return np.array(path), np.array(values)
+
+
+#: How the rate shown for each optimizer is chosen (said on the page, applied by select_rate).
+SELECTION_RULE = ("Rate shown: the one ending nearest the optimum among the tame runs of the "
+                  "grid, those along which f never rose above its starting value and whose "
+                  "path is at most {ratio:g} times as long as the straight line from the start "
+                  "to the optimum (no blow-up, no wild oscillation).")
+
+
+def select_rate(distances, tame) -> int:
+    """Index of the learning rate to show: the nearest-ending tame run (or any, if none is).
+
+    ``distances[i]`` is the final distance to the optimum at the i-th rate of the grid,
+    ``tame[i]`` whether that run stayed tame (see :data:`SELECTION_RULE`). A rate that lands
+    near the optimum only after blowing up or zigzagging across the landscape sits at the edge
+    of stability and is not one a practitioner would pick.
+    """
+    distances = np.where(np.isfinite(distances), np.asarray(distances, dtype=float), np.inf)
+    tame = np.asarray(tame, dtype=bool)
+    return int(np.argmin(np.where(tame, distances, np.inf)) if tame.any()
+               else np.argmin(distances))
+
+
+def _tameness(path, values, optimum) -> tuple[float, float]:
+    """(max f / f(start), path length / straight distance from start to optimum) of a run."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        peak = float(np.max(values) / values[0])
+        length = float(np.sum(np.linalg.norm(np.diff(path, axis=0), axis=1)))
+    straight = float(np.linalg.norm(path[0] - np.asarray(optimum)))
+    return peak, length / straight
 
 
 def _distance(path, optimum) -> float:
@@ -122,13 +147,16 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
                rosenbrock_steps: int = 1000,
                lr_grid=(1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5),
                digits_lrs=None, hidden=(64, 32), epochs: int = 12, batch_size: int = 32,
-               n_train: int | None = None, seed: int = 0) -> Lesson:
+               n_train: int | None = None, seed: int = 0,
+               max_path_ratio: float = 5.0) -> Lesson:
     """Run lesson 6.
 
     names : optimizers to compare (keys of :data:`OPTIMIZERS`).
     quadratic_steps, rosenbrock_steps : the fixed number of steps on each landscape.
-    lr_grid : learning rates tried on the landscapes; each optimizer keeps the one that ends
-        nearest the optimum.
+    lr_grid : learning rates tried on the landscapes (ascending); each optimizer's shown rate
+        is picked from them by :func:`select_rate`.
+    max_path_ratio : a run is tame only if its path is at most this many times as long as the
+        straight line from the start to the optimum (and f never rose above f(start)).
     digits_lrs : learning rate per optimizer for the digits MLP (default: GD 0.1,
         SGD+momentum 0.01, RMSprop 0.001, Adam 0.001).
     hidden, epochs, batch_size, n_train, seed : the digits MLP and its training.
@@ -138,6 +166,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
     if unknown:
         raise ValueError(f"optimizers: unknown optimizer(s) {unknown}; valid: "
                          f"{', '.join(OPTIMIZERS)}")
+    lr_grid = tuple(sorted(lr_grid))
     digits_lrs = {"GD": 0.1, "SGD+momentum": 0.01, "RMSprop": 1e-3, "Adam": 1e-3,
                   **(digits_lrs or {})}
     with timed() as clock:
@@ -147,17 +176,21 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
             f, start, optimum = problem["f"], problem["start"], problem["optimum"]
             per_optimizer = {}
             for name in names:
-                sweep = []
-                for lr in lr_grid:
-                    path, _ = run_path(f, start, name, lr, steps)
-                    sweep.append(_distance(path, optimum))
-                best = int(np.argmin(sweep))
-                lr = float(lr_grid[best])
-                path, values = run_path(f, start, name, lr, steps)
-                per_optimizer[name] = {"lr": lr, "path": path, "values": values,
-                                       "final_distance": _distance(path, optimum),
-                                       "final_value": float(values[-1]),
-                                       "sweep": np.array(sweep)}
+                runs = [run_path(f, start, name, lr, steps) for lr in lr_grid]
+                sweep = np.array([_distance(path, optimum) for path, _ in runs])
+                peak, path_ratio = np.array([_tameness(path, values, optimum)
+                                             for path, values in runs]).T
+                tame = (peak <= 1.0) & (path_ratio <= max_path_ratio)  # NaN: not tame
+                chosen = select_rate(sweep, tame)
+                nearest = int(np.argmin(sweep))
+                path, values = runs[chosen]
+                per_optimizer[name] = {"lr": float(lr_grid[chosen]), "path": path,
+                                       "values": values, "final_distance": float(sweep[chosen]),
+                                       "final_value": float(values[-1]), "sweep": sweep,
+                                       "peak_over_start": peak, "path_ratio": path_ratio,
+                                       "tame": tame,
+                                       "nearest_lr": float(lr_grid[nearest]),
+                                       "nearest_distance": float(sweep[nearest])}
             landscapes[key] = {"title": problem["title"], "start": list(start),
                                "optimum": list(optimum), "steps": steps,
                                "box": problem["box"], "runs": per_optimizer}
@@ -165,6 +198,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         digits, sizes, n_tr, n_val = _digits_comparison(names, digits_lrs, hidden, epochs,
                                                         batch_size, seed, n_train)
 
+        rule = SELECTION_RULE.format(ratio=max_path_ratio)
         findings = []
         for key, land in landscapes.items():
             runs = land["runs"]
@@ -174,11 +208,31 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
                 + "; ".join(f"{n} (lr {runs[n]['lr']:g}) ends {runs[n]['final_distance']:.2e} "
                             f"from the optimum" for n in ranked)
                 + f". Best: {ranked[0]}, worst: {ranked[-1]}.")
+            for n in names:
+                run = runs[n]
+                if not np.any(run["tame"]):
+                    findings.append(f"On the {key}, no {n} run of the grid was tame; the "
+                                    f"nearest-ending one, lr {run['lr']:g}, is shown.")
+                if run["nearest_lr"] == run["lr"]:
+                    continue
+                i = lr_grid.index(run["nearest_lr"])
+                reasons = []
+                if not run["peak_over_start"][i] <= 1.0:
+                    reasons.append(f"f rose to {run['peak_over_start'][i]:.3g} times its "
+                                   f"starting value on the way")
+                if not run["path_ratio"][i] <= max_path_ratio:
+                    reasons.append(f"its path was {run['path_ratio'][i]:.3g} times as long as "
+                                   f"the straight line to the optimum")
+                why = " and ".join(reasons)
+                findings.append(
+                    f"On the {key}, {n} ended nearest the optimum at lr {run['nearest_lr']:g} "
+                    f"({run['nearest_distance']:.2e} away), but {why}; lr {run['lr']:g} is "
+                    f"shown.")
             at_edge = [n for n in names if runs[n]["lr"] == max(lr_grid)]
             if at_edge:
                 findings.append(
-                    f"On the {key}, {' and '.join(at_edge)} did best at the largest learning "
-                    f"rate tried ({max(lr_grid):g}); a larger one might end nearer still.")
+                    f"On the {key}, the rate shown for {' and '.join(at_edge)} is the largest "
+                    f"tried ({max(lr_grid):g}); a larger one might end nearer still.")
             if "GD" in runs:
                 start_distance = float(np.linalg.norm(np.subtract(land["start"],
                                                                   land["optimum"])))
@@ -217,17 +271,22 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
             [[n] + [landscapes[k]["runs"][n]["lr"] for k in landscapes]
              + [landscapes[k]["runs"][n]["final_distance"] for k in landscapes]
              for n in names],
-            note="Each learning rate is the best of the grid " + ", ".join(
-                f"{v:g}" for v in lr_grid) + ". SGD uses momentum 0.9; RMSprop and Adam use "
-            "torch's defaults (alpha 0.99; betas (0.9, 0.999), eps 1e-8).")
+            note=rule + " Grid: " + ", ".join(f"{v:g}" for v in lr_grid)
+            + ". SGD uses momentum 0.9; RMSprop and Adam use torch's defaults (alpha 0.99; "
+            "betas (0.9, 0.999), eps 1e-8).")
         sweep_rows = []
         for k, land in landscapes.items():
             for n in names:
-                sweep_rows.append([k, n] + list(land["runs"][n]["sweep"]))
+                run = land["runs"][n]
+                tame = [lr for lr, ok in zip(lr_grid, run["tame"]) if ok]
+                sweep_rows.append([k, n] + list(run["sweep"])
+                                  + [max(tame) if tame else "—", run["lr"]])
         sweep_table = Table("Learning-rate sweep: final distance to the optimum",
-                            ["landscape", "optimizer"] + [f"{v:g}" for v in lr_grid],
+                            ["landscape", "optimizer"] + [f"{v:g}" for v in lr_grid]
+                            + ["largest tame lr", "lr shown"],
                             sweep_rows, note="∞: the run overflowed; values far above the "
-                                             "start distance: it blew up without overflowing.")
+                                             "start distance: it blew up without overflowing. "
+                                             + rule)
         digits_table = Table(
             "Digits MLP: final accuracy",
             ["optimizer", "lr", "train loss (running mean, last epoch)", "val loss",
@@ -244,9 +303,11 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         course=COURSE, tables=[landscape_table, digits_table, sweep_table],
         findings=findings,
         data={"names": list(names), "lr_grid": list(lr_grid), "landscapes": landscapes,
+              "selection_rule": rule,
               "digits": digits, "digits_sizes": sizes, "epochs": epochs},
         params={"names": list(names), "quadratic_steps": quadratic_steps,
                 "rosenbrock_steps": rosenbrock_steps, "lr_grid": list(lr_grid),
                 "digits_lrs": digits_lrs, "hidden": list(hidden), "epochs": epochs,
-                "batch_size": batch_size, "n_train": n_train, "seed": seed},
+                "batch_size": batch_size, "n_train": n_train, "seed": seed,
+                "max_path_ratio": max_path_ratio},
         seconds=clock.seconds)

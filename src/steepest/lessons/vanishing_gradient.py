@@ -13,8 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 import steepest as st
-from steepest.data import DataLoader, load_digits, train_test_split
+from steepest.callbacks import Callback
+from steepest.data import load_digits, train_test_split
+from steepest.diagnostics import gradient_norms, relative_update_norms
 from steepest.lessons._base import Lesson, Table, timed
+from steepest.train import evaluate, fit
 
 __all__ = ["vanishing_gradient", "deep_mlp"]
 
@@ -37,21 +40,26 @@ def deep_mlp(activation: str, hidden_layers: int, width: int, n_in: int = 64,
                      weight_init=weight_init, generator=np.random.default_rng(seed))
 
 
-def _probe(model, X, y) -> tuple[float, list[float], list[str]]:
-    """Loss and per-layer weight-gradient norms on (X, y), leaving no gradient behind."""
-    from steepest.diagnostics import gradient_norms
+class _Probe(Callback):
+    """Loss and per-layer weight-gradient norms on the whole training set, after each epoch
+    of ``fit`` (and once by hand at initialisation); leaves no gradient behind."""
 
-    model.zero_grad()
-    loss = st.losses.cross_entropy(model(st.tensor(X)), st.tensor(y))
-    loss.backward()
-    norms = gradient_norms(model)
-    model.zero_grad()
-    return loss.item(), [float(v) for v in norms.values()], list(norms)
+    def __init__(self, X, y):
+        self.X, self.y = st.tensor(X), st.tensor(y)
+        self.losses, self.norms, self.layers = [], [], []
 
+    def record(self, model) -> None:
+        model.zero_grad()
+        loss = st.losses.cross_entropy(model(self.X), self.y)
+        loss.backward()
+        norms = gradient_norms(model)
+        model.zero_grad()
+        self.losses.append(loss.item())
+        self.norms.append([float(v) for v in norms.values()])
+        self.layers = list(norms)
 
-def _accuracy(model, X, y) -> float:
-    with st.no_grad():
-        return float(np.mean(model(st.tensor(X)).data.argmax(axis=1) == y))
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self.record(self.model)
 
 
 def _geometric_shrink(norms) -> float:
@@ -83,34 +91,28 @@ def vanishing_gradient(activations=("sigmoid", "tanh", "relu"), hidden_layers: i
             X_train, y_train = X_train[:n_train], y_train[:n_train]
 
         runs = {}
-        layer_names = None
         for activation in activations:
             model = deep_mlp(activation, hidden_layers, width, n_in=X.shape[1], seed=seed,
                              weight_init=weight_init)
-            loss0, norms0, layer_names = _probe(model, X_train, y_train)
-            optimizer = st.optim.GD(model.parameters(), lr=lr)
-            loader = DataLoader(X_train, y_train, batch_size=batch_size, shuffle=True,
-                                seed=seed)
-            norms_by_epoch = [norms0]
-            train_loss = [loss0]
-            val_accuracy = [_accuracy(model, X_val, y_val)]
-            for _ in range(epochs):
-                for xb, yb in loader:
-                    optimizer.zero_grad()
-                    loss = st.losses.cross_entropy(model(st.tensor(xb)), st.tensor(yb))
-                    loss.backward()
-                    optimizer.step()
-                loss_e, norms_e, _ = _probe(model, X_train, y_train)
-                norms_by_epoch.append(norms_e)
-                train_loss.append(loss_e)
-                val_accuracy.append(_accuracy(model, X_val, y_val))
-            norms_by_epoch = np.array(norms_by_epoch)
+            probe = _Probe(X_train, y_train)
+            probe.record(model)
+            initial = model.state_dict()
+            accuracy0 = evaluate(model, st.losses.cross_entropy, X_val, y_val)["accuracy"]
+            history = fit(model, st.losses.cross_entropy, st.optim.GD(model.parameters(), lr=lr),
+                          X_train, y_train, epochs=epochs, batch_size=batch_size,
+                          validation_data=(X_val, y_val), callbacks=[probe], seed=seed,
+                          verbose=0)
+            moved = list(relative_update_norms(initial, model).values())
+            norms_by_epoch = np.array(probe.norms)
             ratios = norms_by_epoch[:, 0] / norms_by_epoch[:, -1]
+            layer_names = probe.layers
             runs[activation] = {
                 "norms": norms_by_epoch, "ratio_first_last": ratios,
                 "ratio_at_init": float(ratios[0]), "ratio_at_end": float(ratios[-1]),
-                "shrink_per_layer_at_init": _geometric_shrink(norms0),
-                "train_loss": np.array(train_loss), "val_accuracy": np.array(val_accuracy),
+                "shrink_per_layer_at_init": _geometric_shrink(norms_by_epoch[0]),
+                "train_loss": np.array(probe.losses),
+                "val_accuracy": np.array([accuracy0] + history.history["val_accuracy"]),
+                "weight_change": np.array(moved),
             }
 
         findings = []
@@ -129,8 +131,10 @@ def vanishing_gradient(activations=("sigmoid", "tanh", "relu"), hidden_layers: i
             findings.append(
                 f"The sigmoid network's first-to-last gradient ratio ({s['ratio_at_init']:.2g}) "
                 f"is {r['ratio_at_init'] / s['ratio_at_init']:.2g} times smaller than the ReLU "
-                f"network's ({r['ratio_at_init']:.2g}): the first sigmoid layer receives almost "
-                f"no gradient, so it barely learns. The sigmoid network ends at "
+                f"network's ({r['ratio_at_init']:.2g}). In {epochs} epochs the first sigmoid "
+                f"layer's weights moved by {s['weight_change'][0]:.2g} of their initial norm "
+                f"(its last layer's by {s['weight_change'][-1]:.2g}), the first ReLU layer's by "
+                f"{r['weight_change'][0]:.2g}. The sigmoid network ends at "
                 f"{s['val_accuracy'][-1]:.1%} validation accuracy (chance: {chance:.0%}) where "
                 f"ReLU reaches {r['val_accuracy'][-1]:.1%}.")
 
@@ -148,16 +152,17 @@ def vanishing_gradient(activations=("sigmoid", "tanh", "relu"), hidden_layers: i
         ratio_table = Table(
             "First-to-last-layer gradient-norm ratio",
             ["activation", "‖∂L/∂W_first‖ at init", "‖∂L/∂W_last‖ at init", "ratio at init",
-             "factor per layer (ratio^(1/(L−1)))", f"ratio after {epochs} epochs", "train loss",
-             "val accuracy"],
+             "factor per layer (ratio^(1/(L−1)))", f"ratio after {epochs} epochs",
+             "‖ΔW_first‖/‖W_first‖", "train loss", "val accuracy"],
             [[a, r["norms"][0][0], r["norms"][0][-1], r["ratio_at_init"],
-              r["shrink_per_layer_at_init"], r["ratio_at_end"], r["train_loss"][-1],
-              f"{r['val_accuracy'][-1]:.1%}"] for a, r in runs.items()],
+              r["shrink_per_layer_at_init"], r["ratio_at_end"], r["weight_change"][0],
+              r["train_loss"][-1], f"{r['val_accuracy'][-1]:.1%}"] for a, r in runs.items()],
             note=f"{hidden_layers} hidden layers of {width} units, {weight_init} "
                  f"initialisation (scaled by each activation's gain), GD lr = {lr:g}, "
                  f"batch {batch_size}, {len(X_train)} "
-                 f"training and {len(X_val)} validation digits; norms on the whole training "
-                 f"set.")
+                 f"training and {len(X_val)} validation digits (st.fit); norms and loss on "
+                 f"the whole training set; ‖ΔW_first‖/‖W_first‖: how far training moved the "
+                 f"first layer's weights, relative to their initial norm.")
         depth_table = Table(
             "Gradient norm per layer at initialisation",
             ["layer (1 = next to the input)", "module"] + list(runs),

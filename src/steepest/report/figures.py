@@ -69,10 +69,10 @@ def figures_gradient_descent(lesson, img_dir) -> list[FigureFile]:
     fig.suptitle("Gradient descent steps on the cost curve")
     path, name = _out(img_dir, lesson, "steps")
     save(fig, path)
-    figures.append(FigureFile(name, "The cost J(w) and the first gradient-descent steps from "
-                                    "w0 = 0.2: with the course's α = 0.4 (left) each step is "
-                                    "shorter than the last; with a larger α (right) w jumps "
-                                    "over the optimum at every step."))
+    panels = "; ".join(f"α = {run['alpha']:g}: {run['class']}, w − 2 changes sign "
+                       f"{run['sign_changes']} times in {run['steps']} steps" for run in picks)
+    figures.append(FigureFile(name, f"The cost J(w) and the first gradient-descent steps from "
+                                    f"w0 = {lesson.params['w0']:g} ({panels})."))
 
     fig, axes = new_figure(12, 4.3, ncols=2)
     ax_j, ax_w = axes[0]
@@ -144,9 +144,10 @@ def figures_notebook_exercise(lesson, img_dir) -> list[FigureFile]:
     one_step = [r for r in d["runs"] if r["label"] == "1/15"]
     note = (f" lr = 1/15 lands on the minimum in one step (loss "
             f"{one_step[0]['loss_after_one_step']:.1e})." if one_step else "")
-    return [FigureFile(name, f"Loss before each step. Runs with lr below 2/15 converge, those "
-                             f"above (dashed) grow at every step. A triangle marks where a "
-                             f"run falls below {floor:g}, the bottom of the plot.{note}")]
+    return [FigureFile(name, f"Loss before each step. Dashed: the runs whose loss grew at "
+                             f"every step (the theory's limit is lr = 2/{d['gain']:g}). A "
+                             f"triangle marks where a run falls below {floor:g}, the bottom "
+                             f"of the plot.{note}")]
 
 
 # ---------------------------------------------------------------- 3. backpropagation
@@ -165,7 +166,8 @@ def figures_backpropagation(lesson, img_dir) -> list[FigureFile]:
     ax.set_xlim(-0.85, 10.15)
     ax.set_ylim(-1.35, 1.2)
     ax.axis("off")
-    s1, s2 = d["a1"] * (1 - d["a1"]), d["a2"] * (1 - d["a2"])
+    factors = d["factors"]  # the chain-rule factors, as the lesson computed them
+    s1, s2 = factors["da1/dz1 = a1(1 − a1)"], factors["da2/dz2 = a2(1 − a2)"]
     nodes = [(0.0, f"x = {d['x']:g}"),
              (3.1, f"z1 = {d['z1']:.4f}\na1 = σ(z1) = {d['a1']:.4f}\nσ′(z1) = {s1:.4f}"),
              (6.2, f"z2 = {d['z2']:.4f}\na2 = σ(z2) = {d['a2']:.4f}\nσ′(z2) = {s2:.4f}"),
@@ -177,7 +179,7 @@ def figures_backpropagation(lesson, img_dir) -> list[FigureFile]:
                       f"T = {d['T']:g}"]
     backward_labels = [f"∂E/∂w1 = {d['dE_dw1']:.3e}\n∂E/∂b1 = {d['dE_db1']:.3e}",
                        f"∂E/∂w2 = {d['dE_dw2']:.3e}\n∂E/∂b2 = {d['dE_db2']:.3e}",
-                       f"∂E/∂a2 = −(T − a2)\n= {-(d['T'] - d['a2']):.4f}"]
+                       f"∂E/∂a2 = −(T − a2)\n= {factors['dE/da2 = −(T − a2)']:.4f}"]
     for i in range(3):
         x0, x1 = nodes[i][0] + 0.8, nodes[i + 1][0] - 0.8
         ax.add_patch(FancyArrowPatch((x0, 0.2), (x1, 0.2), arrowstyle="-|>",
@@ -235,9 +237,9 @@ def figures_vanishing_gradient(lesson, img_dir) -> list[FigureFile]:
     for ax, index, title in ((axes[0][0], 0, "At initialisation"),
                              (axes[0][1], -1, f"After {last_epoch} epochs")):
         for activation, run in runs.items():
-            norms = np.asarray(run["norms"])[index]
-            ax.semilogy(depth, norms, "-o", ms=4, color=ACTIVATION_COLORS.get(activation),
-                        label=f"{activation} (first/last {norms[0] / norms[-1]:.2g})")
+            ax.semilogy(depth, np.asarray(run["norms"])[index], "-o", ms=4,
+                        color=ACTIVATION_COLORS.get(activation),
+                        label=f"{activation} (first/last {run['ratio_first_last'][index]:.2g})")
         ax.set_xlabel("layer (1 = first, next to the input)")
         ax.set_ylabel("‖∂L/∂W‖ of the layer  (log scale)")
         ax.set_xticks(depth)
@@ -246,9 +248,11 @@ def figures_vanishing_gradient(lesson, img_dir) -> list[FigureFile]:
     fig.suptitle(f"Gradient norm by depth, {len(depth) - 1} hidden layers")
     path, name = _out(img_dir, lesson, "norms")
     save(fig, path)
+    per_layer = ", ".join(f"{a} ×{run['shrink_per_layer_at_init']:.2g}"
+                          for a, run in runs.items())
     figures = [FigureFile(name, "The gradient norm of each Linear weight, on the whole "
-                                "training set. The sigmoid's falls by a roughly constant factor "
-                                "per layer going back to the input; ReLU's and tanh's do not.")]
+                                "training set. At initialisation, each layer going back to the "
+                                f"input multiplies it by (geometric mean): {per_layer}.")]
 
     fig, axes = new_figure(11, 3.9, ncols=3)
     epochs = np.asarray(d["epochs"])
@@ -297,6 +301,8 @@ def figures_activations(lesson, img_dir) -> list[FigureFile]:
         ax.set_title(f"{title}\nrange {d['ranges'][name]}", fontsize=10.5)
         others = ", ".join(f"z{i + 2} = {v:g}" for i, v in enumerate(d["softmax_others"]))
         ax.set_xlabel("z" if name != "softmax" else f"score z1  ({others})")
+    for row in axes:
+        row[0].set_ylabel("f(z) and f′(z)")
     flat[0].legend(fontsize=8.5, loc="upper left")
     ax = flat[len(d["order"])]
     for name in ("sigmoid", "tanh", "relu"):
@@ -333,11 +339,13 @@ def figures_activations(lesson, img_dir) -> list[FigureFile]:
     axes[0][1].set_ylabel("probability softmax(z)_i")
     axes[0][1].set_ylim(0, 1)
     axes[0][1].set_title(f"softmax: probabilities (sum {probs.sum():.6f})")
+    for ax in axes[0]:
+        ax.set_xlabel("class i")
     fig.suptitle("softmax turns scores into probabilities")
     path, name = _out(img_dir, lesson, "softmax")
     save(fig, path)
-    figures.append(FigureFile(name, "The same classes before and after softmax: the order is "
-                                    "kept, every value is in (0, 1) and they sum to 1."))
+    figures.append(FigureFile(name, "The same classes before and after softmax (the findings "
+                                    "check the order, the range and the sum)."))
     return figures
 
 
@@ -377,13 +385,14 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
             ax.tick_params(labelsize=8.5)
             ax.grid(False)
         row[0].set_ylabel(f"{key}, {land['steps']} steps\ny", fontsize=11)
-    fig.suptitle("Optimizer paths at the tuned learning rates "
+    for ax in axes[-1]:
+        ax.set_xlabel("x")
+    fig.suptitle("Optimizer paths at the chosen learning rates "
                  "(square: start, star: optimum, dot: final point)")
     path, name = _out(img_dir, lesson, "paths")
     save(fig, path)
-    figures.append(FigureFile(name, "Each optimizer's path from the same start, at the "
-                                    "learning rate of the grid that ends nearest the optimum; "
-                                    "contours are geometric levels of f."))
+    figures.append(FigureFile(name, "Each optimizer's path from the same start; contours are "
+                                    "geometric levels of f. " + d["selection_rule"]))
 
     fig, axes = new_figure(12, 4.2, ncols=len(lands))
     for ax, (key, land) in zip(axes[0], lands.items()):
@@ -407,19 +416,24 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
         for name, run in land["runs"].items():
             sweep = np.asarray(run["sweep"], dtype=float)
             shown = np.where(np.isfinite(sweep), np.minimum(sweep, 1e3), 1e3)
-            ax.loglog(grid, shown, "-o", ms=4, color=OPTIMIZER_COLORS[name], label=name)
-            ax.plot(run["lr"], run["final_distance"], "*", ms=13, mec="k",
-                    color=OPTIMIZER_COLORS[name])
+            wild = ~np.asarray(run["tame"], dtype=bool)
+            color = OPTIMIZER_COLORS[name]
+            ax.loglog(grid, shown, "-", color=color, label=name)
+            ax.plot(grid[~wild], shown[~wild], "o", ms=4, color=color)
+            ax.plot(grid[wild], shown[wild], "o", ms=5, mfc="white", mec=color)
+            ax.plot(run["lr"], run["final_distance"], "*", ms=13, mec="k", color=color)
+        ax.plot([], [], "o", ms=5, mfc="white", mec="0.3", label="not tame")
         ax.axhline(start_distance, color="0.4", ls=":", lw=1.2, label="start distance")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("final distance to optimum (capped at 1e3)")
         ax.set_title(land["title"], fontsize=11)
         ax.legend(fontsize=8.5)
-    fig.suptitle("Sensitivity to the learning rate (star: the rate used)")
+    fig.suptitle("Sensitivity to the learning rate (star: the rate shown)")
     path, name = _out(img_dir, lesson, "sweep")
     save(fig, path)
     figures.append(FigureFile(name, "Final distance to the optimum for every learning rate of "
-                                    "the grid; points at 1e3 diverged."))
+                                    "the grid; points at 1e3 diverged, hollow points are runs "
+                                    "that were not tame. " + d["selection_rule"]))
 
     digits = d["digits"]
     fig, axes = new_figure(11, 4.0, ncols=2)
