@@ -141,7 +141,8 @@ def test_lr_scheduler_callback_steps_once_per_epoch():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0125)
 
 
-def test_reduce_lr_on_plateau_gets_the_monitored_metric():
+def _plateau_run():
+    """Moons, a flat loss (lr 1e-6) and a ReduceLROnPlateau whose step() records its metric."""
     X, y = make_moons(64)
     model = _model([2, 4, 2])
     optimizer = st.optim.SGD(model.parameters(), lr=1e-6)  # the loss stays flat
@@ -153,6 +154,11 @@ def test_reduce_lr_on_plateau_gets_the_monitored_metric():
         seen.append(metrics)
         original(metrics)
     scheduler.step = spy
+    return X, y, model, optimizer, scheduler, seen
+
+
+def test_reduce_lr_on_plateau_gets_the_monitored_metric():
+    X, y, model, optimizer, scheduler, seen = _plateau_run()
     history = st.fit(model, CE, optimizer, X, y, epochs=6, validation_data=(X, y),
                      scheduler=scheduler, verbose=0)
     assert seen == history.history["val_loss"]
@@ -248,17 +254,7 @@ def test_divergence_guard_quiet_on_a_good_learning_rate_and_can_be_turned_off(di
 
 def test_reduce_lr_on_plateau_falls_back_to_loss_only_for_the_run_without_validation():
     """The fallback to 'loss' belongs to one run: the callback's monitor is not rewritten."""
-    X, y = make_moons(64)
-    model = _model([2, 4, 2])
-    optimizer = st.optim.SGD(model.parameters(), lr=1e-6)
-    scheduler = st.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
-    seen = []
-    original = scheduler.step
-
-    def spy(metrics):
-        seen.append(metrics)
-        original(metrics)
-    scheduler.step = spy
+    X, y, model, optimizer, scheduler, seen = _plateau_run()
     callback = LRSchedulerCallback(scheduler)
     history = st.fit(model, CE, optimizer, X, y, epochs=2, callbacks=[callback], verbose=0)
     assert seen == history.history["loss"]
