@@ -220,15 +220,21 @@ def test_divergence_guard_stops_a_too_large_learning_rate_with_a_helpful_message
     assert error.history is not None
 
 
-def test_divergence_guard_reports_nan_at_the_exact_step():
-    X, y = make_moons(64)
-    model = _model([2, 4, 2])
+def _loss_that_turns_nan_at_call(n: int):
+    """Cross-entropy whose n-th call (counting from 1) returns NaN: a divergence on cue."""
     calls = []
 
     def poisoned(output, target):
         calls.append(1)
         loss = CE(output, target)
-        return loss * math.nan if len(calls) == 7 else loss  # step 3 of epoch 2
+        return loss * math.nan if len(calls) == n else loss
+    return poisoned
+
+
+def test_divergence_guard_reports_nan_at_the_exact_step():
+    X, y = make_moons(64)
+    model = _model([2, 4, 2])
+    poisoned = _loss_that_turns_nan_at_call(7)  # step 3 of epoch 2 (4 steps per epoch)
 
     with pytest.raises(DivergenceError, match=r"epoch 2 of 3, step 3 of 4 with learning rate "
                                               r"lr = 0.1: the loss became nan"):
@@ -283,12 +289,7 @@ def test_csv_logger_leaves_no_open_file_when_training_diverges(tmp_path):
 
     X, y = make_moons(64)
     model = _model([2, 4, 2])
-    calls = []
-
-    def poisoned(output, target):
-        calls.append(1)
-        loss = CE(output, target)
-        return loss * math.nan if len(calls) == 6 else loss  # step 2 of epoch 2
+    poisoned = _loss_that_turns_nan_at_call(6)  # step 2 of epoch 2
 
     path = tmp_path / "log.csv"
     logger = CSVLogger(path)
