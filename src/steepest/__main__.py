@@ -1,0 +1,7 @@
+"""``python -m steepest ...`` runs the command line, like the ``steepest`` script."""
+
+import sys
+
+from steepest.cli import main
+
+sys.exit(main())
