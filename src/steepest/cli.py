@@ -270,6 +270,7 @@ def _layer_labels(model) -> dict:
 def plot_gradient_norms(history, model, path, title: str | None = None):
     """Per-layer mean weight-gradient norm per epoch (log scale), one line per Linear layer."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     norms = history.layer_grad_norms()
     labels = _layer_labels(model)
@@ -282,6 +283,7 @@ def plot_gradient_norms(history, model, path, title: str | None = None):
     if any(v > 0 for values in norms.values() for v in values if math.isfinite(v)):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("mean L2 norm of the weight gradient")
     ax.set_title(title or "Gradient norm per layer (input layer first)")
     ax.grid(alpha=0.3, which="both")

@@ -202,6 +202,7 @@ class History:
         touch pyplot's global state.
         """
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         h = self.history
         if not self.epoch:
@@ -220,6 +221,7 @@ class History:
                 ax.plot(epochs, h[f"val_{key}"], label=f"validation {label}",
                         marker="." if len(epochs) < 30 else None)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(label)
             ax.set_title(label.capitalize() + " per epoch")
             ax.grid(alpha=0.3)
