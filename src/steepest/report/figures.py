@@ -33,9 +33,11 @@ def _finite(values) -> np.ndarray:
     return np.where(np.isfinite(values), values, np.nan)
 
 
-def _out(img_dir: Path, lesson, stem: str) -> tuple[Path, str]:
+def _save(fig, img_dir: Path, lesson, stem: str) -> str:
+    """Write ``fig`` as ``<lesson>-<stem>.png`` in ``img_dir``; return the file name."""
     name = f"{lesson.name}-{stem}.png"
-    return Path(img_dir) / name, name
+    save(fig, Path(img_dir) / name)
+    return name
 
 
 # ---------------------------------------------------------------- 1. gradient descent
@@ -67,8 +69,7 @@ def figures_gradient_descent(lesson, img_dir) -> list[FigureFile]:
         ax.set_title(f"α = {run['alpha']:g}: {run['class']}")
         ax.legend(loc="upper center")
     fig.suptitle("Gradient descent steps on the cost curve")
-    path, name = _out(img_dir, lesson, "steps")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "steps")
     panels = "; ".join(f"α = {run['alpha']:g}: {run['class']}, w − 2 changes sign "
                        f"{run['sign_changes']} times in {run['steps']} steps" for run in picks)
     figures.append(FigureFile(name, f"The cost J(w) and the first gradient-descent steps from "
@@ -96,8 +97,7 @@ def figures_gradient_descent(lesson, img_dir) -> list[FigureFile]:
     th = d["thresholds"]
     fig.suptitle(f"Learning-rate study  (1/(2Σx²) = {th['one_step']:.3f}, "
                  f"1/Σx² = {th['divergence']:.3f})")
-    path, name = _out(img_dir, lesson, "rates")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "rates")
     figures.append(FigureFile(name, "Each α's run, coloured by the class read off its numbers: "
                                     "slow (still far after all steps), well chosen, "
                                     "overshooting (w − 2 changes sign every step) and "
@@ -139,8 +139,7 @@ def figures_notebook_exercise(lesson, img_dir) -> list[FigureFile]:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=9.5)
     fig.suptitle("The notebook exercise: loss per step for each learning rate (log scale)")
-    path, name = _out(img_dir, lesson, "loss")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "loss")
     one_step = [r for r in d["runs"] if r["label"] == "1/15"]
     note = (f" lr = 1/15 lands on the minimum in one step (loss "
             f"{one_step[0]['loss_after_one_step']:.1e})." if one_step else "")
@@ -196,8 +195,7 @@ def figures_backpropagation(lesson, img_dir) -> list[FigureFile]:
                         f"{d['ratio_dw2_dw1']:.1f}x ∂E/∂w1)", color="#d62728", fontsize=10,
             fontweight="bold", va="bottom")
     fig.suptitle("Two sigmoid neurons: forward values and backpropagated gradients")
-    path, name = _out(img_dir, lesson, "diagram")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "diagram")
     figures = [FigureFile(name, "The chain x → neuron 1 → neuron 2 → E with the course's "
                                 "weights: forward values in blue, the gradients autodiff "
                                 "computes in red.")]
@@ -220,8 +218,7 @@ def figures_backpropagation(lesson, img_dir) -> list[FigureFile]:
     axes[0][0].set_title("Error E, linear scale")
     axes[0][1].set_title("Error E, log scale")
     fig.suptitle(f"Training the chain with GD, lr = {d['lr']:g}")
-    path, name = _out(img_dir, lesson, "error")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "error")
     figures.append(FigureFile(name, "The error before each iteration of forward pass, "
                                     "backpropagation and update."))
     return figures
@@ -246,8 +243,7 @@ def figures_vanishing_gradient(lesson, img_dir) -> list[FigureFile]:
         ax.set_title(title)
         ax.legend()
     fig.suptitle(f"Gradient norm by depth, {len(depth) - 1} hidden layers")
-    path, name = _out(img_dir, lesson, "norms")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "norms")
     per_layer = ", ".join(f"{a} ×{run['shrink_per_layer_at_init']:.2g}"
                           for a, run in runs.items())
     figures = [FigureFile(name, "The gradient norm of each Linear weight, on the whole "
@@ -274,8 +270,7 @@ def figures_vanishing_gradient(lesson, img_dir) -> list[FigureFile]:
         ax.set_xlabel("epoch")
         ax.legend()
     fig.suptitle("Training the three deep networks on the 8x8 digits")
-    path, name = _out(img_dir, lesson, "training")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "training")
     figures.append(FigureFile(name, "Loss, validation accuracy and gradient ratio per epoch "
                                     "(epoch 0 = initialisation)."))
     return figures
@@ -312,8 +307,7 @@ def figures_activations(lesson, img_dir) -> list[FigureFile]:
     ax.set_xlabel("z")
     ax.legend(fontsize=8.5)
     fig.suptitle("The seven activation functions (solid) and their derivatives (dashed)")
-    path, name = _out(img_dir, lesson, "functions")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "functions")
     figures = [FigureFile(name, "Each function and its derivative from autodiff; the crosses "
                                 "are the registry's NumPy derivative at every 25th grid point. "
                                 "The last panel puts the derivatives of sigmoid, tanh and ReLU "
@@ -342,8 +336,7 @@ def figures_activations(lesson, img_dir) -> list[FigureFile]:
     for ax in axes[0]:
         ax.set_xlabel("class i")
     fig.suptitle("softmax turns scores into probabilities")
-    path, name = _out(img_dir, lesson, "softmax")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "softmax")
     figures.append(FigureFile(name, "The same classes before and after softmax (the findings "
                                     "check the order, the range and the sum)."))
     return figures
@@ -389,8 +382,7 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
         ax.set_xlabel("x")
     fig.suptitle("Optimizer paths at the chosen learning rates "
                  "(square: start, star: optimum, dot: final point)")
-    path, name = _out(img_dir, lesson, "paths")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "paths")
     figures.append(FigureFile(name, "Each optimizer's path from the same start; contours are "
                                     "geometric levels of f. " + d["selection_rule"]))
 
@@ -405,8 +397,7 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
         ax.set_title(land["title"], fontsize=11)
         ax.legend()
     fig.suptitle("Function value per step")
-    path, name = _out(img_dir, lesson, "values")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "values")
     figures.append(FigureFile(name, "The value of the landscape along each path."))
 
     fig, axes = new_figure(12, 4.2, ncols=len(lands))
@@ -429,8 +420,7 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
         ax.set_title(land["title"], fontsize=11)
         ax.legend(fontsize=8.5)
     fig.suptitle("Sensitivity to the learning rate (star: the rate shown)")
-    path, name = _out(img_dir, lesson, "sweep")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "sweep")
     figures.append(FigureFile(name, "Final distance to the optimum for every learning rate of "
                                     "the grid; points at 1e3 diverged, hollow points are runs "
                                     "that were not tame. " + d["selection_rule"]))
@@ -455,8 +445,7 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
     for ax in axes[0]:
         ax.set_xlabel("epoch")
     fig.suptitle(f"The same MLP {d['digits_sizes']} trained on the digits with each optimizer")
-    path, name = _out(img_dir, lesson, "digits")
-    save(fig, path)
+    name = _save(fig, img_dir, lesson, "digits")
     figures.append(FigureFile(name, "Loss and validation accuracy per epoch, from the same "
                                     "initial weights."))
     return figures
