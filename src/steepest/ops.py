@@ -331,13 +331,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- reductions
-def _normalize_axis(axis, ndim, op: str = "reduce"):
+def _normalize_axis(axis, ndim, op: str = "reduce", allow_duplicate: bool = False):
     """``axis`` as a tuple of non-negative axes; an out-of-range axis raises NumPy's
     ``AxisError`` (an ``IndexError`` and a ``ValueError``) naming the op."""
     if axis is None:
         return None
     try:
-        return normalize_axis_tuple(axis, ndim)
+        return normalize_axis_tuple(axis, ndim, allow_duplicate=allow_duplicate)
     except AxisError as error:
         raise AxisError(f"{op}: {error}") from None
 
@@ -650,7 +650,7 @@ def permute(a: Tensor, dims=None) -> Tensor:
     all axes reversed if None); backward applies the inverse permutation."""
     if dims is not None:
         dims = tuple(dims)
-        if sorted(_normalize_axis(dims, a.ndim, "permute")) != list(range(a.ndim)):
+        if sorted(_normalize_axis(dims, a.ndim, "permute", True)) != list(range(a.ndim)):
             raise ValueError(f"permute: dims {dims} must name each of the {a.ndim} axes of a "
                              f"tensor of shape {a.shape} exactly once")
     out = np.transpose(a.data, dims)

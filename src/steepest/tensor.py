@@ -547,18 +547,24 @@ class Tensor:
     def pow(self, exponent):
         return _ops.pow(self, exponent)
 
-    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
-        return _ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    # dtype= casts first (as torch's sum/mean); out= is NumPy's, here only so that np.mean(t),
+    # np.sum(t), np.max(t) work on tensors (they call these methods)
+    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None, dtype=None, out=None):
+        source = _numpy_call_args(self, "sum", dtype, out)
+        return _ops.sum(source, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
-        return _ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None, dtype=None, out=None):
+        source = _numpy_call_args(self, "mean", dtype, out)
+        return _ops.mean(source, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
         """``max()``/``max(axis=...)``: the reduced tensor; ``max(dim)``: ``(values, indices)``."""
+        _numpy_call_args(self, "max", None, out)
         return _ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
         """``min()``/``min(axis=...)``: the reduced tensor; ``min(dim)``: ``(values, indices)``."""
+        _numpy_call_args(self, "min", None, out)
         return _ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
@@ -646,6 +652,12 @@ class Tensor:
 
     def log_softmax(self, axis=None, *, dim=None):
         return _activations.log_softmax(self, axis, dim=dim)
+
+
+def _numpy_call_args(t: Tensor, op: str, dtype, out) -> Tensor:
+    if out is not None:
+        raise TypeError(f"{op}: out= is not supported; use the returned tensor")
+    return t if dtype is None else t.to(dtype)
 
 
 def _scaled(other, alpha):
