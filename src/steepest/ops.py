@@ -14,6 +14,7 @@ Gradients of broadcast operands are summed back to the operand's own shape (and 
 from __future__ import annotations
 
 import builtins
+import itertools
 from collections import namedtuple
 
 import numpy as np
@@ -45,6 +46,9 @@ def _record(data: np.ndarray, parents: tuple, backward, op: str,
     return out
 
 
+_NEVER_MODIFIED = itertools.repeat(0)
+
+
 def _version_checked(backward, parents: tuple, output, op: str):
     """``backward``, preceded by a check that no input (nor a saved output) of the node was
     changed in place since the forward pass: their values would give a wrong gradient.
@@ -53,7 +57,11 @@ def _version_checked(backward, parents: tuple, output, op: str):
     every input, because the graph links tensors (not nodes) and an input rewritten in place
     carries a new history; such graphs are refused with the same message, never answered wrong.
     """
-    versions = tuple(p._versions[0] if p._versions is not None else 0 for p in parents)
+    versions = _NEVER_MODIFIED  # the common case, without building a tuple per node
+    for parent in parents:
+        if parent._versions is not None and parent._versions[0]:
+            versions = tuple(p._versions[0] if p._versions is not None else 0 for p in parents)
+            break
 
     def checked(g):
         for parent, version in zip(parents, versions):
