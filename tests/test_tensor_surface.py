@@ -458,3 +458,30 @@ def test_setitem_that_reads_the_tensor_itself_is_refused_at_backward():
     z[:, 0] = column  # the out-of-place way: assign into a fresh copy
     z.sum().backward()
     np.testing.assert_allclose(x.grad, [[4.0, 2.0, 2.0]] * 2)
+
+
+# ------------------------------------------------------------------------- a tutorial program
+def polynomial_fit(lib, steps=300):
+    """"Learning PyTorch with Examples", tensors and autograd: fit sin(x) by a cubic, written
+    once against a module namespace (torch or steepest)."""
+    dtype = lib.float64
+    x = lib.linspace(-np.pi, np.pi, 2000, dtype=dtype)
+    y = lib.sin(x)
+    a, b, c, d = (lib.tensor(v, dtype=dtype, requires_grad=True)
+                  for v in np.random.default_rng(0).standard_normal(4))
+    learning_rate = 1e-6
+    for _ in range(steps):
+        y_pred = a + b * x + c * x ** 2 + d * x ** 3
+        loss = (y_pred - y).pow(2).sum()
+        loss.backward()
+        with lib.no_grad():
+            for param in (a, b, c, d):
+                param -= learning_rate * param.grad
+                param.grad = None
+    return np.array([param.item() for param in (a, b, c, d)]), f"{loss:>7f}"
+
+
+def test_the_tutorial_polynomial_gives_torchs_weights():
+    (ours, our_loss), (theirs, their_loss) = polynomial_fit(st), polynomial_fit(torch)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+    assert abs(float(our_loss) - float(their_loss)) <= 1e-9 * float(their_loss) + 2e-6
