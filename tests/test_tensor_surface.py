@@ -485,3 +485,21 @@ def test_the_tutorial_polynomial_gives_torchs_weights():
     (ours, our_loss), (theirs, their_loss) = polynomial_fit(st), polynomial_fit(torch)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
     assert abs(float(our_loss) - float(their_loss)) <= 1e-9 * float(their_loss) + 2e-6
+
+
+def test_inplace_errors_name_the_op_shape_and_dtype():
+    x = st.zeros(3)
+    with pytest.raises(RuntimeError, match=r"add_: the result has shape \(2, 3\), which does "
+                                           r"not match this tensor's shape \(3,\)"):
+        x += st.ones(2, 3)
+    labels = st.tensor([0, 1, 2])
+    with pytest.raises(TypeError, match="mul_: result type float64 can't be cast to this "
+                                        "tensor's dtype int64"):
+        labels *= 0.5
+    assert x._version == 0 and labels._version == 0
+    labels += 1  # int stays int
+    np.testing.assert_array_equal(labels.data, [1, 2, 3])
+    x32 = st.zeros(2, dtype=st.float32)
+    x32 += st.tensor([0.1, 0.2])  # float64 into float32: cast, as torch
+    assert x32.dtype == np.float32
+    np.testing.assert_allclose(x32.data, [0.1, 0.2], rtol=1e-7)

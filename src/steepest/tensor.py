@@ -185,6 +185,16 @@ class Tensor:
         Whether gradients should flow into this tensor (it becomes a leaf with ``.grad``).
     dtype : optional
         Force a dtype.
+
+    Attributes
+    ----------
+    data : ndarray
+        The values (torch's ``.data`` is a tensor; here it is the ndarray itself). Editing it in
+        place (``x.data[0] = 5``, ``x.data -= ...``) bypasses the version counter: done between
+        a forward pass and its ``backward()`` it gives wrong gradients without a word, exactly
+        as torch's ``.data`` does. Use the in-place tensor ops under ``no_grad`` instead.
+    grad : ndarray or None
+        The accumulated gradient of a leaf (an ndarray, not a tensor).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "name",
@@ -732,7 +742,7 @@ def _data_of(value):
 def _topological_order(root: Tensor) -> list:
     """Nodes that need a gradient, parents before children (iterative depth-first search)."""
     order = []
-    visited = {root}  # tensors hash by identity (no __eq__), so they key sets and dicts
+    visited = {root}  # tensors hash by identity (== is elementwise), so they key sets and dicts
     stack = [(root, iter(root._parents))]
     while stack:
         node, parents = stack[-1]
