@@ -326,7 +326,8 @@ class Tensor:
         return self.astype(dtype)
 
     def type(self, dtype=None):
-        """With ``dtype``: cast, as ``to(dtype)``. Without: the type name (``'steepest.DoubleTensor'``)."""
+        """With ``dtype``: cast, as ``to(dtype)``. Without: the type's name, as torch
+        (``'steepest.DoubleTensor'``)."""
         if dtype is None:
             return "steepest." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
         return self.to(dtype)
@@ -848,7 +849,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from start to end inclusive, computed as torch does:
-    start + i·Δ for the first half, end − (steps−1−i)·Δ for the second, Δ = (end−start)/(steps−1)."""
+    start + i·Δ for the first half, end − (steps−1−i)·Δ for the second half,
+    Δ = (end − start)/(steps − 1)."""
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     i = np.arange(steps, dtype=np.float64)
