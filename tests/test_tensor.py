@@ -44,6 +44,19 @@ def test_unsupported_data_is_rejected():
         st.tensor(["a", "b"])
 
 
+@pytest.mark.parametrize("data", [2**70, [1, 2**64], [[0], [-2**63 - 1]], 2**63])
+def test_integers_beyond_int64_name_the_argument_and_value(data):
+    """Issue 12 §3: tensor(2**70) raised NumPy's raw error; torch refuses it too."""
+    big = data if isinstance(data, int) else np.ravel(np.array(data, dtype=object))[-1]
+    with pytest.raises(TypeError, match=rf"tensor: data holds the integer {big}, which does "
+                                        rf"not fit in int64.*dtype=st.float64"):
+        st.tensor(data)
+    with pytest.raises(TypeError, match=rf"integer {big}"):
+        st.tensor(data, dtype=np.int64)
+    assert st.tensor(data, dtype=st.float64).dtype == np.float64
+    assert st.tensor(2**63 - 1).item() == 2**63 - 1 and st.tensor(-2**63).item() == -2**63
+
+
 def test_tensor_copies_its_data():
     data = np.array([1.0, 2.0])
     t = st.tensor(data)
@@ -105,8 +118,9 @@ def test_float32_stays_float32_end_to_end():
     b = st.tensor(np.zeros(2, np.float32), requires_grad=True)
     steps = [x * 0.5, 2 ** x, x / 3, x - 1, 1 - x, 3 / x, x ** 1.5, x ** 2, -x, x + 1.0,
              x.exp(), x.log(), x.sqrt(), x.abs(), x.clip(0.7, 1.2), st.maximum(x, 1.0),
-             st.minimum(1.0, x), st.where(x > 1, x, 0.0), x.sum(axis=0), x.mean(), x.max(1),
-             x.T, x.reshape(-1), x[[0, 0, 1]], st.concatenate([x, x]), st.stack([x, x]),
+             st.minimum(1.0, x), st.where(x > 1, x, 0.0), x.sum(axis=0), x.mean(),
+             x.max(1).values, x.max(axis=1), x.T, x.reshape(-1), x[[0, 0, 1]],
+             st.concatenate([x, x]), st.stack([x, x]),
              st.linear(x, w, b), x @ w.T, st.sigmoid(x), st.tanh(x), st.relu(x),
              st.leaky_relu(x), st.softmax(x), st.log_softmax(x), st.binary_step(x)]
     for i, y in enumerate(steps):
