@@ -392,3 +392,35 @@ def test_node_lookup_of_a_foreign_tensor_is_a_key_error():
     captured = st.viz.graph(micrograd_example()["g"])
     with pytest.raises(KeyError, match="not part of the captured graph"):
         captured.node(st.tensor(1.0))
+
+
+# ------------------------------------------------------------- the tour's lesson
+def test_backpropagation_lesson_graph_equals_its_hand_chain_rule(tmp_path):
+    from steepest.lessons import backpropagation
+    from steepest.report.figures import render_figures
+
+    lesson = backpropagation()
+    captured = st.viz.Graph.from_dict(lesson.data["graph"])
+    nodes = {n.name: n for n in captured.nodes}
+    assert set(nodes) == {"x", "w1", "b1", "z1", "a1", "w2", "b2", "z2", "a2", "T", "E"}
+
+    def local(source, target):
+        (edge,) = [e for e in captured.edges
+                   if (e.source, e.target) == (nodes[source].id, nodes[target].id)]
+        return edge.local.item()
+
+    factors, chain = lesson.data["factors"], lesson.data["chain_rule"]
+    close(local("a2", "E"), factors["dE/da2 = −(T − a2)"])
+    close(local("z2", "a2"), factors["da2/dz2 = a2(1 − a2)"])
+    close(local("w2", "z2"), factors["dz2/dw2 = a1"])
+    close(local("a1", "z2"), factors["dz2/da1 = w2"])
+    close(local("z1", "a1"), factors["da1/dz1 = a1(1 − a1)"])
+    close(local("w1", "z1"), factors["dz1/dw1 = x"])
+    for parameter in ("w1", "b1", "w2", "b2"):
+        close(nodes[parameter].grad.item(), chain[f"dE_d{parameter}"])
+    ref = REFERENCE["two_neuron_chain"]
+    for key in ("z1", "a1", "z2", "a2", "E"):
+        close(nodes[key].value.item(), ref[key])
+    (graph_figure,) = [f for f in render_figures(lesson, tmp_path) if "graph" in f.file]
+    assert (tmp_path / graph_figure.file).read_bytes()[:4] == b"\x89PNG"
+    assert "chain-rule factors" in graph_figure.caption

@@ -160,7 +160,7 @@ def draw(graph: Graph, path=None, ax=None, max_nodes: int = MAX_NODES, digits: i
         if edge.count > 1 or k in labels:
             text = f"×{edge.count}" if edge.count > 1 else labels[k]
             near_target = out_degree[edge.source] > in_degree[edge.target]
-            (a, b), t = (segments[-1], 0.4) if near_target else (segments[0], 0.6)
+            (a, b), t = (segments[-1], 0.45) if near_target else (segments[0], 0.55)
             t += 0.15 * repeat
             ax.text(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]), text, ha="center",
                     va="center", fontsize=EDGE_FONT_SIZE, family=FONT, color="#a1282b",
