@@ -61,9 +61,10 @@ class Node:
 
     @property
     def label(self) -> str:
-        """The name, the op, or both: ``"w1"``, ``"Sigmoid"``, ``"a1 = Sigmoid"``."""
+        """The name, the op, or both: ``"w1"``, ``"Sigmoid"``, ``"a1 = Sigmoid"``; an unnamed
+        leaf is ``"leaf"``, or ``"constant"`` when it does not require grad."""
         if self.name is None:
-            return self.op
+            return "constant" if self.is_leaf and not self.requires_grad else self.op
         return self.name if self.is_leaf else f"{self.name} = {self.op}"
 
 
