@@ -424,3 +424,50 @@ def test_backpropagation_lesson_graph_equals_its_hand_chain_rule(tmp_path):
     (graph_figure,) = [f for f in render_figures(lesson, tmp_path) if "graph" in f.file]
     assert (tmp_path / graph_figure.file).read_bytes()[:4] == b"\x89PNG"
     assert "chain-rule factors" in graph_figure.caption
+
+
+# ------------------------------------------------------------- dtypes, labels, depth
+def test_float32_graph_keeps_float32_and_matches_torch():
+    rng = np.random.default_rng(5)
+    a, w = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((3, 2))
+    x = st.tensor(a, requires_grad=True)
+    W = st.tensor(w.astype(np.float32), requires_grad=True)
+    h = (x @ W).tanh()
+    captured = st.viz.graph((h * h).mean())
+    xt = torch.tensor(a, requires_grad=True)
+    Wt = torch.tensor(w.astype(np.float32), requires_grad=True)
+    ht = (xt @ Wt).tanh()
+    ht.retain_grad()
+    (ht * ht).mean().backward()
+    assert captured.node(h).grad.dtype == np.float32
+    close(captured.node(h).grad, ht.grad.numpy(), rtol=1e-5, atol=1e-6)
+    close(captured.node(W).grad, Wt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_integer_tensors_are_constant_leaves_and_everything_renders(tmp_path):
+    counts = st.tensor(np.array([0, 2]))
+    x = st.tensor([1.5, -0.5], requires_grad=True)
+    captured = st.viz.graph((x * counts).sum())
+    node = captured.node(counts)
+    assert node.op == "leaf" and node.grad is None and node.label == "constant"
+    close(captured.node(x).grad, [0.0, 2.0])
+    assert json.loads(captured.to_json())["nodes"][node.id]["value"] == [0, 2]
+    assert "data [0 2]" in captured.to_dot()
+    captured.draw(tmp_path / "int.png")
+    assert (tmp_path / "int.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_deep_chain_is_captured_iteratively_and_drawn_collapsed():
+    x = st.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0001
+    captured = st.viz.graph(y)
+    assert len(captured.nodes) == 3001 and len(captured.edges) == 3000
+    close(captured.node(x).grad, 1.0001 ** 3000, rtol=1e-9)
+    fig = captured.draw()
+    assert any("+2999 edges within" in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_a_graph_shows_itself_as_a_png_in_jupyter():
+    assert st.viz.graph(micrograd_example()["g"])._repr_png_()[:4] == b"\x89PNG"
