@@ -15,7 +15,8 @@ alone), so it needs the graph: capture before ``backward()``, or after
 drawing.
 """
 
-from steepest.viz.capture import LEAF, Edge, Graph, Node, graph
+from steepest.viz.capture import Graph, graph
+from steepest.viz.structure import LEAF, Edge, Node
 from steepest.viz.layout import MAX_NODES
 from steepest.viz.text import FULL_VALUES_MAX, JSON_MAX_ELEMENTS
 

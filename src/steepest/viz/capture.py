@@ -18,132 +18,49 @@ a freed graph raises ``RuntimeError`` saying so.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from steepest.tensor import Tensor
+from steepest.viz.layout import collapse
+from steepest.viz.structure import LEAF, Edge, GraphData, Node
+from steepest.viz.text import parse_dict, to_dict, to_dot, to_json
 
-__all__ = ["graph", "Graph", "Node", "Edge", "LEAF"]
+__all__ = ["graph", "Graph"]
 
-#: The op name of a leaf node (a tensor the user made: an input, a weight, a constant).
-LEAF = "leaf"
-
-
-@dataclass
-class Node:
-    """One tensor of the graph.
-
-    id : position in ``Graph.nodes`` (parents come before their children).
-    op : the op that made the tensor (``"MatMul"``, ``"Sigmoid"``...), ``"leaf"`` for leaves.
-    name : the tensor's ``name`` (or the name given to :func:`graph`), None if unset.
-    value : a copy of the tensor's data (None in a collapsed summary).
-    grad : ∂output/∂node, same shape as ``value``; None for tensors without requires_grad.
-    requires_grad : whether gradients flow into the tensor.
-    count : how many tensors the node stands for in a collapsed summary (else 1).
-    summary : True for the nodes of a collapsed summary (no value, grad or shape).
-    """
-
-    id: int
-    op: str
-    name: str | None
-    shape: tuple
-    dtype: str
-    value: np.ndarray | None
-    grad: np.ndarray | None
-    requires_grad: bool
-    count: int = 1
-    summary: bool = False
-
-    @property
-    def is_leaf(self) -> bool:
-        return self.op == LEAF
-
-    @property
-    def label(self) -> str:
-        """The name, the op, or both: ``"w1"``, ``"Sigmoid"``, ``"a1 = Sigmoid"``; an unnamed
-        leaf is ``"leaf"``, or ``"constant"`` when it does not require grad."""
-        if self.name is None:
-            return "constant" if self.is_leaf and not self.requires_grad else self.op
-        return self.name if self.is_leaf else f"{self.name} = {self.op}"
-
-
-@dataclass
-class Edge:
-    """``source → target``: the tensor ``source`` is an input of the op that made ``target``.
-
-    local : ∂target/∂source (shaped like the source) when the target has one element, else None.
-    product : the chain-rule term ∂output/∂target · ∂target/∂source sent to the source
-        (None where the source does not require grad).
-    count : how many edges it stands for (1, more in a collapsed summary).
-    """
-
-    source: int
-    target: int
-    local: np.ndarray | None = None
-    product: np.ndarray | None = None
-    count: int = 1
-
-
-@dataclass
-class Graph:
+class Graph(GraphData):
     """The nodes (parents first, the output last) and edges of a recorded graph.
 
     Render with :meth:`draw` (matplotlib), :meth:`to_dot` (Graphviz) or :meth:`to_json`;
     :meth:`node` finds the node of a tensor that took part.
     """
 
-    nodes: list[Node]
-    edges: list[Edge]
-    note: str | None = None
-    _index: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def output(self) -> Node:
-        return self.nodes[-1]
-
-    def node(self, tensor: Tensor) -> Node:
-        """The node of ``tensor``; KeyError if the tensor is not part of this graph."""
-        entry = self._index.get(id(tensor))
-        if entry is None or entry[0]() is not tensor:
-            raise KeyError(f"node: this tensor (shape {getattr(tensor, 'shape', None)}) is not "
-                           f"part of the captured graph")
-        return self.nodes[entry[1]]
-
-    def parents(self, node: Node) -> list[Node]:
-        return [self.nodes[e.source] for e in self.edges if e.target == node.id]
-
-    # renderings live in their own modules; matplotlib is imported only when drawing
     def draw(self, path=None, ax=None, **options):
         """Draw with matplotlib and return the Figure (see :func:`steepest.viz.draw.draw`)."""
-        from steepest.viz.draw import draw
+        from steepest.viz.draw import draw  # matplotlib is imported only when drawing
         return draw(self, path=path, ax=ax, **options)
 
     def collapsed(self, by: str = "op") -> "Graph":
         """A summary graph with one node per op (see :func:`steepest.viz.layout.collapse`)."""
-        from steepest.viz.layout import collapse
         return collapse(self, by=by)
 
     def to_dot(self, digits: int = 4) -> str:
         """Graphviz DOT text (see :func:`steepest.viz.text.to_dot`)."""
-        from steepest.viz.text import to_dot
         return to_dot(self, digits=digits)
 
     def to_dict(self) -> dict:
-        """The JSON contract as Python objects (see :func:`steepest.viz.text.to_dict`)."""
-        from steepest.viz.text import to_dict
+        """The JSON contract as Python objects (see :mod:`steepest.viz.text`)."""
         return to_dict(self)
 
     def to_json(self, indent=None) -> str:
-        """The JSON contract as text (see :func:`steepest.viz.text.to_dict`)."""
-        from steepest.viz.text import to_json
+        """The JSON contract as strict JSON text (see :mod:`steepest.viz.text`)."""
         return to_json(self, indent=indent)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Graph":
         """Rebuild a graph (for drawing) from :meth:`to_dict`'s output."""
-        from steepest.viz.text import from_dict
-        return from_dict(data)
+        nodes, edges, note = parse_dict(data)
+        return cls(nodes=nodes, edges=edges, note=note)
 
     def _repr_png_(self):
         """Jupyter shows a captured graph as its picture."""

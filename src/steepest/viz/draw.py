@@ -16,9 +16,9 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from steepest.viz.capture import Graph
-from steepest.viz.layout import MAX_NODES, layers, route
-from steepest.viz.text import _fill, edge_text, node_lines
+from steepest.viz.structure import GraphData
+from steepest.viz.layout import MAX_NODES, collapse, layers, route
+from steepest.viz.text import edge_text, fill_color, node_lines
 
 __all__ = ["draw"]
 
@@ -45,7 +45,7 @@ def _box_size(lines) -> tuple[float, float]:
     return width, len(lines) * LINE * FONT_SIZE + 2 * PAD
 
 
-def draw(graph: Graph, path=None, ax=None, max_nodes: int = MAX_NODES, digits: int = 4,
+def draw(graph: GraphData, path=None, ax=None, max_nodes: int = MAX_NODES, digits: int = 4,
          derivatives: bool | None = None, title: str | None = None) -> Figure:
     """Draw ``graph`` and return the matplotlib Figure; also save it when ``path`` is given.
 
@@ -53,14 +53,14 @@ def draw(graph: Graph, path=None, ax=None, max_nodes: int = MAX_NODES, digits: i
     ----------
     path : file to write (the format from its suffix: .png, .svg, .pdf).
     ax : draw into this Axes (its figure is returned) instead of a new figure sized to fit.
-    max_nodes : graphs with more nodes are drawn collapsed by op (:meth:`Graph.collapsed`),
-        with a note saying so.
+    max_nodes : graphs with more nodes are drawn collapsed by op
+        (:func:`~steepest.viz.layout.collapse`), with a note saying so.
     digits : significant digits of the numbers shown.
     derivatives : write local derivatives and products on scalar edges; by default when
         there are at most 60 edges.
     title : a title above the picture.
     """
-    shown = graph.collapsed() if len(graph.nodes) > max_nodes else graph
+    shown = collapse(graph) if len(graph.nodes) > max_nodes else graph
     layer_of = layers(shown)
     columns, paths = route(shown, layer_of)
     lines = {n.id: node_lines(n, digits) for n in shown.nodes}
@@ -118,7 +118,7 @@ def draw(graph: Graph, path=None, ax=None, max_nodes: int = MAX_NODES, digits: i
         (left, y_mid), (right, _) = entry[node.id], exit_[node.id]
         h = sizes[node.id][1]
         ax.add_patch(FancyBboxPatch((left, y_mid - h / 2), right - left, h,
-                                    boxstyle="round,pad=0.02", fc=_fill(node, shown),
+                                    boxstyle="round,pad=0.02", fc=fill_color(node, shown),
                                     ec="0.35", lw=1.0, zorder=2))
         top = y_mid + h / 2 - PAD
         text = lines[node.id]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from steepest.viz.capture import LEAF, Edge, Graph, Node
+from steepest.viz.structure import LEAF, Edge, GraphData, Node
 
 __all__ = ["MAX_NODES", "layers", "route", "collapse"]
 
@@ -18,7 +18,7 @@ __all__ = ["MAX_NODES", "layers", "route", "collapse"]
 MAX_NODES = 200
 
 
-def layers(graph: Graph) -> list[int]:
+def layers(graph: GraphData) -> list[int]:
     """The layer (column) of every node, 0 for the leftmost."""
     parents, children = defaultdict(list), defaultdict(list)
     for edge in graph.edges:
@@ -36,7 +36,7 @@ def layers(graph: Graph) -> list[int]:
     return [d - lowest for d in depth]
 
 
-def route(graph: Graph, layer_of: list[int], sweeps: int = 4):
+def route(graph: GraphData, layer_of: list[int], sweeps: int = 4):
     """Columns of keys to place and the path of every edge through them.
 
     An edge that spans several layers passes through a waypoint in each layer between
@@ -77,7 +77,7 @@ def route(graph: Graph, layer_of: list[int], sweeps: int = 4):
     return ordered, paths
 
 
-def collapse(graph: Graph, by: str = "op") -> Graph:
+def collapse(graph: GraphData, by: str = "op") -> GraphData:
     """One node per op (leaves split into parameters and constants), edges counted.
 
     The summary keeps which kinds of op feed which; each node's ``count`` says how many
@@ -114,4 +114,4 @@ def collapse(graph: Graph, by: str = "op") -> Graph:
     edges = [Edge(s, t, count=c) for (s, t), c in sorted(counts.items())]
     note = (f"{len(graph.nodes)} nodes and {len(graph.edges)} edges: too many to draw one by "
             f"one, so collapsed by op (box: op × how many; arrow: × how many edges)")
-    return Graph(nodes=nodes, edges=edges, note=note)
+    return type(graph)(nodes=nodes, edges=edges, note=note)  # a Graph stays a Graph

@@ -25,10 +25,10 @@ import math
 
 import numpy as np
 
-from steepest.viz.capture import Edge, Graph, Node
+from steepest.viz.structure import Edge, GraphData, Node
 
-__all__ = ["JSON_MAX_ELEMENTS", "FULL_VALUES_MAX", "to_dict", "to_json", "from_dict", "to_dot",
-           "node_lines", "format_number"]
+__all__ = ["JSON_MAX_ELEMENTS", "FULL_VALUES_MAX", "to_dict", "to_json", "parse_dict", "to_dot",
+           "node_lines", "edge_text", "format_number", "fill_color"]
 
 #: Arrays with more elements are summarised in the JSON (mean, std, min, max).
 JSON_MAX_ELEMENTS = 256
@@ -97,7 +97,7 @@ def _dot_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def to_dot(graph: Graph, digits: int = 4) -> str:
+def to_dot(graph: GraphData, digits: int = 4) -> str:
     """Graphviz DOT text, left to right; every node's label carries its data and grad."""
     lines = ["digraph steepest {", "  rankdir=LR;",
              '  node [shape=box, style="rounded,filled", fontname="monospace", fontsize=10];']
@@ -105,7 +105,7 @@ def to_dot(graph: Graph, digits: int = 4) -> str:
         lines.append(f'  label="{_dot_escape(graph.note)}"; labelloc=t;')
     for node in graph.nodes:
         label = "\\l".join(_dot_escape(line) for line in node_lines(node, digits)) + "\\l"
-        lines.append(f'  n{node.id} [label="{label}", fillcolor="{_fill(node, graph)}"];')
+        lines.append(f'  n{node.id} [label="{label}", fillcolor="{fill_color(node, graph)}"];')
     for edge in graph.edges:
         attributes = []
         text = edge_text(edge, digits)
@@ -123,7 +123,7 @@ def to_dot(graph: Graph, digits: int = 4) -> str:
 FILLS = {"parameter": "#dbe9f7", "constant": "#eeeeee", "op": "#fdf0e0", "output": "#efe0f3"}
 
 
-def _fill(node: Node, graph: Graph) -> str:
+def fill_color(node: Node, graph: GraphData) -> str:
     if node.id == graph.output.id and not node.summary:
         return FILLS["output"]
     if node.is_leaf:
@@ -160,7 +160,7 @@ def _nested(array: np.ndarray):
     return [_nested(row) for row in array]
 
 
-def to_dict(graph: Graph) -> dict:
+def to_dict(graph: GraphData) -> dict:
     """The documented JSON contract (see the module docstring) as Python objects."""
     nodes = [{"id": n.id, "op": n.op, "name": n.name, "shape": list(n.shape), "dtype": n.dtype,
               "value": _jsonable(n.value), "grad": _jsonable(n.grad),
@@ -173,7 +173,7 @@ def to_dict(graph: Graph) -> dict:
             "output": graph.output.id, "note": graph.note}
 
 
-def to_json(graph: Graph, indent=None) -> str:
+def to_json(graph: GraphData, indent=None) -> str:
     """:func:`to_dict` as strict JSON text."""
     return json.dumps(to_dict(graph), indent=indent, allow_nan=False, ensure_ascii=False)
 
@@ -184,8 +184,9 @@ def _array(value):
     return np.asarray(value, dtype=float)
 
 
-def from_dict(data: dict) -> Graph:
-    """A graph rebuilt from :func:`to_dict`'s output (summarised arrays come back as None)."""
+def parse_dict(data: dict) -> tuple[list[Node], list[Edge], str | None]:
+    """Nodes, edges and note from :func:`to_dict`'s output (summarised arrays become None);
+    ``Graph.from_dict`` builds the graph from them."""
     nodes = [Node(id=n["id"], op=n["op"], name=n["name"], shape=tuple(n["shape"]),
                   dtype=n.get("dtype", "float64"), value=_array(n["value"]),
                   grad=_array(n["grad"]), requires_grad=n.get("requires_grad", True),
@@ -195,4 +196,4 @@ def from_dict(data: dict) -> Graph:
     edges = [Edge(source, target, local=_array(d.get("local")), product=_array(d.get("product")),
                   count=d.get("count", 1))
              for (source, target), d in zip(data["edges"], derivatives)]
-    return Graph(nodes=nodes, edges=edges, note=data.get("note"))
+    return nodes, edges, data.get("note")
