@@ -17,6 +17,7 @@ a freed graph raises ``RuntimeError`` saying so.
 
 from __future__ import annotations
 
+import io
 import weakref
 
 import numpy as np
@@ -27,6 +28,7 @@ from steepest.viz.structure import LEAF, Edge, GraphData, Node
 from steepest.viz.text import parse_dict, to_dict, to_dot, to_json
 
 __all__ = ["graph", "Graph"]
+
 
 class Graph(GraphData):
     """The nodes (parents first, the output last) and edges of a recorded graph.
@@ -64,7 +66,6 @@ class Graph(GraphData):
 
     def _repr_png_(self):
         """Jupyter shows a captured graph as its picture."""
-        import io
         buffer = io.BytesIO()
         self.draw().savefig(buffer, format="png", dpi=100)
         return buffer.getvalue()

@@ -88,6 +88,3 @@ class GraphData:
             raise KeyError(f"node: this tensor (shape {getattr(tensor, 'shape', None)}) is not "
                            f"part of the captured graph")
         return self.nodes[entry[1]]
-
-    def parents(self, node: Node) -> list[Node]:
-        return [self.nodes[e.source] for e in self.edges if e.target == node.id]
