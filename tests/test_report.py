@@ -224,7 +224,7 @@ def test_show_table_and_figures_display_inline(monkeypatch):
     assert shown[0].data == table_markdown(lesson.tables[0])
     shown.clear()
     show_figures(lesson)
-    assert [type(o).__name__ for o in shown] == ["Image", "Markdown"] * 2
+    assert [type(o).__name__ for o in shown] == ["Image", "Markdown"] * 3
     assert shown[0].data[:8] == PNG and shown[1].data.startswith("*The chain")
 
 

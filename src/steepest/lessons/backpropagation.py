@@ -6,6 +6,8 @@ The network is ``Sequential(Linear(1, 1), Sigmoid(), Linear(1, 1), Sigmoid())`` 
 course's weights set by hand, the error is ``st.losses.half_sse`` and the update
 ``st.optim.GD(lr=0.4)``. The chain-rule factors are computed from the forward values and
 multiplied out by hand, beside the gradients autodiff produces, so the two can be compared.
+``data["graph"]`` is the chain's graph captured by :func:`steepest.viz.graph` (its JSON
+contract): every node's value and ∂E/∂node, every edge's local derivative and product.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def backpropagation(x: float = 0.1, w1: float = 0.15, b1: float = 0.4, w2: float
         z2 = model[2](a1)
         a2 = model[3](z2)
         E = st.losses.half_sse(a2, target)
+        graph = st.viz.graph(E, names={  # captured before backward(), which frees the graph
+            "x": inputs, "w1": model[0].weight, "b1": model[0].bias, "z1": z1, "a1": a1,
+            "w2": model[2].weight, "b2": model[2].bias, "z2": z2, "a2": a2, "T": target, "E": E})
         E.backward()
         forward = {"x": x, "z1": z1.item(), "a1": a1.item(), "z2": z2.item(),
                    "a2": a2.item(), "E": E.item()}
@@ -160,7 +165,7 @@ def backpropagation(x: float = 0.1, w1: float = 0.15, b1: float = 0.4, w2: float
               **autodiff, "after_one_step": after_one_step, "errors": errors,
               "E_before_iteration": E_before, "stopped_at": stopped_at,
               "final_parameters": final, "final_output": output,
-              "ratio_dw2_dw1": ratio_w, "ratio_db2_db1": ratio_b},
+              "ratio_dw2_dw1": ratio_w, "ratio_db2_db1": ratio_b, "graph": graph.to_dict()},
         params={"x": x, "w1": w1, "b1": b1, "w2": w2, "b2": b2, "T": T, "lr": lr,
                 "stop_below": stop_below, "max_iterations": max_iterations},
         seconds=clock.seconds)

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
+from steepest.report.graph_figures import backpropagation_graph
 from steepest.report.style import (
     ACTIVATION_COLORS, CLASS_COLORS, OPTIMIZER_COLORS, new_figure, qualitative, save, style,
 )
@@ -221,6 +222,8 @@ def figures_backpropagation(lesson, img_dir) -> list[FigureFile]:
     name = _save(fig, img_dir, lesson, "error")
     figures.append(FigureFile(name, "The error before each iteration of forward pass, "
                                     "backpropagation and update."))
+    fig, caption = backpropagation_graph(lesson)
+    figures.insert(1, FigureFile(_save(fig, img_dir, lesson, "graph"), caption))
     return figures
 
 
