@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -170,11 +171,19 @@ def test_dropout_zeroes_a_fraction_p_and_scales_survivors():
     np.testing.assert_allclose(x.grad, out.data / 2.0)  # gradient flows through survivors only
 
 
-def test_dropout_rejects_invalid_p():
-    with pytest.raises(ValueError, match="p"):
-        nn.Dropout(1.0)
-    with pytest.raises(ValueError, match="p"):
-        nn.Dropout(-0.1)
+@pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", True, float("nan"), None])
+def test_dropout_rejects_invalid_p(p):
+    """The message names the argument, the value and what was expected."""
+    with pytest.raises(ValueError, match=rf"Dropout: p must be .*\[0, 1\], got {re.escape(repr(p))}"):
+        nn.Dropout(p)
+
+
+def test_dropout_with_p_one_zeroes_everything_like_torch():
+    x = st.tensor(np.ones((3, 4)), requires_grad=True)
+    out = nn.Dropout(1.0)(x)
+    out.sum().backward()
+    assert not out.data.any() and not x.grad.any()
+    assert not torch.nn.Dropout(1.0)(torch.ones(3, 4)).any()
 
 
 # ----------------------------------------------------------------- state dicts

@@ -12,6 +12,8 @@ Empty inputs follow torch: the 'mean' of no elements is nan (0/0), the 'sum' is 
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from steepest.activations import _stable_sigmoid
@@ -27,6 +29,14 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(loss: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{loss}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_label_smoothing(loss: str, label_smoothing) -> float:
+    if (isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real)
+            or not 0.0 <= label_smoothing <= 1.0):
+        raise ValueError(f"{loss}: label_smoothing must be a number in [0, 1], got "
+                         f"{label_smoothing!r}")
+    return float(label_smoothing)
 
 
 def _check_same_shape(loss: str, prediction: Tensor, target: Tensor) -> None:
@@ -168,9 +178,7 @@ def cross_entropy(logits, target, reduction: str = "mean",
     """
     logits = as_tensor(logits)
     _check_reduction("cross_entropy", reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got "
-                         f"{label_smoothing!r}")
+    label_smoothing = _check_label_smoothing("cross_entropy", label_smoothing)
     target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
     z = _scores_as_rows("cross_entropy", logits)
     n, classes = z.shape
