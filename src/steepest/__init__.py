@@ -21,5 +21,7 @@ from steepest.gradcheck import gradcheck
 from steepest import losses, nn, optim, data
 from steepest.train import History, evaluate, fit, predict
 from steepest import callbacks, checkpoint, diagnostics
+from steepest import utils
+from steepest.serialization import load, save
 
 __version__ = "0.1.0"
