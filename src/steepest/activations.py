@@ -85,7 +85,8 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     z − max(z), so large scores do not overflow. Backward: s ⊙ (g − Σ g⊙s).
     """
     x = as_tensor(x)
-    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):   # max − (−1e308) is −inf: exp gives the exact 0
+        shifted = x.data - x.data.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
     out = e / e.sum(axis=axis, keepdims=True)
 
@@ -101,7 +102,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     cross-entropy needs, without the underflow of log(softmax(z)). Backward: g − softmax(z) · Σ g.
     """
     x = as_tensor(x)
-    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):   # max − (−1e308) is −inf, the exact log-probability
+        shifted = x.data - x.data.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(g):
