@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 
 import numpy as np
 
@@ -31,9 +32,12 @@ VERSION = 1
 
 
 class _TensorEncoder(_Encoder):
-    """The checkpoint encoding, with Tensors (and Parameters) tagged so they come back."""
+    """The checkpoint encoding, with Tensors (and Parameters) and OrderedDicts (state dicts)
+    tagged so they come back as what they were."""
 
     def encode(self, value):
+        if isinstance(value, OrderedDict):
+            return {"__ordered__": super().encode(dict(value))}
         if isinstance(value, Tensor):
             return {"__tensor__": super().encode(value.data),
                     "requires_grad": bool(value.requires_grad),
@@ -41,6 +45,8 @@ class _TensorEncoder(_Encoder):
         return super().encode(value)
 
     def decode(self, value):
+        if isinstance(value, dict) and "__ordered__" in value:
+            return OrderedDict(super().decode(value["__ordered__"]))
         if isinstance(value, dict) and "__tensor__" in value:
             data = super().decode(value["__tensor__"])
             kind = Parameter if value.get("parameter") else Tensor
