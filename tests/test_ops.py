@@ -180,8 +180,12 @@ def _torch_reduce(name, axis, keepdims):
 def test_reductions(helper_test_op, float_dtype, name, axis, keepdims):
     helper_test_op(lambda x: getattr(x, name)(axis=axis, keepdims=keepdims),
                    _torch_reduce(name, axis, keepdims), shapes=[(2, 3, 4)], dtype=float_dtype)
-    helper_test_op(lambda x: getattr(st, name)(x, axis, keepdims),
+    helper_test_op(lambda x: getattr(st, name)(x, axis=axis, keepdims=keepdims),
                    _torch_reduce(name, axis, keepdims), shapes=[(2, 3, 4)], dtype=float_dtype)
+    if name in ("sum", "mean"):  # torch's spelling (max(dim) returns (values, indices))
+        helper_test_op(lambda x: getattr(x, name)(dim=axis, keepdim=keepdims),
+                       _torch_reduce(name, axis, keepdims), shapes=[(2, 3, 4)],
+                       dtype=float_dtype)
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
@@ -306,11 +310,26 @@ SHAPE_OPS = {
     "reshape((-1,))": (lambda x: x.reshape((-1,)), lambda x: x.reshape(-1)),
     "st.reshape": (lambda x: st.reshape(x, (4, 3, 2)), lambda x: x.reshape(4, 3, 2)),
     "flatten(1)": (lambda x: x.flatten(1), lambda x: x.flatten(1)),
-    "transpose()": (lambda x: x.transpose(), lambda x: x.permute(2, 1, 0)),
-    "transpose(1,0,2)": (lambda x: x.transpose(1, 0, 2), lambda x: x.permute(1, 0, 2)),
-    "transpose((2,0,1))": (lambda x: x.transpose((2, 0, 1)), lambda x: x.permute(2, 0, 1)),
-    "transpose(-1,0,1)": (lambda x: x.transpose(-1, 0, 1), lambda x: x.permute(-1, 0, 1)),
-    "st.transpose": (lambda x: st.transpose(x, (0, 2, 1)), lambda x: x.permute(0, 2, 1)),
+    "flatten(0,1)": (lambda x: x.flatten(0, 1), lambda x: x.flatten(0, 1)),
+    "flatten(-2)": (lambda x: x.flatten(-2), lambda x: x.flatten(-2)),
+    "flatten()": (lambda x: x.flatten(), lambda x: x.flatten()),
+    "view(4,-1)": (lambda x: x.view(4, -1), lambda x: x.view(4, -1)),
+    "permute(2,1,0)": (lambda x: x.permute(2, 1, 0), lambda x: x.permute(2, 1, 0)),
+    "permute((2,0,1))": (lambda x: x.permute((2, 0, 1)), lambda x: x.permute(2, 0, 1)),
+    "permute(-1,0,1)": (lambda x: x.permute(-1, 0, 1), lambda x: x.permute(-1, 0, 1)),
+    "st.permute": (lambda x: st.permute(x, (0, 2, 1)), lambda x: x.permute(0, 2, 1)),
+    "transpose(0,1)": (lambda x: x.transpose(0, 1), lambda x: x.transpose(0, 1)),
+    "transpose(-1,0)": (lambda x: x.transpose(-1, 0), lambda x: x.transpose(-1, 0)),
+    "transpose(1,1)": (lambda x: x.transpose(1, 1), lambda x: x.transpose(1, 1)),
+    "st.transpose": (lambda x: st.transpose(x, 2, 1), lambda x: torch.transpose(x, 2, 1)),
+    "unsqueeze(0)": (lambda x: x.unsqueeze(0), lambda x: x.unsqueeze(0)),
+    "unsqueeze(-1)": (lambda x: x.unsqueeze(-1), lambda x: x.unsqueeze(-1)),
+    "unsqueeze(2)": (lambda x: x.unsqueeze(2), lambda x: x.unsqueeze(2)),
+    "unsqueeze(1).squeeze()": (lambda x: x.unsqueeze(1).squeeze(), lambda x: x.unsqueeze(1).squeeze()),
+    "unsqueeze(1).squeeze(1)": (lambda x: x.unsqueeze(1).squeeze(1),
+                                lambda x: x.unsqueeze(1).squeeze(1)),
+    "squeeze(0) no-op": (lambda x: x.squeeze(0), lambda x: x.squeeze(0)),
+    "clone": (lambda x: x.clone(), lambda x: x.clone()),
 }
 
 
@@ -323,6 +342,16 @@ def test_shape_ops(helper_test_op, float_dtype, name):
 def test_T(helper_test_op, float_dtype):
     helper_test_op(lambda x: x.T, lambda x: x.T, shapes=[(3, 4)], dtype=float_dtype)
     helper_test_op(lambda x: x.T, lambda x: x, shapes=[(4,)], dtype=float_dtype)
+
+
+def test_t_and_transpose_of_a_matrix_swap_its_axes(helper_test_op, float_dtype):
+    """A torch user's x.transpose(0, 1) on a matrix is its transpose (not x unchanged)."""
+    for fn in (lambda x: x.t(), lambda x: x.transpose(0, 1), lambda x: x.transpose(1, 0)):
+        out, (x,) = helper_test_op(fn, shapes=[(3, 4)], dtype=float_dtype)
+        np.testing.assert_array_equal(out.data, x.data.T)
+    helper_test_op(lambda x: x.t(), shapes=[(4,)], dtype=float_dtype)
+    with pytest.raises(ValueError, match=r"t: expects a tensor with at most 2 dimensions"):
+        st.zeros(2, 3, 4).t()
 
 
 INDEXES = {

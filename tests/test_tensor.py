@@ -105,8 +105,9 @@ def test_float32_stays_float32_end_to_end():
     b = st.tensor(np.zeros(2, np.float32), requires_grad=True)
     steps = [x * 0.5, 2 ** x, x / 3, x - 1, 1 - x, 3 / x, x ** 1.5, x ** 2, -x, x + 1.0,
              x.exp(), x.log(), x.sqrt(), x.abs(), x.clip(0.7, 1.2), st.maximum(x, 1.0),
-             st.minimum(1.0, x), st.where(x > 1, x, 0.0), x.sum(axis=0), x.mean(), x.max(1),
-             x.T, x.reshape(-1), x[[0, 0, 1]], st.concatenate([x, x]), st.stack([x, x]),
+             st.minimum(1.0, x), st.where(x > 1, x, 0.0), x.sum(axis=0), x.mean(),
+             x.max(1).values, x.max(axis=1), x.T, x.reshape(-1), x[[0, 0, 1]],
+             st.concatenate([x, x]), st.stack([x, x]),
              st.linear(x, w, b), x @ w.T, st.sigmoid(x), st.tanh(x), st.relu(x),
              st.leaky_relu(x), st.softmax(x), st.log_softmax(x), st.binary_step(x)]
     for i, y in enumerate(steps):

@@ -5,14 +5,17 @@ layers and optimizers that follow PyTorch's conventions, training with diagnosti
 lessons that show how a network learns.
 """
 
+import numpy as _np
+
 from steepest.tensor import (
-    Tensor, arange, default_generator, enable_grad, full, get_default_dtype, is_grad_enabled,
-    manual_seed, no_grad, ones, ones_like, rand, randn, set_default_dtype, tensor, zeros,
-    zeros_like,
+    Tensor, arange, default_generator, enable_grad, float32, float64, from_numpy, full,
+    get_default_dtype, int32, int64, is_grad_enabled, linspace, manual_seed, no_grad, ones,
+    ones_like, rand, randn, randn_like, set_default_dtype, tensor, zeros, zeros_like,
 )
 from steepest.ops import (
-    abs, clip, concatenate, exp, linear, log, matmul, max, maximum, mean, min, minimum,
-    reshape, sqrt, stack, sum, transpose, where,
+    abs, argmax, argmin, cat, clip, clone, concatenate, cos, exp, flatten, linear, log, matmul,
+    max, maximum, mean, min, minimum, permute, pow, reshape, sin, sqrt, squeeze, stack, sum,
+    transpose, unsqueeze, where,
 )
 from steepest.activations import (
     binary_step, identity, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh,
@@ -23,5 +26,13 @@ from steepest.train import History, evaluate, fit, predict
 from steepest import callbacks, checkpoint, diagnostics
 from steepest import utils
 from steepest.serialization import load, save
+
+#: torch's dtype names (``st.float`` is float32 as in torch; Python floats are float64 here)
+float = float32
+double = float64
+long = int64
+int = int32
+bool = _np.dtype(_np.bool_)
+clamp = clip
 
 __version__ = "0.1.0"

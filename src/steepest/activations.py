@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from steepest.ops import _record, as_tensor
+from steepest.ops import _axis_args, _record, as_tensor
 from steepest.tensor import Tensor
 
 __all__ = [
@@ -43,7 +43,8 @@ def sigmoid(x: Tensor) -> Tensor:
     """
     x = as_tensor(x)
     out = _stable_sigmoid(x.data)
-    return _record(out, (x,), lambda g: (g * out * (1.0 - out),), "Sigmoid")
+    return _record(out, (x,), lambda g: (g * out * (1.0 - out),), "Sigmoid",
+                   saves_output=True)
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -53,7 +54,7 @@ def tanh(x: Tensor) -> Tensor:
     """
     x = as_tensor(x)
     out = np.tanh(x.data)
-    return _record(out, (x,), lambda g: (g * (1.0 - out * out),), "Tanh")
+    return _record(out, (x,), lambda g: (g * (1.0 - out * out),), "Tanh", saves_output=True)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -78,13 +79,21 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return _record(x.data * slope, (x,), lambda g: (g * slope,), "LeakyReLU")
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """softmax(z)_i = e^(z_i) / Σ_j e^(z_j) along ``axis``, range (0, 1), summing to 1.
+def _class_axis(op: str, axis, dim) -> int:
+    axis, _ = _axis_args(op, axis, None, dim, None)
+    return -1 if axis is None else axis
+
+
+def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """softmax(z)_i = e^(z_i) / Σ_j e^(z_j) along ``axis`` (default: the last), range (0, 1),
+    summing to 1.
 
     Turns scores into class probabilities (output layers of classifiers). Computed from
-    z − max(z), so large scores do not overflow. Backward: s ⊙ (g − Σ g⊙s).
+    z − max(z), so large scores do not overflow. Backward: s ⊙ (g − Σ g⊙s). ``dim`` is
+    torch's name for ``axis``.
     """
     x = as_tensor(x)
+    axis = _class_axis("softmax", axis, dim)
     with np.errstate(over="ignore"):   # max − (−1e308) is −inf: exp gives the exact 0
         shifted = x.data - x.data.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
@@ -92,23 +101,25 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
     def backward(g):
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
-    return _record(out, (x,), backward, "Softmax")
+    return _record(out, (x,), backward, "Softmax", saves_output=True)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """log softmax(z)_i = z_i − log Σ_j e^(z_j) along ``axis``, range (−∞, 0].
+def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """log softmax(z)_i = z_i − log Σ_j e^(z_j) along ``axis`` (default: the last), range
+    (−∞, 0].
 
     Log-probabilities of the classes, computed stably (log-sum-exp, from z − max(z)); what
     cross-entropy needs, without the underflow of log(softmax(z)). Backward: g − softmax(z) · Σ g.
     """
     x = as_tensor(x)
+    axis = _class_axis("log_softmax", axis, dim)
     with np.errstate(over="ignore"):   # max − (−1e308) is −inf, the exact log-probability
         shifted = x.data - x.data.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
-    return _record(out, (x,), backward, "LogSoftmax")
+    return _record(out, (x,), backward, "LogSoftmax", saves_output=True)
 
 
 def binary_step(x: Tensor) -> Tensor:

@@ -14,26 +14,80 @@ Gradients of broadcast operands are summed back to the operand's own shape (and 
 from __future__ import annotations
 
 import builtins
+from collections import namedtuple
 
 import numpy as np
+from numpy.exceptions import AxisError
+from numpy.lib.array_utils import normalize_axis_tuple
 
-from steepest.tensor import Tensor, _grad_mode, is_scalar
+from steepest.tensor import Tensor, _grad_mode, _share_version, is_scalar
 
 _wrap = Tensor._wrap
 
 
-def _record(data: np.ndarray, parents: tuple, backward, op: str) -> Tensor:
-    """Wrap ``data``; attach the graph only if grad mode is on and some parent requires grad."""
+def _record(data: np.ndarray, parents: tuple, backward, op: str,
+            saves_output: bool = False) -> Tensor:
+    """Wrap ``data``; attach the graph only if grad mode is on and some parent requires grad.
+
+    ``saves_output``: the backward reads the output's values (exp, sigmoid, ...), so an
+    in-place change of the output before backward must be refused too.
+    """
     out = _wrap(data if isinstance(data, np.ndarray) else np.asarray(data))  # 0-d: ndarray too
     if _grad_mode.enabled:
         for parent in parents:
             if parent.requires_grad:
                 out.requires_grad = True
                 out._parents = parents
-                out._backward = backward
+                out._backward = _version_checked(backward, parents,
+                                                 out if saves_output else None, op)
                 out._op = op
                 break
     return out
+
+
+def _version_checked(backward, parents: tuple, output, op: str):
+    """``backward``, preceded by a check that no input (nor a saved output) of the node was
+    changed in place since the forward pass: their values would give a wrong gradient.
+
+    Stricter than torch in one way: torch checks only the tensors a node saved, steepest
+    every input, because the graph links tensors (not nodes) and an input rewritten in place
+    carries a new history; such graphs are refused with the same message, never answered wrong.
+    """
+    versions = tuple(p._versions[0] if p._versions is not None else 0 for p in parents)
+
+    def checked(g):
+        for parent, version in zip(parents, versions):
+            if parent._versions is not None and parent._versions[0] != version:
+                raise _modified_error(op, parent, version, "an input")
+        if output is not None and output._versions is not None and output._versions[0]:
+            raise _modified_error(op, output, 0, "the output")
+        return backward(g)
+    return checked
+
+
+def _modified_error(op: str, tensor: Tensor, expected: int, role: str) -> RuntimeError:
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: {role} of {op}, a tensor of shape {tensor.shape} and dtype "
+        f"{tensor.dtype}, is at version {tensor._versions[0]}; expected version {expected} "
+        f"instead. Hint: use the out-of-place form (x = x + 1, not x += 1), or .clone() the "
+        f"tensor before changing it in place")
+
+
+def _axis_args(op: str, axis, keepdims, dim, keepdim):
+    """Resolve NumPy's ``axis=``/``keepdims=`` and torch's ``dim=``/``keepdim=`` (either
+    spelling; ``axis``/``keepdims`` is the canonical one), refusing both at once."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; pass one of them "
+                            f"(dim is torch's name for axis)")
+        axis = dim
+    if keepdim is not None:
+        if keepdims is not None:
+            raise TypeError(f"{op}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; "
+                            f"pass one of them (keepdim is torch's name for keepdims)")
+        keepdims = keepdim
+    return axis, bool(keepdims)
 
 
 def as_tensor(value) -> Tensor:
@@ -136,7 +190,7 @@ def div(a: Tensor, b) -> Tensor:
         g_over_b = g / b.data
         return (_reduce_to(g_over_b, a) if a.requires_grad else None,
                 _reduce_to(-g_over_b * out, b) if b.requires_grad else None)
-    return _record(out, (a, b), backward, "Div")
+    return _record(out, (a, b), backward, "Div", saves_output=True)
 
 
 def rdiv(a: Tensor, c) -> Tensor:
@@ -144,7 +198,8 @@ def rdiv(a: Tensor, c) -> Tensor:
     if is_scalar(c):
         c = _scalar(c)
         out = c / a.data
-        return _record(out, (a,), lambda g: (-g * out / a.data,), "RDivScalar")
+        return _record(out, (a,), lambda g: (-g * out / a.data,), "RDivScalar",
+                       saves_output=True)
     return div(as_tensor(c), a)
 
 
@@ -176,7 +231,7 @@ def pow(a: Tensor, exponent) -> Tensor:
                 log_a = np.where(a.data > 0, np.log(np.where(a.data > 0, a.data, 1)), 0.0)
             grad_b = _reduce_to(g * out * log_a, b)
         return grad_a, grad_b
-    return _record(out, (a, b), backward, "Pow")
+    return _record(out, (a, b), backward, "Pow", saves_output=True)
 
 
 def rpow(a: Tensor, base) -> Tensor:
@@ -185,13 +240,20 @@ def rpow(a: Tensor, base) -> Tensor:
         c = _scalar(base)
         out = np.power(c, a.data)
         log_c = float(np.log(c)) if c > 0 else 0.0
-        return _record(out, (a,), lambda g: (g * out * log_c,), "RPowScalar")
+        return _record(out, (a,), lambda g: (g * out * log_c,), "RPowScalar",
+                       saves_output=True)
     return pow(as_tensor(base), a)
 
 
 def _matmul_error(a, b) -> ValueError:
     inner_a = a.shape[-1] if a.ndim else None
     inner_b = (b.shape[-2] if b.ndim > 1 else b.shape[0]) if b.ndim else None
+    if inner_a == inner_b:  # the inner dimensions fit: the batch dimensions do not broadcast
+        batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+        return ValueError(f"matmul: shapes {a.shape} and {b.shape} have batch dimensions "
+                          f"{batch_a} and {batch_b} that do not broadcast (the dimensions "
+                          f"before the last two must be equal or 1); the inner dimensions "
+                          f"({inner_a}) fit")
     return ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: the left "
                       f"operand's last dimension ({inner_a}) must equal the right operand's "
                       f"{'second-to-last' if b.ndim > 1 else 'first'} dimension ({inner_b})")
@@ -269,11 +331,15 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- reductions
-def _normalize_axis(axis, ndim):
+def _normalize_axis(axis, ndim, op: str = "reduce"):
+    """``axis`` as a tuple of non-negative axes; an out-of-range axis raises NumPy's
+    ``AxisError`` (an ``IndexError`` and a ``ValueError``) naming the op."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(ax % ndim if ndim else ax for ax in axes)
+    try:
+        return normalize_axis_tuple(axis, ndim)
+    except AxisError as error:
+        raise AxisError(f"{op}: {error}") from None
 
 
 def _expand_reduced(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
@@ -285,9 +351,10 @@ def _expand_reduced(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.nda
     return g
 
 
-def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def sum(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tensor:
     """Σ over ``axis`` (all axes if None); backward broadcasts the gradient back."""
-    axis = _normalize_axis(axis, a.ndim)
+    axis, keepdims = _axis_args("sum", axis, keepdims, dim, keepdim)
+    axis = _normalize_axis(axis, a.ndim, "sum")
     out = np.sum(a.data, axis=axis, keepdims=keepdims)
 
     def backward(g):
@@ -297,9 +364,10 @@ def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return _record(out, (a,), backward, "Sum")
 
 
-def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def mean(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tensor:
     """Mean over ``axis``; backward spreads g/n over the n reduced elements."""
-    axis = _normalize_axis(axis, a.ndim)
+    axis, keepdims = _axis_args("mean", axis, keepdims, dim, keepdim)
+    axis = _normalize_axis(axis, a.ndim, "mean")
     out = np.mean(a.data, axis=axis, keepdims=keepdims)
     count = a.data.size // builtins.max(np.asarray(out).size, 1) if a.data.size else 1
 
@@ -312,10 +380,11 @@ def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def _extremum(name: str, reducer, a: Tensor, axis, keepdims: bool) -> Tensor:
-    """max/min: the gradient goes to the extremal elements, shared equally among ties."""
+    """max/min over ``axis``: the gradient goes to the extremal elements, shared equally among
+    ties (torch's ``amax``/``amin``)."""
     if a.data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
-    axis = _normalize_axis(axis, a.ndim)
+    axis = _normalize_axis(axis, a.ndim, name)
     out = reducer(a.data, axis=axis, keepdims=keepdims)
 
     def backward(g):
@@ -323,28 +392,100 @@ def _extremum(name: str, reducer, a: Tensor, axis, keepdims: bool) -> Tensor:
         mask = a.data == kept
         share = mask / mask.sum(axis=axis, keepdims=True)
         return ((share * _expand_reduced(g, a.shape, axis, keepdims)).astype(a.dtype, copy=False),)
-    return _record(out, (a,), backward, name.capitalize())
+    return _record(out, (a,), backward, name.capitalize(), saves_output=True)
 
 
-def max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``; backward g to the maximal elements (shared among ties)."""
-    return _extremum("max", np.max, a, axis, keepdims)
+#: What ``max(dim)``/``min(dim)`` return, as torch's ``torch.return_types.max``/``min``.
+max_result = namedtuple("max", ["values", "indices"])
+min_result = namedtuple("min", ["values", "indices"])
 
 
-def min(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis``; backward g to the minimal elements (shared among ties)."""
-    return _extremum("min", np.min, a, axis, keepdims)
+def _arg_extremum(name: str, finder, a: Tensor, axis, keepdims: bool) -> Tensor:
+    """The index of the first extremal element along ``axis`` (over the flattened tensor if
+    None), as an int64 tensor: not differentiable."""
+    if a.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
+    if axis is None:
+        out = np.asarray(finder(a.data), dtype=np.int64)
+        return _wrap(out.reshape((1,) * a.ndim) if keepdims else out)
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name}: axis must be an int or None, got {axis!r}")
+    axis = _normalize_axis(axis, a.ndim, name)[0]
+    return _wrap(finder(a.data, axis=axis, keepdims=keepdims).astype(np.int64, copy=False))
+
+
+def argmax(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the maximum along ``axis`` (first one among ties, as torch on the CPU)."""
+    axis, keepdims = _axis_args("argmax", axis, keepdims, dim, keepdim)
+    return _arg_extremum("argmax", np.argmax, a, axis, keepdims)
+
+
+def argmin(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the minimum along ``axis`` (first one among ties, as torch on the CPU)."""
+    axis, keepdims = _axis_args("argmin", axis, keepdims, dim, keepdim)
+    return _arg_extremum("argmin", np.argmin, a, axis, keepdims)
+
+
+def _select_along(a: Tensor, indices: Tensor, axis: int, keepdims: bool, op: str) -> Tensor:
+    """a's elements at ``indices`` along ``axis``; backward puts g back at those indices only
+    (torch's value-selecting backward of ``max(dim)``: ties do not share)."""
+    idx = indices.data if keepdims else np.expand_dims(indices.data, axis)
+    picked = np.take_along_axis(a.data, idx, axis=axis)
+    out = picked if keepdims else np.squeeze(picked, axis=axis)
+
+    def backward(g):
+        grad = np.zeros_like(a.data)
+        np.put_along_axis(grad, idx, g if keepdims else np.expand_dims(g, axis), axis=axis)
+        return (grad,)
+    return _record(out, (a,), backward, op)
+
+
+def _max_or_min(name: str, a: Tensor, dim, keepdim, axis, keepdims):
+    """torch's ``max``/``min`` dispatch: another tensor → elementwise; ``dim`` → (values,
+    indices); ``axis=`` (NumPy's spelling) or nothing → the reduced tensor."""
+    if isinstance(dim, Tensor):
+        return (maximum if name == "max" else minimum)(a, dim)
+    if dim is None:
+        axis, keepdims = _axis_args(name, axis, keepdims, None, keepdim)
+        return _extremum(name, np.max if name == "max" else np.min, a, axis, keepdims)
+    if axis is not None:
+        raise TypeError(f"{name}: got both dim={dim!r} and axis={axis!r}; pass one of them")
+    _, keepdim = _axis_args(name, None, keepdims, None, keepdim)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}; use axis= to reduce over "
+                        f"several axes")
+    axis = _normalize_axis(dim, a.ndim, name)[0] if a.ndim else 0
+    indices = _arg_extremum("arg" + name, np.argmax if name == "max" else np.argmin,
+                            a, axis if a.ndim else None, keepdim)
+    if a.ndim == 0:
+        return (max_result if name == "max" else min_result)(a.clone(), indices)
+    values = _select_along(a, indices, axis, keepdim, name.capitalize())
+    return (max_result if name == "max" else min_result)(values, indices)
+
+
+def max(a: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    """Maximum, as torch: ``max(a)`` and ``max(a, axis=...)`` give the reduced tensor (its
+    gradient shared among ties); ``max(a, dim)`` gives ``(values, indices)`` (the gradient goes
+    to the index); ``max(a, b)`` with a tensor ``b`` is ``maximum(a, b)``."""
+    return _max_or_min("max", a, dim, keepdim, axis, keepdims)
+
+
+def min(a: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    """Minimum, as torch: see ``max``."""
+    return _max_or_min("min", a, dim, keepdim, axis, keepdims)
 
 
 # ---------------------------------------------------------------------------- elementwise
 def exp(a: Tensor) -> Tensor:
     """eᵃ; derivative eᵃ (the output itself)."""
+    a = as_tensor(a)
     out = np.exp(a.data)
-    return _record(out, (a,), lambda g: (g * out,), "Exp")
+    return _record(out, (a,), lambda g: (g * out,), "Exp", saves_output=True)
 
 
 def log(a: Tensor) -> Tensor:
     """ln a; derivative 1/a."""
+    a = as_tensor(a)
     out = np.log(a.data)
     return _record(out, (a,), lambda g: (g / a.data,), "Log")
 
@@ -352,7 +493,19 @@ def log(a: Tensor) -> Tensor:
 def sqrt(a: Tensor) -> Tensor:
     """√a; derivative 1/(2√a)."""
     out = np.sqrt(a.data)
-    return _record(out, (a,), lambda g: (g * 0.5 / out,), "Sqrt")
+    return _record(out, (a,), lambda g: (g * 0.5 / out,), "Sqrt", saves_output=True)
+
+
+def sin(a: Tensor) -> Tensor:
+    """sin a; derivative cos a."""
+    a = as_tensor(a)
+    return _record(np.sin(a.data), (a,), lambda g: (g * np.cos(a.data),), "Sin")
+
+
+def cos(a: Tensor) -> Tensor:
+    """cos a; derivative −sin a."""
+    a = as_tensor(a)
+    return _record(np.cos(a.data), (a,), lambda g: (-g * np.sin(a.data),), "Cos")
 
 
 def abs(a: Tensor) -> Tensor:
@@ -360,12 +513,23 @@ def abs(a: Tensor) -> Tensor:
     return _record(np.abs(a.data), (a,), lambda g: (g * np.sign(a.data),), "Abs")
 
 
+def _bound(op: str, name: str, value, default):
+    if value is None:
+        return default
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise TypeError(f"{op}: {name} is a tensor that requires grad; steepest passes no "
+                            f"gradient to the bounds, use a constant or .detach() it")
+        return value.data
+    return _scalar(value)
+
+
 def clip(a: Tensor, min=None, max=None) -> Tensor:
     """a clamped to [min, max]; the gradient passes where min ≤ a ≤ max (as torch.clamp)."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
-    lo = -np.inf if min is None else _scalar(min)
-    hi = np.inf if max is None else _scalar(max)
+    lo = _bound("clip", "min", min, -np.inf)
+    hi = _bound("clip", "max", max, np.inf)
     out = np.clip(a.data, lo, hi).astype(a.dtype, copy=False)
 
     def backward(g):
@@ -436,27 +600,77 @@ def astype(a: Tensor, dtype) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- shapes
+def _view_of(out: Tensor, a: Tensor) -> Tensor:
+    """Mark ``out`` as a view of ``a`` when their data share memory: they then share one
+    version counter, so an in-place change through either is seen by both (as in torch)."""
+    if np.may_share_memory(out.data, a.data):
+        _share_version(out, a)
+    return out
+
+
 def reshape(a: Tensor, shape) -> Tensor:
-    """The same elements in a new shape; the gradient is reshaped back."""
+    """The same elements in a new shape (a view when NumPy can make one); the gradient is
+    reshaped back."""
     try:
         out = a.data.reshape(shape)
-    except ValueError:
+    except (ValueError, TypeError):
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
                          f"({a.data.size} elements) into shape {shape}") from None
-    return _record(out, (a,), lambda g: (g.reshape(a.shape),), "Reshape")
+    return _view_of(_record(out, (a,), lambda g: (g.reshape(a.shape),), "Reshape"), a)
 
 
-def flatten(a: Tensor, start_axis: int = 0) -> Tensor:
-    """Merge all axes from ``start_axis`` on into one; the gradient is reshaped back."""
-    return reshape(a, a.shape[:start_axis] + (-1,))
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes ``start_dim`` … ``end_dim`` (inclusive) into one, as torch.flatten."""
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    start, end = (_normalize_axis(d, a.ndim, "flatten")[0] for d in (start_dim, end_dim))
+    if start > end:
+        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim "
+                         f"({end_dim}) for a tensor of shape {a.shape}")
+    return reshape(a, a.shape[:start] + (-1,) + a.shape[end + 1:])
 
 
-def transpose(a: Tensor, axes=None) -> Tensor:
-    """Permute axes (reverse them if ``axes`` is None); backward applies the inverse permutation."""
-    out = np.transpose(a.data, axes)
-    inverse = None if axes is None else tuple(np.argsort([ax % a.ndim for ax in axes]))
-    return _record(out, (a,), lambda g: (np.transpose(g, inverse),), "Transpose")
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    """Insert an axis of length 1 at ``dim`` (−ndim−1 ≤ dim ≤ ndim, as torch)."""
+    position = _normalize_axis(dim, a.ndim + 1, "unsqueeze")[0]
+    return reshape(a, a.shape[:position] + (1,) + a.shape[position:])
+
+
+def squeeze(a: Tensor, dim=None) -> Tensor:
+    """Drop axes of length 1 (all of them, or those among ``dim``; as torch, an axis in
+    ``dim`` whose length is not 1 is left alone)."""
+    axes = range(a.ndim) if dim is None else _normalize_axis(dim, a.ndim, "squeeze")
+    drop = {ax for ax in axes if a.shape[ax] == 1}
+    return reshape(a, tuple(n for ax, n in enumerate(a.shape) if ax not in drop))
+
+
+def permute(a: Tensor, dims=None) -> Tensor:
+    """Reorder the axes: output axis i is input axis ``dims[i]`` (NumPy's ``transpose(axes)``;
+    all axes reversed if None); backward applies the inverse permutation."""
+    if dims is not None:
+        dims = tuple(dims)
+        if sorted(_normalize_axis(dims, a.ndim, "permute")) != list(range(a.ndim)):
+            raise ValueError(f"permute: dims {dims} must name each of the {a.ndim} axes of a "
+                             f"tensor of shape {a.shape} exactly once")
+    out = np.transpose(a.data, dims)
+    inverse = None if dims is None else tuple(np.argsort([ax % a.ndim for ax in dims]))
+    return _view_of(_record(out, (a,), lambda g: (np.transpose(g, inverse),), "Permute"), a)
+
+
+def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap axes ``dim0`` and ``dim1`` (torch.transpose); ``permute`` reorders all axes."""
+    first, second = (_normalize_axis(d, a.ndim, "transpose")[0] if a.ndim else 0
+                     for d in (dim0, dim1))
+    dims = list(range(a.ndim))
+    if a.ndim:
+        dims[first], dims[second] = dims[second], dims[first]
+    return permute(a, dims)
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy with its own memory; the gradient passes through unchanged."""
+    return _record(a.data.copy(), (a,), lambda g: (g,), "Clone")
 
 
 def _plain_index(index):
@@ -487,12 +701,52 @@ def getitem(a: Tensor, index) -> Tensor:
         else:
             np.add.at(grad, index, g)
         return (grad,)
-    return _record(out, (a,), backward, "Index")
+    out = _record(out, (a,), backward, "Index")
+    return _view_of(out, a) if basic else out
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; the gradient is split back at the seams."""
+def index_put(a: Tensor, index, value) -> Tensor:
+    """A copy of ``a`` with ``a[index] = value`` (what ``x[index] = value`` records in a graph).
+
+    Backward: g with zeros at ``index`` to a; g[index] (summed over the axes along which
+    ``value`` was broadcast) to value.
+    """
+    index = _plain_index(index)
+    value_tensor = value if isinstance(value, Tensor) else None
+    out = a.data.copy()
+    try:
+        out[index] = value.data if value_tensor is not None else value
+    except ValueError:
+        raise ValueError(f"setitem: a value of shape {np.shape(_data_of_value(value))} does not "
+                         f"broadcast to the selected shape {a.data[index].shape}") from None
+
+    def backward(g):
+        grad_a = None
+        if a.requires_grad:
+            grad_a = g.copy()
+            grad_a[index] = 0
+        if value_tensor is None:
+            return (grad_a,)
+        grad_value = _reduce_to(g[index], value_tensor) if value_tensor.requires_grad else None
+        return grad_a, grad_value
+    parents = (a,) if value_tensor is None else (a, value_tensor)
+    return _record(out, parents, backward, "IndexPut")
+
+
+def _data_of_value(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def concatenate(tensors, axis=None, *, dim=None) -> Tensor:
+    """Join tensors along an existing axis (default 0); the gradient is split back at the
+    seams. ``cat(tensors, dim)`` is torch's name for it."""
+    axis, _ = _axis_args("concatenate", axis, None, dim, None)
+    axis = 0 if axis is None else axis
     tensors = tuple(as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("concatenate: expected a non-empty sequence of tensors")
+    if tensors[0].ndim:
+        axis = _normalize_axis(axis, tensors[0].ndim, "concatenate")[0]
     try:
         out = np.concatenate([t.data for t in tensors], axis=axis)
     except ValueError as error:
@@ -505,13 +759,22 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     return _record(out, tensors, backward, "Concatenate")
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join equally shaped tensors along a new axis; backward takes each slice back out."""
+cat = concatenate
+
+
+def stack(tensors, axis=None, *, dim=None) -> Tensor:
+    """Join equally shaped tensors along a new axis (default 0); backward takes each slice
+    back out."""
+    axis, _ = _axis_args("stack", axis, None, dim, None)
+    axis = 0 if axis is None else axis
     tensors = tuple(as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ValueError(f"stack: all tensors must have the same shape, got "
                          f"{[t.shape for t in tensors]}")
+    axis = _normalize_axis(axis, tensors[0].ndim + 1, "stack")[0]
     out = np.stack([t.data for t in tensors], axis=axis)
 
     def backward(g):

@@ -13,7 +13,19 @@ Semantics (as in PyTorch):
   leaf), so optimizers may update it in place;
 * ``backward()`` frees the graph it walked, so a second ``backward()`` through the same graph
   raises ``RuntimeError`` unless the first call passed ``retain_graph=True``;
-* under ``with no_grad():`` no graph is recorded at all.
+* under ``with no_grad():`` no graph is recorded at all;
+* in-place ops (``x += 1``, ``x[:, 0] = 0``, ``zero_()``, ...) change the tensor's own array and
+  bump its version counter (``_version``); on a leaf that requires grad they are allowed only
+  under ``no_grad`` (an optimizer step), and ``backward()`` through a node whose input (or
+  saved output) was changed since the forward pass raises instead of giving a wrong gradient.
+  Views (``reshape``, basic indexing, ``permute``, ``detach``) share their base's counter.
+  Not detected, as in torch: editing the ndarray ``x.data`` in place (``x.data[0] = 5``,
+  ``x.data -= ...``) between forward and backward; ``.data`` is outside the graph's view.
+
+Axis arguments: ``axis=``/``keepdims=`` (NumPy's spelling) are the canonical names; torch's
+``dim=``/``keepdim=`` are accepted everywhere as aliases (passing both is an error). One
+difference follows torch: ``x.max(dim)``/``x.min(dim)`` return ``(values, indices)``, while
+``x.max(axis=...)`` returns the reduced tensor.
 """
 
 from __future__ import annotations
@@ -25,12 +37,23 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
-    "randn", "rand", "manual_seed", "default_generator", "no_grad", "enable_grad",
-    "is_grad_enabled", "set_default_dtype", "get_default_dtype",
+    "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "randn_like", "full",
+    "arange", "linspace", "from_numpy", "randn", "rand", "manual_seed", "default_generator",
+    "no_grad", "enable_grad", "is_grad_enabled", "set_default_dtype", "get_default_dtype",
+    "check_device", "float32", "float64", "int32", "int64",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: dtype names as in torch (``st.float32``, ...; ``st.float``, ``st.double``, ``st.long``,
+#: ``st.int`` and ``st.bool`` are exported by the package, not defined here, so that this
+#: module keeps Python's builtins).
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+               "int32": "IntTensor", "bool": "BoolTensor"}
 
 
 class _GradMode(threading.local):
@@ -95,16 +118,49 @@ def default_generator() -> np.random.Generator:
     return _generator
 
 
+def check_device(device, who: str = "to") -> None:
+    """Accept the CPU (steepest's only device); name any other device in a ValueError."""
+    name = str(device)
+    if name not in ("cpu", "cpu:0"):
+        raise ValueError(f"{who}: device {name!r} is not available; steepest computes with "
+                         f"NumPy on the CPU only, so use 'cpu' (or drop the call)")
+
+
+def _big_integer(data):
+    """The first Python int in (nested lists of) ``data`` that no int64 holds, or None."""
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            found = _big_integer(item)
+            if found is not None:
+                return found
+        return None
+    is_int = isinstance(data, int) and not isinstance(data, bool)
+    return data if is_int and not -2**63 <= data < 2**63 else None
+
+
+def _integer_overflow(big) -> TypeError:
+    return TypeError(f"tensor: data holds the integer {big}, which does not fit in int64 "
+                     f"(-2**63 to 2**63 - 1); give it as a float (e.g. {big}.0) or pass "
+                     f"dtype=st.float64")
+
+
 def _as_array(data, dtype=None) -> np.ndarray:
     """Convert user data to an ndarray: Python floats become the default dtype, arrays keep theirs."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        return np.array(data, dtype=dtype)
+        try:
+            return np.array(data, dtype=dtype)
+        except OverflowError:
+            raise _integer_overflow(_big_integer(data)) from None
     if isinstance(data, np.ndarray):
         array = data.copy()
     else:
         array = np.array(data)
+        if array.dtype == object or array.dtype == np.uint64:
+            big = _big_integer(data)
+            if big is not None:
+                raise _integer_overflow(big)
     if array.dtype.kind == "f":
         if not isinstance(data, (np.ndarray, np.generic)):
             array = array.astype(_default_dtype, copy=False)
@@ -132,7 +188,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "name",
-                 "__weakref__")
+                 "_versions", "_base", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
@@ -142,6 +198,8 @@ class Tensor:
         self._backward = None
         self._op = ""
         self.name = name
+        self._versions = None  # [version], created on the first in-place change or view
+        self._base = None      # the tensor this one is a view of, if any
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -157,6 +215,8 @@ class Tensor:
         out._backward = None
         out._op = ""
         out.name = None
+        out._versions = None
+        out._base = None
         return out
 
     # ----------------------------------------------------------------- properties
@@ -172,9 +232,21 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim=None):
+        """The shape as a tuple (``x.size()``) or the length of axis ``dim`` (``x.size(1)``),
+        as torch; ``x.shape`` is the same tuple."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_ops._normalize_axis(dim, self.ndim, "size")[0]]
+
+    def numel(self) -> int:
+        """The number of elements."""
         return self.data.size
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor (or a view of its memory) has seen."""
+        return self._versions[0] if self._versions is not None else 0
 
     @property
     def is_leaf(self) -> bool:
@@ -211,18 +283,63 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's data, cut out of the graph."""
-        return Tensor._wrap(self.data)
+        """A tensor sharing this one's data (and version counter), cut out of the graph."""
+        out = Tensor._wrap(self.data)
+        _share_version(out, self)
+        return out
+
+    def clone(self) -> "Tensor":
+        """A copy with its own memory, still in the graph (the gradient passes through)."""
+        return _ops.clone(self)
 
     def astype(self, dtype) -> "Tensor":
-        from steepest import ops
-        return ops.astype(self, dtype)
+        """Cast to ``dtype`` (a float cast stays differentiable; an integer cast cuts the graph)."""
+        return _ops.astype(self, dtype)
+
+    def to(self, *args, dtype=None, device=None, copy: bool = False) -> "Tensor":
+        """torch's ``to``: ``to(dtype)``, ``to("cpu")``, ``to(other_tensor)``; this tensor itself
+        when nothing changes. Devices other than the CPU raise an error naming the device."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str):
+                try:
+                    dtype = np.dtype(arg)
+                except TypeError:
+                    device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            check_device(device)
+        if dtype is None or np.dtype(dtype) == self.dtype:
+            return self.clone() if copy else self
+        return self.astype(dtype)
+
+    def type(self, dtype=None):
+        """With ``dtype``: cast, as ``to(dtype)``. Without: the type name (``'steepest.DoubleTensor'``)."""
+        if dtype is None:
+            return "steepest." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
+        return self.to(dtype)
 
     def float(self) -> "Tensor":
-        return self.astype(np.float32)
+        """As float32 (torch's ``float``; Python floats are float64 in steepest)."""
+        return self.to(np.float32)
 
     def double(self) -> "Tensor":
-        return self.astype(np.float64)
+        """As float64."""
+        return self.to(np.float64)
+
+    def long(self) -> "Tensor":
+        """As int64 (labels, indices): not differentiable."""
+        return self.to(np.int64)
+
+    def int(self) -> "Tensor":
+        """As int32: not differentiable."""
+        return self.to(np.int32)
+
+    def bool(self) -> "Tensor":
+        """As booleans: not differentiable."""
+        return self.to(np.bool_)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -242,6 +359,15 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
+
+    def __format__(self, spec: str) -> str:
+        """f-strings: a one-element tensor formats as its number (``f"{loss:>7f}"``)."""
+        if self.data.size == 1 and (spec or self.data.ndim == 0):
+            return format(self.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"format: spec {spec!r} applies to one-element tensors only, got "
+                        f"shape {self.shape}; format .item() values or .tolist()")
 
     def __float__(self):
         return float(self.item())
@@ -321,6 +447,9 @@ class Tensor:
     def __neg__(self):
         return _ops.neg(self)
 
+    def __abs__(self):
+        return _ops.abs(self)
+
     def __matmul__(self, other):
         return _ops.matmul(self, other)
 
@@ -330,7 +459,61 @@ class Tensor:
     def __getitem__(self, index):
         return _ops.getitem(self, index)
 
-    # comparisons give plain boolean arrays of the data: they are not differentiable
+    def __setitem__(self, index, value):
+        """``x[index] = value`` in place (differentiable for a tensor in a graph: the overwritten
+        entries pass no gradient back, ``value`` gets the gradient of its entries)."""
+        _inplace(self, "setitem", lambda t: _ops.index_put(t, index, value), (value,))
+
+    # in-place arithmetic: the tensor's own array changes (see the module docstring)
+    def __iadd__(self, other):
+        return _inplace(self, "add_", lambda t: _ops.add(t, other), (other,))
+
+    def __isub__(self, other):
+        return _inplace(self, "sub_", lambda t: _ops.sub(t, other), (other,))
+
+    def __imul__(self, other):
+        return _inplace(self, "mul_", lambda t: _ops.mul(t, other), (other,))
+
+    def __itruediv__(self, other):
+        return _inplace(self, "div_", lambda t: _ops.div(t, other), (other,))
+
+    def add_(self, other, alpha=1):
+        """self += alpha · other, in place."""
+        return _inplace(self, "add_", lambda t: _ops.add(t, _scaled(other, alpha)), (other,))
+
+    def sub_(self, other, alpha=1):
+        """self −= alpha · other, in place."""
+        return _inplace(self, "sub_", lambda t: _ops.sub(t, _scaled(other, alpha)), (other,))
+
+    def mul_(self, other):
+        return _inplace(self, "mul_", lambda t: _ops.mul(t, other), (other,))
+
+    def div_(self, other):
+        return _inplace(self, "div_", lambda t: _ops.div(t, other), (other,))
+
+    def clamp_(self, min=None, max=None):
+        return _inplace(self, "clamp_", lambda t: _ops.clip(t, min, max), (min, max))
+
+    def zero_(self):
+        """Set every element to 0, in place."""
+        return _inplace(self, "zero_", lambda t: _ops.index_put(t, Ellipsis, 0))
+
+    def fill_(self, value):
+        """Set every element to ``value``, in place."""
+        return _inplace(self, "fill_", lambda t: _ops.index_put(t, Ellipsis, value), (value,))
+
+    def copy_(self, source):
+        """Copy ``source``'s values (broadcast to this shape, cast to this dtype) in place."""
+        return _inplace(self, "copy_", lambda t: _ops.index_put(t, Ellipsis, source), (source,))
+
+    # comparisons give boolean tensors of the data: they are not differentiable. Tensors still
+    # hash by identity, so they key dicts and sets (membership tests on lists compare with ==)
+    def __eq__(self, other):
+        return Tensor._wrap(np.asarray(self.data == _data_of(other)))
+
+    def __ne__(self, other):
+        return Tensor._wrap(np.asarray(self.data != _data_of(other)))
+
     def __lt__(self, other):
         return Tensor._wrap(self.data < _data_of(other))
 
@@ -344,17 +527,45 @@ class Tensor:
         return Tensor._wrap(self.data >= _data_of(other))
 
     # ----------------------------------------------------------------- method forms of ops
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis, keepdims)
+    def add(self, other, alpha=1):
+        """self + alpha · other."""
+        return _ops.add(self, _scaled(other, alpha))
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis, keepdims)
+    def sub(self, other, alpha=1):
+        """self − alpha · other."""
+        return _ops.sub(self, _scaled(other, alpha))
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis, keepdims)
+    def mul(self, other):
+        return _ops.mul(self, other)
 
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis, keepdims)
+    def div(self, other):
+        return _ops.div(self, other)
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    def pow(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        """``max()``/``max(axis=...)``: the reduced tensor; ``max(dim)``: ``(values, indices)``."""
+        return _ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        """``min()``/``min(axis=...)``: the reduced tensor; ``min(dim)``: ``(values, indices)``."""
+        return _ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def exp(self):
         return _ops.exp(self)
@@ -365,28 +576,61 @@ class Tensor:
     def sqrt(self):
         return _ops.sqrt(self)
 
+    def sin(self):
+        return _ops.sin(self)
+
+    def cos(self):
+        return _ops.cos(self)
+
     def abs(self):
         return _ops.abs(self)
 
     def clip(self, min=None, max=None):
         return _ops.clip(self, min, max)
 
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.reshape(self, shape)
+    clamp = clip
 
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops.transpose(self, axes or None)
+    def clamp_min(self, min):
+        return _ops.clip(self, min, None)
+
+    def clamp_max(self, max):
+        return _ops.clip(self, None, max)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, _shape_of(shape))
+
+    def view(self, *shape):
+        """torch's ``view``: ``reshape`` (a view of the same memory when NumPy can make one)."""
+        return _ops.reshape(self, _shape_of(shape))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim: int):
+        return _ops.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return _ops.squeeze(self, dim)
+
+    def permute(self, *dims):
+        """Reorder all axes: ``x.permute(2, 0, 1)`` (NumPy's ``transpose(axes)``)."""
+        return _ops.permute(self, _shape_of(dims))
+
+    def transpose(self, dim0: int, dim1: int):
+        """Swap two axes, as torch (``x.transpose(0, 1)``); ``permute`` reorders all of them."""
+        return _ops.transpose(self, dim0, dim1)
+
+    def t(self):
+        """The transpose of a matrix (0-D and 1-D tensors come back as they are), as torch."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape "
+                             f"{self.shape}; use transpose(dim0, dim1) or permute(...)")
+        return _ops.permute(self, None)
 
     @property
     def T(self):
-        return _ops.transpose(self, None)
-
-    def flatten(self, start_axis: int = 0):
-        return _ops.flatten(self, start_axis)
+        """All axes reversed (a matrix's transpose)."""
+        return _ops.permute(self, None)
 
     def sigmoid(self):
         return _activations.sigmoid(self)
@@ -397,11 +641,76 @@ class Tensor:
     def relu(self):
         return _activations.relu(self)
 
-    def softmax(self, axis=-1):
-        return _activations.softmax(self, axis)
+    def softmax(self, axis=None, *, dim=None):
+        return _activations.softmax(self, axis, dim=dim)
 
-    def log_softmax(self, axis=-1):
-        return _activations.log_softmax(self, axis)
+    def log_softmax(self, axis=None, *, dim=None):
+        return _activations.log_softmax(self, axis, dim=dim)
+
+
+def _scaled(other, alpha):
+    return other if alpha == 1 else other * alpha
+
+
+def _share_version(view: Tensor, base: Tensor) -> None:
+    """Let ``view`` (whose data is a view of ``base``'s) share ``base``'s version counter."""
+    if base._versions is None:
+        base._versions = [0]
+    view._versions = base._versions
+    view._base = base if base._base is None else base._base
+
+
+def _inplace(target: Tensor, name: str, compute, operands=()) -> Tensor:
+    """Replace ``target``'s values by ``compute(target)`` in its own array, as torch's in-place
+    ops do, and bump its version counter.
+
+    When a graph is being recorded (the target or an operand requires grad), ``compute`` runs
+    on a copy that takes over the target's history, and the target becomes the new node.
+    """
+    if not _grad_mode.enabled or not (target.requires_grad or any(
+            isinstance(o, Tensor) and o.requires_grad for o in operands)):
+        result = compute(target)
+    else:
+        if target.requires_grad and not target._op:
+            raise RuntimeError(
+                f"{name}: a leaf Variable that requires grad is being used in an in-place "
+                f"operation. Change it under `with st.no_grad():` (as an optimizer step "
+                f"does), or write x = x + ... to make a new tensor")
+        if target._base is not None:
+            raise RuntimeError(
+                f"{name}: this tensor is a view of another tensor (from reshape, indexing, "
+                f"permute or detach), and an in-place change recorded for gradients would "
+                f"change that tensor behind its history; .clone() it first")
+        source = Tensor._wrap(target.data.copy())
+        source.requires_grad = target.requires_grad
+        source._parents, source._backward, source._op = \
+            target._parents, target._backward, target._op
+        result = compute(source)
+    _write(target, name, result.data)
+    if result._op:
+        target._parents, target._backward, target._op = \
+            result._parents, result._backward, result._op
+        target.requires_grad = True
+    if target._versions is None:
+        target._versions = [0]
+    target._versions[0] += 1
+    return target
+
+
+def _write(target: Tensor, name: str, values: np.ndarray) -> None:
+    """Copy ``values`` into ``target.data`` in place, with torch's rules for shape and dtype."""
+    if values.shape != target.shape:
+        raise RuntimeError(f"{name}: the result has shape {values.shape}, which does not match "
+                           f"this tensor's shape {target.shape}; an in-place op cannot change "
+                           f"the shape (write x = x + y to broadcast into a new tensor)")
+    try:
+        np.copyto(target.data, values, casting="same_kind")
+    except TypeError:
+        raise TypeError(f"{name}: result type {values.dtype} can't be cast to this tensor's "
+                        f"dtype {target.dtype} in place; convert first, e.g. x = x.to("
+                        f"st.float64)") from None
+    except ValueError as error:
+        raise ValueError(f"{name}: cannot write into this tensor's data ({error})") from None
 
 
 def _data_of(value):
@@ -487,16 +796,54 @@ def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
                   requires_grad=requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(_data_of(t)), requires_grad=requires_grad)
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``t``'s shape and (unless ``dtype`` says) dtype."""
+    return Tensor(np.zeros_like(_data_of(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(_data_of(t)), requires_grad=requires_grad)
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``t``'s shape and (unless ``dtype`` says) dtype."""
+    return Tensor(np.ones_like(_data_of(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(*args, dtype=None) -> Tensor:
-    return Tensor(np.arange(*args, dtype=dtype))
+def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal samples of ``t``'s shape and float dtype (the default for integer ``t``)."""
+    data = np.asarray(_data_of(t))
+    if dtype is None:
+        dtype = data.dtype if data.dtype in _FLOAT_DTYPES else _default_dtype
+    return randn(data.shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Values start, start + step, ... below end (``arange(n)`` counts 0 … n−1), as torch:
+    int64 for integer arguments, the default float dtype if any argument is a float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None and any(isinstance(v, (float, np.floating)) for v in (start, end, step)):
+        dtype = _default_dtype
+    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from start to end inclusive, computed as torch does:
+    start + i·Δ for the first half, end − (steps−1−i)·Δ for the second, Δ = (end−start)/(steps−1)."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    i = np.arange(steps, dtype=np.float64)
+    delta = (end - start) / (steps - 1) if steps > 1 else 0.0
+    values = np.where(i < steps / 2, start + i * delta, end - (steps - 1 - i) * delta)
+    return Tensor(values.astype(dtype or _default_dtype), requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares ``array``'s memory (changes show on both sides) and keeps its dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "fiub" or (array.dtype.kind == "f"
+                                          and array.dtype not in _FLOAT_DTYPES):
+        raise TypeError(f"from_numpy: arrays of dtype {array.dtype} are not supported; expected "
+                        f"float32, float64, an integer or bool dtype")
+    return Tensor._wrap(array)
 
 
 def randn(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
