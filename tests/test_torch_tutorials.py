@@ -1,8 +1,8 @@
 """PyTorch's own tutorial programs, written once and run twice: with ``torch`` and with steepest
 standing in for it. Same final weights and losses (float64, 1e-9) and the same accuracy.
 
-The programs follow "Learning PyTorch with Examples" (polynomial fits of sin(x): tensors and
-autograd with manual ``-=`` updates under no_grad, nn with ``MSELoss(reduction='sum')`` and
+The programs follow "Learning PyTorch with Examples" (polynomial fits of sin(x): tensors with
+a hand-written backward, autograd with manual ``-=`` updates under no_grad, nn with ``MSELoss(reduction='sum')`` and
 ``Flatten(0, 1)``, optim with RMSprop, a custom ``nn.Module``, the dynamic net) and the
 "Quickstart" train/test loop (DataLoader, CrossEntropyLoss, SGD, ``argmax(1) == y``), line for
 line. Only what cannot be equal across libraries is made explicit: the random initial values
@@ -60,6 +60,35 @@ def assert_same_state(torch_state: dict, st_state: dict):
 
 
 # ----------------------------------------------------------------- Learning PyTorch with Examples
+def polynomial_tensors(torch):
+    dtype = torch.float64
+    x = torch.linspace(-math.pi, math.pi, 2000, dtype=dtype)
+    y = torch.sin(x)
+    a = torch.tensor(INIT["a"], dtype=dtype)
+    b = torch.tensor(INIT["b"], dtype=dtype)
+    c = torch.tensor(INIT["c"], dtype=dtype)
+    d = torch.tensor(INIT["d"], dtype=dtype)
+
+    learning_rate = 1e-6
+    losses = []
+    for t in range(STEPS):
+        y_pred = a + b * x + c * x ** 2 + d * x ** 3
+        loss = (y_pred - y).pow(2).sum().item()
+        if t % 100 == 99:
+            losses.append(loss)
+        grad_y_pred = 2.0 * (y_pred - y)
+        grad_a = grad_y_pred.sum()
+        grad_b = (grad_y_pred * x).sum()
+        grad_c = (grad_y_pred * x ** 2).sum()
+        grad_d = (grad_y_pred * x ** 3).sum()
+        a -= learning_rate * grad_a
+        b -= learning_rate * grad_b
+        c -= learning_rate * grad_c
+        d -= learning_rate * grad_d
+    result = f'Result: y = {a.item()} + {b.item()} x + {c.item()} x^2 + {d.item()} x^3'
+    return {"a": a, "b": b, "c": c, "d": d}, losses, result
+
+
 def polynomial_autograd(torch):
     dtype = torch.float64
     x = torch.linspace(-math.pi, math.pi, 2000, dtype=dtype)
@@ -205,8 +234,8 @@ def dynamic_net(torch):
     return model.state_dict(), losses, None
 
 
-@pytest.mark.parametrize("program", [polynomial_autograd, polynomial_nn, polynomial_optim,
-                                     polynomial_module, dynamic_net])
+@pytest.mark.parametrize("program", [polynomial_tensors, polynomial_autograd, polynomial_nn,
+                                     polynomial_optim, polynomial_module, dynamic_net])
 def test_learning_pytorch_with_examples(torch_float64, program):
     (torch_state, torch_losses, torch_result), (st_state, st_losses, st_result) = both(program)
     assert_same_state(torch_state, st_state)

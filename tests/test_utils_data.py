@@ -37,6 +37,8 @@ def test_batches_equal_torchs_without_shuffling(batch_size, drop_last):
 
 
 def test_defaults_are_torchs():
+    assert len(list(DataLoader(TensorDataset(X, Y), batch_size=8, num_workers=2,
+                               pin_memory=True))) == 3   # accepted, batches made in-process
     loader = DataLoader(TensorDataset(X, Y))
     reference = tdata.DataLoader(tdata.TensorDataset(torch.tensor(X), torch.tensor(Y)))
     assert (loader.batch_size, loader.shuffle, loader.drop_last) == (1, False, False)

@@ -151,10 +151,14 @@ class DataLoader:
         Source of the shuffling order; None uses steepest's global generator.
     collate_fn : callable
         Turns a list of samples into a batch (default: ``default_collate``).
+    num_workers, pin_memory :
+        Accepted so torch scripts run; batches are always made in this process (the batches
+        are the same either way).
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, *,
-                 drop_last: bool = False, generator=None, collate_fn=None):
+                 drop_last: bool = False, generator=None, collate_fn=None,
+                 num_workers: int = 0, pin_memory: bool = False):
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader: dataset must support indexing and len() (a Dataset, "
                             f"e.g. TensorDataset(X, y)), got {type(dataset).__name__}")
