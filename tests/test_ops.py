@@ -325,7 +325,8 @@ SHAPE_OPS = {
     "unsqueeze(0)": (lambda x: x.unsqueeze(0), lambda x: x.unsqueeze(0)),
     "unsqueeze(-1)": (lambda x: x.unsqueeze(-1), lambda x: x.unsqueeze(-1)),
     "unsqueeze(2)": (lambda x: x.unsqueeze(2), lambda x: x.unsqueeze(2)),
-    "unsqueeze(1).squeeze()": (lambda x: x.unsqueeze(1).squeeze(), lambda x: x.unsqueeze(1).squeeze()),
+    "unsqueeze(1).squeeze()": (lambda x: x.unsqueeze(1).squeeze(),
+                               lambda x: x.unsqueeze(1).squeeze()),
     "unsqueeze(1).squeeze(1)": (lambda x: x.unsqueeze(1).squeeze(1),
                                 lambda x: x.unsqueeze(1).squeeze(1)),
     "squeeze(0) no-op": (lambda x: x.squeeze(0), lambda x: x.squeeze(0)),
@@ -505,6 +506,38 @@ def test_broadcast_matches_numpy_forward(shapes, seed):
 
 
 # ------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("call, axis, ndim", [
+    (lambda x: x.sum(axis=5), 5, 2), (lambda x: x.mean(axis=2), 2, 2),
+    (lambda x: x.max(axis=-3), -3, 2), (lambda x: x.min(axis=(0, 2)), 2, 2),
+    (lambda x: st.sum(x, dim=-3), -3, 2), (lambda x: x.argmax(axis=2), 2, 2),
+    (lambda x: x.max(2), 2, 2), (lambda x: st.softmax(x, axis=2), 2, 2),
+    (lambda x: x.sum(axis=0, keepdims=True).mean(axis=3), 3, 2),
+    (lambda x: st.concatenate([x, x], axis=2), 2, 2), (lambda x: st.stack([x, x], axis=3), 3, 3),
+    (lambda x: x.flatten(2), 2, 2), (lambda x: x.transpose(0, 2), 2, 2),
+])
+def test_out_of_range_axis_raises_as_numpy(call, axis, ndim):
+    """Issue 12 §2: an out-of-range axis used to wrap around (sum(axis=5) of a 2-D tensor
+    summed axis 1); NumPy and torch refuse it. AxisError is an IndexError and a ValueError."""
+    x = st.tensor(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(np.exceptions.AxisError,
+                       match=f"axis {axis} is out of bounds for array of dimension {ndim}"):
+        call(x)
+    with pytest.raises(np.exceptions.AxisError):
+        np.sum(x.data, axis=axis) if ndim == 2 else np.stack([x.data, x.data], axis=axis)
+
+
+def test_batched_matmul_mismatch_names_the_batch_dims():
+    """Issue 12 §3: the inner dimensions fit, the batch dimensions (2,) and (3,) do not."""
+    a, b = st.tensor(np.ones((2, 4, 5))), st.tensor(np.ones((3, 5, 6)))
+    with pytest.raises(ValueError, match=r"batch dimensions \(2,\) and \(3,\) that do not "
+                                         r"broadcast.*inner dimensions \(5\) fit"):
+        a @ b
+    with pytest.raises(ValueError, match=r"batch dimensions \(2, 3\) and \(4,\)"):
+        st.matmul(np.ones((2, 3, 4, 5)), st.tensor(np.ones((4, 5, 6))))
+    with pytest.raises(ValueError, match=r"last dimension \(5\) must equal .* \(4\)"):
+        st.tensor(np.ones((2, 4, 5))) @ st.tensor(np.ones((2, 4, 6)))
+
+
 def test_matmul_shape_mismatch_names_op_and_shapes():
     a, b = st.tensor(np.ones((3, 4))), st.tensor(np.ones((5, 2)))
     with pytest.raises(ValueError, match=r"matmul.*\(3, 4\).*\(5, 2\)"):

@@ -44,6 +44,19 @@ def test_unsupported_data_is_rejected():
         st.tensor(["a", "b"])
 
 
+@pytest.mark.parametrize("data", [2**70, [1, 2**64], [[0], [-2**63 - 1]], 2**63])
+def test_integers_beyond_int64_name_the_argument_and_value(data):
+    """Issue 12 §3: tensor(2**70) raised NumPy's raw error; torch refuses it too."""
+    big = data if isinstance(data, int) else np.ravel(np.array(data, dtype=object))[-1]
+    with pytest.raises(TypeError, match=rf"tensor: data holds the integer {big}, which does "
+                                        rf"not fit in int64.*dtype=st.float64"):
+        st.tensor(data)
+    with pytest.raises(TypeError, match=rf"integer {big}"):
+        st.tensor(data, dtype=np.int64)
+    assert st.tensor(data, dtype=st.float64).dtype == np.float64
+    assert st.tensor(2**63 - 1).item() == 2**63 - 1 and st.tensor(-2**63).item() == -2**63
+
+
 def test_tensor_copies_its_data():
     data = np.array([1.0, 2.0])
     t = st.tensor(data)

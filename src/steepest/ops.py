@@ -14,6 +14,7 @@ Gradients of broadcast operands are summed back to the operand's own shape (and 
 from __future__ import annotations
 
 import builtins
+import itertools
 from collections import namedtuple
 
 import numpy as np
@@ -45,6 +46,9 @@ def _record(data: np.ndarray, parents: tuple, backward, op: str,
     return out
 
 
+_NEVER_MODIFIED = itertools.repeat(0)
+
+
 def _version_checked(backward, parents: tuple, output, op: str):
     """``backward``, preceded by a check that no input (nor a saved output) of the node was
     changed in place since the forward pass: their values would give a wrong gradient.
@@ -53,7 +57,11 @@ def _version_checked(backward, parents: tuple, output, op: str):
     every input, because the graph links tensors (not nodes) and an input rewritten in place
     carries a new history; such graphs are refused with the same message, never answered wrong.
     """
-    versions = tuple(p._versions[0] if p._versions is not None else 0 for p in parents)
+    versions = _NEVER_MODIFIED  # the common case, without building a tuple per node
+    for parent in parents:
+        if parent._versions is not None and parent._versions[0]:
+            versions = tuple(p._versions[0] if p._versions is not None else 0 for p in parents)
+            break
 
     def checked(g):
         for parent, version in zip(parents, versions):
@@ -331,13 +339,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- reductions
-def _normalize_axis(axis, ndim, op: str = "reduce"):
+def _normalize_axis(axis, ndim, op: str = "reduce", allow_duplicate: bool = False):
     """``axis`` as a tuple of non-negative axes; an out-of-range axis raises NumPy's
     ``AxisError`` (an ``IndexError`` and a ``ValueError``) naming the op."""
     if axis is None:
         return None
     try:
-        return normalize_axis_tuple(axis, ndim)
+        return normalize_axis_tuple(axis, ndim, allow_duplicate=allow_duplicate)
     except AxisError as error:
         raise AxisError(f"{op}: {error}") from None
 
@@ -650,7 +658,7 @@ def permute(a: Tensor, dims=None) -> Tensor:
     all axes reversed if None); backward applies the inverse permutation."""
     if dims is not None:
         dims = tuple(dims)
-        if sorted(_normalize_axis(dims, a.ndim, "permute")) != list(range(a.ndim)):
+        if sorted(_normalize_axis(dims, a.ndim, "permute", True)) != list(range(a.ndim)):
             raise ValueError(f"permute: dims {dims} must name each of the {a.ndim} axes of a "
                              f"tensor of shape {a.shape} exactly once")
     out = np.transpose(a.data, dims)

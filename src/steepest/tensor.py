@@ -185,6 +185,16 @@ class Tensor:
         Whether gradients should flow into this tensor (it becomes a leaf with ``.grad``).
     dtype : optional
         Force a dtype.
+
+    Attributes
+    ----------
+    data : ndarray
+        The values (torch's ``.data`` is a tensor; here it is the ndarray itself). Editing it in
+        place (``x.data[0] = 5``, ``x.data -= ...``) bypasses the version counter: done between
+        a forward pass and its ``backward()`` it gives wrong gradients without a word, exactly
+        as torch's ``.data`` does. Use the in-place tensor ops under ``no_grad`` instead.
+    grad : ndarray or None
+        The accumulated gradient of a leaf (an ndarray, not a tensor).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "name",
@@ -316,7 +326,8 @@ class Tensor:
         return self.astype(dtype)
 
     def type(self, dtype=None):
-        """With ``dtype``: cast, as ``to(dtype)``. Without: the type name (``'steepest.DoubleTensor'``)."""
+        """With ``dtype``: cast, as ``to(dtype)``. Without: the type's name, as torch
+        (``'steepest.DoubleTensor'``)."""
         if dtype is None:
             return "steepest." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
         return self.to(dtype)
@@ -547,18 +558,24 @@ class Tensor:
     def pow(self, exponent):
         return _ops.pow(self, exponent)
 
-    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
-        return _ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    # dtype= casts first (as torch's sum/mean); out= is NumPy's, here only so that np.mean(t),
+    # np.sum(t), np.max(t) work on tensors (they call these methods)
+    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None, dtype=None, out=None):
+        source = _numpy_call_args(self, "sum", dtype, out)
+        return _ops.sum(source, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
-        return _ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None, dtype=None, out=None):
+        source = _numpy_call_args(self, "mean", dtype, out)
+        return _ops.mean(source, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
         """``max()``/``max(axis=...)``: the reduced tensor; ``max(dim)``: ``(values, indices)``."""
+        _numpy_call_args(self, "max", None, out)
         return _ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
         """``min()``/``min(axis=...)``: the reduced tensor; ``min(dim)``: ``(values, indices)``."""
+        _numpy_call_args(self, "min", None, out)
         return _ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
@@ -648,6 +665,12 @@ class Tensor:
         return _activations.log_softmax(self, axis, dim=dim)
 
 
+def _numpy_call_args(t: Tensor, op: str, dtype, out) -> Tensor:
+    if out is not None:
+        raise TypeError(f"{op}: out= is not supported; use the returned tensor")
+    return t if dtype is None else t.to(dtype)
+
+
 def _scaled(other, alpha):
     return other if alpha == 1 else other * alpha
 
@@ -720,7 +743,7 @@ def _data_of(value):
 def _topological_order(root: Tensor) -> list:
     """Nodes that need a gradient, parents before children (iterative depth-first search)."""
     order = []
-    visited = {root}  # tensors hash by identity (no __eq__), so they key sets and dicts
+    visited = {root}  # tensors hash by identity (== is elementwise), so they key sets and dicts
     stack = [(root, iter(root._parents))]
     while stack:
         node, parents = stack[-1]
@@ -826,7 +849,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from start to end inclusive, computed as torch does:
-    start + i·Δ for the first half, end − (steps−1−i)·Δ for the second, Δ = (end−start)/(steps−1)."""
+    start + i·Δ for the first half, end − (steps−1−i)·Δ for the second half,
+    Δ = (end − start)/(steps − 1)."""
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     i = np.arange(steps, dtype=np.float64)
