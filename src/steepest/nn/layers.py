@@ -11,7 +11,7 @@ import numpy as np
 from steepest import activations as F
 from steepest.nn import functional, init
 from steepest.nn.module import Module, Parameter
-from steepest.ops import as_tensor, linear, reshape
+from steepest.ops import as_tensor, flatten, linear
 from steepest.tensor import Tensor, get_default_dtype
 
 __all__ = ["Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid", "Tanh", "ReLU",
@@ -283,26 +283,10 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x):
-        x = as_tensor(x)
-        shape = x.shape
-        start, end = (_dim_index("Flatten", d, len(shape)) for d in (self.start_dim, self.end_dim))
-        if start > end:
-            raise ValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim "
-                             f"{self.end_dim} for input of shape {shape}")
-        merged = int(np.prod(shape[start:end + 1], dtype=np.int64))
-        return reshape(x, shape[:start] + (merged,) + shape[end + 1:])
+        return flatten(as_tensor(x), self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
-
-
-def _dim_index(layer: str, dim: int, ndim: int) -> int:
-    """``dim`` as an index in [0, ndim) (a 0-d input counts as 1-D, as in torch)."""
-    size = max(ndim, 1)
-    if not -size <= dim < size:
-        raise IndexError(f"{layer}: dim {dim} is out of range for a {ndim}-D input "
-                         f"(expected a dim in [{-size}, {size - 1}])")
-    return dim % size
 
 
 ACTIVATION_MODULES = {
