@@ -40,3 +40,18 @@ def test_torch_style_imports_work():
     assert F is st.nn.functional and DataLoader is st.utils.data.DataLoader
     assert TensorDataset is st.utils.data.TensorDataset
     assert callable(st.save) and callable(st.load)
+
+
+def test_a_one_element_integer_tensor_indexes_a_list_like_torchs():
+    import numpy as np
+    import torch
+
+    import steepest as st
+    classes = ["zero", "one", "two"]
+    scores = [[0.1, 0.7, 0.2]]
+    assert classes[st.tensor(scores)[0].argmax(0)] == classes[torch.tensor(scores)[0].argmax(0)]
+    assert [10, 20][st.tensor([1])] == 20
+    for bad in (st.tensor(1.0), st.tensor([0, 1])):
+        with pytest.raises(TypeError, match="one-element integer tensor"):
+            classes[bad]
+    np.testing.assert_array_equal(np.arange(5)[st.tensor([1, 3])], [1, 3])

@@ -264,7 +264,7 @@ def _initial_state():
     return {f"linear_relu_stack.{k}": v for k, v in model.state_dict().items()}
 
 
-def quickstart(torch, nn, DataLoader, TensorDataset):
+def quickstart(torch, nn, DataLoader, TensorDataset, path):
     (X_train, y_train), (X_test, y_test) = _digits_split()
     training_data = TensorDataset(torch.tensor(X_train), torch.tensor(y_train))
     test_data = TensorDataset(torch.tensor(X_test), torch.tensor(y_test))
@@ -333,6 +333,19 @@ def quickstart(torch, nn, DataLoader, TensorDataset):
         train(train_dataloader, model, loss_fn, optimizer)
         test_loss, correct = test(test_dataloader, model, loss_fn)
     print("Done!")
+
+    torch.save(model.state_dict(), path)
+    print(f"Saved PyTorch Model State to {path.name}")
+    model = NeuralNetwork().to(device)
+    model.load_state_dict(torch.load(path, weights_only=True))
+    classes = [str(digit) for digit in range(10)]
+    model.eval()
+    x, y = test_data[0][0], test_data[0][1]
+    with torch.no_grad():
+        x = x.to(device)
+        pred = model(x.unsqueeze(0))
+        predicted, actual = classes[pred[0].argmax(0)], classes[y]
+        print(f'Predicted: "{predicted}", Actual: "{actual}"')
     return model.state_dict(), test_loss, correct, output
 
 
@@ -340,14 +353,20 @@ def _numbers(line: str) -> list:
     return [float(v) for v in re.findall(r"\d+\.\d+|\d+", line)]
 
 
-def test_quickstart_train_test_loop(torch_float64):
+def test_quickstart_train_test_loop(torch_float64, tmp_path):
     import torch.utils.data as tdata
-    ours = quickstart(st, st.nn, st.utils.data.DataLoader, st.utils.data.TensorDataset)
-    theirs = quickstart(torch, torch.nn, tdata.DataLoader, tdata.TensorDataset)
+    (tmp_path / "steepest").mkdir()
+    (tmp_path / "torch").mkdir()
+    ours = quickstart(st, st.nn, st.utils.data.DataLoader, st.utils.data.TensorDataset,
+                      tmp_path / "steepest" / "model.pth")
+    theirs = quickstart(torch, torch.nn, tdata.DataLoader, tdata.TensorDataset,
+                        tmp_path / "torch" / "model.pth")
     assert_same_state(theirs[0], ours[0])
     np.testing.assert_allclose(ours[1], theirs[1], **TOL)           # average test loss
     assert ours[2] == theirs[2] and ours[2] > 0.8                    # accuracy, and it learned
-    assert len(ours[3]) == len(theirs[3]) == 5 * (2 + 3) + 1
+    assert len(ours[3]) == len(theirs[3]) == 5 * (2 + 3) + 3
+    assert ours[3][-2:] == theirs[3][-2:]                          # saved, reloaded, predicted
+    assert re.fullmatch(r'Predicted: "\d", Actual: "\d"', ours[3][-1])
     for line, expected in zip(ours[3], theirs[3]):
         # the printed text is the same; printed numbers agree to their 6 printed decimals
         assert re.sub(r"\d", "0", line) == re.sub(r"\d", "0", expected)

@@ -22,7 +22,7 @@ from collections import OrderedDict
 import numpy as np
 
 from steepest.checkpoint import _Encoder, atomic_write
-from steepest.nn.module import Parameter
+from steepest.nn.module import Parameter, _is_cpu
 from steepest.tensor import Tensor
 
 __all__ = ["save", "load"]
@@ -75,8 +75,15 @@ def save(obj, f) -> None:
         atomic_write(f, write)
 
 
-def load(f):
-    """Read what :func:`save` wrote (a path or a binary file object); never unpickles."""
+def load(f, map_location=None, weights_only: bool = True):
+    """Read what :func:`save` wrote (a path or a binary file object); never unpickles.
+
+    ``map_location`` may be None or "cpu" and ``weights_only`` is accepted (loading is always
+    weights-only here), so torch's ``torch.load(path, weights_only=True)`` calls run as is.
+    """
+    if map_location is not None and not _is_cpu(map_location):
+        raise ValueError(f"load: map_location {map_location!r} is not available; steepest "
+                         f"computes on the CPU only (use 'cpu' or None)")
     name = f if not hasattr(f, "read") else getattr(f, "name", "the file")
     try:
         with np.load(f, allow_pickle=False) as archive:
