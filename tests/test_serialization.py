@@ -131,3 +131,12 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["w.pth"]
     np.testing.assert_array_equal(st.load(path)["w"], np.zeros(2))
+
+
+def test_torchs_load_arguments_are_accepted_and_devices_refused(tmp_path):
+    st.save({"w": np.ones(2)}, tmp_path / "w")
+    for location in (None, "cpu"):
+        loaded = st.load(tmp_path / "w", map_location=location, weights_only=True)
+        np.testing.assert_array_equal(loaded["w"], np.ones(2))
+    with pytest.raises(ValueError, match="map_location 'cuda:0' is not available.*CPU only"):
+        st.load(tmp_path / "w", map_location="cuda:0")
