@@ -174,7 +174,8 @@ def test_dropout_zeroes_a_fraction_p_and_scales_survivors():
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", True, float("nan"), None])
 def test_dropout_rejects_invalid_p(p):
     """The message names the argument, the value and what was expected."""
-    with pytest.raises(ValueError, match=rf"Dropout: p must be .*\[0, 1\], got {re.escape(repr(p))}"):
+    expected = rf"Dropout: p must be .*\[0, 1\], got {re.escape(repr(p))}"
+    with pytest.raises(ValueError, match=expected):
         nn.Dropout(p)
 
 

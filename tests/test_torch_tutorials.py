@@ -2,12 +2,13 @@
 standing in for it. Same final weights and losses (float64, 1e-9) and the same accuracy.
 
 The programs follow "Learning PyTorch with Examples" (polynomial fits of sin(x): tensors with
-a hand-written backward, autograd with manual ``-=`` updates under no_grad, nn with ``MSELoss(reduction='sum')`` and
-``Flatten(0, 1)``, optim with RMSprop, a custom ``nn.Module``, the dynamic net) and the
-"Quickstart" train/test loop (DataLoader, CrossEntropyLoss, SGD, ``argmax(1) == y``), line for
-line. Only what cannot be equal across libraries is made explicit: the random initial values
-are passed in, Python's ``random`` draws come from a seeded ``random.Random``, the bundled
-8x8 digits replace FashionMNIST, and loops are shorter.
+a hand-written backward, autograd with manual ``-=`` updates under no_grad, nn with
+``MSELoss(reduction='sum')`` and ``Flatten(0, 1)``, optim with RMSprop, a custom
+``nn.Module``, the dynamic net) and the "Quickstart" train/test loop (DataLoader,
+CrossEntropyLoss, SGD, ``argmax(1) == y``, save/load and predict), line for line. Only what
+cannot be equal across libraries is made explicit: the random initial values are passed in,
+Python's ``random`` draws come from a seeded ``random.Random``, the bundled 8x8 digits replace
+FashionMNIST, and loops are shorter.
 """
 
 from __future__ import annotations
