@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hypothesis.strategies as st_h
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
 import torch.utils.data as tdata
 
 import steepest as st
@@ -122,3 +124,23 @@ def test_random_split_and_loader_errors():
         DataLoader(dataset, generator=torch.Generator())
     with pytest.raises(ValueError, match=r"same first dimension.*\(22, 3\), \(5,\)"):
         TensorDataset(X, Y[:5])
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st_h.integers(1, 40), batch_size=st_h.integers(1, 45), drop_last=st_h.booleans(),
+       shuffle=st_h.booleans())
+def test_batches_cover_the_dataset_once(n, batch_size, drop_last, shuffle):
+    """Property: len(loader) batches of batch_size rows (the last may be short unless
+    drop_last), together each sample at most once, all of them unless drop_last cut some."""
+    rows = np.arange(n, dtype=np.float64)
+    loader = DataLoader(TensorDataset(rows), batch_size=batch_size, shuffle=shuffle,
+                        drop_last=drop_last, generator=np.random.default_rng(n))
+    batches = [batch for (batch,) in loader]
+    assert len(batches) == len(loader)
+    assert all(len(b) == batch_size for b in batches[:-1])
+    seen = np.concatenate([b.data for b in batches]) if batches else np.zeros(0)
+    assert len(np.unique(seen)) == len(seen)
+    expected = n - n % batch_size if drop_last else n
+    assert len(seen) == expected
+    if not shuffle:
+        np.testing.assert_array_equal(seen, rows[:expected])
