@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -170,11 +171,20 @@ def test_dropout_zeroes_a_fraction_p_and_scales_survivors():
     np.testing.assert_allclose(x.grad, out.data / 2.0)  # gradient flows through survivors only
 
 
-def test_dropout_rejects_invalid_p():
-    with pytest.raises(ValueError, match="p"):
-        nn.Dropout(1.0)
-    with pytest.raises(ValueError, match="p"):
-        nn.Dropout(-0.1)
+@pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", True, float("nan"), None])
+def test_dropout_rejects_invalid_p(p):
+    """The message names the argument, the value and what was expected."""
+    expected = rf"Dropout: p must be .*\[0, 1\], got {re.escape(repr(p))}"
+    with pytest.raises(ValueError, match=expected):
+        nn.Dropout(p)
+
+
+def test_dropout_with_p_one_zeroes_everything_like_torch():
+    x = st.tensor(np.ones((3, 4)), requires_grad=True)
+    out = nn.Dropout(1.0)(x)
+    out.sum().backward()
+    assert not out.data.any() and not x.grad.any()
+    assert not torch.nn.Dropout(1.0)(torch.ones(3, 4)).any()
 
 
 # ----------------------------------------------------------------- state dicts
@@ -301,3 +311,211 @@ def test_fans_of_a_convolution_kernel_count_the_receptive_field_like_torch():
 def test_fans_need_two_dimensions():
     with pytest.raises(ValueError, match="2 dimensions"):
         init.xavier_uniform_(nn.Parameter(np.zeros(5)))
+
+
+# ----------------------------------------------------------------- torch's nn surface
+@pytest.mark.parametrize("args, name, value", [((True, 3), "in_features", "True"),
+                                               ((2, False), "out_features", "False"),
+                                               (("2", 3), "in_features", "'2'"),
+                                               ((2, -1), "out_features", "-1")])
+def test_linear_refuses_non_integer_sizes_naming_argument_and_value(args, name, value):
+    with pytest.raises(ValueError, match=rf"Linear: {name} must be a positive integer .*got "
+                                         rf"{re.escape(value)}"):
+        nn.Linear(*args)
+
+
+def test_linear_accepts_numpy_integers():
+    assert nn.Linear(np.int64(2), np.int32(3)).weight.shape == (3, 2)
+
+
+def test_load_state_dict_writes_nothing_when_a_late_entry_is_bad():
+    """Every entry is checked and converted before the first write (no half-loaded model)."""
+    model = nn.mlp([3, 4, 2])
+    before = [p.data.copy() for p in model.parameters()]
+    for bad in (np.array(["a", "b"]), np.zeros(2, complex), np.zeros(3), None, "x"):
+        state = {k: np.full(v.shape, 7.0) for k, v in model.state_dict().items()}
+        state["2.bias"] = bad
+        with pytest.raises(ValueError, match=r"2\.bias"):
+            model.load_state_dict(state)
+        for p, array in zip(model.parameters(), before):
+            np.testing.assert_array_equal(p.data, array)
+
+
+def test_load_state_dict_converts_numbers_and_tensors():
+    model = nn.mlp([2, 1])
+    model.load_state_dict({"0.weight": st.tensor([[1, 2]]), "0.bias": np.array([3], np.int32)})
+    np.testing.assert_array_equal(model[0].weight.data, [[1.0, 2.0]])
+    assert model[0].bias.dtype == np.float64 and model[0].bias.data[0] == 3.0
+    with pytest.raises(TypeError, match="dict of arrays.*NoneType"):
+        model.load_state_dict(None)
+
+
+def _named_structure(module):
+    return [(name, type(m).__name__) for name, m in module.named_modules()]
+
+
+def _net_with_containers(nn_):
+    """The same model class, written once, for steepest's or torch's nn."""
+    class Net(nn_.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn_.ModuleList([nn_.Linear(2, 3), nn_.Linear(3, 3)])
+            self.layers.append(nn_.Linear(3, 1))
+            self.heads = nn_.ModuleDict({"a": nn_.Linear(1, 2), "b": nn_.Identity()})
+            self.heads["c"] = nn_.Linear(1, 1, bias=False)
+    return Net()
+
+
+def test_module_list_and_dict_register_parameters_like_torch():
+    ours, theirs = _net_with_containers(nn), _net_with_containers(torch.nn)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [type(m).__name__ for m in ours.modules()] == \
+           [type(m).__name__ for m in theirs.modules()]
+    assert [type(m).__name__ for m in ours.children()] == ["ModuleList", "ModuleDict"]
+    assert len(ours.layers) == 3 and list(ours.heads) == ["a", "b", "c"] and "b" in ours.heads
+    assert isinstance(ours.layers[1:], nn.ModuleList) and len(ours.layers[1:]) == 2
+    with pytest.raises(TypeError, match=r"ModuleList: entry '3' is a int, expected a Module"):
+        ours.layers.append(3)
+    with pytest.raises(TypeError, match=r"ModuleDict: entry 'd' is a str"):
+        ours.heads["d"] = "relu"
+
+
+def test_apply_visits_children_before_parents_like_torch():
+    seen, seen_torch = [], []
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(2, 3),
+                                 torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1)))
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    tmodel.apply(lambda m: seen_torch.append(type(m).__name__))
+    assert seen == seen_torch
+
+    def init_weights(m):
+        if isinstance(m, nn.Linear):
+            nn.init.constant_(m.weight, 0.5)
+    model.apply(init_weights)
+    assert (model[1][1].weight.data == 0.5).all()
+
+
+def test_requires_grad_freezes_every_parameter():
+    model = nn.mlp([2, 3, 1])
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_to_accepts_cpu_and_refuses_other_devices_by_name():
+    model = nn.mlp([2, 3, 1])
+    weight = model[0].weight
+    assert model.to("cpu") is model and model.to(device="cpu") is model
+    assert model.to(torch.device("cpu")) is model and model.cpu() is model
+    assert model[0].weight is weight and weight.dtype == np.float64
+    for device in ("cuda", "cuda:0", "mps", torch.device("cuda", 1)):
+        with pytest.raises(ValueError, match=rf"device {re.escape(repr(device))} is not "
+                                             rf"available.*CPU only"):
+            model.to(device)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, "float32", torch.float32])
+def test_to_dtype_converts_parameters_in_place(dtype):
+    model = nn.mlp([2, 3, 1])
+    weight = model[0].weight
+    x = np.ones((1, 2))
+    expected = model(st.tensor(x)).data
+    model.to("cpu", dtype) if not isinstance(dtype, torch.dtype) else model.float()
+    assert model[0].weight is weight and weight.dtype == np.float32
+    np.testing.assert_allclose(model(st.tensor(x, dtype=np.float32)).data, expected, rtol=1e-6)
+    assert model.double()[0].weight.dtype == np.float64
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got 'int64'"):
+        model.to(dtype="int64")
+
+
+@pytest.mark.parametrize("start, end", [(1, -1), (0, 1), (0, -1), (1, 2), (-2, -1), (2, 2)])
+def test_flatten_dims_like_torch(start, end):
+    x = np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 3, 4, 5)
+    out = nn.Flatten(start, end)(st.tensor(x))
+    expected = torch.nn.Flatten(start, end)(torch.tensor(x))
+    assert out.shape == tuple(expected.shape)
+    np.testing.assert_array_equal(out.data, expected.numpy())
+    assert nn.Flatten()(st.tensor(x)).shape == (2, 60)
+
+
+def test_flatten_gradient_and_errors():
+    x = st.tensor(np.ones((2, 3, 1)), requires_grad=True)
+    (nn.Flatten(0, 1)(x) * st.tensor([[1.0]] * 6)).sum().backward()
+    assert x.grad.shape == (2, 3, 1)
+    with pytest.raises(IndexError, match=r"flatten: axis 3 is out of bounds .* dimension 3"):
+        nn.Flatten(3)(x)
+    with pytest.raises(ValueError, match=r"start_dim \(2\) must not come after end_dim \(1\)"):
+        nn.Flatten(2, 1)(x)
+
+
+@pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_modules_take_dim(cls, dim):
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    np.testing.assert_allclose(getattr(nn, cls)(dim=dim)(st.tensor(x)).data,
+                               getattr(torch.nn, cls)(dim=dim)(torch.tensor(x)).numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(getattr(nn, cls)(axis=dim)(st.tensor(x)).data,
+                               getattr(torch.nn, cls)(dim=dim)(torch.tensor(x)).numpy(),
+                               rtol=1e-12)
+
+
+def test_identity_ignores_arguments_like_torch():
+    x = st.tensor([1.0, 2.0])
+    assert nn.Identity(54, unused="x")(x) is x
+
+
+# ----------------------------------------------------------------- gradient clipping
+def _grads_pair(dtype, scale=1.0):
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=s) * scale for s in [(4, 3), (4,), (1, 4)]]
+    ours = [st.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    for o, t, a in zip(ours, theirs, arrays):
+        o.grad = a.astype(dtype) * 1.0
+        t.grad = torch.tensor(a.astype(dtype))
+    return ours, theirs
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 3.0, 100.0])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5, math.inf])
+def test_clip_grad_norm_matches_torch(float_dtype, max_norm, norm_type):
+    ours, theirs = _grads_pair(float_dtype)
+    total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    tol = {"rtol": 1e-10, "atol": 1e-12} if float_dtype == np.float64 else {"rtol": 1e-5}
+    assert isinstance(total, st.Tensor) and total.dtype == float_dtype
+    np.testing.assert_allclose(total.item(), expected.item(), **tol)
+    for o, t in zip(ours, theirs):
+        assert o.grad.dtype == float_dtype
+        np.testing.assert_allclose(o.grad, t.grad.numpy(), **tol)
+
+
+def test_clip_grad_norm_uses_torchs_epsilon():
+    """With max_norm equal to the norm, the gradient shrinks by max_norm / (norm + 1e-6)."""
+    p = st.tensor([3.0, 4.0], requires_grad=True)
+    p.grad = np.array([3.0, 4.0])
+    nn.utils.clip_grad_norm_([p], 5.0)
+    np.testing.assert_allclose(p.grad, np.array([3.0, 4.0]) * 5.0 / (5.0 + 1e-6), rtol=1e-15)
+    assert (p.grad < [3.0, 4.0]).all()
+
+
+def test_clip_grad_norm_skips_missing_grads_and_refuses_nonfinite():
+    a, b = st.tensor([1.0], requires_grad=True), st.tensor([1.0], requires_grad=True)
+    a.grad = np.array([np.inf])
+    with pytest.raises(RuntimeError, match="total norm.*inf.*error_if_nonfinite"):
+        nn.utils.clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)
+    assert nn.utils.clip_grad_norm_(b, 1.0).item() == 0.0
+    with pytest.raises(ValueError, match="max_norm must be a number, got '1'"):
+        nn.utils.clip_grad_norm_([a], "1")
+
+
+@pytest.mark.parametrize("clip_value", [0.1, 1.0])
+def test_clip_grad_value_matches_torch(float_dtype, clip_value):
+    ours, theirs = _grads_pair(float_dtype)
+    assert nn.utils.clip_grad_value_(ours, clip_value) is None
+    torch.nn.utils.clip_grad_value_(theirs, clip_value)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o.grad, t.grad.numpy())

@@ -24,7 +24,8 @@ from steepest.gradcheck import gradcheck
 from steepest import losses, nn, optim, data
 from steepest.train import History, evaluate, fit, predict
 from steepest import callbacks, checkpoint, diagnostics
-from steepest import viz
+from steepest import utils, viz
+from steepest.serialization import load, save
 
 #: torch's dtype names (``st.float`` is float32 as in torch; Python floats are float64 here)
 float = float32

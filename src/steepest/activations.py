@@ -94,7 +94,8 @@ def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
     """
     x = as_tensor(x)
     axis = _class_axis("softmax", axis, dim)
-    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):   # max − (−1e308) is −inf: exp gives the exact 0
+        shifted = x.data - x.data.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
     out = e / e.sum(axis=axis, keepdims=True)
 
@@ -112,7 +113,8 @@ def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -
     """
     x = as_tensor(x)
     axis = _class_axis("log_softmax", axis, dim)
-    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):   # max − (−1e308) is −inf, the exact log-probability
+        shifted = x.data - x.data.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(g):

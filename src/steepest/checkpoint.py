@@ -102,7 +102,7 @@ class _Encoder:
 
     def _store(self, array: np.ndarray) -> dict:
         key = f"data/{len(self.arrays)}"  # unique: the dict only grows
-        self.arrays[key] = np.ascontiguousarray(array)
+        self.arrays[key] = np.asarray(array, order="C")  # ascontiguousarray makes 0-d 1-d
         return {"__array__": key}
 
     def encode(self, value):

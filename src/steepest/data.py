@@ -564,6 +564,10 @@ class Standardizer:
 class DataLoader:
     """Iterate over ``(X_batch, y_batch)`` mini-batches, one pass over the data per ``for`` loop.
 
+    The course's convenience over two arrays, not torch's DataLoader: it takes ``X, y``
+    directly, yields NumPy arrays and shuffles by default. For torch's (a dataset, batches of
+    tensors, no shuffling unless asked) use :class:`steepest.utils.data.DataLoader`.
+
     Batches are NumPy arrays (training code wraps them in Tensors). With ``shuffle=True`` each
     new iteration (epoch) draws a fresh permutation from the loader's own generator, so epochs
     differ from one another, yet two loaders made with the same integer ``seed`` produce the

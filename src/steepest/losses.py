@@ -5,9 +5,14 @@ gradient-descent example and E = ½Σ(T − a)² of the backpropagation example.
 torch's order, ``loss(prediction, target)``, and ``reduction`` is 'mean', 'sum' or 'none' as in
 torch. Each loss is one graph node whose backward is the loss's own derivative (for
 cross-entropy the fused softmax − target).
+
+Empty inputs follow torch: the 'mean' of no elements is nan (0/0), the 'sum' is 0.
+``steepest.nn.functional`` exposes these under torch's names (``mse_loss``, ...).
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -15,7 +20,7 @@ from steepest.activations import _stable_sigmoid
 from steepest.ops import _record, _reduce_to, as_tensor
 from steepest.tensor import Tensor
 
-__all__ = ["sse", "half_sse", "mse", "cross_entropy", "binary_cross_entropy",
+__all__ = ["sse", "half_sse", "mse", "l1", "cross_entropy", "nll", "binary_cross_entropy",
            "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -24,6 +29,14 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(loss: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{loss}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_label_smoothing(loss: str, label_smoothing) -> float:
+    if (isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real)
+            or not 0.0 <= label_smoothing <= 1.0):
+        raise ValueError(f"{loss}: label_smoothing must be a number in [0, 1], got "
+                         f"{label_smoothing!r}")
+    return float(label_smoothing)
 
 
 def _check_same_shape(loss: str, prediction: Tensor, target: Tensor) -> None:
@@ -47,7 +60,9 @@ def _reduce(loss: np.ndarray, reduction: str):
     total = loss.sum()
     if reduction == "sum":
         return np.asarray(total), 1.0
-    return np.asarray(total / max(loss.size, 1), dtype=loss.dtype), 1.0 / max(loss.size, 1)
+    if loss.size == 0:   # torch: the mean of nothing is nan; no gradient reaches any element
+        return np.asarray(np.nan, dtype=loss.dtype), 0.0
+    return np.asarray(total / loss.size, dtype=loss.dtype), 1.0 / loss.size
 
 
 def _expand_upstream(g: np.ndarray, scale):
@@ -93,42 +108,98 @@ def mse(prediction, target, reduction: str = "mean") -> Tensor:
     return _squared_error("mse", prediction, target, 1.0, reduction)
 
 
-def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
+def l1(prediction, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error (1/n) Σ |prediction − target|, as torch.nn.functional.l1_loss.
+
+    Backward sign(prediction − target) (0 where they are equal, as in torch).
+    """
+    prediction = as_tensor(prediction)
+    target = _target_like(target, prediction)
+    _check_same_shape("l1", prediction, target)
+    _check_reduction("l1", reduction)
+    diff = prediction.data - target.data
+    value, scale = _reduce(np.abs(diff), reduction)
+
+    def backward(g):
+        grad = np.sign(diff) * _expand_upstream(g, scale)
+        return (_reduce_to(grad, prediction) if prediction.requires_grad else None,
+                _reduce_to(-grad, target) if target.requires_grad else None)
+    return _record(value, (prediction, target), backward, "L1")
+
+
+def _scores_as_rows(loss: str, scores: Tensor) -> np.ndarray:
+    """(N, C) or (C,) scores as an (N, C) array; at least two classes."""
+    if scores.ndim not in (1, 2):
+        raise ValueError(f"{loss}: input must have shape (N, C) or (C,), got {scores.shape}")
+    if scores.shape[-1] < 2:
+        raise ValueError(f"{loss}: input has shape {scores.shape}, i.e. {scores.shape[-1]} "
+                         f"output per sample, but it needs one output per class (C >= 2); for "
+                         f"a single output use binary_cross_entropy_with_logits")
+    return scores.data if scores.ndim == 2 else scores.data[None, :]
+
+
+def _class_labels(loss: str, scores: Tensor, target_data: np.ndarray) -> np.ndarray:
+    """Integer class labels of shape scores.shape[:-1], checked, as a flat (N,) array."""
+    if target_data.dtype.kind not in "iu":
+        if target_data.shape == scores.shape[:-1]:
+            raise ValueError(f"{loss}: class labels must be integers, got a "
+                             f"{target_data.dtype} target of shape {target_data.shape}; "
+                             f"convert them with y.long() (or y.astype(np.int64))")
+        either = f" or probabilities of shape {scores.shape}" if loss == "cross_entropy" else ""
+        raise ValueError(f"{loss}: input has shape {scores.shape}, so the target must be "
+                         f"integer labels of shape {scores.shape[:-1]}{either}, got a "
+                         f"{target_data.dtype} target of shape {target_data.shape}")
+    if target_data.shape != scores.shape[:-1]:
+        raise ValueError(f"{loss}: input has shape {scores.shape}, so integer labels must have "
+                         f"shape {scores.shape[:-1]}, got {target_data.shape}")
+    labels = target_data.reshape(-1)
+    classes = scores.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"{loss}: class labels must lie in [0, {classes - 1}] for {classes} "
+                         f"classes, got values from {labels.min()} to {labels.max()}")
+    return labels
+
+
+def _row_upstream(g: np.ndarray, scale) -> np.ndarray:
+    """The upstream gradient as a column, one entry per row (or one scalar for all rows)."""
+    upstream = _expand_upstream(g, scale)
+    return upstream.reshape(-1, 1) if np.ndim(upstream) else upstream
+
+
+def cross_entropy(logits, target, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of softmax(logits) against class labels or class probabilities.
 
-    logits : (N, C) or (C,) raw scores. target : integer labels (N,) / scalar in [0, C), or
-    probabilities of the logits' shape. loss_n = −Σ_c t_nc · log softmax(z_n)_c, computed with
-    log-sum-exp so large logits do not overflow. Backward (fused): softmax(z) · Σ_c t − t.
+    logits : (N, C) or (C,) raw scores, C >= 2. target : integer labels (N,) / scalar in
+    [0, C), or probabilities of the logits' shape. loss_n = −Σ_c t_nc · log softmax(z_n)_c,
+    computed with log-sum-exp so large logits do not overflow. ``label_smoothing`` ε mixes the
+    target with the uniform distribution, t ← (1 − ε)·t + ε/C, as torch does.
+    Backward (fused): softmax(z) · Σ_c t − t.
     """
     logits = as_tensor(logits)
     _check_reduction("cross_entropy", reduction)
+    label_smoothing = _check_label_smoothing("cross_entropy", label_smoothing)
     target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if logits.ndim not in (1, 2):
-        raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got "
-                         f"{logits.shape}")
-    z = logits.data if logits.ndim == 2 else logits.data[None, :]
+    z = _scores_as_rows("cross_entropy", logits)
     n, classes = z.shape
-    shifted = z - z.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):   # max − (−1e308) is −inf: exp gives the exact 0
+        shifted = z - z.max(axis=1, keepdims=True)
     exp_shifted = np.exp(shifted)
     sum_exp = exp_shifted.sum(axis=1, keepdims=True)
-    if target_data.dtype.kind in "iu":
-        labels = target_data.reshape(-1)
-        if labels.shape[0] != n or target_data.ndim != logits.ndim - 1:
-            raise ValueError(f"cross_entropy: logits have shape {logits.shape}, so integer "
-                             f"labels must have shape {logits.shape[:-1]}, got "
-                             f"{target_data.shape}")
-        if n and (labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(f"cross_entropy: class labels must lie in [0, {classes - 1}] "
-                             f"for {classes} classes, got values from {labels.min()} to "
-                             f"{labels.max()}")
+    if target_data.dtype.kind in "iu" or target_data.shape != logits.shape:
+        labels = _class_labels("cross_entropy", logits, target_data)
         rows = np.arange(n)
-        per_sample = np.log(sum_exp[:, 0]) - shifted[rows, labels]
-        target_rows = None
+        if label_smoothing:
+            target_rows = np.zeros_like(z)
+            target_rows[rows, labels] = 1.0
+        else:
+            per_sample = np.log(sum_exp[:, 0]) - shifted[rows, labels]
+            target_rows = None
     else:
-        if target_data.shape != logits.shape:
-            raise ValueError(f"cross_entropy: probability targets must have the logits' shape "
-                             f"{logits.shape}, got {target_data.shape}")
         target_rows = target_data.reshape(z.shape).astype(z.dtype, copy=False)
+    if target_rows is not None:
+        if label_smoothing:
+            target_rows = (1.0 - label_smoothing) * target_rows + label_smoothing / classes
         log_probs = shifted - np.log(sum_exp)
         per_sample = -(target_rows * log_probs).sum(axis=1)
     if logits.ndim == 1:
@@ -141,10 +212,41 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
             grad[rows, labels] -= 1.0
         else:
             grad = grad * target_rows.sum(axis=1, keepdims=True) - target_rows
-        upstream = _expand_upstream(g, scale)
-        grad *= upstream.reshape(-1, 1) if np.ndim(upstream) else upstream
+        grad *= _row_upstream(g, scale)
         return (grad.reshape(logits.shape),)
     return _record(value.astype(z.dtype, copy=False), (logits,), backward, "CrossEntropy")
+
+
+def nll(log_probabilities, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood −log_probabilities[n, target_n], as torch's nll_loss.
+
+    log_probabilities : (N, C) or (C,), usually from log_softmax. target : integer labels.
+    Backward: −g at each row's labelled class, 0 elsewhere.
+    """
+    scores = as_tensor(log_probabilities)
+    _check_reduction("nll", reduction)
+    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    rows_data = _scores_as_rows("nll", scores)
+    labels = _class_labels("nll", scores, target_data)
+    rows = np.arange(rows_data.shape[0])
+    per_sample = -rows_data[rows, labels]
+    if scores.ndim == 1:
+        per_sample = per_sample.reshape(())
+    value, scale = _reduce(per_sample, reduction)
+
+    def backward(g):
+        grad = np.zeros_like(rows_data)
+        grad[rows, labels] = -1.0
+        grad *= _row_upstream(g, scale)
+        return (grad.reshape(scores.shape),)
+    return _record(value, (scores,), backward, "NLL")
+
+
+def _check_probability_targets(loss: str, target: Tensor) -> None:
+    t = target.data
+    if t.size and not ((t >= 0) & (t <= 1)).all():
+        raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to "
+                         f"{t.max()}")
 
 
 def binary_cross_entropy(probabilities, target, reduction: str = "mean") -> Tensor:
@@ -157,6 +259,7 @@ def binary_cross_entropy(probabilities, target, reduction: str = "mean") -> Tens
     target = _target_like(target, p)
     _check_same_shape("binary_cross_entropy", p, target)
     _check_reduction("binary_cross_entropy", reduction)
+    _check_probability_targets("binary_cross_entropy", target)
     if p.data.size and (p.data.min() < 0 or p.data.max() > 1):
         raise ValueError(f"binary_cross_entropy: probabilities must lie in [0, 1], got values "
                          f"from {p.data.min()} to {p.data.max()}; use "
@@ -182,6 +285,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     target = _target_like(target, z)
     _check_same_shape("binary_cross_entropy_with_logits", z, target)
     _check_reduction("binary_cross_entropy_with_logits", reduction)
+    _check_probability_targets("binary_cross_entropy_with_logits", target)
     t = target.data
     loss = np.maximum(z.data, 0) - z.data * t + np.log1p(np.exp(-np.abs(z.data)))
     value, scale = _reduce(loss, reduction)

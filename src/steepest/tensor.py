@@ -386,6 +386,13 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """A one-element integer tensor as a list index: ``classes[pred.argmax(0)]``."""
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only a one-element integer tensor can be used as an index, got "
+                            f"shape {self.shape} and dtype {self.dtype}")
+        return int(self.data.reshape(()))
+
     def __array__(self, dtype=None, copy=None):
         """NumPy's view of the tensor: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies."""
         return np.array(self.data, dtype=dtype, copy=copy)

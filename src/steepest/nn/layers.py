@@ -1,19 +1,22 @@
-"""Layers: Linear, Sequential, the activation modules, Dropout and Flatten."""
+"""Layers: Linear, containers (Sequential, ModuleList, ModuleDict), activation modules,
+Dropout and Flatten."""
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 from steepest import activations as F
-from steepest.nn import init
+from steepest.nn import functional, init
 from steepest.nn.module import Module, Parameter
-from steepest.ops import _record, as_tensor, linear
-from steepest.tensor import Tensor, default_generator, get_default_dtype
+from steepest.ops import as_tensor, flatten, linear
+from steepest.tensor import Tensor, get_default_dtype
 
-__all__ = ["Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softmax",
-           "LogSoftmax", "BinaryStep", "Identity", "Dropout", "Flatten", "ACTIVATION_MODULES"]
+__all__ = ["Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid", "Tanh", "ReLU",
+           "LeakyReLU", "Softmax", "LogSoftmax", "BinaryStep", "Identity", "Dropout", "Flatten",
+           "ACTIVATION_MODULES"]
 
 
 class Linear(Module):
@@ -27,8 +30,9 @@ class Linear(Module):
                  generator=None):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"Linear: {name} must be a positive integer (a number of "
+                                 f"features), got {value!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         dtype = dtype or get_default_dtype()
@@ -83,6 +87,92 @@ class Sequential(Module):
         return self
 
 
+class ModuleList(Module):
+    """A list of modules whose parameters the parent finds (a plain list would hide them)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for module in modules or ():
+            self.append(module)
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        key = list(self._modules)[index]
+        setattr(self, key, _checked_module("ModuleList", key, module))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "ModuleList":
+        """Add ``module`` at the end; returns self."""
+        key = str(len(self))
+        setattr(self, key, _checked_module("ModuleList", key, module))
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class ModuleDict(Module):
+    """Modules by name (an ordered dict) whose parameters the parent finds."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict: keys must be non-empty strings without '.', got {key!r}")
+        setattr(self, key, _checked_module("ModuleDict", key, module))
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def update(self, modules) -> None:
+        items = modules.items() if hasattr(modules, "items") else modules
+        for key, module in items:
+            self[key] = module
+
+
+def _checked_module(container: str, key, module):
+    if not isinstance(module, Module):
+        raise TypeError(f"{container}: entry {key!r} is a {type(module).__name__}, expected a "
+                        f"Module")
+    return module
+
+
 class _Elementwise(Module):
     """A module around an activation function without parameters."""
 
@@ -117,7 +207,10 @@ class BinaryStep(_Elementwise):
 
 
 class Identity(_Elementwise):
-    """The linear activation z ↦ z."""
+    """The linear activation z ↦ z; accepts and ignores any arguments, as torch's does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
 
 
 class LeakyReLU(Module):
@@ -135,56 +228,65 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    """softmax along ``axis`` (default: last)."""
+    """softmax along ``dim`` (torch's name; ``axis`` is accepted too). None picks torch's
+    implicit dimension: 0 for 0-, 1- and 3-D input, else 1."""
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, dim: int | None = None, *, axis: int | None = None):
         super().__init__()
-        self.axis = axis
+        if axis is not None and dim is not None and axis != dim:
+            raise ValueError(f"{type(self).__name__}: dim={dim} and axis={axis} disagree; "
+                             f"give one of them")
+        self.dim = dim if axis is None else axis
 
     def forward(self, x):
-        return F.softmax(x, self.axis)
+        return functional.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+        return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):
-    """log softmax along ``axis`` (default: last)."""
+    """log softmax along ``dim`` (None: torch's implicit choice, see Softmax)."""
 
     def forward(self, x):
-        return F.log_softmax(x, self.axis)
+        return functional.log_softmax(x, self.dim)
 
 
 class Dropout(Module):
     """Zero each element with probability p in training, scale survivors by 1/(1 − p).
 
-    In eval mode it is the identity (inverted dropout, as in torch).
+    In eval mode it is the identity (inverted dropout, as in torch); see ``F.dropout``.
     """
 
-    def __init__(self, p: float = 0.5, generator=None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, generator=None):
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability, a number in [0, 1], got {p!r}")
+        functional._unsupported("Dropout", "inplace", inplace, False)
+        self.p = float(p)
         self.generator = generator
 
     def forward(self, x):
-        x = as_tensor(x)
-        if not self.training or self.p == 0.0:
-            return x
-        rng = self.generator or default_generator()
-        mask = (rng.random(x.shape) >= self.p).astype(x.dtype) / (1.0 - self.p)
-        return _record(x.data * mask, (x,), lambda g: (g * mask,), "Dropout")
+        return functional.dropout(x, self.p, self.training, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
 class Flatten(Module):
-    """Flatten every axis after the first (batch) one: (N, ...) → (N, features)."""
+    """Flatten dims start_dim..end_dim into one; the default (1, −1) keeps the batch dim:
+    (N, ...) → (N, features)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
 
     def forward(self, x):
-        return as_tensor(x).flatten(1)
+        return flatten(as_tensor(x), self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 ACTIVATION_MODULES = {

@@ -75,11 +75,24 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator["Module"]:
+        """This module and every descendant, parents first."""
         for _, module in self.named_modules():
             yield module
 
     def children(self) -> Iterator["Module"]:
+        """The direct sub-modules, in the order they were set."""
         yield from self._modules.values()
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        yield from self._modules.items()
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every descendant, children before parents (torch's order),
+        then on self; returns self. E.g. ``model.apply(init_weights)``."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs, each parameter once even if shared."""
@@ -116,8 +129,52 @@ class Module:
             param.grad = None
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze (True) every parameter; returns self."""
         for param in self.parameters():
             param.requires_grad_(requires_grad)
+        return self
+
+    # ----------------------------------------------------------------- device and dtype
+    def to(self, *args, **kwargs) -> "Module":
+        """torch's ``to(device)`` / ``to(dtype)`` / ``to(device, dtype)``; returns self.
+
+        steepest computes on the CPU only: device "cpu" is accepted (a no-op), any other
+        device is an error. A float dtype converts every parameter in place (same Parameter
+        objects, new arrays), like torch; do it before building the optimizer.
+        """
+        unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy"}
+        if unknown:
+            raise TypeError(f"Module.to: unexpected keyword arguments {sorted(unknown)}")
+        dtype = kwargs.get("dtype")
+        for value in (*args, kwargs.get("device")):
+            if value is None:
+                continue
+            if _is_cpu(value):
+                continue
+            if _float_dtype(value) is not None:
+                dtype = value
+                continue
+            raise ValueError(f"Module.to: device {value!r} is not available; steepest computes "
+                             f"on the CPU only (use 'cpu' or leave out the device)")
+        if dtype is not None:
+            target = _float_dtype(dtype)
+            if target is None:
+                raise ValueError(f"Module.to: dtype must be float32 or float64, got {dtype!r}")
+            for param in self.parameters():
+                if param.grad is not None and param.grad.dtype != target:
+                    param.grad = param.grad.astype(target)
+                param.data = param.data.astype(target, copy=False)
+        return self
+
+    def float(self) -> "Module":
+        """Parameters in float32; returns self."""
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        """Parameters in float64; returns self."""
+        return self.to(np.float64)
+
+    def cpu(self) -> "Module":
         return self
 
     # ----------------------------------------------------------------- state
@@ -126,28 +183,41 @@ class Module:
         return OrderedDict((name, param.data.copy()) for name, param in self.named_parameters())
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters in place, after checking names and shapes.
+        """Copy arrays into the parameters in place, after checking names, shapes and dtypes.
 
-        Raises ValueError naming missing and unexpected keys and every shape that differs;
-        nothing is changed unless everything fits.
+        Every entry is checked and converted to its parameter's dtype first (numbers of a
+        kind that converts safely: integers or floats into floats, not text or complex); a
+        ValueError names every missing and unexpected key and every entry that does not fit,
+        and nothing is changed unless everything fits.
         """
+        if not hasattr(state, "keys"):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: state must be a dict "
+                            f"of arrays by parameter name, got {type(state).__name__}")
         own = dict(self.named_parameters())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
-        mismatched = [f"{k}: checkpoint {tuple(np.shape(state[k]))} vs model {own[k].shape}"
-                      for k in own if k in state and tuple(np.shape(state[k])) != own[k].shape]
-        problems = []
+        problems, converted = [], {}
         if strict and missing:
             problems.append(f"missing keys {missing}")
         if strict and unexpected:
             problems.append(f"unexpected keys {unexpected}")
-        if mismatched:
-            problems.append("shape mismatch for " + "; ".join(mismatched))
+        for name, param in own.items():
+            if name not in state:
+                continue
+            value = _array_of(state[name])
+            if value is None or not np.can_cast(value.dtype, param.dtype, casting="same_kind"):
+                got = type(state[name]).__name__ if value is None else f"dtype {value.dtype}"
+                problems.append(f"{name}: checkpoint has {got}, model needs numbers for "
+                                f"dtype {param.dtype}")
+            elif value.shape != param.shape:
+                problems.append(f"shape mismatch for {name}: checkpoint {value.shape} vs "
+                                f"model {param.shape}")
+            else:
+                converted[name] = value.astype(param.dtype, copy=False)
         if problems:
             raise ValueError(f"load_state_dict for {type(self).__name__}: " + ", ".join(problems))
-        for name, param in own.items():
-            if name in state:
-                param.data[...] = np.asarray(state[name], dtype=param.dtype)
+        for name, value in converted.items():
+            own[name].data[...] = value
 
     # ----------------------------------------------------------------- display
     def extra_repr(self) -> str:
@@ -166,3 +236,28 @@ class Module:
             return lines[0] + ")"
         total = self.num_parameters()
         return "\n".join(lines) + f"\n)  # {total:,} parameters in total"
+
+
+def _array_of(value):
+    """An entry of a state dict as an ndarray of numbers, or None if it is not one."""
+    try:
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    except (TypeError, ValueError):
+        return None
+    return array if array.dtype.kind in "biuf" else None
+
+
+def _is_cpu(device) -> bool:
+    text = str(device)
+    return text == "cpu" or text.startswith("cpu:") or text == "device(type='cpu')"
+
+
+def _float_dtype(value):
+    """np.float32 / np.float64 for a float dtype given any way, else None."""
+    if isinstance(value, str) and value.startswith(("cpu", "cuda", "mps", "meta", "xla")):
+        return None
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        return None
+    return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else None

@@ -1,0 +1,197 @@
+"""Datasets and a DataLoader with torch.utils.data's names, defaults and behaviour.
+
+    train = TensorDataset(st.tensor(X), st.tensor(y))
+    for X_batch, y_batch in DataLoader(train, batch_size=64, shuffle=True):
+        ...                                 # tensors, ready for model(X_batch)
+
+As in torch: no shuffling unless asked, the last batch may be smaller (``drop_last=False``),
+``len(loader)`` is the number of batches and ``len(loader.dataset)`` the number of samples.
+Shuffling draws from ``generator`` (a ``numpy.random.Generator``) or from steepest's global
+generator, which ``st.manual_seed`` reseeds. (``steepest.data.DataLoader(X, y)`` is the
+course's older convenience over two arrays: it yields NumPy arrays and shuffles by default.)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from steepest.tensor import Tensor, default_generator, tensor
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "default_collate"]
+
+
+class Dataset:
+    """A map-style dataset: ``dataset[i]`` is one sample, ``len(dataset)`` how many there are."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of tensors of equal length: ``dataset[i] = (X[i], y[i])``."""
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset: give at least one tensor")
+        self.tensors = tuple(t if isinstance(t, Tensor) else tensor(t) for t in tensors)
+        lengths = [t.shape[0] if t.ndim else None for t in self.tensors]
+        if None in lengths or len(set(lengths)) != 1:
+            shapes = [t.shape for t in self.tensors]
+            raise ValueError(f"TensorDataset: every tensor needs the same first dimension (one "
+                             f"row per sample), got shapes {shapes}")
+
+    def __getitem__(self, index):
+        return tuple(Tensor._wrap(t.data[index]) for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __getitem__(self, index):
+        if isinstance(index, (list, np.ndarray)):
+            return self.dataset[np.asarray(self.indices)[np.asarray(index, dtype=np.int64)]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _generator(function: str, generator) -> np.random.Generator:
+    if generator is None:
+        return default_generator()
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"{function}: generator must be a numpy.random.Generator or None, got "
+                    f"{type(generator).__name__}")
+
+
+def random_split(dataset, lengths, generator=None) -> list:
+    """Split ``dataset`` into non-overlapping random Subsets of the given lengths.
+
+    ``lengths`` are sample counts summing to ``len(dataset)``, or fractions summing to 1
+    (torch's rule: floor each, then hand the remainder out one by one from the first).
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1.0 and n != 1:
+        if any(x < 0 for x in lengths):
+            raise ValueError(f"random_split: fractions must be >= 0, got {lengths}")
+        counts = [int(math.floor(n * x)) for x in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if (any(isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 0
+            for x in lengths) or sum(lengths) != n):
+        raise ValueError(f"random_split: lengths must be counts summing to the dataset's "
+                         f"length {n} or fractions summing to 1, got {lengths}")
+    order = _generator("random_split", generator).permutation(n)
+    bounds = np.cumsum([0] + lengths)
+    return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def default_collate(samples: list):
+    """Stack a list of samples into one batch, field by field, as torch's default_collate.
+
+    Tensors and arrays are stacked along a new first dim; Python floats become a float
+    tensor of the default dtype, ints an int64 tensor; tuples, lists and dicts are collated
+    per field (a tuple of tensors for tuple or list samples).
+    """
+    first = samples[0]
+    if isinstance(first, Tensor):
+        return Tensor._wrap(np.stack([s.data for s in samples]))
+    if isinstance(first, (np.ndarray, np.generic)):
+        return Tensor._wrap(np.stack([np.asarray(s) for s in samples]))
+    if isinstance(first, numbers.Number) and not isinstance(first, bool):
+        return tensor(samples)
+    if isinstance(first, dict):
+        return {key: default_collate([s[key] for s in samples]) for key in first}
+    if isinstance(first, (tuple, list)):
+        sizes = {len(s) for s in samples}
+        if len(sizes) != 1:
+            raise ValueError(f"default_collate: samples have different numbers of fields "
+                             f"{sorted(sizes)}; each sample must have the same fields")
+        return tuple(default_collate(list(field)) for field in zip(*samples))
+    raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}; "
+                    f"return tensors, arrays, numbers, or tuples/dicts of them")
+
+
+def _indexable_by_batch(dataset) -> bool:
+    """Whether ``dataset[array_of_indices]`` gives the collated batch directly."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, TensorDataset)
+
+
+class DataLoader:
+    """Iterate over a dataset in batches, torch's way.
+
+    Parameters
+    ----------
+    dataset : Dataset (anything with ``__getitem__`` and ``__len__``)
+    batch_size : int
+        Samples per batch (default 1, as in torch).
+    shuffle : bool
+        Visit the samples in a new random order each epoch (default False, as in torch).
+    drop_last : bool
+        Skip the last batch if it is smaller than ``batch_size``.
+    generator : numpy.random.Generator or None
+        Source of the shuffling order; None uses steepest's global generator.
+    collate_fn : callable
+        Turns a list of samples into a batch (default: ``default_collate``).
+    num_workers, pin_memory :
+        Accepted so torch scripts run; batches are always made in this process (the batches
+        are the same either way).
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, *,
+                 drop_last: bool = False, generator=None, collate_fn=None,
+                 num_workers: int = 0, pin_memory: bool = False):
+        if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+            raise TypeError(f"DataLoader: dataset must support indexing and len() (a Dataset, "
+                            f"e.g. TensorDataset(X, y)), got {type(dataset).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+                or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got "
+                             f"{batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.generator = None if generator is None else _generator("DataLoader", generator)
+        self.collate_fn = collate_fn or default_collate
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _fetch(self, indices: np.ndarray):
+        if _indexable_by_batch(self.dataset) and self.collate_fn is default_collate:
+            return self.dataset[indices]   # one fancy index per tensor, no per-sample loop
+        return self.collate_fn([self.dataset[int(i)] for i in indices])
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            order = (self.generator or default_generator()).permutation(n)
+        else:
+            order = np.arange(n)
+        for b in range(len(self)):
+            yield self._fetch(order[b * self.batch_size:(b + 1) * self.batch_size])
+
+    def __repr__(self) -> str:
+        return (f"DataLoader(samples={len(self.dataset)}, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, batches={len(self)})")
