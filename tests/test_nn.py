@@ -519,3 +519,9 @@ def test_clip_grad_value_matches_torch(float_dtype, clip_value):
     torch.nn.utils.clip_grad_value_(theirs, clip_value)
     for o, t in zip(ours, theirs):
         np.testing.assert_array_equal(o.grad, t.grad.numpy())
+
+
+def test_flatten_of_an_empty_batch_matches_torch():
+    x = np.zeros((0, 3, 2))
+    out = nn.Flatten()(st.tensor(x))
+    assert out.shape == tuple(torch.nn.Flatten()(torch.tensor(x)).shape) == (0, 6)

@@ -636,7 +636,8 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if start > end:
         raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim "
                          f"({end_dim}) for a tensor of shape {a.shape}")
-    return reshape(a, a.shape[:start] + (-1,) + a.shape[end + 1:])
+    merged = int(np.prod(a.shape[start:end + 1]))  # not -1: an empty batch has no -1 to infer
+    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
