@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 import steepest as st
-from steepest.callbacks import (
+from steepest.training.callbacks import (
     CSVLogger, DivergenceGuard, EarlyStopping, JSONLogger, LRSchedulerCallback, ModelCheckpoint,
 )
-from steepest.checkpoint import checkpoint_info
 from steepest.data import load_digits, make_moons
-from steepest.train import DivergenceError
+from steepest.training.checkpoint import checkpoint_info
+from steepest.training.history import DivergenceError
 
 CE = st.losses.cross_entropy
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import steepest as st
-from steepest.callbacks import ModelCheckpoint
-from steepest.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 from steepest.data import load_digits
+from steepest.training.callbacks import ModelCheckpoint
+from steepest.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 
 CE = st.losses.cross_entropy
 

@@ -10,8 +10,8 @@ import types
 import numpy as np
 import pytest
 
-from steepest.checkpoint import checkpoint_info
 from steepest.cli import main
+from steepest.training.checkpoint import checkpoint_info
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

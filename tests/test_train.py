@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import steepest as st
-from steepest.callbacks import Callback
 from steepest.data import Standardizer, load_digits, make_moons, train_test_split
-from steepest.diagnostics import gradient_norms
-from steepest.train import DivergenceError, History, clip_grad_norm_
+from steepest.training import DivergenceError, History
+from steepest.training.callbacks import Callback
+from steepest.training.diagnostics import clip_grad_norm_, gradient_norms
 
 CE = st.losses.cross_entropy
 

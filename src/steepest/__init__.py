@@ -5,6 +5,8 @@ layers and optimizers that follow PyTorch's conventions, training with diagnosti
 lessons that show how a network learns.
 """
 
+import sys as _sys
+
 from steepest.tensor import (
     Tensor, arange, default_generator, enable_grad, full, get_default_dtype, is_grad_enabled,
     manual_seed, no_grad, ones, ones_like, rand, randn, set_default_dtype, tensor, zeros,
@@ -19,7 +21,15 @@ from steepest.activations import (
 )
 from steepest.gradcheck import gradcheck
 from steepest import losses, nn, optim, data
-from steepest.train import History, evaluate, fit, predict
-from steepest import callbacks, checkpoint, diagnostics
+from steepest import training
+from steepest.training import (
+    DivergenceError, History, callbacks, checkpoint, diagnostics, evaluate, fit, predict,
+)
+from steepest.training import loop as train
+
+# The training modules lived at the top level before the ``training`` package; these aliases
+# keep ``import steepest.callbacks`` and ``from steepest.train import fit`` working.
+_sys.modules.update({"steepest.train": train, "steepest.callbacks": callbacks,
+                     "steepest.checkpoint": checkpoint, "steepest.diagnostics": diagnostics})
 
 __version__ = "0.1.0"

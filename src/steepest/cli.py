@@ -258,84 +258,6 @@ def _describe(settings: dict, sizes: list) -> str:
             f"{_OPTIMIZER_CLASSES[settings['optimizer']]} lr={settings['lr']:g}")
 
 
-# --------------------------------------------------------------------------- plots
-
-def _layer_labels(model) -> dict:
-    from steepest.train import linear_layers
-
-    return {name: f"layer {i + 1}: Linear({layer.in_features}→{layer.out_features})"
-            for i, (name, layer) in enumerate(linear_layers(model))}
-
-
-def plot_gradient_norms(history, model, path, title: str | None = None):
-    """Per-layer mean weight-gradient norm per epoch (log scale), one line per Linear layer."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    norms = history.layer_grad_norms()
-    labels = _layer_labels(model)
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
-    ax = fig.subplots()
-    epochs = [e + 1 for e in history.epoch]
-    for name, values in norms.items():
-        ax.plot(epochs, values, label=labels.get(name, name),
-                marker="." if len(epochs) < 30 else None)
-    if any(v > 0 for values in norms.values() for v in values if math.isfinite(v)):
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("mean L2 norm of the weight gradient")
-    ax.set_title(title or "Gradient norm per layer (input layer first)")
-    ax.grid(alpha=0.3, which="both")
-    if norms:
-        ax.legend()
-    fig.savefig(path, dpi=100)
-    return path
-
-
-def plot_decision_boundary(model, X, y, path, scaler=None, X_val=None, y_val=None,
-                           title: str | None = None, resolution: int = 200):
-    """Predicted class over the plane with the samples on top (2-D inputs only).
-
-    ``X``/``X_val`` are in original units; ``scaler`` (a fitted Standardizer) maps them to
-    what the model expects.
-    """
-    import numpy as np
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
-
-    from steepest.train import predict
-
-    every = np.concatenate([X, X_val]) if X_val is not None else X
-    low, high = every.min(axis=0), every.max(axis=0)
-    pad = 0.1 * (high - low) + 1e-9
-    gx, gy = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
-                         np.linspace(low[1] - pad[1], high[1] + pad[1], resolution))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    inputs = scaler.transform(grid) if scaler is not None else grid
-    out = predict(model, inputs, batch_size=4096)
-    classes = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else \
-        (out.reshape(-1) > 0.5).astype(int)
-    n_classes = int(max(classes.max(), y.max())) + 1
-    colours = [f"C{i}" for i in range(n_classes)]
-    fig = Figure(figsize=(5.5, 5), layout="constrained")
-    ax = fig.subplots()
-    ax.contourf(gx, gy, classes.reshape(gx.shape), levels=np.arange(n_classes + 1) - 0.5,
-                cmap=ListedColormap(colours), alpha=0.25)
-    for c in range(n_classes):
-        ax.scatter(*X[y == c].T, s=14, color=colours[c], edgecolors="white", linewidths=0.4,
-                   label=f"class {c} (train)")
-        if X_val is not None:
-            ax.scatter(*X_val[y_val == c].T, s=22, color=colours[c], marker="^",
-                       edgecolors="black", linewidths=0.5, label=f"class {c} (validation)")
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
-    ax.set_title(title or "Decision boundary")
-    ax.legend(fontsize="small", loc="best")
-    fig.savefig(path, dpi=100)
-    return path
-
-
 # --------------------------------------------------------------------------- commands
 
 def _prepare_out(out: str) -> str:
@@ -348,7 +270,7 @@ def _prepare_out(out: str) -> str:
 
 
 def _write_json(path: str, payload: dict) -> None:
-    from steepest.checkpoint import atomic_write
+    from steepest.training.checkpoint import atomic_write
 
     text = json.dumps(payload, indent=1)
     atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
@@ -356,8 +278,9 @@ def _write_json(path: str, payload: dict) -> None:
 
 def _cmd_train(args) -> int:
     import steepest as st
-    from steepest.callbacks import ModelCheckpoint
-    from steepest.checkpoint import checkpoint_info, load_checkpoint
+    from steepest.report.training_plots import plot_decision_boundary, plot_gradient_norms
+    from steepest.training.callbacks import ModelCheckpoint
+    from steepest.training.checkpoint import checkpoint_info, load_checkpoint
 
     out = args.out
     checkpoint = os.path.join(out, "checkpoint.npz")
@@ -435,7 +358,7 @@ def _cmd_train(args) -> int:
 
 def _cmd_lr_find(args) -> int:
     import steepest as st
-    from steepest.diagnostics import lr_range_test
+    from steepest.training.diagnostics import lr_range_test
 
     settings = _settings(args)
     if args.start_lr >= args.end_lr:
@@ -487,7 +410,7 @@ def _one_line(error: BaseException) -> str:
 
 def main(argv=None) -> int:
     """Run the ``steepest`` command on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    from steepest.train import DivergenceError
+    from steepest.training.history import DivergenceError
 
     parser = build_parser()
     try:

@@ -21,9 +21,9 @@ import json
 import math
 import os
 
-from steepest.checkpoint import atomic_write, save_checkpoint
 from steepest.data import _check_int
-from steepest.train import DivergenceError
+from steepest.training.checkpoint import atomic_write, save_checkpoint
+from steepest.training.history import DivergenceError
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback", "CSVLogger",
            "JSONLogger", "DivergenceGuard", "DivergenceError"]
@@ -387,7 +387,7 @@ class DivergenceGuard(Callback):
 
     After each step the batch loss is compared with the first loss of the run: training is
     declared diverged when it is NaN or infinite, or larger than ``factor`` times
-    ``max(first loss, min_reference)``. Then :class:`~steepest.train.DivergenceError` is
+    ``max(first loss, min_reference)``. Then :class:`~steepest.training.DivergenceError` is
     raised, saying at which epoch and step, the loss, the learning rate, and what to try.
 
     ``fit`` adds one by default (``divergence_guard=False`` turns it off). The default

@@ -1,6 +1,6 @@
 """Checkpoints: model weights, optimizer state, epoch and history in one ``.npz`` file.
 
-    from steepest.checkpoint import load_checkpoint, save_checkpoint
+    from steepest.training.checkpoint import load_checkpoint, save_checkpoint
     save_checkpoint("run/checkpoint.npz", model, optimizer, epoch=5, history=history)
     info = load_checkpoint("run/checkpoint.npz", model, optimizer)
     st.fit(model, loss_fn, optimizer, X, y, epochs=10, initial_epoch=info["epoch"],
@@ -38,6 +38,7 @@ import zipfile
 import numpy as np
 
 from steepest.tensor import Tensor, default_generator
+from steepest.training.history import History
 
 __all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_info", "atomic_write", "FORMAT",
            "VERSION"]
@@ -257,7 +258,7 @@ def load_checkpoint(path, model, optimizer=None, restore_rng: bool = True, *,
     Returns
     -------
     dict with ``epoch`` (completed epochs, or None), ``history`` (a
-    :class:`steepest.train.History`, or None) and ``extra`` (or None).
+    :class:`steepest.training.History`, or None) and ``extra`` (or None).
     """
     meta, arrays = _read(path)
     decoder = _Encoder(arrays)
@@ -296,8 +297,6 @@ def load_checkpoint(path, model, optimizer=None, restore_rng: bool = True, *,
 
 
 def _history_of(decoder: _Encoder, meta: dict):
-    from steepest.train import History  # train is above this module: import lazily
-
     payload = decoder.decode(meta.get("history"))
     if payload is None:
         return None

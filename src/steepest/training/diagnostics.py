@@ -9,7 +9,7 @@
 * :func:`dead_relu_fraction` — the share of ReLU units that output 0 for every sample.
 * :class:`GradientMonitor` — a callback that records these per epoch and warns.
 * :func:`lr_range_test` — the learning-rate finder of Smith (2015) / fastai's ``lr_find``.
-* :func:`clip_grad_norm_` — torch's gradient clipping (defined in :mod:`steepest.train`).
+* :func:`clip_grad_norm_` — torch's gradient clipping by the total norm.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from steepest.callbacks import Callback
 from steepest.data import _as_ndarray, _check_int
 from steepest.nn.layers import ReLU
 from steepest.tensor import Tensor, no_grad
-from steepest.train import _first_dtype, _prepare, clip_grad_norm_, linear_layers
+from steepest.training.callbacks import Callback
+from steepest.training.task import _first_dtype, _prepare, linear_layers
 
 __all__ = ["gradient_norms", "update_to_weight_ratios", "relative_update_norms",
            "dead_relu_fraction", "GradientMonitor", "lr_range_test", "LRRangeResult",
@@ -33,6 +33,39 @@ __all__ = ["gradient_norms", "update_to_weight_ratios", "relative_update_norms",
 
 
 # --------------------------------------------------------------------------- per-layer numbers
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
+    """Scale gradients in place so that their total norm is at most ``max_norm`` (torch's rule).
+
+    The total norm is taken over all gradients together, as if concatenated into one vector.
+    If it exceeds ``max_norm``, every gradient is multiplied by
+    ``max_norm / (total_norm + 1e-6)``. Returns the total norm *before* clipping, as a float.
+    ``norm_type`` may be any p >= 1 or ``inf``.
+    """
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    max_norm = float(max_norm)
+    norm_type = float(norm_type)
+    if not grads:
+        return 0.0
+    if norm_type == math.inf:
+        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    elif norm_type == 2.0:
+        total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
+    else:
+        total = sum(float(np.sum(np.abs(g) ** norm_type)) for g in grads) ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                           f"gradients is non-finite ({total}), so it cannot be clipped")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for g in grads:
+            g *= coef
+    return total
+
+
 
 def gradient_norms(model) -> dict:
     """``{layer name: ||∂loss/∂W||₂}`` for each Linear layer's weight, in depth order.
