@@ -20,6 +20,8 @@ import inspect
 import json
 import math
 import os
+import re
+import string
 
 from steepest.data import _check_int
 from steepest.training.checkpoint import atomic_write, save_checkpoint
@@ -232,7 +234,30 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs=None) -> None:
         if self.save_best_only:
             _check_monitor("ModelCheckpoint", self.monitor, self.params)
+        self._check_template()
         self.tracker = _Improvement(self.mode, 0.0, self.initial_value_threshold)
+
+    def _check_template(self) -> None:
+        """Every ``{field}`` of the path must be ``epoch`` or a key this run logs."""
+        keys = self.params.get("metrics")
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(self.path)
+                      if name is not None]
+        except ValueError as error:
+            raise ValueError(f"ModelCheckpoint: the path {self.path!r} is not a valid "
+                             f"template ({error})") from None
+        for name in fields:
+            key = re.split(r"[.\[]", name, maxsplit=1)[0]
+            if key == "epoch" or keys is None or key in keys:
+                continue
+            if not key:
+                raise ValueError(f"ModelCheckpoint: the path {self.path!r} has an unnamed "
+                                 f"field {{}}; name it, e.g. {{epoch}} or {{val_loss:.3f}}")
+            hint = (" (pass validation_data or validation_split to fit)"
+                    if key.startswith("val_") else "")
+            raise ValueError(f"ModelCheckpoint: the path {self.path!r} uses {{{key}}}, which "
+                             f"this run does not record{hint}; available: epoch, "
+                             f"{', '.join(k for k in keys if k.isidentifier())}")
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["History", "DivergenceError"]
+__all__ = ["History", "DivergenceError", "add_diagnosis", "finish_figure"]
 
 
 class DivergenceError(RuntimeError):
@@ -46,6 +46,9 @@ class History:
         The 0-based epoch numbers, as Keras records them.
     params : dict
         ``epochs``, ``steps`` (per epoch), ``batch_size``, ``samples``, ``metrics``.
+    diagnosis : list[str]
+        What looked wrong when ``fit`` finished, each with what to try
+        (:func:`steepest.training.diagnostics.diagnose`); empty when nothing did.
     """
 
     def __init__(self, history: dict | None = None, epoch=None, params: dict | None = None):
@@ -53,6 +56,7 @@ class History:
         self.epoch: list = list(epoch or [])
         self.params: dict = dict(params or {})
         self.model = None
+        self.diagnosis: list = []
 
     def append(self, epoch: int, logs: dict) -> None:
         """Record one epoch's logs (keys seen for the first time are padded with NaN)."""
@@ -91,7 +95,7 @@ class History:
             return v if math.isfinite(v) else None
         params = {k: (list(v) if isinstance(v, (tuple, list)) else v)
                   for k, v in self.params.items()}
-        return {"epoch": [int(e) for e in self.epoch],
+        return {"epoch": [int(e) for e in self.epoch], "diagnosis": list(self.diagnosis),
                 "history": {k: [clean(v) for v in vals] for k, vals in self.history.items()},
                 "params": params}
 
@@ -100,11 +104,15 @@ class History:
         """Rebuild a History from :meth:`to_dict`'s output (``None`` becomes NaN)."""
         hist = {k: [math.nan if v is None else float(v) for v in vals]
                 for k, vals in data.get("history", {}).items()}
-        return cls(hist, data.get("epoch", []), data.get("params", {}))
+        history = cls(hist, data.get("epoch", []), data.get("params", {}))
+        history.diagnosis = [str(line) for line in data.get("diagnosis") or []]
+        return history
 
-    def plot(self, path, title: str | None = None):
-        """Save loss curves (and accuracy curves when recorded) as a PNG; returns the path.
+    def plot(self, path=None, title: str | None = None):
+        """Loss curves (and accuracy curves when recorded), with the run's diagnosis under them.
 
+        With ``path``: saved as a PNG, and the path is returned. Without: the matplotlib
+        ``Figure`` is returned, and shows inline when it is the last value of a notebook cell.
         Uses matplotlib's Agg canvas directly, so it works without a display and does not
         touch pyplot's global state.
         """
@@ -119,28 +127,28 @@ class History:
         panels = 2 if metric else 1
         fig = Figure(figsize=(5.5 * panels, 4), layout="constrained")
         axes = fig.subplots(1, panels, squeeze=False)[0]
-        for ax, key, label in ((axes[0], "loss", "loss"),) + (
-                ((axes[1], metric, metric),) if metric else ()):
+        marker = "." if len(epochs) < 30 else None
+        for ax, key in ((axes[0], "loss"),) + (((axes[1], metric),) if metric else ()):
             if key in h:
-                ax.plot(epochs, h[key], label=f"training {label}", marker="." if
-                        len(epochs) < 30 else None)
+                ax.plot(epochs, h[key], color="C0", label="training", marker=marker)
             if f"val_{key}" in h:
-                ax.plot(epochs, h[f"val_{key}"], label=f"validation {label}",
-                        marker="." if len(epochs) < 30 else None)
+                ax.plot(epochs, h[f"val_{key}"], color="C1", label="validation", marker=marker)
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(label)
-            ax.set_title(label.capitalize() + " per epoch")
+            ax.set_ylabel(key)
+            ax.set_title(key.capitalize() + " per epoch")
             ax.grid(alpha=0.3)
-            ax.legend()
         loss_values = [v for v in h.get("loss", []) + h.get("val_loss", []) if
                        math.isfinite(v) and v > 0]
         if loss_values and max(loss_values) / min(loss_values) > 100:
             axes[0].set_yscale("log")
         if title:
             fig.suptitle(title)
-        fig.savefig(path, dpi=100)
-        return path
+        handles, labels = axes[0].get_legend_handles_labels()
+        if handles:  # one legend for both panels, beside them: it covers no line
+            fig.legend(handles, labels, loc="outside right upper")
+        add_diagnosis(fig, self.diagnosis)
+        return finish_figure(fig, path)
 
     def __repr__(self) -> str:
         if not self.epoch:
@@ -148,3 +156,40 @@ class History:
         last = {k: v[-1] for k, v in self.history.items() if not k.startswith("grad_norm/")}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
         return f"History({len(self.epoch)} epochs; last: {shown})"
+
+
+# --------------------------------------------------------------------------- figure helpers
+
+def add_diagnosis(fig, findings) -> None:
+    """Write ``findings`` (sentences) under the figure's axes, in a strip added for them."""
+    import textwrap
+
+    if not findings:
+        return
+    width, height = fig.get_size_inches()
+    lines = [line for finding in findings
+             for line in textwrap.wrap("\u26a0 " + finding, int(width * 15),
+                                       subsequent_indent="   ")]
+    strip = 0.18 * len(lines) + 0.2
+    fig.set_size_inches(width, height + strip)
+    share = strip / (height + strip)
+    fig.get_layout_engine().set(rect=(0, share, 1, 1 - share))
+    fig.text(0.01, share - 0.1 / (height + strip), "\n".join(lines), ha="left", va="top",
+             fontsize=9, color="#9b1c1c", linespacing=1.3)
+
+
+def finish_figure(fig, path):
+    """Save ``fig`` to ``path`` and return the path; without a path return the figure,
+    made to show inline in a notebook (it gets a ``_repr_png_``)."""
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        return path
+
+    def png() -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+    fig._repr_png_ = png
+    return fig

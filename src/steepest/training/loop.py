@@ -34,10 +34,10 @@ import time
 
 import numpy as np
 
-from steepest.data import _as_ndarray, _check_int
+from steepest.data import _as_ndarray, _check_int, train_test_split
 from steepest.tensor import Tensor, no_grad
 from steepest.training import callbacks as cbmod
-from steepest.training.diagnostics import clip_grad_norm_
+from steepest.training.diagnostics import clip_grad_norm_, diagnose
 from steepest.training.history import DivergenceError, History
 from steepest.training.task import (
     _DEFAULT_METRICS, _evaluate_arrays, _first_dtype, _MetricSums, _prepare, linear_layers,
@@ -136,8 +136,7 @@ class _Progress:
     def begin_epoch(self, epoch: int) -> None:
         self.start = time.perf_counter()
         if self.mode == "bar":
-            from tqdm.auto import tqdm
-
+            tqdm = _bar_base()
             width = len(str(self.epochs))
             size = shutil.get_terminal_size((120, 24))
             self.bar = _keras_bar(tqdm)(
@@ -176,6 +175,26 @@ class _Progress:
 _BAR_CLASSES: dict = {}
 
 
+def _bar_base():
+    """tqdm's notebook widget where it can work, else its text bar (never tqdm.auto, which
+    warns ``IProgress not found`` in a notebook without ipywidgets)."""
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401  (the widget bar needs it)
+        except ImportError:
+            pass
+        else:
+            import warnings
+
+            from tqdm import TqdmWarning
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TqdmWarning)
+                from tqdm.notebook import tqdm
+            return tqdm
+    from tqdm.std import tqdm
+    return tqdm
+
+
 def _keras_bar(base):
     """A tqdm subclass whose bar_format can show ``{stats}`` and ``{per_step}``."""
     cls = _BAR_CLASSES.get(base)
@@ -200,7 +219,8 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
         validation_data=None, callbacks=(), metrics=_DEFAULT_METRICS, shuffle: bool = True,
         seed: int = 0, verbose="auto", scheduler=None, initial_epoch: int = 0,
         history: History | dict | None = None, clip_grad_norm: float | None = None,
-        divergence_guard: bool = True, validation_batch_size: int = 256) -> History:
+        divergence_guard: bool = True, validation_batch_size: int = 256,
+        validation_split: float | None = None) -> History:
     """Train ``model`` on (x, y) with mini-batch gradient descent; return the :class:`History`.
 
     Parameters
@@ -247,17 +267,28 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
         stop with :class:`DivergenceError` at the first NaN/inf or exploding loss.
     validation_batch_size : int
         Batch size for the validation pass (it only changes speed, not the result).
+    validation_split : float in (0, 1), optional
+        Instead of ``validation_data``: hold out this fraction of (x, y) for validation,
+        drawn at random from ``seed`` (stratified by class for class labels), as
+        :func:`steepest.data.train_test_split` does and ``steepest train --val-split``.
 
     Returns
     -------
     History
         ``history.history['loss']`` etc., one value per epoch run in this call appended to
-        ``history`` if given.
+        ``history`` if given. ``history.diagnosis`` says what looks wrong at the end, and
+        what to try (chance-level accuracy, dead ReLUs, vanishing gradients; see
+        :func:`~steepest.training.diagnostics.diagnose`); it is printed unless ``verbose`` is
+        silent.
     """
     epochs = _check_int("epochs", epochs, 0)
     initial_epoch = _check_int("initial_epoch", initial_epoch, 0)
     seed = _check_int("seed", seed, 0)
     validation_batch_size = _check_int("validation_batch_size", validation_batch_size, 1)
+    if validation_split is not None:
+        if validation_data is not None:
+            raise ValueError("pass either validation_data or validation_split, not both")
+        x, y, validation_data = _split(x, y, validation_split, seed)
     X, task = _prepare(model, loss_fn, x, y, metrics, batch_size)
     val = None
     if validation_data is not None:
@@ -272,6 +303,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
         raise TypeError(f"optimizer must be a steepest.optim optimizer, got "
                         f"{type(optimizer).__name__}")
+    _check_optimizer_holds_the_model(optimizer, model)
 
     n = len(X)
     batch_size = int(batch_size)
@@ -384,5 +416,37 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
         progress.close()
     for cb in callbacks:
         cb.on_train_end()
+    if epochs > initial_epoch and len(history):
+        lr = float(optimizer.param_groups[0]["lr"])
+        history.diagnosis = diagnose(model, history, X, task.labels, lr=lr)
+        if progress.mode != "quiet":
+            for finding in history.diagnosis:
+                print(f"diagnosis: {finding}", flush=True)
     return history
+
+
+def _split(x, y, fraction, seed):
+    """``(x_train, y_train, (x_val, y_val))`` for ``fit(validation_split=fraction)``."""
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or \
+            not 0 < fraction < 1:
+        raise ValueError(f"validation_split must be a fraction strictly between 0 and 1, got "
+                         f"{fraction!r}")
+    X, Y = _as_ndarray(x), _as_ndarray(y)
+    labels = Y.ndim == 1 and Y.dtype.kind in "iub"
+    X_train, X_val, y_train, y_val = train_test_split(X, Y, test_size=float(fraction),
+                                                      seed=seed, stratify=labels)
+    return X_train, y_train, (X_val, y_val)
+
+
+def _check_optimizer_holds_the_model(optimizer, model) -> None:
+    """An optimizer over none of the model's trainable parameters would train nothing."""
+    groups = getattr(optimizer, "param_groups", None)
+    if groups is None:
+        return
+    held = {id(p) for group in groups for p in group["params"]}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if trainable and not any(id(p) in held for p in trainable):
+        raise ValueError(f"the optimizer holds none of the model's {len(trainable)} trainable "
+                         f"parameters, so fit would train nothing; make it with "
+                         f"model.parameters(), e.g. st.optim.Adam(model.parameters())")
 
