@@ -11,7 +11,7 @@ current epoch (after the current step when set in ``on_batch_end``).
 it, so callbacks that work per epoch add nothing to the cost of a step.
 
 Provided here: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LRSchedulerCallback`,
-:class:`CSVLogger`, :class:`JSONLogger` and :class:`DivergenceGuard` (on by default in ``fit``).
+:class:`CSVLogger`, :class:`JSONLogger`, :class:`StepLosses` and :class:`DivergenceGuard` (on by default in ``fit``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from steepest.training.checkpoint import atomic_write, save_checkpoint
 from steepest.training.history import DivergenceError
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback", "CSVLogger",
-           "JSONLogger", "DivergenceGuard", "DivergenceError"]
+           "JSONLogger", "StepLosses", "DivergenceGuard", "DivergenceError"]
 
 
 class Callback:
@@ -403,6 +403,24 @@ class JSONLogger(Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         text = json.dumps(self.history.to_dict(), indent=self.indent)
         atomic_write(self.path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+class StepLosses(Callback):
+    """Keep every step's batch loss in ``self.losses`` (one float per step, in order).
+
+    The per-epoch history has nothing to show when a run diverges in its first epoch; these
+    are what ``steepest train`` plots then. On a divergence the guard raises before this
+    callback sees the last loss: it is ``DivergenceError.loss``.
+    """
+
+    def __init__(self):
+        self.losses: list = []
+
+    def on_train_begin(self, logs=None) -> None:
+        self.losses = []
+
+    def on_batch_end(self, batch: int, logs=None) -> None:
+        self.losses.append(float(logs["loss"]))
 
 
 # --------------------------------------------------------------------------- DivergenceGuard

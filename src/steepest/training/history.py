@@ -168,7 +168,7 @@ def add_diagnosis(fig, findings) -> None:
         return
     width, height = fig.get_size_inches()
     lines = [line for finding in findings
-             for line in textwrap.wrap("\u26a0 " + finding, int(width * 15),
+             for line in textwrap.wrap("\u26a0 " + finding, int(width * 13),
                                        subsequent_indent="   ")]
     strip = 0.18 * len(lines) + 0.2
     fig.set_size_inches(width, height + strip)
