@@ -418,6 +418,7 @@ def test_a_relu_net_killed_by_a_large_learning_rate_is_diagnosed(capsys):
     assert "smaller learning rate" in text and "lr = 5" in text
     out = capsys.readouterr().out
     assert out.count("diagnosis: ") == len(history.diagnosis) >= 2
+    assert "problems found, see .diagnosis" in repr(history)
 
 
 def test_a_deep_sigmoid_net_at_chance_is_diagnosed_with_vanishing_gradients():

@@ -388,7 +388,7 @@ class LRRangeResult:
         """Save loss against learning rate (log x axis) with the suggestion marked."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+        fig = Figure(figsize=(6.5, 4.8), layout="constrained")
         ax = fig.subplots()
         ax.plot(self.lrs, self.losses, color="0.75", linewidth=1, label="batch loss")
         ax.plot(self.lrs, self.smoothed, color="C1", linewidth=1, linestyle="--",
@@ -413,7 +413,7 @@ class LRRangeResult:
         ax.set_ylabel("training loss")
         ax.set_title(title or "Learning-rate range test")
         ax.grid(alpha=0.3, which="both")
-        ax.legend()
+        fig.legend(loc="outside lower center", ncols=2, fontsize="small")  # off the curves
         fig.savefig(path, dpi=100)
         return path
 

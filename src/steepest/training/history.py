@@ -155,7 +155,9 @@ class History:
             return "History(no epochs)"
         last = {k: v[-1] for k, v in self.history.items() if not k.startswith("grad_norm/")}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
-        return f"History({len(self.epoch)} epochs; last: {shown})"
+        notes = (f"; {len(self.diagnosis)} problem{'s' if len(self.diagnosis) > 1 else ''} "
+                 f"found, see .diagnosis" if self.diagnosis else "")
+        return f"History({len(self.epoch)} epochs; last: {shown}{notes})"
 
 
 # --------------------------------------------------------------------------- figure helpers
