@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 import steepest as st
-from steepest.callbacks import (
+from steepest.training.callbacks import (
     CSVLogger, DivergenceGuard, EarlyStopping, JSONLogger, LRSchedulerCallback, ModelCheckpoint,
 )
-from steepest.checkpoint import checkpoint_info
 from steepest.data import load_digits, make_moons
-from steepest.train import DivergenceError
+from steepest.training.checkpoint import checkpoint_info
+from steepest.training.history import DivergenceError
 
 CE = st.losses.cross_entropy
 
@@ -301,3 +301,24 @@ def test_csv_logger_leaves_no_open_file_when_training_diverges(tmp_path):
     with path.open() as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["epoch"]) for r in rows] == [0]  # the finished epoch is on disk
+
+
+def test_model_checkpoint_template_is_checked_at_train_begin(tmp_path):
+    """Issue 12 §3: '{val_loss}' without validation data fails before the first epoch."""
+    X, y = make_moons(64)
+    model = _model([2, 8, 2])
+    before = [p.data.copy() for p in model.parameters()]
+    optimizer = st.optim.SGD(model.parameters(), lr=0.1)
+    template = str(tmp_path / "ckpt-{epoch:02d}-{val_loss:.3f}.npz")
+    with pytest.raises(ValueError, match=r"uses \{val_loss\}, which this run does not record "
+                                         r"\(pass validation_data"):
+        st.fit(model, CE, optimizer, X, y, epochs=2, verbose=0,
+               callbacks=[ModelCheckpoint(template)])
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
+    with pytest.raises(ValueError, match="unnamed field"):
+        st.fit(model, CE, optimizer, X, y, epochs=1, verbose=0,
+               callbacks=[ModelCheckpoint(str(tmp_path / "c-{}.npz"))])
+    st.fit(model, CE, optimizer, X, y, epochs=2, verbose=0, validation_data=(X, y),
+           callbacks=[ModelCheckpoint(template)])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and names[0].startswith("ckpt-01-") and names[1].startswith("ckpt-02-")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import steepest as st
-from steepest.callbacks import ModelCheckpoint
-from steepest.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 from steepest.data import load_digits
+from steepest.training.callbacks import ModelCheckpoint
+from steepest.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 
 CE = st.losses.cross_entropy
 
@@ -226,3 +226,132 @@ def test_a_refused_load_leaves_the_model_untouched(tmp_path):
         load_checkpoint(path, other, scheduler=scheduler)
     for a, b in zip(before, other.parameters()):
         assert np.array_equal(a, b.data)
+
+
+# --------------------------------------------------------------------------- damaged files
+
+def _rewrite(path, change):
+    """Rewrite a checkpoint with ``change(meta, arrays)`` applied to its metadata/arrays."""
+    import json
+
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    meta = json.loads(str(arrays.pop("__meta__")[()]))
+    meta = change(meta, arrays)
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+def _drop_first_optimizer_array(meta, arrays):
+    key = json_first_array(meta["optimizer"])
+    del arrays[key]
+    return meta
+
+
+def json_first_array(node):
+    if isinstance(node, dict):
+        if "__array__" in node:
+            return node["__array__"]
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            found = json_first_array(item)
+            if found:
+                return found
+    return None
+
+
+def _set(key, value):
+    def change(meta, arrays):
+        meta[key] = value
+        return meta
+    return change
+
+
+def _drop(key):
+    def change(meta, arrays):
+        del arrays[key]
+        return meta
+    return change
+
+
+DAMAGE = {
+    "optimizer buffer missing": (_drop_first_optimizer_array, "refers to an array"),
+    "weights missing": (_drop("model/3.bias"), "arrays of 3.bias are missing"),
+    "rng_state garbage": (_set("rng_state", {"bit_generator": "PCG64", "state": "garbage"}),
+                          "rng_state entry is malformed"),
+    "rng_state a list": (_set("rng_state", [1, 2]), "rng_state entry is malformed"),
+    "history columns too short": (_set("history", {"history": {"loss": [1.0]},
+                                                   "epoch": [0, 1]}),
+                                  "history entry is malformed.*1 values for 2 epochs"),
+    "history a list": (_set("history", [1, 2]), "history entry is malformed"),
+    "history of text": (_set("history", {"history": {"loss": ["a", "b"]}, "epoch": [0, 1]}),
+                        "history entry is malformed"),
+    "metadata a JSON list": (lambda meta, arrays: [meta], "metadata is a JSON list"),
+    "version garbage": (_set("version", "abc"), "malformed checkpoint version 'abc'"),
+    "version negative": (_set("version", -1), "malformed checkpoint version -1"),
+    "optimizer name garbage": (_set("optimizer_class", ["Adam"]), "malformed optimizer_class"),
+    "epoch garbage": (_set("epoch", "five"), "malformed epoch 'five'"),
+    "optimizer state for other parameters": (_set("optimizer", {"state": {},
+                                                                "param_groups": []}),
+                                             "does not fit this optimizer"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_checkpoint_is_refused_and_changes_nothing(tmp_path, case):
+    """Issue 12 §3: check and convert everything first, then write (or put everything back)."""
+    change, message = DAMAGE[case]
+    model, optimizer, scheduler = _setup()
+    X, y = load_digits()
+    st.fit(model, CE, optimizer, X[:64], y[:64], epochs=1, verbose=0)
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, model, optimizer, epoch=2, history={"loss": [1.0, 0.5]},
+                    scheduler=scheduler)
+    _rewrite(path, change)
+
+    other, other_optimizer, other_scheduler = _setup(seed=1)
+    st.fit(other, CE, other_optimizer, X[64:128], y[64:128], epochs=1, verbose=0)
+    weights = _weights(other)
+    optimizer_state = other_optimizer.state_dict()
+    rng_state = st.default_generator().bit_generator.state
+    with pytest.raises(ValueError, match=message):
+        load_checkpoint(path, other, other_optimizer, scheduler=other_scheduler)
+    for a, b in zip(weights, other.parameters()):
+        assert np.array_equal(a, b.data)
+    after = other_optimizer.state_dict()
+    assert after["param_groups"] == optimizer_state["param_groups"]
+    for index, state in optimizer_state["state"].items():
+        for key, value in state.items():
+            assert np.array_equal(after["state"][index][key], value)
+    assert st.default_generator().bit_generator.state == rng_state
+
+
+def test_a_killed_write_leaves_a_temporary_file_that_the_next_save_removes(tmp_path):
+    """Orphans of killed writes go; a write in progress (its file locked) and other names stay."""
+    fcntl = pytest.importorskip("fcntl")
+    model, _, _ = _setup()
+    orphan = tmp_path / ".c.npz.k1ll3d.tmp"
+    orphan.write_bytes(b"half a checkpoint")
+    other_name = tmp_path / ".d.npz.k1ll3d.tmp"
+    other_name.write_bytes(b"not ours")
+    live = tmp_path / ".c.npz.wr1t1ng.tmp"
+    with open(live, "wb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)  # as a concurrent atomic_write holds it
+        save_checkpoint(tmp_path / "c.npz", model, epoch=1)
+        assert sorted(os.listdir(tmp_path)) == [".c.npz.wr1t1ng.tmp", ".d.npz.k1ll3d.tmp",
+                                                "c.npz"]
+    assert checkpoint_info(tmp_path / "c.npz")["epoch"] == 1
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_the_checkpoint_file_respects_the_umask(tmp_path, umask, mode):
+    if os.name != "posix":
+        pytest.skip("POSIX permissions")
+    model, _, _ = _setup()
+    old = os.umask(umask)
+    try:
+        save_checkpoint(tmp_path / "c.npz", model, epoch=1)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "c.npz").stat().st_mode & 0o777 == mode

@@ -10,8 +10,8 @@ import types
 import numpy as np
 import pytest
 
-from steepest.checkpoint import checkpoint_info
 from steepest.cli import main
+from steepest.training.checkpoint import checkpoint_info
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -181,3 +181,201 @@ def test_lr_find_json_is_strict_even_without_a_suggestion(tmp_path, capsys):
     result = json.loads((out / "lr_find.json").read_text(),
                         parse_constant=lambda name: pytest.fail(f"not strict JSON: {name}"))
     assert result["suggested_lr"] is None
+
+
+# --------------------------------------------------------------------------- issue 12
+
+def _run(*argv, timeout=120):
+    """The command in a fresh interpreter (warnings and imports as a user meets them)."""
+    return subprocess.run([sys.executable, "-m", "steepest.cli", *argv], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr and ".py" not in stderr, stderr
+    return lines[0]
+
+
+def test_a_finished_run_is_not_replaced_without_overwrite(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    argv = ["train", "--data", "moons", "--n-samples", "100", "--epochs", "2", "--out", out]
+    assert main(argv) == 0
+    before = {name: (tmp_path / "run" / name).read_bytes()
+              for name in ("checkpoint.npz", "history.json")}
+    capsys.readouterr()
+    last = _expect_error(capsys, ["train", "--data", "circles", "--epochs", "1", "--out", out],
+                         2, f"steepest train: error: --out {out} already holds a run "
+                            f"(checkpoint.npz, history.json)", "--resume", "--overwrite")
+    assert last.count("error:") == 1
+    for name, content in before.items():
+        assert (tmp_path / "run" / name).read_bytes() == content, name
+    assert main(["train", "--data", "circles", "--epochs", "1", "--overwrite", "--out", out]) == 0
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["config"]["data"] == "circles" and history["epoch"] == [0]
+    capsys.readouterr()
+    _expect_error(capsys, ["train", "--resume", "--overwrite", "--out", out], 2,
+                  "argument --overwrite: not allowed with argument --resume")
+
+
+def test_a_diverged_run_keeps_its_history_and_loss_curve(tmp_path, capsys):
+    out = tmp_path / "run"
+    last = _expect_error(capsys, ["train", "--data", "moons", "--optimizer", "gd", "--lr", "50",
+                                  "--out", str(out)], 1,
+                         "steepest train: error: training diverged at epoch 1 of 30, step 3")
+    saved = json.loads((out / "history.json").read_text())
+    diverged = saved["diverged"]
+    assert diverged["epoch"] == 0 and diverged["step"] == 2 and diverged["lr"] == 50
+    assert diverged["message"] in last.replace("(--clip-grad-norm 1.0)",
+                                               "(fit(..., clip_grad_norm=1.0))")
+    steps = saved["step_losses"]
+    assert len(steps) == 3 and steps[-1] == diverged["loss"]
+    assert steps[-1] > 1000 * steps[0]  # what the guard measured
+    assert f"its first value {steps[0]:.4g}" in last
+    assert (out / "training_curves.png").read_bytes()[:8] == PNG
+
+
+def test_a_run_that_diverges_later_also_keeps_its_gradient_norms(tmp_path, capsys,
+                                                                  monkeypatch):
+    import math
+
+    import steepest as st
+
+    calls = []
+    real = st.losses.cross_entropy
+
+    def nan_at_epoch_3_step_4(output, target):  # 10 steps + 1 validation batch per epoch
+        calls.append(1)
+        return real(output, target) * math.nan if len(calls) == 2 * 11 + 4 else \
+            real(output, target)
+    monkeypatch.setattr(st.losses, "cross_entropy", nan_at_epoch_3_step_4)
+    out = tmp_path / "run"
+    code = main(["train", "--data", "moons", "--n-samples", "400", "--epochs", "5",
+                 "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 1 and "epoch 3 of 5, step 4 of 10" in printed.err
+    saved = json.loads((out / "history.json").read_text())
+    assert saved["epoch"] == [0, 1] and saved["diverged"]["epoch"] == 2
+    assert len(saved["step_losses"]) == 2 * 10 + 4 and saved["step_losses"][-1] is None
+    assert saved["step_losses"][:10] != saved["step_losses"][10:20]
+    assert (out / "gradient_norms.png").read_bytes()[:8] == PNG
+    assert (out / "training_curves.png").read_bytes()[:8] == PNG
+    assert "the run up to the divergence" in printed.out
+
+
+@pytest.mark.parametrize("argv, code, fragment", [
+    (["--hidden", "1000000,1000000"], 2, "makes a network of 1e+12 parameters"),
+    (["--noise", "1e308"], 2, "--noise 1e+308 is too large"),
+    (["--lr", "1e308"], 1, "training diverged at epoch 1"),
+])
+def test_no_traceback_and_no_runtime_warning_reaches_the_user(tmp_path, argv, code, fragment):
+    done = _run("train", "--data", "moons", *argv, "--out", str(tmp_path / "run"))
+    assert done.returncode == code
+    line = _one_error_line(done.stderr)
+    assert line.startswith("steepest train: error: ") and fragment in line
+
+
+def test_a_damaged_checkpoint_is_one_line_on_resume(tmp_path, capsys):
+    from test_checkpoint import _rewrite
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "moons", "--n-samples", "60", "--epochs", "1",
+                 "--out", str(out)]) == 0
+    _rewrite(out / "checkpoint.npz", lambda meta, arrays: {**meta, "extra": [1, 2]})
+    _expect_error(capsys, ["train", "--resume", "--out", str(out)], 2,
+                  "was not written by 'steepest train'")
+    _rewrite(out / "checkpoint.npz", lambda meta, arrays: [meta])
+    _expect_error(capsys, ["train", "--resume", "--out", str(out)], 2,
+                  "its metadata is a JSON list")
+
+
+def test_ctrl_c_while_steepest_is_imported_is_one_line_and_exit_130():
+    script = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name == 'numpy':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+        "import steepest_command\n"
+        "sys.exit(steepest_command.main(['train', '--data', 'moons', '--out', 'x']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=str(__import__("pathlib").Path(__file__).parents[1]
+                                              / "src"))
+    assert done.returncode == 130
+    assert _one_error_line(done.stderr) == "steepest: interrupted"
+
+
+def test_ctrl_c_warnings_and_bugs_inside_a_command_are_one_line(monkeypatch, capsys):
+    import warnings
+
+    from steepest import cli
+
+    def interrupted(args):
+        warnings.warn("a library warning", RuntimeWarning)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "_cmd_train", interrupted)
+    assert main(["train", "--data", "moons", "--out", "x"]) == 130
+    assert capsys.readouterr().err.splitlines() == [
+        "steepest train: warning: a library warning", "steepest train: interrupted"]
+
+    def buggy(args):
+        raise TypeError("unsupported operand")
+    monkeypatch.setattr(cli, "_cmd_train", buggy)
+    assert main(["train", "--data", "moons", "--out", "x"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("steepest train: error: unexpected TypeError: unsupported operand")
+
+    def out_of_memory(args):
+        raise MemoryError
+    monkeypatch.setattr(cli, "_cmd_train", out_of_memory)
+    assert main(["train", "--data", "moons", "--out", "x"]) == 1
+    assert "out of memory" in _one_error_line(capsys.readouterr().err)
+
+
+def test_lr_find_help_shows_only_what_it_uses_with_defaults(capsys):
+    assert main(["lr-find", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--resume" not in text and "--lr " not in text and "[--lr" not in text
+    assert "--start-lr LR learning rate of the first step (default 1e-07)" in text
+    assert "--end-lr LR learning rate of the last step (default 10)" in text
+    assert "(default 200)" in text
+    _expect_error(capsys, ["lr-find", "--data", "moons", "--lr", "0.1", "--out", "x"], 2,
+                  "unrecognized arguments: --lr 0.1")
+
+
+def test_the_final_line_says_it_is_a_fresh_evaluation(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", "moons", "--n-samples", "100", "--epochs", "3",
+                 "--verbose", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    final = json.loads((out / "history.json").read_text())["final"]
+    line = next(line for line in printed.splitlines() if line.startswith("final evaluation"))
+    assert line.startswith("final evaluation after epoch 3 (the trained model on the whole "
+                           "sets, in eval mode): ")
+    assert f"validation accuracy {final['validation']['accuracy']:.2%}" in line
+
+
+def test_train_says_what_is_wrong_and_what_to_try(tmp_path, capsys):
+    """Issue 12 §4: GD at lr 5 kills every ReLU; a deep sigmoid net stays at chance."""
+    out = tmp_path / "relu"
+    assert main(["train", "--data", "moons", "--optimizer", "gd", "--lr", "5",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    diagnosis = [line for line in printed.splitlines() if line.startswith("diagnosis: ")]
+    text = " ".join(diagnosis)
+    assert "chance level" in text and "dead ReLUs" in text and "all of hidden layer" in text
+    assert "--optimizer adam" in text and "--activation leaky_relu" in text
+    saved = json.loads((out / "history.json").read_text())
+    assert [f"diagnosis: {d}" for d in saved["diagnosis"]] == diagnosis
+    assert saved["final"]["validation"]["accuracy"] <= 0.55
+
+    out = tmp_path / "sigmoid"
+    assert main(["train", "--data", "digits", "--hidden", ",".join(["32"] * 10),
+                 "--activation", "sigmoid", "--optimizer", "gd", "--lr", "0.1", "--epochs",
+                 "3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "chance level" in text and "vanishing gradients" in text
+    assert "--activation relu" in text

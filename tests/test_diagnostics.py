@@ -11,7 +11,7 @@ import pytest
 
 import steepest as st
 from steepest.data import load_digits, make_moons
-from steepest.diagnostics import (
+from steepest.training.diagnostics import (
     GradientMonitor, dead_relu_fraction, gradient_norms, lr_range_test, relative_update_norms,
     update_to_weight_ratios,
 )

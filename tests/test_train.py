@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 import tracemalloc
 
@@ -12,10 +13,10 @@ import pytest
 import torch
 
 import steepest as st
-from steepest.callbacks import Callback
 from steepest.data import Standardizer, load_digits, make_moons, train_test_split
-from steepest.diagnostics import gradient_norms
-from steepest.train import DivergenceError, History, clip_grad_norm_
+from steepest.training import DivergenceError, History
+from steepest.training.callbacks import Callback
+from steepest.training.diagnostics import clip_grad_norm_, gradient_norms
 
 CE = st.losses.cross_entropy
 
@@ -365,3 +366,130 @@ def test_fit_with_clip_grad_norm_survives_a_learning_rate_that_diverges_without_
     history = st.fit(model, CE, st.optim.GD(model.parameters(), lr=50.0), X, y, epochs=3,
                      clip_grad_norm=0.01, verbose=0)
     assert all(math.isfinite(v) for v in history.history["loss"])
+
+
+# --------------------------------------------------------------------------- issue 12
+
+def test_validation_split_holds_out_a_stratified_random_part():
+    """fit(validation_split=f) == fit(validation_data=...) on train_test_split(seed, stratify)."""
+    X, y = make_moons(200, noise=0.2, seed=3)
+    split = _small_model()
+    history = st.fit(split, CE, st.optim.SGD(split.parameters(), lr=0.1), X, y, epochs=3,
+                     validation_split=0.25, seed=7, verbose=0)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.25, seed=7,
+                                                      stratify=True)
+    by_hand = _small_model()
+    expected = st.fit(by_hand, CE, st.optim.SGD(by_hand.parameters(), lr=0.1), X_train,
+                      y_train, epochs=3, validation_data=(X_val, y_val), seed=7, verbose=0)
+    assert history.params["samples"] == 150
+    np.testing.assert_allclose(history["val_loss"], expected["val_loss"], rtol=1e-12)
+    for a, b in zip(split.parameters(), by_hand.parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="either validation_data or validation_split"):
+        st.fit(split, CE, st.optim.SGD(split.parameters(), lr=0.1), X, y, epochs=1,
+               validation_split=0.2, validation_data=(X_val, y_val), verbose=0)
+    for bad in (0, 1.0, -0.1, "0.2", True):
+        with pytest.raises(ValueError, match="validation_split must be a fraction"):
+            st.fit(split, CE, st.optim.SGD(split.parameters(), lr=0.1), X, y, epochs=1,
+                   validation_split=bad, verbose=0)
+
+
+def test_fit_refuses_an_optimizer_that_holds_none_of_the_models_parameters():
+    X, y = make_moons(40)
+    model, other = _small_model(), _small_model(seed=1)
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match="optimizer holds none of the model's 4 trainable"):
+        st.fit(model, CE, st.optim.SGD(other.parameters(), lr=0.1), X, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
+    # one group over part of the model is a legitimate choice (the rest stays frozen)
+    st.fit(model, CE, st.optim.SGD(model[0].parameters(), lr=0.1), X, y, epochs=1, verbose=0)
+
+
+def test_a_relu_net_killed_by_a_large_learning_rate_is_diagnosed(capsys):
+    """Issue 12 §4: GD at lr 5 on moons kills every ReLU; fit must say so and what to try."""
+    X_train, X_val, y_train, y_val = _moons(200)
+    model = _small_model((2, 16, 16, 2))
+    history = st.fit(model, CE, st.optim.GD(model.parameters(), lr=5), X_train, y_train,
+                     epochs=30, validation_data=(X_val, y_val), verbose=2)
+    dead = st.diagnostics.dead_relu_fraction(model, X_train)
+    assert max(dead.values()) == 1.0  # the truth the message reports
+    text = " ".join(history.diagnosis)
+    assert "chance level" in text and "dead ReLUs" in text and "all of hidden layer" in text
+    assert "smaller learning rate" in text and "lr = 5" in text
+    out = capsys.readouterr().out
+    assert out.count("diagnosis: ") == len(history.diagnosis) >= 2
+    assert "problems found, see .diagnosis" in repr(history)
+
+
+def test_a_deep_sigmoid_net_at_chance_is_diagnosed_with_vanishing_gradients():
+    X, y = load_digits()
+    X = Standardizer().fit(X).transform(X)
+    model = _small_model([64] + [32] * 10 + [10], activation="sigmoid")
+    history = st.fit(model, CE, st.optim.GD(model.parameters(), lr=0.1), X[:600], y[:600],
+                     epochs=3, verbose=0)
+    norms = history.layer_grad_norms()
+    first, last = norms["0"][-1], norms["20"][-1]
+    assert first < 1e-3 * last  # the truth the message reports
+    text = " ".join(history.diagnosis)
+    assert "chance level" in text and "vanishing gradients" in text and "sigmoid" in text
+    assert f"{last:.1e}" in text
+
+
+def test_a_healthy_run_has_no_diagnosis(capsys):
+    X_train, X_val, y_train, y_val = _moons(400)
+    model = _small_model((2, 16, 16, 2))
+    history = st.fit(model, CE, st.optim.Adam(model.parameters(), lr=0.01), X_train, y_train,
+                     epochs=15, validation_data=(X_val, y_val), verbose=2)
+    assert history["val_accuracy"][-1] > 0.9
+    assert history.diagnosis == []
+    assert "diagnosis" not in capsys.readouterr().out
+    assert st.History.from_dict(history.to_dict()).diagnosis == []
+
+
+def test_chance_accuracy_is_the_majority_class_share():
+    assert st.diagnostics.chance_accuracy([0, 1, 1, 2]) == 0.5
+    assert st.diagnostics.chance_accuracy(np.zeros(7, dtype=int)) == 1.0
+
+
+def test_history_plot_without_a_path_returns_a_figure_that_shows_inline():
+    IPython = pytest.importorskip("IPython")
+    from IPython.core.formatters import DisplayFormatter
+    from matplotlib.figure import Figure
+
+    history = st.History()
+    history.append(0, {"loss": 1.0, "accuracy": 0.5})
+    history.append(1, {"loss": 0.5, "accuracy": 0.7})
+    history.diagnosis = ["something looks wrong"]
+    figure = history.plot()
+    assert isinstance(figure, Figure) and IPython
+    data, _ = DisplayFormatter().format(figure)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert any("something looks wrong" in t.get_text() for t in figure.texts)
+
+
+def test_fit_in_a_notebook_without_ipywidgets_degrades_quietly_to_a_text_bar(monkeypatch, capsys):
+    """tqdm.auto would warn 'IProgress not found' there; fit must not."""
+    import types
+    import warnings
+
+    from steepest.training import loop
+
+    class ZMQInteractiveShell:
+        config = {"IPKernelApp": {}}
+
+    monkeypatch.setitem(sys.modules, "IPython",
+                        types.SimpleNamespace(get_ipython=ZMQInteractiveShell))
+    for name in ("ipykernel", "ipykernel.zmqshell"):  # what tqdm.autonotebook looks for
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed
+    for name in ("tqdm.auto", "tqdm.autonotebook"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert loop._in_notebook()
+    X, y = make_moons(64)
+    model = _small_model()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # ("error" would be swallowed by tqdm's own try)
+        st.fit(model, CE, st.optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2, verbose=1)
+    assert [str(w.message) for w in caught] == []
+    out = capsys.readouterr().out
+    assert "Epoch 2/2" in out and "loss: " in out

@@ -5,6 +5,8 @@ layers and optimizers that follow PyTorch's conventions, training with diagnosti
 lessons that show how a network learns.
 """
 
+import sys as _sys
+
 import numpy as _np
 
 from steepest.tensor import (
@@ -22,10 +24,19 @@ from steepest.activations import (
 )
 from steepest.gradcheck import gradcheck
 from steepest import losses, nn, optim, data
-from steepest.train import History, evaluate, fit, predict
-from steepest import callbacks, checkpoint, diagnostics
-from steepest import utils, viz
+from steepest import utils
+from steepest import training
+from steepest.training import (
+    DivergenceError, History, callbacks, checkpoint, diagnostics, evaluate, fit, predict,
+)
+from steepest.training import loop as train
 from steepest.serialization import load, save
+from steepest import viz
+
+# The training modules lived at the top level before the ``training`` package; these aliases
+# keep ``import steepest.callbacks`` and ``from steepest.train import fit`` working.
+_sys.modules.update({"steepest.train": train, "steepest.callbacks": callbacks,
+                     "steepest.checkpoint": checkpoint, "steepest.diagnostics": diagnostics})
 
 #: torch's dtype names (``st.float`` is float32 as in torch; Python floats are float64 here)
 float = float32

@@ -2,18 +2,24 @@
 
     steepest tour [--out DIR] [--only NAME ...] [--open]
     steepest train --data moons --hidden 16,16 --activation relu --optimizer adam --lr 0.01 \\
-                   --epochs 50 --batch-size 32 --seed 0 --out runs/moons [--resume]
+                   --epochs 50 --batch-size 32 --seed 0 --out runs/moons [--resume | --overwrite]
     steepest lr-find --data digits --out runs/lr
 
 ``train`` writes into ``--out``: ``history.json``, ``training_curves.png`` (loss and
 accuracy), ``gradient_norms.png`` (per layer), ``decision_boundary.png`` (2-D data) and
 ``checkpoint.npz`` (updated atomically after every epoch). ``--resume`` continues from that
 checkpoint with the run's saved settings (only ``--epochs``, the new total, may change) and
-gives the same weights as an uninterrupted run.
+gives the same weights as an uninterrupted run. A directory that holds a run is not replaced
+unless ``--overwrite`` is given. A run that diverges still writes its history and its loss
+curve up to the divergence. What looks wrong at the end (chance-level accuracy, dead ReLUs,
+vanishing gradients) is printed with what to try, and written on the plots.
 
 ``main(argv)`` returns the exit code: 0 on success, 2 for bad arguments or data (a one-line
-``steepest <command>: error: ...`` message, never a traceback), 1 when training diverges or
-a file cannot be written.
+``steepest <command>: error: ...`` message, never a traceback), 1 when training diverges, a
+file cannot be written or memory runs out, 130 when interrupted (Ctrl-C).
+
+Each subcommand is one ``_add_<name>(subparsers)`` function in :data:`SUBCOMMANDS`, which
+adds its parser and sets ``run`` (a function ``args -> exit code``) as its default.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 __all__ = ["main", "build_parser"]
 
@@ -99,9 +106,13 @@ def _hidden(text: str) -> list:
 
 # --------------------------------------------------------------------------- parser
 
-def _add_model_arguments(p: argparse.ArgumentParser, dataset_names) -> None:
-    p.add_argument("--data", choices=dataset_names, default=None,
-                   help="data set (required unless --resume)")
+def _add_model_arguments(p: argparse.ArgumentParser, resumable: bool = False,
+                         with_lr: bool = True) -> None:
+    from steepest.data import DATASET_NAMES
+
+    p.add_argument("--data", choices=DATASET_NAMES, default=None,
+                   help="data set" + (" (required unless --resume)" if resumable else
+                                      " (required)"))
     p.add_argument("--n-samples", type=_positive_int, default=None,
                    help="number of samples for the generated 2-D data sets")
     p.add_argument("--noise", type=_float_in(0.0, low_open=False), default=None,
@@ -112,8 +123,10 @@ def _add_model_arguments(p: argparse.ArgumentParser, dataset_names) -> None:
                    help="activation of the hidden layers (default relu)")
     p.add_argument("--optimizer", choices=sorted(_OPTIMIZER_CLASSES), default=None,
                    help="optimizer, with torch.optim's update rule (default adam)")
-    p.add_argument("--lr", type=_float_in(0.0), default=None,
-                   help="learning rate (default: 0.1 for gd/sgd, 1e-3 rmsprop, 1e-2 others)")
+    if with_lr:
+        p.add_argument("--lr", type=_float_in(0.0), default=None,
+                       help="learning rate (default: 0.1 for gd/sgd, 1e-3 rmsprop, 1e-2 "
+                            "others)")
     p.add_argument("--momentum", type=_float_in(0.0, 1.0, low_open=False), default=None,
                    help="momentum (sgd, rmsprop)")
     p.add_argument("--weight-decay", type=_float_in(0.0, low_open=False), default=None,
@@ -128,15 +141,7 @@ def _add_model_arguments(p: argparse.ArgumentParser, dataset_names) -> None:
                         "the training part)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``steepest`` command."""
-    from steepest.data import DATASET_NAMES
-
-    parser = argparse.ArgumentParser(
-        prog="steepest", description="Neural-network optimization, exact and visible.")
-    sub = parser.add_subparsers(dest="command", metavar="{tour,train,lr-find}")
-    sub.required = True
-
+def _add_tour(sub) -> None:
     tour = sub.add_parser("tour", help="run every lesson and write the HTML report",
                           description="Run the course's worked examples and write a report.")
     tour.add_argument("--out", default="steepest-tour", help="output directory "
@@ -144,30 +149,60 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--only", nargs="+", metavar="NAME", default=None,
                       help="run only these lessons")
     tour.add_argument("--open", action="store_true", help="open the report in a browser")
+    tour.set_defaults(run=_cmd_tour)
 
+
+def _add_train(sub) -> None:
     train = sub.add_parser("train", help="train an MLP on a data set",
                            description="Train an MLP classifier and write its history, plots "
                                        "and checkpoint to --out.")
-    _add_model_arguments(train, DATASET_NAMES)
+    _add_model_arguments(train, resumable=True)
     train.add_argument("--epochs", type=_positive_int, default=None,
                        help="total number of epochs (default 30)")
     train.add_argument("--clip-grad-norm", type=_float_in(0.0), default=None,
                        metavar="MAX_NORM", help="clip the gradients' total norm")
     train.add_argument("--out", required=True, help="output directory")
-    train.add_argument("--resume", action="store_true",
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.npz up to --epochs in total")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (by default it is kept and "
+                            "the command refuses)")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                        help="0 silent, 1 progress bar (a line per epoch when not a terminal), "
                             "2 a line per epoch (default: bar on a terminal, else silent)")
+    train.set_defaults(run=_cmd_train)
 
+
+def _add_lr_find(sub) -> None:
     lr_find = sub.add_parser("lr-find", help="learning-rate range test",
                              description="Sweep the learning rate exponentially over "
                                          "mini-batches and suggest one (fastai's lr_find).")
-    _add_model_arguments(lr_find, DATASET_NAMES)
-    lr_find.add_argument("--start-lr", type=_float_in(0.0), default=1e-7)
-    lr_find.add_argument("--end-lr", type=_float_in(0.0), default=10.0)
-    lr_find.add_argument("--num-steps", type=_int_at_least(2), default=200)
+    _add_model_arguments(lr_find, with_lr=False)
+    lr_find.add_argument("--start-lr", type=_float_in(0.0), default=1e-7, metavar="LR",
+                         help="learning rate of the first step (default %(default)g)")
+    lr_find.add_argument("--end-lr", type=_float_in(0.0), default=10.0, metavar="LR",
+                         help="learning rate of the last step (default %(default)g)")
+    lr_find.add_argument("--num-steps", type=_int_at_least(2), default=200, metavar="N",
+                         help="mini-batch steps, spaced exponentially from --start-lr to "
+                              "--end-lr (default %(default)d)")
     lr_find.add_argument("--out", required=True, help="output directory")
+    lr_find.set_defaults(run=_cmd_lr_find)
+
+
+#: one function per subcommand; each adds its parser (other commands append theirs here)
+SUBCOMMANDS = [_add_tour, _add_train, _add_lr_find]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``steepest`` command."""
+    parser = argparse.ArgumentParser(
+        prog="steepest", description="Neural-network optimization, exact and visible.")
+    sub = parser.add_subparsers(dest="command")
+    sub.required = True
+    for add in SUBCOMMANDS:
+        add(sub)
+    sub.metavar = "{" + ",".join(sub.choices) + "}"
     return parser
 
 
@@ -214,6 +249,9 @@ def _load_data(settings: dict):
     if settings["data"] != "digits":
         kwargs["seed"] = settings["seed"]
     X, y = load_dataset(settings["data"], **kwargs)
+    if not np.isfinite(X).all():
+        raise CLIError(f"--noise {settings['noise']:g} is too large: the generated points "
+                       f"overflow to infinity")
     X_train, X_val, y_train, y_val = train_test_split(
         X, y, test_size=settings["val_split"], seed=settings["seed"], stratify=True)
     scaler = None
@@ -229,7 +267,13 @@ def _build(settings: dict, n_features: int, n_classes: int):
 
     st.manual_seed(settings["seed"])
     sizes = [n_features, *settings["hidden"], n_classes]
-    model = st.nn.mlp(sizes, activation=settings["activation"])
+    try:
+        model = st.nn.mlp(sizes, activation=settings["activation"])
+    except MemoryError:
+        count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+        raise CLIError(f"--hidden {_show(settings['hidden'])} makes a network of {count:.3g} "
+                       f"parameters ({8 * count / 2**30:.3g} GiB), more memory than this "
+                       f"machine can give; use smaller hidden layers") from None
     return model, sizes
 
 
@@ -258,84 +302,6 @@ def _describe(settings: dict, sizes: list) -> str:
             f"{_OPTIMIZER_CLASSES[settings['optimizer']]} lr={settings['lr']:g}")
 
 
-# --------------------------------------------------------------------------- plots
-
-def _layer_labels(model) -> dict:
-    from steepest.train import linear_layers
-
-    return {name: f"layer {i + 1}: Linear({layer.in_features}→{layer.out_features})"
-            for i, (name, layer) in enumerate(linear_layers(model))}
-
-
-def plot_gradient_norms(history, model, path, title: str | None = None):
-    """Per-layer mean weight-gradient norm per epoch (log scale), one line per Linear layer."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    norms = history.layer_grad_norms()
-    labels = _layer_labels(model)
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
-    ax = fig.subplots()
-    epochs = [e + 1 for e in history.epoch]
-    for name, values in norms.items():
-        ax.plot(epochs, values, label=labels.get(name, name),
-                marker="." if len(epochs) < 30 else None)
-    if any(v > 0 for values in norms.values() for v in values if math.isfinite(v)):
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("mean L2 norm of the weight gradient")
-    ax.set_title(title or "Gradient norm per layer (input layer first)")
-    ax.grid(alpha=0.3, which="both")
-    if norms:
-        ax.legend()
-    fig.savefig(path, dpi=100)
-    return path
-
-
-def plot_decision_boundary(model, X, y, path, scaler=None, X_val=None, y_val=None,
-                           title: str | None = None, resolution: int = 200):
-    """Predicted class over the plane with the samples on top (2-D inputs only).
-
-    ``X``/``X_val`` are in original units; ``scaler`` (a fitted Standardizer) maps them to
-    what the model expects.
-    """
-    import numpy as np
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
-
-    from steepest.train import predict
-
-    every = np.concatenate([X, X_val]) if X_val is not None else X
-    low, high = every.min(axis=0), every.max(axis=0)
-    pad = 0.1 * (high - low) + 1e-9
-    gx, gy = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
-                         np.linspace(low[1] - pad[1], high[1] + pad[1], resolution))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    inputs = scaler.transform(grid) if scaler is not None else grid
-    out = predict(model, inputs, batch_size=4096)
-    classes = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else \
-        (out.reshape(-1) > 0.5).astype(int)
-    n_classes = int(max(classes.max(), y.max())) + 1
-    colours = [f"C{i}" for i in range(n_classes)]
-    fig = Figure(figsize=(5.5, 5), layout="constrained")
-    ax = fig.subplots()
-    ax.contourf(gx, gy, classes.reshape(gx.shape), levels=np.arange(n_classes + 1) - 0.5,
-                cmap=ListedColormap(colours), alpha=0.25)
-    for c in range(n_classes):
-        ax.scatter(*X[y == c].T, s=14, color=colours[c], edgecolors="white", linewidths=0.4,
-                   label=f"class {c} (train)")
-        if X_val is not None:
-            ax.scatter(*X_val[y_val == c].T, s=22, color=colours[c], marker="^",
-                       edgecolors="black", linewidths=0.5, label=f"class {c} (validation)")
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
-    ax.set_title(title or "Decision boundary")
-    ax.legend(fontsize="small", loc="best")
-    fig.savefig(path, dpi=100)
-    return path
-
-
 # --------------------------------------------------------------------------- commands
 
 def _prepare_out(out: str) -> str:
@@ -348,36 +314,59 @@ def _prepare_out(out: str) -> str:
 
 
 def _write_json(path: str, payload: dict) -> None:
-    from steepest.checkpoint import atomic_write
+    from steepest.training.checkpoint import atomic_write
 
     text = json.dumps(payload, indent=1)
     atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
-def _cmd_train(args) -> int:
-    import steepest as st
-    from steepest.callbacks import ModelCheckpoint
-    from steepest.checkpoint import checkpoint_info, load_checkpoint
+#: what ``steepest train`` writes into --out (``--overwrite`` removes them first)
+RUN_FILES = ("history.json", "checkpoint.npz", "training_curves.png", "gradient_norms.png",
+             "decision_boundary.png")
 
-    out = args.out
-    checkpoint = os.path.join(out, "checkpoint.npz")
-    saved = None
+
+def _check_out_for_a_run(args, out: str, checkpoint: str) -> None:
+    """Refuse to replace a run in --out unless --resume or --overwrite says what to do."""
     if args.resume:
         if not os.path.isfile(checkpoint):
             raise CLIError(f"no checkpoint to resume from at {checkpoint}; run without "
                            f"--resume first")
-        info = checkpoint_info(checkpoint)
-        saved = ((info.get("extra") or {}).get("config"))
-        if not isinstance(saved, dict):
-            raise CLIError(f"{checkpoint} was not written by 'steepest train' (no run "
-                           f"settings inside); cannot resume it from the command line")
+        return
+    existing = [name for name in ("checkpoint.npz", "history.json")
+                if os.path.exists(os.path.join(out, name))]
+    if existing and not args.overwrite:
+        raise CLIError(f"--out {out} already holds a run ({', '.join(existing)}); continue it "
+                       f"with --resume, replace it with --overwrite, or choose another --out")
+
+
+def _saved_settings(checkpoint: str):
+    """The run settings and epoch target stored by an earlier ``steepest train``."""
+    from steepest.training.checkpoint import checkpoint_info
+
+    extra = checkpoint_info(checkpoint).get("extra")
+    saved = extra.get("config") if isinstance(extra, dict) else None
+    if not isinstance(saved, dict) or not set(saved) <= set(_RUN_KEYS):
+        raise CLIError(f"{checkpoint} was not written by 'steepest train' (no run settings "
+                       f"inside); cannot resume it from the command line")
+    epochs = extra.get("epochs")
+    return saved, (epochs if isinstance(epochs, int) and epochs > 0 else 30)
+
+
+def _cmd_train(args) -> int:
+    import steepest as st
+    from steepest.report.training_plots import (
+        plot_decision_boundary, plot_gradient_norms, plot_step_losses,
+    )
+    from steepest.training.callbacks import ModelCheckpoint, StepLosses
+    from steepest.training.checkpoint import load_checkpoint
+    from steepest.training.history import DivergenceError
+
+    out = args.out
+    checkpoint = os.path.join(out, "checkpoint.npz")
+    _check_out_for_a_run(args, out, checkpoint)
+    saved, saved_epochs = _saved_settings(checkpoint) if args.resume else (None, None)
     settings = _settings(args, saved)
-    if args.epochs is not None:
-        epochs = args.epochs
-    elif saved is not None:  # the resumed run's own target
-        epochs = int((info.get("extra") or {}).get("epochs") or 30)
-    else:
-        epochs = 30
+    epochs = args.epochs or saved_epochs or 30
     _prepare_out(out)
 
     X_train, X_val, y_train, y_val, scaler, n_classes = _load_data(settings)
@@ -387,28 +376,53 @@ def _cmd_train(args) -> int:
     if saved is not None:
         loaded = load_checkpoint(checkpoint, model, optimizer)
         initial_epoch, history = loaded["epoch"] or 0, loaded["history"]
+    if args.overwrite:
+        for name in RUN_FILES:
+            if os.path.exists(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
     extra = {"config": settings, "epochs": epochs}
     if scaler is not None:
         extra["standardizer"] = {"mean": scaler.mean_, "scale": scaler.scale_}
 
-    print(f"steepest train: {_describe(settings, sizes)}, "
-          f"{len(X_train)} training / {len(X_val)} validation samples"
+    title = _describe(settings, sizes)
+    print(f"steepest train: {title}, {len(X_train)} training / {len(X_val)} validation samples"
           + (f"; resuming after epoch {initial_epoch}" if saved is not None else ""))
     if initial_epoch >= epochs:
         print(f"already trained for {initial_epoch} epochs (--epochs {epochs}); nothing to do")
+    verbose = "auto" if args.verbose is None else args.verbose
+    steps = StepLosses()
     start = time.perf_counter()
-    history = st.fit(model, st.losses.cross_entropy, optimizer, X_train, y_train,
-                     epochs=epochs, batch_size=settings["batch_size"],
-                     validation_data=(X_val, y_val), seed=settings["seed"],
-                     verbose="auto" if args.verbose is None else args.verbose,
-                     initial_epoch=initial_epoch, history=history,
-                     clip_grad_norm=settings["clip_grad_norm"],
-                     callbacks=[ModelCheckpoint(checkpoint, extra=extra)])
+    try:
+        history = st.fit(model, st.losses.cross_entropy, optimizer, X_train, y_train,
+                         epochs=epochs, batch_size=settings["batch_size"],
+                         validation_data=(X_val, y_val), seed=settings["seed"],
+                         verbose=verbose, initial_epoch=initial_epoch, history=history,
+                         clip_grad_norm=settings["clip_grad_norm"],
+                         callbacks=[ModelCheckpoint(checkpoint, extra=extra), steps])
+    except DivergenceError as error:  # keep what the learner needs to see it, then report
+        losses = [*steps.losses, error.loss]
+        diverged = {"message": _one_line(error), "epoch": error.epoch, "step": error.step,
+                    "loss": error.loss if math.isfinite(error.loss) else None, "lr": error.lr}
+        written = ["history.json", "training_curves.png"]
+        _write_json(os.path.join(out, "history.json"),
+                    {**error.history.to_dict(), "config": settings, "diverged": diverged,
+                     "step_losses": [v if math.isfinite(v) else None for v in losses]})
+        plot_step_losses(losses, os.path.join(out, "training_curves.png"),
+                         steps_per_epoch=error.history.params.get("steps"),
+                         first_epoch=initial_epoch,
+                         title=f"{title}\nthe loss at each step, up to the divergence",
+                         note=_cli_advice(_one_line(error)))
+        if len(error.history) > initial_epoch:
+            plot_gradient_norms(error.history, model, os.path.join(out, "gradient_norms.png"))
+            written.append("gradient_norms.png")
+        print(f"wrote {', '.join(os.path.join(out, name) for name in written)} (the run up to "
+              f"the divergence)")
+        raise
     seconds = time.perf_counter() - start
+    history.diagnosis = [_cli_advice(finding) for finding in history.diagnosis]
 
     train_scores = st.evaluate(model, st.losses.cross_entropy, X_train, y_train)
     val_scores = st.evaluate(model, st.losses.cross_entropy, X_val, y_val)
-    title = _describe(settings, sizes)
     written = ["history.json", "checkpoint.npz"]
     _write_json(os.path.join(out, "history.json"),
                 {**history.to_dict(), "config": settings,
@@ -425,17 +439,48 @@ def _cmd_train(args) -> int:
             raw_val, y_val, title=f"{settings['data']}: validation accuracy "
                                   f"{val_scores['accuracy']:.1%}")
         written.append("decision_boundary.png")
-    print(f"final (epoch {len(history)}): train loss {train_scores['loss']:.4f}, "
-          f"train accuracy {train_scores['accuracy']:.2%}; validation loss "
-          f"{val_scores['loss']:.4f}, validation accuracy {val_scores['accuracy']:.2%} "
-          f"({seconds:.1f} s)")
+    print(f"final evaluation after epoch {len(history)} (the trained model on the whole sets, "
+          f"in eval mode): train loss "
+          f"{train_scores['loss']:.4f}, train accuracy {train_scores['accuracy']:.2%}; "
+          f"validation loss {val_scores['loss']:.4f}, validation accuracy "
+          f"{val_scores['accuracy']:.2%} ({seconds:.1f} s)")
+    if _quiet(verbose):  # fit printed its diagnosis itself otherwise
+        for finding in history.diagnosis:
+            print(f"diagnosis: {finding}")
     print(f"wrote {', '.join(os.path.join(out, name) for name in written)}")
     return 0
 
 
+def _quiet(verbose) -> bool:
+    """Whether ``fit(verbose=verbose)`` prints nothing here (so the CLI says it instead)."""
+    from steepest.training.loop import _Progress
+
+    return _Progress(verbose, 1, 1).mode == "quiet"
+
+
+#: library advice (fit's and diagnose's words) -> the command line's options
+_CLI_WORDS = (
+    ("(fit(..., clip_grad_norm=1.0))", "(--clip-grad-norm 1.0)"),
+    ("Try relu (or leaky_relu), fewer layers, or the Adam optimizer.",
+     "Try --activation relu (or leaky_relu), fewer --hidden layers, or --optimizer adam."),
+    ("Try a smaller learning rate (lr/10), leaky_relu, or the Adam optimizer.",
+     "Try a smaller --lr (lr/10), --activation leaky_relu, or --optimizer adam."),
+    ("Try another learning rate (a learning-rate range test finds one), more epochs, or the "
+     "Adam optimizer.", "Try another --lr (steepest lr-find finds one), more --epochs, or "
+                        "--optimizer adam."),
+)
+
+
+def _cli_advice(text: str) -> str:
+    """Library advice in command-line words."""
+    for library, command_line in _CLI_WORDS:
+        text = text.replace(library, command_line)
+    return text
+
+
 def _cmd_lr_find(args) -> int:
     import steepest as st
-    from steepest.diagnostics import lr_range_test
+    from steepest.training.diagnostics import lr_range_test
 
     settings = _settings(args)
     if args.start_lr >= args.end_lr:
@@ -475,9 +520,6 @@ def _cmd_tour(args) -> int:
     return 0
 
 
-_COMMANDS = {"train": _cmd_train, "lr-find": _cmd_lr_find, "tour": _cmd_tour}
-
-
 def _one_line(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     if isinstance(error, OSError) and error.filename and error.strerror:
@@ -486,31 +528,54 @@ def _one_line(error: BaseException) -> str:
 
 
 def main(argv=None) -> int:
-    """Run the ``steepest`` command on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    from steepest.train import DivergenceError
+    """Run the ``steepest`` command on ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
-    parser = build_parser()
+    Whatever happens, the user sees one line per problem and never a traceback: warnings
+    are shown as ``steepest <command>: warning: ...`` without file paths, and floating-point
+    overflow inside training is left to the divergence guard to report.
+    """
+    prefix = "steepest"
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"{prefix}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2), already printed
-        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
-    command = args.command
-    try:
-        return _COMMANDS[command](args)
-    except DivergenceError as error:
-        message = _one_line(error).replace("(fit(..., clip_grad_norm=1.0))",
-                                           "(--clip-grad-norm 1.0)")
-        print(f"steepest {command}: error: {message}", file=sys.stderr)
-        return 1
-    except ValueError as error:
-        print(f"steepest {command}: error: {_one_line(error)}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"steepest {command}: error: {_one_line(error)}", file=sys.stderr)
-        return 1
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            import numpy as np
+
+            from steepest.training.history import DivergenceError
+
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
+                code = exit_.code
+                return code if isinstance(code, int) else (0 if code is None else 2)
+            prefix = f"steepest {args.command}"
+            try:
+                with np.errstate(all="ignore"):
+                    return args.run(args)
+            except DivergenceError as error:
+                print(f"{prefix}: error: {_cli_advice(_one_line(error))}", file=sys.stderr)
+                return 1
     except KeyboardInterrupt:
-        print(f"steepest {command}: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
+    except ValueError as error:
+        print(f"{prefix}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{prefix}: error: out of memory; try smaller --hidden layers or --batch-size",
+              file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"{prefix}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: still one line, and how to report it
+        print(f"{prefix}: error: unexpected {type(error).__name__}: {_one_line(error)} (a bug "
+              f"in steepest; please report it with the command line)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from steepest.checkpoint import _Encoder, atomic_write
+from steepest.training.checkpoint import _Encoder, atomic_write
 from steepest.nn.module import Parameter, _is_cpu
 from steepest.tensor import Tensor
 

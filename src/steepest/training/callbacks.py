@@ -11,7 +11,7 @@ current epoch (after the current step when set in ``on_batch_end``).
 it, so callbacks that work per epoch add nothing to the cost of a step.
 
 Provided here: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LRSchedulerCallback`,
-:class:`CSVLogger`, :class:`JSONLogger` and :class:`DivergenceGuard` (on by default in ``fit``).
+:class:`CSVLogger`, :class:`JSONLogger`, :class:`StepLosses` and :class:`DivergenceGuard` (on by default in ``fit``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ import inspect
 import json
 import math
 import os
+import re
+import string
 
-from steepest.checkpoint import atomic_write, save_checkpoint
 from steepest.data import _check_int
-from steepest.train import DivergenceError
+from steepest.training.checkpoint import atomic_write, save_checkpoint
+from steepest.training.history import DivergenceError
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback", "CSVLogger",
-           "JSONLogger", "DivergenceGuard", "DivergenceError"]
+           "JSONLogger", "StepLosses", "DivergenceGuard", "DivergenceError"]
 
 
 class Callback:
@@ -232,7 +234,30 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs=None) -> None:
         if self.save_best_only:
             _check_monitor("ModelCheckpoint", self.monitor, self.params)
+        self._check_template()
         self.tracker = _Improvement(self.mode, 0.0, self.initial_value_threshold)
+
+    def _check_template(self) -> None:
+        """Every ``{field}`` of the path must be ``epoch`` or a key this run logs."""
+        keys = self.params.get("metrics")
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(self.path)
+                      if name is not None]
+        except ValueError as error:
+            raise ValueError(f"ModelCheckpoint: the path {self.path!r} is not a valid "
+                             f"template ({error})") from None
+        for name in fields:
+            key = re.split(r"[.\[]", name, maxsplit=1)[0]
+            if key == "epoch" or keys is None or key in keys:
+                continue
+            if not key:
+                raise ValueError(f"ModelCheckpoint: the path {self.path!r} has an unnamed "
+                                 f"field {{}}; name it, e.g. {{epoch}} or {{val_loss:.3f}}")
+            hint = (" (pass validation_data or validation_split to fit)"
+                    if key.startswith("val_") else "")
+            raise ValueError(f"ModelCheckpoint: the path {self.path!r} uses {{{key}}}, which "
+                             f"this run does not record{hint}; available: epoch, "
+                             f"{', '.join(k for k in keys if k.isidentifier())}")
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
@@ -380,6 +405,24 @@ class JSONLogger(Callback):
         atomic_write(self.path, lambda fh: fh.write(text.encode("utf-8")))
 
 
+class StepLosses(Callback):
+    """Keep every step's batch loss in ``self.losses`` (one float per step, in order).
+
+    The per-epoch history has nothing to show when a run diverges in its first epoch; these
+    are what ``steepest train`` plots then. On a divergence the guard raises before this
+    callback sees the last loss: it is ``DivergenceError.loss``.
+    """
+
+    def __init__(self):
+        self.losses: list = []
+
+    def on_train_begin(self, logs=None) -> None:
+        self.losses = []
+
+    def on_batch_end(self, batch: int, logs=None) -> None:
+        self.losses.append(float(logs["loss"]))
+
+
 # --------------------------------------------------------------------------- DivergenceGuard
 
 class DivergenceGuard(Callback):
@@ -387,7 +430,7 @@ class DivergenceGuard(Callback):
 
     After each step the batch loss is compared with the first loss of the run: training is
     declared diverged when it is NaN or infinite, or larger than ``factor`` times
-    ``max(first loss, min_reference)``. Then :class:`~steepest.train.DivergenceError` is
+    ``max(first loss, min_reference)``. Then :class:`~steepest.training.DivergenceError` is
     raised, saying at which epoch and step, the loss, the learning rate, and what to try.
 
     ``fit`` adds one by default (``divergence_guard=False`` turns it off). The default

@@ -8,8 +8,10 @@
 * :func:`relative_update_norms` — the measured ``||Δw|| / ||w||`` between two snapshots.
 * :func:`dead_relu_fraction` — the share of ReLU units that output 0 for every sample.
 * :class:`GradientMonitor` — a callback that records these per epoch and warns.
+* :func:`diagnose` — after training: chance-level accuracy, dead ReLUs, vanishing gradients,
+  each with what to try (``fit`` and ``steepest train`` report it).
 * :func:`lr_range_test` — the learning-rate finder of Smith (2015) / fastai's ``lr_find``.
-* :func:`clip_grad_norm_` — torch's gradient clipping (defined in :mod:`steepest.train`).
+* :func:`clip_grad_norm_` — torch's gradient clipping by the total norm.
 """
 
 from __future__ import annotations
@@ -21,18 +23,51 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from steepest.callbacks import Callback
 from steepest.data import _as_ndarray, _check_int
 from steepest.nn.layers import ReLU
 from steepest.tensor import Tensor, no_grad
-from steepest.train import _first_dtype, _prepare, clip_grad_norm_, linear_layers
+from steepest.training.callbacks import Callback
+from steepest.training.task import _first_dtype, _prepare, linear_layers
 
 __all__ = ["gradient_norms", "update_to_weight_ratios", "relative_update_norms",
            "dead_relu_fraction", "GradientMonitor", "lr_range_test", "LRRangeResult",
-           "clip_grad_norm_"]
+           "clip_grad_norm_", "diagnose", "chance_accuracy"]
 
 
 # --------------------------------------------------------------------------- per-layer numbers
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
+    """Scale gradients in place so that their total norm is at most ``max_norm`` (torch's rule).
+
+    The total norm is taken over all gradients together, as if concatenated into one vector.
+    If it exceeds ``max_norm``, every gradient is multiplied by
+    ``max_norm / (total_norm + 1e-6)``. Returns the total norm *before* clipping, as a float.
+    ``norm_type`` may be any p >= 1 or ``inf``.
+    """
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    max_norm = float(max_norm)
+    norm_type = float(norm_type)
+    if not grads:
+        return 0.0
+    if norm_type == math.inf:
+        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    elif norm_type == 2.0:
+        total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
+    else:
+        total = sum(float(np.sum(np.abs(g) ** norm_type)) for g in grads) ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                           f"gradients is non-finite ({total}), so it cannot be clipped")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for g in grads:
+            g *= coef
+    return total
+
+
 
 def gradient_norms(model) -> dict:
     """``{layer name: ||∂loss/∂W||₂}`` for each Linear layer's weight, in depth order.
@@ -218,6 +253,100 @@ class GradientMonitor(Callback):
                         f"learning rate or gradient clipping (fit(..., clip_grad_norm=1.0)).")
 
 
+# --------------------------------------------------------------------------- diagnosis
+
+#: a layer with at least this share of dead ReLU units is reported
+DEAD_SHARE = 0.5
+#: the first layer's gradient norm below this times the last layer's means vanishing gradients
+VANISH_RATIO = 1e-3
+#: rows of the training data on which dead units are counted (enough, and cheap)
+DIAGNOSIS_ROWS = 2048
+
+
+def chance_accuracy(labels) -> float:
+    """The accuracy of always predicting the most common class: ``max_c count(c) / n``."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return math.nan
+    return float(np.bincount(labels.astype(np.int64).ravel()).max() / labels.size)
+
+
+def _activation_names(model) -> set:
+    return {type(m).__name__ for _, m in model.named_modules()}
+
+
+def diagnose(model, history, x=None, y=None, lr=None) -> list:
+    """What looks wrong with a finished run, and what to try: a list of sentences (may be empty).
+
+    Three checks, on what the run recorded and on the model as it is now:
+
+    * chance-level accuracy: the last (validation, else training) accuracy is within
+      ``max(2%, 10% of the room above chance)`` of :func:`chance_accuracy` of the labels ``y``;
+    * dead ReLUs: :func:`dead_relu_fraction` on up to :data:`DIAGNOSIS_ROWS` rows of ``x``;
+      a layer with at least :data:`DEAD_SHARE` of its units dead is reported;
+    * vanishing gradients: in the last epoch, the first Linear layer's mean gradient norm is
+      below :data:`VANISH_RATIO` times the last one's (or every norm is 0).
+
+    ``lr`` (the learning rate used) only makes the advice concrete.
+    """
+    findings = []
+    h = history.history
+    at_lr = f" (lr = {lr:g})" if lr is not None else ""
+    key = "val_accuracy" if "val_accuracy" in h else "accuracy"
+    chance = chance_accuracy(y) if y is not None else math.nan
+    accuracy = h[key][-1] if h.get(key) else math.nan
+    at_chance = (math.isfinite(chance) and math.isfinite(accuracy)
+                 and accuracy <= chance + max(0.02, 0.1 * (1 - chance)))
+    if at_chance:
+        findings.append(f"{'validation' if key.startswith('val_') else 'training'} accuracy "
+                        f"{accuracy:.1%} is chance level: always answering the most common "
+                        f"class scores {chance:.1%}. The network has not learned the task.")
+    causes = 0
+    if x is not None:
+        dead = dead_relu_fraction(model, _as_ndarray(x)[:DIAGNOSIS_ROWS])
+        layers = [("all" if share == 1.0 else f"{share:.0%}", depth)
+                  for depth, share in enumerate(dead.values(), start=1) if share >= DEAD_SHARE]
+        if layers:
+            causes += 1
+            where = ", ".join(f"{amount} of hidden layer {depth}" for amount, depth in layers)
+            constant = any(amount == "all" for amount, _ in layers)
+            findings.append(
+                f"dead ReLUs: {where}: these units output 0 for every training sample, so no "
+                f"gradient flows through them and they cannot recover"
+                + ("; the network's output no longer depends on its input" if constant else "")
+                + f". A too-large learning rate{at_lr} usually kills them. Try a smaller "
+                f"learning rate (lr/10), leaky_relu, or the Adam optimizer.")
+    norms = {name: values[-1] for name, values in history.layer_grad_norms().items()
+             if values and math.isfinite(values[-1])}
+    if len(norms) >= 2:
+        names = list(norms)
+        first, last = norms[names[0]], norms[names[-1]]
+        saturating = _activation_names(model) & {"Sigmoid", "Tanh"}
+        why = ""
+        if "Sigmoid" in saturating:
+            why = (" A sigmoid passes on at most a quarter of the gradient (its slope is at "
+                   "most 0.25), so the gradient shrinks at every layer.")
+        elif saturating:
+            why = (" A saturated tanh passes on almost none of the gradient, so it shrinks "
+                   "at every layer.")
+        if last > 0 and first < VANISH_RATIO * last:
+            causes += 1
+            findings.append(
+                f"vanishing gradients: in the last epoch the first layer's gradient norm is "
+                + (f"{first:.1e}, {first / last:.0e} times" if first > 0 else "0, against")
+                + f" the last layer's ({last:.1e}), so the first layers barely learn.{why} "
+                f"Try relu (or leaky_relu), fewer layers, "
+                f"or the Adam optimizer.")
+        elif last == 0 and first == 0 and not causes:
+            causes += 1
+            findings.append("every layer's weight gradient is 0 in the last epoch: the "
+                            "network has stopped learning.")
+    if at_chance and not causes:
+        findings.append("Try another learning rate (a learning-rate range test finds one), "
+                        "more epochs, or the Adam optimizer.")
+    return findings
+
+
 # --------------------------------------------------------------------------- LR range test
 
 @dataclass
@@ -259,7 +388,7 @@ class LRRangeResult:
         """Save loss against learning rate (log x axis) with the suggestion marked."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+        fig = Figure(figsize=(6.5, 4.8), layout="constrained")
         ax = fig.subplots()
         ax.plot(self.lrs, self.losses, color="0.75", linewidth=1, label="batch loss")
         ax.plot(self.lrs, self.smoothed, color="C1", linewidth=1, linestyle="--",
@@ -284,7 +413,7 @@ class LRRangeResult:
         ax.set_ylabel("training loss")
         ax.set_title(title or "Learning-rate range test")
         ax.grid(alpha=0.3, which="both")
-        ax.legend()
+        fig.legend(loc="outside lower center", ncols=2, fontsize="small")  # off the curves
         fig.savefig(path, dpi=100)
         return path
 

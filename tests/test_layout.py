@@ -1,0 +1,194 @@
+"""The package's layering: every module imports, lower layers never import higher ones, and
+no two modules import each other in a circle (issue 12, section 5).
+
+The layers are those of the README's architecture section. A new module must be given its
+layer in ``LAYERS`` (the test says so), which is the point: where it sits is a decision.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "steepest"
+
+#: engine <- nn <- optim <- data <- training <- lessons/viz <- report/... <- cli
+LAYERS = {
+    "tensor": 0, "ops": 0, "activations": 0, "losses": 0, "gradcheck": 0,
+    "nn": 1,
+    "optim": 2,
+    "data": 3, "utils": 3, "datasets": 3,
+    "training": 4,
+    "lessons": 5, "viz": 5, "serialization": 5,
+    "report": 6, "exercises": 6, "sweep": 6, "playground": 6,
+    "cli": 7, "__main__": 7,
+}
+
+#: inside ``steepest.training``: each module may import only those before it
+TRAINING_ORDER = ("history", "checkpoint", "callbacks", "task", "diagnostics", "loop",
+                  "__init__")
+
+#: the engine's one known circle: tensor.py binds its operator methods to ops/activations
+#: at the very end of the module, after everything they need is defined (ENGINE's call)
+KNOWN_LATE_IMPORTS = {("steepest.tensor", "steepest.ops"),
+                      ("steepest.tensor", "steepest.activations")}
+
+
+def _module_names() -> list:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.append(".".join(parts))
+    return names
+
+
+MODULES = _module_names()
+
+
+def _path_of(module: str) -> Path:
+    base = SRC.joinpath(*module.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _resolve(name: str) -> str | None:
+    """The steepest module an imported dotted name refers to (a module, or its package)."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(module: str) -> list:
+    """``[(target module, top_level)]`` for each steepest import in ``module``'s source."""
+    tree = ast.parse(_path_of(module).read_text(encoding="utf-8"))
+    is_package = _path_of(module).name == "__init__.py"
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")
+                anchor = anchor[:len(anchor) - node.level + (1 if is_package else 0)]
+                base = ".".join(anchor + ([base] if base else []))
+            names = [f"{base}.{alias.name}" for alias in node.names]
+        for name in names:
+            if name.split(".")[0] != "steepest":
+                continue
+            target = _resolve(name)
+            if target and target != "steepest" and target != module:
+                found.append((target, id(node) in top_level))
+    return found
+
+
+def _layer(module: str) -> tuple:
+    parts = module.split(".")
+    if len(parts) == 1:
+        raise AssertionError("the root package is not layered")
+    top = parts[1]
+    if top not in LAYERS:
+        pytest.fail(f"module {module} has no layer: add {top!r} to LAYERS in tests/test_layout.py "
+                    f"(and to the README's architecture section)")
+    inner = 0
+    if top == "training":
+        inner = TRAINING_ORDER.index(parts[2] if len(parts) > 2 else "__init__")
+    return LAYERS[top], inner
+
+
+def test_every_module_is_layered_and_imports_only_lower_layers():
+    wrong = []
+    for module in MODULES:
+        if module == "steepest":
+            continue  # the facade imports everything
+        for target, _ in _imports(module):
+            same_package = target.split(".")[:2] == module.split(".")[:2]
+            if _layer(target) > _layer(module) and not (
+                    same_package and target.split(".")[1] != "training"):
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, "imports against the layering: " + "; ".join(wrong)
+
+
+def test_no_import_circle_among_module_level_imports():
+    graph = {m: sorted({t for t, top in _imports(m)
+                        if top and (m, t) not in KNOWN_LATE_IMPORTS}) for m in MODULES}
+    state: dict = {}
+    path: list = []
+
+    def visit(node):
+        state[node] = "open"
+        path.append(node)
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == "open":
+                cycle = path[path.index(nxt):] + [nxt]
+                pytest.fail("import circle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = "done"
+
+    for module in MODULES:
+        if module not in state:
+            visit(module)
+
+
+def test_training_modules_import_in_one_direction():
+    """history <- checkpoint <- callbacks <- task <- diagnostics <- loop, checked by name."""
+    edges = {(m, t) for m in MODULES if m.startswith("steepest.training.")
+             for t, _ in _imports(m) if t.startswith("steepest.training")}
+    assert ("steepest.training.callbacks", "steepest.training.history") in edges  # the test sees
+    assert not {(m, t) for m, t in edges if t == "steepest.training"}, \
+        "a training module imports the package facade (a circle through __init__)"
+
+
+def test_every_module_imports_on_its_own_in_a_fresh_interpreter():
+    """Import each module first (so an order-dependent circle shows), in a clean process."""
+    script = (
+        "import importlib, json, sys\n"
+        f"names = {MODULES!r}\n"
+        "failed = {}\n"
+        "for name in names:\n"
+        "    for loaded in [m for m in sys.modules if m == 'steepest' or "
+        "m.startswith('steepest.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    if name == 'steepest.__main__':\n"
+        "        continue\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as error:\n"
+        "        failed[name] = f'{type(error).__name__}: {error}'\n"
+        "print(json.dumps(failed))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=SRC, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
+
+
+def test_old_module_paths_still_import():
+    import steepest as st
+    import steepest.callbacks
+    import steepest.checkpoint
+    import steepest.diagnostics
+    from steepest.train import DivergenceError, History, fit
+
+    assert fit is st.fit and History is st.History and DivergenceError is st.DivergenceError
+    assert steepest.callbacks is st.training.callbacks
+    assert steepest.checkpoint is st.training.checkpoint
+    assert steepest.diagnostics is st.training.diagnostics
+
+
+def test_plots_are_not_in_the_cli():
+    cli = (PACKAGE / "cli.py").read_text(encoding="utf-8")
+    assert "matplotlib" not in cli
+    from steepest.report.training_plots import plot_decision_boundary, plot_gradient_norms
+
+    assert callable(plot_gradient_norms) and callable(plot_decision_boundary)
