@@ -21,5 +21,6 @@ from steepest.gradcheck import gradcheck
 from steepest import losses, nn, optim, data
 from steepest.train import History, evaluate, fit, predict
 from steepest import callbacks, checkpoint, diagnostics
+from steepest.sweep import dask_executor, log_range, sweep, sweep_mlp
 
 __version__ = "0.1.0"

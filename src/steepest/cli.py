@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="steepest", description="Neural-network optimization, exact and visible.")
-    sub = parser.add_subparsers(dest="command", metavar="{tour,train,lr-find}")
+    sub = parser.add_subparsers(dest="command", metavar="{tour,train,lr-find,sweep}")
     sub.required = True
 
     tour = sub.add_parser("tour", help="run every lesson and write the HTML report",
@@ -168,7 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     lr_find.add_argument("--end-lr", type=_float_in(0.0), default=10.0)
     lr_find.add_argument("--num-steps", type=_int_at_least(2), default=200)
     lr_find.add_argument("--out", required=True, help="output directory")
+    _add_sweep_parser(sub)
     return parser
+
+
+def _add_sweep_parser(sub) -> None:
+    from steepest.sweep import add_sweep_arguments
+
+    add_sweep_arguments(sub.add_parser(
+        "sweep", help="learning rate x optimizer x seed, on local cores or a Dask cluster",
+        description="Train an MLP for every optimizer, learning rate and seed; resumable "
+                    "(OUT/runs.jsonl), with plots (OUT/index.html)."))
 
 
 # --------------------------------------------------------------------------- shared setup
@@ -475,7 +485,14 @@ def _cmd_tour(args) -> int:
     return 0
 
 
-_COMMANDS = {"train": _cmd_train, "lr-find": _cmd_lr_find, "tour": _cmd_tour}
+def _cmd_sweep(args) -> int:
+    from steepest.sweep import sweep_cli
+
+    return sweep_cli(args)
+
+
+_COMMANDS = {"train": _cmd_train, "lr-find": _cmd_lr_find, "tour": _cmd_tour,
+             "sweep": _cmd_sweep}
 
 
 def _one_line(error: BaseException) -> str:

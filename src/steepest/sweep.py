@@ -138,8 +138,10 @@ class SweepResult(Sequence):
     def best_rates(self, by: str = "optimizer", x: str = "lr", metric: str | None = None):
         """``{group: x}``: per value of ``by``, the ``x`` with the best median ``metric``.
 
-        See :func:`best_points` (the rule the plots use too).
+        See :func:`steepest.report.sweep_page.best_points` (the rule the plots use too).
         """
+        from steepest.report.sweep_page import best_points
+
         return {group: point["x"] for group, point in
                 best_points([r.to_json() for r in self.runs], by, x, metric).items()}
 
@@ -155,35 +157,6 @@ class SweepResult(Sequence):
 def _metric_better(name: str):
     """max for accuracies, min for everything else (losses, errors)."""
     return max if "acc" in name else min
-
-
-def best_points(records, by: str = "optimizer", x: str = "lr", metric: str | None = None):
-    """Per group, the ``x`` whose runs have the best median ``metric`` (over seeds etc.).
-
-    ``records`` are JSON dicts (:meth:`Run.to_json` or lines of runs.jsonl). An ``x`` counts
-    only if every run at it finished ``'ok'``: a rate at which some seed diverges is not a
-    good rate. ``metric`` defaults to ``val_loss`` when recorded, else ``loss``. Returns
-    ``{group: {'x': ..., 'metric': name, 'median': value}}``.
-    """
-    records = list(records)
-    if metric is None:
-        metric = "val_loss" if any("val_loss" in r["final"] for r in records) else "loss"
-    better = _metric_better(metric)
-    groups: dict = {}
-    for r in records:
-        groups.setdefault(r["config"].get(by), {}).setdefault(r["config"].get(x), []).append(r)
-    best = {}
-    for group, by_x in groups.items():
-        candidates = []
-        for value, runs in by_x.items():
-            scores = [r["final"].get(metric) for r in runs]
-            if all(r["status"] == "ok" for r in runs) and \
-                    all(s is not None and math.isfinite(s) for s in scores):
-                candidates.append((float(np.median(scores)), value))
-        if candidates:
-            median, value = better(candidates, key=lambda c: c[0])
-            best[group] = {"x": value, "metric": metric, "median": median}
-    return best
 
 
 def summary_rows(runs) -> list:
@@ -818,3 +791,175 @@ def check_mlp_config(config: Mapping) -> None:
 
 
 sweep_mlp.check_config = check_mlp_config
+
+
+# --------------------------------------------------------------------------- command line
+
+def _comma_list(kind, what: str):
+    """An argparse type: comma-separated values of ``kind`` ('16,16' -> [16, 16])."""
+    import argparse
+
+    def parse(text: str) -> list:
+        try:
+            return [kind(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    return parse
+
+
+def _argparse_type(parse):
+    import argparse
+
+    def wrapped(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return wrapped
+
+
+def _seeds(text: str) -> list:
+    """'5' -> seeds 0..4; '0,3,7' -> those seeds."""
+    if "," not in text:
+        count = int(text)
+        if count < 1:
+            raise ValueError(f"--seeds N needs N >= 1, got {count}")
+        return list(range(count))
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def add_sweep_arguments(parser) -> None:
+    """The options of ``steepest sweep`` (the model options of ``steepest train``, plus lists)."""
+    from steepest.data import DATASET_NAMES
+
+    parser.add_argument("--data", choices=DATASET_NAMES, required=True, help="data set")
+    parser.add_argument("--optimizer", type=_comma_list(str.strip, "names such as sgd,adam"),
+                        default=["sgd", "momentum", "rmsprop", "adam"], metavar="NAMES",
+                        help=f"optimizers, comma-separated, from {','.join(OPTIMIZERS)} "
+                             f"(default sgd,momentum,rmsprop,adam; momentum is SGD with 0.9)")
+    parser.add_argument("--lr", type=_argparse_type(parse_lr), default=log_range(1e-3, 1, 13),
+                        metavar="RATES", help="learning rates: LOW:HIGH:COUNT log-spaced, or "
+                                              "a list 0.01,0.1 (default 1e-3:1:13)")
+    parser.add_argument("--seeds", type=_argparse_type(_seeds), default=[0, 1, 2],
+                        metavar="N|LIST", help="N seeds 0..N-1, or a list 0,3,7 (default 3)")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs per run (default 30)")
+    parser.add_argument("--hidden", type=_comma_list(int, "layer sizes such as 16,16"),
+                        default=None, metavar="SIZES",
+                        help="hidden layer sizes (default 16,16; 128 for digits)")
+    parser.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    parser.add_argument("--batch-size", type=int, default=32, help="default 32")
+    parser.add_argument("--n-samples", type=int, default=None,
+                        help="samples of the generated 2-D data sets")
+    parser.add_argument("--noise", type=float, default=None,
+                        help="noise of the generated 2-D data sets")
+    parser.add_argument("--val-split", type=float, default=0.2,
+                        help="fraction held out for validation (default 0.2)")
+    parser.add_argument("--no-standardize", dest="standardize", action="store_false",
+                        help="do not standardise the features")
+    parser.add_argument("--momentum", type=float, default=None, help="momentum (sgd, rmsprop)")
+    parser.add_argument("--weight-decay", type=float, default=None, help="weight decay")
+    parser.add_argument("--clip-grad-norm", type=float, default=None, metavar="MAX_NORM",
+                        help="clip the gradients' total norm")
+    parser.add_argument("--out", required=True,
+                        help="directory: runs.jsonl (rerunning resumes), summary.csv, plots")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local worker processes (default: the cores; 1 runs in this "
+                             "process)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDR",
+                        help="run on a Dask cluster: tcp://host:8786, or 'local' for a "
+                             "LocalCluster (needs pip install 'steepest[dask]')")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="run again the runs recorded as failed in OUT/runs.jsonl")
+
+
+def _describe_model(config: Mapping) -> str:
+    hidden = config.get("hidden") or ([128] if config["data"] == "digits" else [16, 16])
+    return (f"{config['data']}, MLP hidden {'-'.join(map(str, hidden))} "
+            f"({config.get('activation', 'relu')}), {config['epochs']} epochs")
+
+
+def sweep_cli(args) -> int:
+    """``steepest sweep``: run the grid, write runs.jsonl, summary.csv and the plots.
+
+    Bad settings raise ValueError (the CLI prints one line, exit 2) before any run starts;
+    returns 1 if some run failed (raised or lost its worker twice), else 0.
+    """
+    fixed = {"data": args.data, "epochs": args.epochs, "hidden": args.hidden,
+             "activation": args.activation, "batch_size": args.batch_size,
+             "n_samples": args.n_samples, "noise": args.noise, "val_split": args.val_split,
+             "standardize": args.standardize, "momentum": args.momentum,
+             "weight_decay": args.weight_decay, "clip_grad_norm": args.clip_grad_norm}
+    fixed = {k: v for k, v in fixed.items() if v is not None}
+    for name in ("optimizer", "lr", "seeds"):
+        values = getattr(args, name)
+        if not values:
+            raise ValueError(f"--{name} needs at least one value")
+        if len(set(values)) != len(values):
+            raise ValueError(f"--{name} lists a value twice: {values}")
+    grid = {**{k: [v] for k, v in fixed.items()}, "optimizer": args.optimizer,
+            "lr": args.lr, "seed": args.seeds}
+    for config in expand_grid(grid):
+        check_mlp_config(config)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.scheduler is not None and args.workers == 1:
+        raise ValueError("--workers 1 runs in this process; leave it out with --scheduler")
+    out = args.out
+    if not str(out).strip():
+        raise ValueError("--out must name a directory, got an empty string")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} exists and is not a directory")
+
+    executor, where = None, f"{args.workers or default_workers()} local processes"
+    if args.workers == 1:
+        executor, where = SerialExecutor(), "this process"
+    elif args.scheduler is not None:
+        try:
+            executor = dask_executor(args.scheduler, workers=args.workers)
+        except ImportError as error:
+            raise ValueError(f"--scheduler: {error}") from None
+        where = "a local Dask cluster" if args.scheduler == "local" else \
+            f"the Dask cluster at {args.scheduler}"
+    n_runs = len(args.optimizer) * len(args.lr) * len(args.seeds)
+    already = read_runs(os.path.join(out, RUNS_FILE))
+    print(f"steepest sweep: {len(args.optimizer)} optimizers x {len(args.lr)} learning rates "
+          f"({args.lr[0]:g} to {args.lr[-1]:g}) x {len(args.seeds)} seeds = {n_runs} runs; "
+          f"{_describe_model(grid_first(grid))}; on {where}"
+          + (f"; {len(already)} already in {os.path.join(out, RUNS_FILE)}" if already else ""),
+          flush=True)
+    try:
+        result = sweep(sweep_mlp, grid, executor=executor, workers=args.workers, out=out,
+                       retry_failed=args.retry_failed, progress=None)
+    finally:
+        if executor is not None and not isinstance(executor, SerialExecutor):
+            executor.shutdown(wait=False)
+    return _report(result, out, grid_first(grid))
+
+
+def grid_first(grid: Mapping) -> dict:
+    """The grid's first config (for titles)."""
+    return {k: v[0] for k, v in grid.items()}
+
+
+def _report(result: SweepResult, out, first: dict) -> int:
+    from steepest.report.sweep_page import best_points, write_sweep_report
+
+    counts = result.counts()
+    print(f"{len(result)} runs ({result.executed} run now, in {result.seconds:.1f} s): "
+          + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    title = _describe_model(first)
+    records = [r.to_json() for r in result]
+    written = write_sweep_report(records, out, title=title)
+    best = best_points(records)
+    if best:
+        metric = next(iter(best.values()))["metric"]
+        print(f"best learning rate per optimizer (median final {metric.replace('_', ' ')} "
+              f"over seeds, rates where every seed finished):")
+        for optimizer, point in best.items():
+            print(f"  {optimizer:>9}: lr {point['x']:.3g} ({metric} {point['median']:.4g})")
+    failed = [r for r in result if r.status == "failed"]
+    if failed:
+        print(f"{len(failed)} run(s) failed; first: {failed[0].config} -> {failed[0].error}")
+    print("wrote " + ", ".join(os.path.join(out, name) for name in
+                               (RUNS_FILE, SUMMARY_FILE, *written)))
+    return 1 if failed else 0
