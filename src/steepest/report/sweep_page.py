@@ -103,7 +103,7 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
     ``by`` value: the median over the other settings (seeds) with a min-max band; learning
     rates where some run diverged are marked ✕ at the top, failed ones ◆; the best rate per
     optimizer is a star. Writes a PNG; returns what was drawn (see :func:`sweep_series`) as
-    ``{'panels': {metric: series}, 'best': best_points(...)}``.
+    ``{'panels': {metric: series}, 'best': best_points(...), 'figure': Figure}``.
     """
     records = list(records)
     loss = _metric(records, "val_loss", "loss") or "loss"
@@ -149,6 +149,7 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
         fig.suptitle((title + ": " if title else "Sweep: ") +
                      "median over seeds, band min to max, ★ best rate")
         save(fig, path)
+    drawn["figure"] = fig
     return drawn
 
 
