@@ -331,10 +331,10 @@ def dask_executor(address: str = "local", *, workers: int | None = None):
 
 # --------------------------------------------------------------------------- running
 
-def _one_line_error(error: BaseException) -> str:
+def _one_line_error(error: BaseException, where: bool = True) -> str:
     """``'Type: message (at file.py:line)'``: what went wrong and where, without a traceback."""
     text = " ".join(str(error).split()) or "(no message)"
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = traceback.extract_tb(error.__traceback__) if where else None
     where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
     return f"{type(error).__name__}: {text}{where}"
 
@@ -363,7 +363,7 @@ def _execute(train_fn, config: dict, marker: str | None) -> dict:
     try:
         result = train_fn(**config)
     except DivergenceError as exc:
-        status, error, history = "diverged", _one_line_error(exc), exc.history
+        status, error, history = "diverged", _one_line_error(exc, where=False), exc.history
         final, best = _summarise_history(history) if history is not None else ({}, {})
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
         status, error, final, best = "failed", _one_line_error(exc), {}, {}

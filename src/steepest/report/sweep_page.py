@@ -218,7 +218,7 @@ def write_sweep_report(records, out, *, title: str | None = None, by: str = "opt
         runs = [r for r in records if r["config"].get(by) == group and r["config"].get(x) == b["x"]]
         accs = [r["final"].get(acc) for r in runs] if acc else []
         best_rows.append([str(group), b["x"], b["median"],
-                          float(np.median(accs)) if accs else None, len(runs)])
+                          f"{np.median(accs):.1%}" if accs else None, len(runs)])
     trouble = [[str(r["config"].get(by)), r["config"].get(x), r["config"].get("seed"),
                 r["status"], r.get("error") or ""] for r in records if r["status"] != "ok"]
     tables = _table([by, f"best {x}", f"median {loss}", f"median {acc}" if acc else "—", "runs"],
