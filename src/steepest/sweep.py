@@ -922,8 +922,10 @@ def sweep_cli(args) -> int:
             f"the Dask cluster at {args.scheduler}"
     n_runs = len(args.optimizer) * len(args.lr) * len(args.seeds)
     already = read_runs(os.path.join(out, RUNS_FILE))
-    print(f"steepest sweep: {len(args.optimizer)} optimizers x {len(args.lr)} learning rates "
-          f"({args.lr[0]:g} to {args.lr[-1]:g}) x {len(args.seeds)} seeds = {n_runs} runs; "
+    rates = f" ({args.lr[0]:g} to {args.lr[-1]:g})" if len(args.lr) > 1 else f" ({args.lr[0]:g})"
+    print(f"steepest sweep: {_count(args.optimizer, 'optimizer')} x "
+          f"{_count(args.lr, 'learning rate')}{rates} x {_count(args.seeds, 'seed')} = "
+          f"{_count(range(n_runs), 'run')}; "
           f"{_describe_model(grid_first(grid))}; on {where}"
           + (f"; {len(already)} already in {os.path.join(out, RUNS_FILE)}" if already else ""),
           flush=True)
@@ -934,6 +936,10 @@ def sweep_cli(args) -> int:
         if executor is not None and not isinstance(executor, SerialExecutor):
             executor.shutdown(wait=False)
     return _report(result, out, grid_first(grid))
+
+
+def _count(items, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def grid_first(grid: Mapping) -> dict:

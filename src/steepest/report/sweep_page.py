@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from steepest.report.page import CSS, format_value
 from steepest.report.style import OPTIMIZER_COLORS, new_figure, qualitative, save, style
@@ -142,6 +143,8 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
             if "loss" in metric and any(v > 0 for s in series.values() for v in s["max"]) \
                     and _spread(series) > 20:
                 ax.set_yscale("log")
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_minor_formatter(NullFormatter())  # no labels between decades
             ax.set_xlabel("learning rate" if x == "lr" else x)
             ax.set_ylabel(_label(metric))
             ax.set_title(_label(metric).capitalize() + f" vs {'learning rate' if x == 'lr' else x}")
@@ -180,6 +183,7 @@ def plot_times(records, path, *, by: str = "optimizer", x: str = "lr",
                                  for runs in by_x.values()], "-", color=colors[group],
                     label=f"{group}")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylim(bottom=0)
         ax.set_xlabel("learning rate" if x == "lr" else x)
         ax.set_ylabel("seconds per run")
