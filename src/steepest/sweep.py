@@ -453,14 +453,16 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
         else:
             retry_queue.appendleft(index)
 
-    def submit(index) -> bool:
+    def submit(source: deque) -> bool:
+        """Submit the next run of ``source``; False (the run put back) if the pool is broken."""
+        index = source.popleft()
         marker = pool.marker(index)
         if marker and os.path.exists(marker):
             os.unlink(marker)
         try:
             future = pool.executor.submit(_execute, train_fn, configs[index], marker)
         except BrokenExecutor:
-            queue.appendleft(index)
+            source.appendleft(index)
             return False
         in_flight[future] = index
         return True
@@ -469,10 +471,10 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
         broken = False
         if alone:
             if not in_flight:
-                broken = not submit(alone.popleft())
+                broken = not submit(alone)
         else:
             while queue and not broken:
-                broken = not submit(queue.popleft())
+                broken = not submit(queue)
         if in_flight and not broken:
             wait(list(in_flight), return_when=FIRST_COMPLETED)
         for future in [f for f in in_flight if f.done() or broken]:
