@@ -364,6 +364,7 @@ def test_ctrl_c_on_the_command_line_then_rerun_completes_the_sweep(tmp_path):
     if proc.returncode == 0:
         pytest.skip("the sweep finished before it could be interrupted")
     assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "rerun the same command to run the rest" in err
     done_first = len(runs.read_text().splitlines())
     assert 3 <= done_first < 16
     rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)

@@ -39,6 +39,7 @@ import math
 import numbers
 import os
 import pickle
+import sys
 import tempfile
 import time
 import traceback
@@ -934,6 +935,13 @@ def sweep_cli(args) -> int:
     try:
         result = sweep(sweep_mlp, grid, executor=executor, workers=args.workers, out=out,
                        retry_failed=args.retry_failed, progress=None)
+    except KeyboardInterrupt:
+        keys = {config_key(config) for config in expand_grid(grid)}
+        done = len(keys & read_runs(os.path.join(out, RUNS_FILE)).keys())
+        print(f"steepest sweep: interrupted; {done} of {n_runs} runs are in "
+              f"{os.path.join(out, RUNS_FILE)}; rerun the same command to run the rest",
+              file=sys.stderr)
+        return 130
     finally:
         if executor is not None and not isinstance(executor, SerialExecutor):
             executor.shutdown(wait=False)
