@@ -247,7 +247,7 @@ def dask_cluster(tmp_path_factory):
             proc.terminate()
         for proc in procs:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
