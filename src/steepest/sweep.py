@@ -26,6 +26,10 @@ With ``out``, every finished run is appended to ``out/runs.jsonl`` (one JSON obj
 written with a single ``write`` and fsync-ed), and a rerun skips the configs already there:
 a sweep interrupted by Ctrl-C or a lost machine resumes where it stopped.
 ``out/summary.csv`` has one row per run.
+
+``st.sweep`` is the function; this module's other names are imported from it by name
+(``from steepest.sweep import SerialExecutor``), since ``import steepest.sweep as m`` gives
+the function that the package exports under the same name.
 """
 
 from __future__ import annotations
