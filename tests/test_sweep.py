@@ -47,9 +47,9 @@ def toy(lr, seed, fail_at=None, nan_at=None, sleep=0.0):
 
 
 def kill_first_attempt(lr, seed, flag_dir, victim_lr):
-    """Tells the test its pid and waits to be killed, on the first attempt of ``victim_lr``."""
+    """On the first attempt of (``victim_lr``, seed 0): tell the test its pid, wait to be killed."""
     flag = os.path.join(flag_dir, "started")
-    if lr == victim_lr and not os.path.exists(flag):
+    if lr == victim_lr and seed == 0 and not os.path.exists(flag):
         with open(flag + ".tmp", "w") as fh:
             fh.write(str(os.getpid()))
         os.replace(flag + ".tmp", flag)
