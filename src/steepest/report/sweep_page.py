@@ -131,10 +131,12 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
                     ax.plot([b["x"]], [b["median"]], "*", color=color, ms=15, mec="black",
                             mew=0.8, zorder=5)
             top = ax.get_xaxis_transform()  # x in data, y in axes units
-            for status, marker, y0 in (("diverged", "x", 0.97), ("failed", "D", 0.90)):
+            # one row of marks per optimizer at the top: diverged rows, then failed rows
+            for row, (status, marker) in enumerate((("diverged", "x"), ("failed", "D"))):
                 points = marks[status]
                 if points:
-                    ax.scatter([p[0] for p in points], [y0 - 0.025 * p[2] for p in points],
+                    ax.scatter([p[0] for p in points],
+                               [0.97 - 0.03 * (p[2] + row * len(series)) for p in points],
                                marker=marker, c=[p[1] for p in points], s=36, transform=top,
                                clip_on=False, zorder=6, gid=status)
                     ax.scatter([], [], marker=marker, c="0.25", s=36,
@@ -145,6 +147,9 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
                 ax.set_yscale("log")
             for axis in (ax.xaxis, ax.yaxis):
                 axis.set_minor_formatter(NullFormatter())  # no labels between decades
+            rows = len(series) * sum(bool(marks[status]) for status in marks)
+            if rows:
+                _headroom(ax, 0.03 * rows + 0.03)  # the marks sit above the data
             ax.set_xlabel("learning rate" if x == "lr" else x)
             ax.set_ylabel(_label(metric))
             ax.set_title(_label(metric).capitalize() + f" vs {'learning rate' if x == 'lr' else x}")
@@ -154,6 +159,15 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
         save(fig, path)
     drawn["figure"] = fig
     return drawn
+
+
+def _headroom(ax, fraction: float) -> None:
+    """Raise the top of the y axis so that the data fill only the lower 1 - fraction."""
+    low, high = ax.get_ylim()
+    if ax.get_yscale() == "log":
+        ax.set_ylim(low, low * (high / low) ** (1 / (1 - fraction)))
+    else:
+        ax.set_ylim(low, low + (high - low) / (1 - fraction))
 
 
 def _spread(series) -> float:
@@ -212,6 +226,7 @@ def write_sweep_report(records, out, *, title: str | None = None, by: str = "opt
     """Write ``sweep.png``, ``time.png`` and ``index.html`` into ``out``; return their names."""
     records = list(records)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     drawn = plot_sweep(records, out / "sweep.png", by=by, x=x, title=title)
     plot_times(records, out / "time.png", by=by, x=x)
     counts = {s: sum(r["status"] == s for r in records) for s in ("ok", "diverged", "failed")}
