@@ -5,6 +5,8 @@
 1. A 40-run sweep (moons, MLP 2-16-16-2, 4 optimizers x 10 learning rates, one seed) run
    serially in this process and on a process pool of 2 workers (and on a Dask LocalCluster
    of 2 single-threaded workers): wall time, median over repeats, executors alternating.
+   A control beside it: the same speed-up for pure CPU loops (the most two processes could
+   gain on this machine at that moment; on a shared machine it is well below 2).
 2. Overhead per run: 200 runs of a function that returns at once, per executor (the pool or
    cluster already started, so start-up is not counted; it is reported separately).
 
@@ -26,6 +28,14 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
 import steepest as st  # noqa: E402
 from steepest.sweep import SerialExecutor, dask_executor, sweep_mlp  # noqa: E402
+
+
+def spin(n: int) -> int:
+    """Pure CPU work, no memory traffic: how much two processes can run in parallel right now."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
 
 
 def noop(i):
@@ -70,8 +80,13 @@ def main() -> None:
         dask_start = time.perf_counter() - start
 
     times = {name: [] for name in executors}
+    ceiling = []
     reference = None
     for repeat in range(args.repeats):
+        work = 4_000_000
+        one = timed(lambda: [spin(work) for _ in range(4)])
+        two = timed(lambda: list(pool.map(spin, [work] * 4)))
+        ceiling.append(one / two)
         names = list(executors)
         names = names[repeat % len(names):] + names[:repeat % len(names)]  # rotate the order
         for name in names:
@@ -89,6 +104,9 @@ def main() -> None:
     print(f"\n40-run sweep, {args.epochs} epochs per run ({counts['ok']} ok, "
           f"{counts['diverged']} diverged), median of {args.repeats}; every executor gave "
           f"bit-identical histories")
+    print(f"control: 4 pure-Python CPU loops, 2 processes over 1, same repeats: "
+          f"{statistics.median(ceiling):.2f}x (what the machine's cores allowed meanwhile; "
+          f"all: {', '.join(f'{c:.2f}' for c in ceiling)})")
     print("| executor | wall s | s per run | speed-up over serial |")
     print("|---|---:|---:|---:|")
     for name, values in times.items():
