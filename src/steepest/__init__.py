@@ -32,6 +32,7 @@ from steepest.training import (
 from steepest.training import loop as train
 from steepest.serialization import load, save
 from steepest import viz
+from steepest.sweeps import dask_executor, log_range, sweep, sweep_mlp
 
 # The training modules lived at the top level before the ``training`` package; these aliases
 # keep ``import steepest.callbacks`` and ``from steepest.train import fit`` working.

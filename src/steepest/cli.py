@@ -190,8 +190,19 @@ def _add_lr_find(sub) -> None:
     lr_find.set_defaults(run=_cmd_lr_find)
 
 
+def _add_sweep(sub) -> None:
+    from steepest.sweeps import add_sweep_arguments
+
+    sweep = sub.add_parser(
+        "sweep", help="learning rate x optimizer x seed, on local cores or a Dask cluster",
+        description="Train an MLP for every optimizer, learning rate and seed; resumable "
+                    "(OUT/runs.jsonl), with plots (OUT/index.html).")
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(run=_cmd_sweep)
+
+
 #: one function per subcommand; each adds its parser (other commands append theirs here)
-SUBCOMMANDS = [_add_tour, _add_train, _add_lr_find]
+SUBCOMMANDS = [_add_tour, _add_train, _add_lr_find, _add_sweep]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -518,6 +529,12 @@ def _cmd_tour(args) -> int:
         raise CLIError(f"the tour is not available in this installation ({error})") from None
     run_tour(args.out, only=args.only or None, open_browser=args.open)  # it prints progress
     return 0
+
+
+def _cmd_sweep(args) -> int:
+    from steepest.sweeps import sweep_cli
+
+    return sweep_cli(args)
 
 
 def _one_line(error: BaseException) -> str:
