@@ -72,9 +72,9 @@ def test_limits_allow_the_largest_network():
     assert cfg["activations"] == ["tanh"] * MAX_LAYERS
 
 
-def test_batch_larger_than_training_set_is_refused():
-    with pytest.raises(ConfigError, match="batch_size must be at most the 20"):
-        Session({"n_samples": 40, "batch_size": 30})
+def test_batch_larger_than_training_set_uses_the_whole_set():
+    session = Session({"n_samples": 40, "batch_size": 30})
+    assert session.config["batch_size"] == 20 and session.steps_per_epoch == 1
 
 
 def test_gd_step_is_lr_times_gradient_and_lr_changes_without_reset():

@@ -138,9 +138,7 @@ class Session:
                             cfg["n_classes"], cfg["points"])
         self.points_train, self.y_train, self.points_test, self.y_test = split(
             X, y, cfg["train_ratio"], cfg["seed"])
-        if cfg["batch_size"] > len(self.points_train):
-            raise ConfigError(f"batch_size must be at most the {len(self.points_train)} training "
-                              f"points, got {cfg['batch_size']}")
+        cfg["batch_size"] = min(cfg["batch_size"], len(self.points_train))  # few custom points
         self.task = Task(cfg)
         self.X_train = features(self.points_train, cfg["features"])
         self.X_test = features(self.points_test, cfg["features"])
