@@ -20,6 +20,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette import websockets as _websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from steepest.playground import chain, export, paths
@@ -28,6 +29,8 @@ from steepest.playground.session import Race, Session
 
 STATIC = Path(__file__).parent / "static"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# A tab that closes while a frame is on its way (newer Starlette names the second case).
+CLOSED = tuple(c for c in (WebSocketDisconnect, getattr(_websockets, "WebSocketDisconnected", None)) if c)
 
 
 class Limits:
@@ -60,6 +63,7 @@ class Conversation:
         self.steps_per_s = 0.0
         self.fps = 0.0
         self._last_frame = None
+        self._overhead = 0.01
 
     async def run(self) -> None:
         receiver = asyncio.create_task(self._receive())
@@ -110,15 +114,18 @@ class Conversation:
             if not done:
                 self.playing = False
                 break
-        return self._snapshot(taken)
+        return self._snapshot(taken, timed=True)
 
-    def _snapshot(self, taken: int) -> dict:
+    def _snapshot(self, taken: int, timed: bool = False) -> dict:
+        """The trainer's snapshot plus speed read-outs; ``timed`` frames update the speeds."""
         now = time.perf_counter()
-        if self._last_frame is not None and now > self._last_frame:
+        if timed and self._last_frame is not None and now > self._last_frame:
             elapsed = now - self._last_frame
-            self.steps_per_s = 0.7 * self.steps_per_s + 0.3 * taken / elapsed if self.steps_per_s else taken / elapsed
-            self.fps = 0.7 * self.fps + 0.3 / elapsed if self.fps else 1 / elapsed
-        self._last_frame = now
+            rate, fps = taken / elapsed, 1.0 / elapsed
+            self.steps_per_s = 0.8 * self.steps_per_s + 0.2 * rate if self.steps_per_s else rate
+            self.fps = 0.8 * self.fps + 0.2 * fps if self.fps else fps
+        if timed:
+            self._last_frame = now
         snap = self.trainer.snapshot()
         snap["steps_per_s"] = round(self.steps_per_s, 1)
         snap["fps"] = round(self.fps, 1)
@@ -126,16 +133,20 @@ class Conversation:
         return snap
 
     async def _frame(self) -> None:
+        """Train for most of one frame period, send the snapshot, wait out the rest."""
         period = 1.0 / self.limits.fps
         start = time.perf_counter()
+        budget = max(0.2 * period, period - self._overhead)
         try:
-            snap = await asyncio.to_thread(self._train_then_snapshot, period * 0.8)
+            snap = await asyncio.to_thread(self._train_then_snapshot, budget)
         except Exception as exc:  # a crashed step must not take the session down
             self.playing = False
             traceback.print_exc()
             await self.error(f"training stopped by an internal error: {type(exc).__name__}: {exc}")
             return
         await self.send(snap)
+        # snapshot + send time, measured, so that training fills the rest of the period
+        self._overhead = 0.8 * self._overhead + 0.2 * (time.perf_counter() - start - budget + 0.002)
         rest = period - (time.perf_counter() - start)
         if rest > 0:
             await asyncio.sleep(rest)
@@ -288,6 +299,8 @@ def create_app(limits: Limits | None = None) -> Starlette:
         app.state.active += 1
         try:
             await Conversation(websocket, limits).run()
+        except CLOSED:
+            pass
         finally:
             app.state.active -= 1
 
