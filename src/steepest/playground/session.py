@@ -412,7 +412,9 @@ class Race:
             runs.append({"name": label_of(s.config), "train_loss": snap["train_loss"],
                          "test_loss": snap["test_loss"], "diverged": snap["diverged"],
                          "output": heat})
-        return {"type": "race_snapshot", "step": self.step_count, "runs": runs}
+        first = self.sessions[0]
+        return {"type": "race_snapshot", "step": self.step_count,
+                "epoch": self.step_count // first.steps_per_epoch, "runs": runs}
 
 
 def label_of(cfg: dict) -> str:

@@ -266,6 +266,7 @@ function onSnapshot(message) {
 
 function onRaceSnapshot(message) {
   $("step-count").textContent = String(message.step);
+  $("epoch").textContent = String(message.epoch);
   if (raceChart) raceChart.push(message.step, message.runs.map((r) => r.train_loss));
   message.runs.forEach((run, i) => {
     const canvas = $(`race-map-${i}`);

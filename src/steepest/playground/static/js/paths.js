@@ -8,8 +8,32 @@ const PATH_COLORS = ["#222", "#0877bd", "#2ea043", "#c83c8c"];
 function contourColor(v) {
   // v in [-1, 1]: low values dark blue, high values pale; bands every 1/12 act as contour lines.
   const t = (v + 1) / 2;
-  const band = Math.abs((t * 12) % 1 - 0.5) < 0.06 ? 0.82 : 1;
+  const band = (t * 14) % 1 < 0.07 ? 0.8 : 1;
   return [(40 + 200 * t) * band, (70 + 170 * t) * band, (140 + 100 * t) * band];
+}
+
+// Bilinear interpolation of the size x size grid onto an out x out canvas, then contour colours
+// per pixel, so the level lines are smooth rather than blocky.
+function upsampled(values, size, out) {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = out;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(out, out);
+  for (let py = 0; py < out; py++) {
+    const gy = py / (out - 1) * (size - 1);
+    const y0 = Math.min(size - 2, Math.floor(gy));
+    const ty = gy - y0;
+    for (let px = 0; px < out; px++) {
+      const gx = px / (out - 1) * (size - 1);
+      const x0 = Math.min(size - 2, Math.floor(gx));
+      const tx = gx - x0;
+      const top = values[y0 * size + x0] * (1 - tx) + values[y0 * size + x0 + 1] * tx;
+      const bottom = values[(y0 + 1) * size + x0] * (1 - tx) + values[(y0 + 1) * size + x0 + 1] * tx;
+      image.data.set([...contourColor(top * (1 - ty) + bottom * ty), 255], (py * out + px) * 4);
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas;
 }
 
 export class PathsView {
@@ -31,14 +55,7 @@ export class PathsView {
   show(result) {
     this.result = result;
     this.shown = 0;
-    const size = result.size;
-    const values = decode(result.contour);
-    this.background = document.createElement("canvas");
-    this.background.width = this.background.height = size;
-    const ctx = this.background.getContext("2d");
-    const image = ctx.createImageData(size, size);
-    for (let i = 0; i < size * size; i++) image.data.set([...contourColor(values[i]), 255], i * 4);
-    ctx.putImageData(image, 0, 0);
+    this.background = upsampled(decode(result.contour), result.size, 280);
     this.legend.innerHTML = "";
     result.runs.forEach((run, i) => {
       const item = document.createElement("li");
