@@ -196,3 +196,13 @@ def test_serve_binds_localhost_and_warns_for_open_hosts(monkeypatch, capsys):
     server_module.serve(host="0.0.0.0", port=8123, open_browser=False)
     assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
     assert "warning" in capsys.readouterr().err
+
+
+def test_cli_starts_the_playground(monkeypatch):
+    from steepest.cli import main
+
+    calls = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(kw))
+    assert main(["playground", "--port", "8124", "--no-browser"]) == 0
+    assert calls == [{"host": "127.0.0.1", "port": 8124, "log_level": "warning", "ws_max_size": 1 << 20}]
+    assert main(["playground", "--port", "0"]) == 2

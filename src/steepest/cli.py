@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     lr_find.add_argument("--end-lr", type=_float_in(0.0), default=10.0)
     lr_find.add_argument("--num-steps", type=_int_at_least(2), default=200)
     lr_find.add_argument("--out", required=True, help="output directory")
+    _add_playground_parser(sub)
     return parser
 
 
@@ -475,7 +476,25 @@ def _cmd_tour(args) -> int:
     return 0
 
 
-_COMMANDS = {"train": _cmd_train, "lr-find": _cmd_lr_find, "tour": _cmd_tour}
+def _add_playground_parser(sub) -> None:
+    playground = sub.add_parser("playground", help="watch a network learn in the browser",
+                                description="Start the local playground server and open it.")
+    playground.add_argument("--port", type=_int_at_least(1), default=8000, help="default 8000")
+    playground.add_argument("--host", default="127.0.0.1",
+                            help="default 127.0.0.1 (this machine only); 0.0.0.0 for a classroom")
+    playground.add_argument("--no-browser", dest="browser", action="store_false",
+                            help="do not open a browser tab")
+
+
+def _cmd_playground(args) -> int:
+    from steepest.playground.server import serve
+
+    serve(host=args.host, port=args.port, open_browser=args.browser)
+    return 0
+
+
+_COMMANDS = {"train": _cmd_train, "lr-find": _cmd_lr_find, "tour": _cmd_tour,
+             "playground": _cmd_playground}
 
 
 def _one_line(error: BaseException) -> str:
