@@ -4,9 +4,10 @@ The real server (uvicorn) runs in a thread on 127.0.0.1; the network is 2-8-8-1 
 10 with SGD, as in the issue. Two clients:
 
 * ``socket``: a websocket client that does what the page does (config, play, read every frame);
-* ``browser``: the page itself in headless Chromium (Playwright), reading the on-page read-outs.
+* ``browser``: the page itself in headless Chromium (Playwright), reading the on-page read-outs;
+* ``alone``: the ceiling, ``Session.step`` in a loop without server or frames.
 
-    python benchmarks/bench_playground.py                 # both, 8 s of play each
+    python benchmarks/bench_playground.py                 # all three, 8 s of play each
     python benchmarks/bench_playground.py --seconds 3 --client socket
 
 Steps/s is measured by the client from the step counter between the frame after the first
@@ -120,20 +121,36 @@ def browser_client(port: int, seconds: float) -> dict:
             "server_fps": shown["fps"], "click_to_first_frame_ms": statistics.median(latencies)}
 
 
+def session_alone(seconds: float) -> dict:
+    """The ceiling: Session.step in a loop, no server, no frames."""
+    from steepest.playground.session import Session
+
+    session = Session(CONFIG)
+    session.step(200)
+    start, steps = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        steps += session.step(100)
+    return {"steps_per_s": steps / (time.perf_counter() - start)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--client", choices=["socket", "browser", "both"], default="both")
+    parser.add_argument("--client", choices=["alone", "socket", "browser", "all"], default="all")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     server, thread, port = start_server()
+    runners = {"alone": lambda port, seconds: session_alone(seconds), "socket": socket_client,
+               "browser": browser_client}
     try:
-        clients = ["socket", "browser"] if args.client == "both" else [args.client]
+        clients = list(runners) if args.client == "all" else [args.client]
         for name in clients:
-            result = (socket_client if name == "socket" else browser_client)(port, args.seconds)
+            result = runners[name](port, args.seconds)
             print(f"{name}: " + ", ".join(f"{k} {v:.1f}" for k, v in result.items()))
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
