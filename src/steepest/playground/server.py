@@ -64,6 +64,7 @@ class Conversation:
         self.fps = 0.0
         self._last_frame = None
         self._overhead = 0.01
+        self._first_frame = False
 
     async def run(self) -> None:
         receiver = asyncio.create_task(self._receive())
@@ -137,6 +138,8 @@ class Conversation:
         period = 1.0 / self.limits.fps
         start = time.perf_counter()
         budget = max(0.2 * period, period - self._overhead)
+        if self._first_frame:   # answer a click quickly, then settle into full frames
+            budget, self._first_frame = 0.2 * period, False
         try:
             snap = await asyncio.to_thread(self._train_then_snapshot, budget)
         except Exception as exc:  # a crashed step must not take the session down
@@ -231,6 +234,7 @@ class Conversation:
         if diverged:
             raise MessageError(diverged["message"])
         self.playing = True
+        self._first_frame = True
         self._last_frame = time.perf_counter()
 
     async def on_pause(self, message) -> None:
