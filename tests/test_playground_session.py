@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as hs
 
 import steepest as st
 from steepest.checkpoint import load_checkpoint
@@ -273,3 +274,32 @@ def test_datasets_are_reproducible_and_on_the_plane():
         X2, y2 = make_dataset(name, 200, 0.1, 3, 3)
         assert np.array_equal(X, X2) and np.array_equal(y, y2)
         assert X.shape == (200, 2) and np.abs(X).max() <= 7.5
+
+
+
+_LEAF = hs.one_of(hs.none(), hs.booleans(), hs.integers(-10**6, 10**6),
+                  hs.floats(allow_nan=True, allow_infinity=True), hs.text(max_size=8),
+                  hs.sampled_from(["circle", "spirals", "custom", "relu", "adam", "l1", "x1"]))
+JSON_VALUES = hs.recursive(_LEAF, lambda inner: hs.lists(inner, max_size=4), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hs.dictionaries(hs.sampled_from(sorted(validate_config({}))), JSON_VALUES, max_size=4))
+def test_any_json_config_builds_a_session_or_gets_a_config_error(raw):
+    try:
+        session = Session(raw)
+    except ConfigError as error:
+        assert str(error)
+        return
+    session.step(2)
+    json.dumps(session.snapshot(), allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.dictionaries(hs.sampled_from(["function", "start", "steps", "optimizers"]), JSON_VALUES,
+                       max_size=3))
+def test_any_paths_request_is_accepted_or_refused_with_a_config_error(raw):
+    try:
+        paths.check_request(raw)
+    except ConfigError as error:
+        assert str(error)

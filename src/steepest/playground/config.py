@@ -90,7 +90,8 @@ def validate_config(raw, max_samples: int = 2000) -> dict:
     _number(cfg, "seed", 0, 2**31 - 1, integer=True)
     _check_points(cfg)
     feats = cfg["features"]
-    if not isinstance(feats, list) or not feats or any(f not in FEATURES for f in feats) \
+    if not isinstance(feats, list) or not feats or any(not isinstance(f, str) or f not in FEATURES
+                                                       for f in feats) \
             or len(set(feats)) != len(feats):
         raise ConfigError(f"features must be a non-empty list of distinct names from "
                           f"{', '.join(FEATURES)}, got {feats!r}")

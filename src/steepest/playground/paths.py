@@ -56,7 +56,7 @@ def check_request(fields: dict) -> dict:
         raise ConfigError(f"paths: unknown field(s) {sorted(set(fields) - allowed)}; expected "
                           f"some of {sorted(allowed)}")
     name = fields.get("function", "quadratic")
-    if name not in FUNCTIONS:
+    if not isinstance(name, str) or name not in FUNCTIONS:
         raise ConfigError(f"paths: unknown function {name!r}; expected one of {', '.join(FUNCTIONS)}")
     x0, x1, y0, y1 = FUNCTIONS[name][1]
     start = fields.get("start", list(FUNCTIONS[name][2]))
@@ -78,7 +78,8 @@ def check_request(fields: dict) -> dict:
         cfg = {**{k: DEFAULTS[k] for k in ("momentum", "nesterov", "beta1", "beta2", "alpha",
                                            "weight_decay")},
                "optimizer": entry.get("optimizer"), "lr": None, **entry}
-        if cfg["optimizer"] in FUNCTIONS[name][4] and cfg["lr"] is None:
+        if isinstance(cfg["optimizer"], str) and cfg["optimizer"] in FUNCTIONS[name][4] \
+                and cfg["lr"] is None:
             cfg["lr"] = FUNCTIONS[name][4][cfg["optimizer"]]
         try:
             validate_optimizer(cfg)

@@ -281,7 +281,7 @@ class Conversation:
     async def on_export(self, message) -> None:
         session = self._need_session()
         what = message.get("what")
-        if what not in export.EXPORTS:
+        if not isinstance(what, str) or what not in export.EXPORTS:
             raise MessageError(f"export: unknown 'what' {what!r}; expected one of "
                                f"{', '.join(export.EXPORTS)}")
         await self.send(await asyncio.to_thread(export.EXPORTS[what], session))
