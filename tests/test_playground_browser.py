@@ -202,3 +202,22 @@ def test_export_python_and_lr_range(page, server_url):
     suggested = page.get_by_test_id("suggested-lr")
     suggested.wait_for()
     assert 1e-5 <= float(suggested.text_content()) <= 10
+
+
+def test_network_controls_and_view_flags_go_to_the_url(page, server_url):
+    open_page(page, server_url, "#hidden=2")
+    page.locator("#add-layer").click()
+    page.wait_for_function("location.hash.includes('hidden=2%2C2') || location.hash.includes('hidden=2,2')")
+    page.locator("[data-layer-add='1']").click()
+    page.wait_for_function("decodeURIComponent(location.hash).includes('hidden=2,3')")
+    page.locator(".layer-activation").nth(1).select_option("binary_step")
+    page.wait_for_function("decodeURIComponent(location.hash).includes('activations=tanh,binary_step')")
+    page.locator("[data-feature='sinx1']").click()
+    page.wait_for_function("decodeURIComponent(location.hash).includes('features=x1,x2,sinx1')")
+    page.locator("#show_test").check()
+    page.locator("#discretize").check()
+    page.wait_for_function("location.hash.includes('show_test=true') && location.hash.includes('discretize=true')")
+    page.wait_for_function("document.querySelectorAll('.node.neuron').length === 5")
+    page.get_by_test_id("step").click()
+    page.get_by_test_id("step").click()
+    page.wait_for_function("document.querySelector('#notes').textContent.includes('Binary step')")

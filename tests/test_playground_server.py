@@ -206,3 +206,19 @@ def test_cli_starts_the_playground(monkeypatch):
     assert main(["playground", "--port", "8124", "--no-browser"]) == 0
     assert calls == [{"host": "127.0.0.1", "port": 8124, "log_level": "warning", "ws_max_size": 1 << 20}]
     assert main(["playground", "--port", "0"]) == 2
+
+
+def test_odd_messages_never_end_the_session(client):
+    odd = ["[]", "null", '"play"', "42", '{"type": ["config"]}', '{"type": null}',
+           '{"type": "export", "what": []}', '{"type": "inspect", "layer": "0", "row": 0, "col": 0}',
+           '{"type": "set", "lr": "fast"}', '{"type": "set", "lr": 0.1, "momentum": 0.9}',
+           '{"type": "config", "config": {"hidden": [[]]}}', '{"type": "paths", "start": "here"}',
+           '{"type": "race", "optimizers": [1, 2]}', '{"type": "step", "n": true}']
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[2])
+        for text in odd:
+            ws.send_text(text)
+            message = receive(ws, "error")["message"]
+            assert message and "internal error" not in message, (text, message)
+        ws.send_bytes(b'{"type": "step", "n": 4}')
+        assert receive(ws, "snapshot")["step"] == 4
