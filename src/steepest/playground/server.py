@@ -105,8 +105,11 @@ class Conversation:
 
     # --------------------------------------------------------------------- training frames
 
-    def _train_then_snapshot(self, seconds: float) -> dict:
-        """Train until ``seconds`` have passed (or the run diverged), then take a snapshot."""
+    def _train_then_snapshot(self, seconds: float, measure: bool) -> dict:
+        """Train until ``seconds`` have passed (or the run diverged), then take a snapshot.
+
+        Only full frames (``measure``, not cut short by a divergence) update the speeds.
+        """
         deadline = time.perf_counter() + seconds
         taken = 0
         while time.perf_counter() < deadline:
@@ -114,8 +117,9 @@ class Conversation:
             taken += done
             if not done:
                 self.playing = False
+                measure = False
                 break
-        return self._snapshot(taken, timed=True)
+        return self._snapshot(taken, timed=measure)
 
     def _snapshot(self, taken: int, timed: bool = False) -> dict:
         """The trainer's snapshot plus speed read-outs; ``timed`` frames update the speeds."""
@@ -125,8 +129,7 @@ class Conversation:
             rate, fps = taken / elapsed, 1.0 / elapsed
             self.steps_per_s = 0.8 * self.steps_per_s + 0.2 * rate if self.steps_per_s else rate
             self.fps = 0.8 * self.fps + 0.2 * fps if self.fps else fps
-        if timed:
-            self._last_frame = now
+        self._last_frame = now
         snap = self.trainer.snapshot()
         snap["steps_per_s"] = round(self.steps_per_s, 1)
         snap["fps"] = round(self.fps, 1)
@@ -138,10 +141,11 @@ class Conversation:
         period = 1.0 / self.limits.fps
         start = time.perf_counter()
         budget = max(0.2 * period, period - self._overhead)
-        if self._first_frame:   # answer a click quickly, then settle into full frames
-            budget, self._first_frame = 0.2 * period, False
+        first, self._first_frame = self._first_frame, False
+        if first:   # answer a click quickly, then settle into full frames
+            budget = 0.2 * period
         try:
-            snap = await asyncio.to_thread(self._train_then_snapshot, budget)
+            snap = await asyncio.to_thread(self._train_then_snapshot, budget, not first)
         except Exception as exc:  # a crashed step must not take the session down
             self.playing = False
             traceback.print_exc()

@@ -2,13 +2,25 @@
 
 const PALETTE = ["#0877bd", "#f59322", "#2ea043", "#c83c8c", "#785ac8"];
 
+// Short tick labels: 0.5, 2, 1e-4, 6e+9 (never cut off by the axis width).
+function tick(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(0) : String(+v.toPrecision(3));
+}
+
 function makePlot(root, width, height, series, { logX = false, logY = false, xLabel = "step" } = {}) {
+  const decades = (u, splits) => splits.map((v) => (Number.isInteger(Math.round(Math.log10(v) * 1e6) / 1e6) ? tick(v) : ""));
   root.innerHTML = "";
   const opts = {
     width, height, legend: { show: true, live: false },
     cursor: { show: false },
     scales: { x: { time: false, distr: logX ? 3 : 1 }, y: { distr: logY ? 3 : 1 } },
-    axes: [{ label: xLabel, size: 34, labelSize: 14 }, { size: 58 }],
+    axes: [
+      { label: xLabel, size: 34, labelSize: 14, space: 44, values: logX ? decades : (u, splits) => splits.map(tick),
+        grid: { show: !logX } },
+      { size: 50, values: logY ? decades : (u, splits) => splits.map(tick) },
+    ],
     series: [{}, ...series.map((s, i) => ({ label: s, stroke: PALETTE[i % PALETTE.length], width: 1.6,
       dash: s.startsWith("test") ? [4, 3] : undefined, spanGaps: true, points: { show: false } }))],
   };

@@ -59,7 +59,8 @@ export function fromHash(hash) {
     const [key, raw = ""] = part.split("=");
     if (key in state) state[key] = decodeValue(key, decodeURIComponent(raw));
   }
-  if (state.activations.length !== state.hidden.length) {
+  const givenActivations = /(^|&)activations=/.test(text);
+  if (!givenActivations || state.activations.length !== state.hidden.length) {
     state.activations = state.hidden.map(() => state.activation);
   }
   return state;
