@@ -88,7 +88,6 @@ def test_gd_step_is_lr_times_gradient_and_lr_changes_without_reset():
     session.model.zero_grad()
     session.batch_loss(index).backward()
     grads = [p.grad.copy() for p in session.model.parameters()]
-    session.step_count_before = session.step_count
     session.step(1)
     for w, g, p in zip(weights, grads, session.model.parameters()):
         np.testing.assert_allclose(p.data, w - 0.5 * g, rtol=1e-12, atol=1e-15)

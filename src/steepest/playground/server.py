@@ -199,12 +199,13 @@ class Conversation:
             raise MessageError("this works on a single network; leave the optimizer race first")
         return self.trainer
 
-    async def _build(self) -> None:
-        if self.race_optimizers is None:
-            trainer = await asyncio.to_thread(Session, self.config, self.limits.max_samples)
+    async def _build(self, config: dict, race_optimizers: list | None) -> None:
+        """Build the network (or race) for ``config``; only a valid one replaces the current."""
+        if race_optimizers is None:
+            trainer = await asyncio.to_thread(Session, config, self.limits.max_samples)
         else:
-            trainer = await asyncio.to_thread(Race, self.config, self.race_optimizers,
-                                              self.limits.max_samples)
+            trainer = await asyncio.to_thread(Race, config, race_optimizers, self.limits.max_samples)
+        self.config, self.race_optimizers = config, race_optimizers
         self.trainer, self.playing, self._last_frame = trainer, False, None
         self.steps_per_s = self.fps = 0.0
         first = trainer.sessions[0] if isinstance(trainer, Race) else trainer
@@ -217,20 +218,12 @@ class Conversation:
         config = message.get("config")
         if not isinstance(config, dict):
             raise MessageError(f"config message needs a 'config' object, got {config!r}")
-        Session(config, self.limits.max_samples)   # validate before replacing anything
-        self.config, self.race_optimizers = config, None
-        await self._build()
+        await self._build(config, None)
 
     async def on_race(self, message) -> None:
         if self.config is None:
             raise MessageError("no network yet: send a config message first")
-        optimizers = message.get("optimizers")
-        if optimizers is None:
-            self.race_optimizers = None
-        else:
-            Race(self.config, optimizers, self.limits.max_samples)   # validate first
-            self.race_optimizers = optimizers
-        await self._build()
+        await self._build(self.config, message.get("optimizers"))
 
     async def on_play(self, message) -> None:
         trainer = self._need_trainer()
@@ -258,7 +251,7 @@ class Conversation:
     async def on_reset(self, message) -> None:
         if self.config is None:
             raise MessageError("no network yet: send a config message first")
-        await self._build()
+        await self._build(self.config, self.race_optimizers)
 
     async def on_set(self, message) -> None:
         session = self._need_session()

@@ -287,11 +287,10 @@ class Session:
         return {"output": out, "neurons": neurons, "neuron_size": size}
 
     def feature_heatmaps(self) -> list:
-        """One heatmap per input feature (fixed for a configuration)."""
-        size = GRID // NEURON_STRIDE
+        """One heatmap per input feature ((GRID/2)², fixed for a configuration)."""
         values = self.X_grid.reshape(GRID, GRID, -1)[::NEURON_STRIDE, ::NEURON_STRIDE]
         return [encode_unit(values[:, :, j] / max(1.0, float(np.abs(values[:, :, j]).max())))
-                for j in range(values.shape[2])] + [size]
+                for j in range(values.shape[2])]
 
     def layer_stats(self) -> dict:
         """Per-layer gradient norms, update/weight ratios (log10) and dead ReLU units."""
@@ -358,7 +357,7 @@ class Session:
             "train": rows(self.points_train, self.y_train),
             "test": rows(self.points_test, self.y_test),
             "features": [FEATURES[f][0] for f in self.config["features"]],
-            "feature_maps": self.feature_heatmaps(),
+            "feature_maps": self.feature_heatmaps(), "neuron_size": GRID // NEURON_STRIDE,
             "steps_per_epoch": self.steps_per_epoch,
         }
 

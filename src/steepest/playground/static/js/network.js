@@ -53,7 +53,7 @@ export class NetworkView {
         "data-feature": name, style: `left:${xs[0]}px;top:${this.positions[0][i][1]}px` }, this.root);
       const canvas = el("canvas", { width: 40, height: 40 }, node);
       const at = state.features.indexOf(name);
-      if (at >= 0 && ready.feature_maps) drawValues(canvas, ready.feature_maps[at], ready.feature_maps.at(-1));
+      if (at >= 0 && ready.feature_maps) drawValues(canvas, ready.feature_maps[at], ready.neuron_size);
       else canvas.getContext("2d").fillStyle = "#eee";
       el("span", { class: "node-label", text: FEATURE_NAMES[name] }, node);
       node.addEventListener("click", () => this.actions.toggleFeature(name));
