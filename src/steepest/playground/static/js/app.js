@@ -253,6 +253,7 @@ function onSnapshot(message) {
   $("steps-per-s").textContent = String(Math.round(message.steps_per_s));
   $("fps").textContent = String(Math.round(message.fps));
   $("dead-relu").textContent = String(message.dead_relu);
+  $("lr-now").textContent = state.schedule === "constant" ? "" : `(now ${fmt(message.lr)})`;
   lossChart.push(message.step, [message.train_loss, message.test_loss]);
   drawOutputMap();
   network.update(message, state.discretize);
