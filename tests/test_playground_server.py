@@ -6,8 +6,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from steepest.playground import server as server_module
+from steepest.playground.datasets import DATASETS
 from steepest.playground.server import Limits, create_app
 from steepest.playground.session import Session
+
+
+CUSTOM_POINTS = [[-3, -3, 0], [-2, -3, 0], [-3, -2, 0], [3, 3, 1], [2, 3, 1], [3, 2, 1],
+                 [-2.5, -2.5, 0], [2.5, 2.5, 1]]
 
 
 @pytest.fixture
@@ -31,6 +36,22 @@ def configure(ws, **config):
     ws.send_json({"type": "config", "config": config})
     ready = receive(ws, "ready")
     return ready, receive(ws, "snapshot")
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_loss_falls_on_every_dataset(client, dataset):
+    config = {"dataset": dataset, "hidden": [8, 8], "activation": "tanh", "optimizer": "adam",
+              "lr": 0.03}
+    if dataset == "custom":
+        config.update(points=CUSTOM_POINTS, batch_size=4)
+    if dataset == "spiral":   # TF Playground's hardest set: give it the sine features
+        config["features"] = ["x1", "x2", "sinx1", "sinx2"]
+    with client.websocket_connect("/ws") as ws:
+        _, first = configure(ws, **config)
+        ws.send_json({"type": "step", "n": 400})
+        later = receive(ws, "snapshot")
+    assert later["step"] == 400 and later["diverged"] is None
+    assert later["train_loss"] < 0.5 * first["train_loss"], (first["train_loss"], later["train_loss"])
 
 
 def test_config_step_and_loss_falls(client):

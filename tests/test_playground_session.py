@@ -21,27 +21,8 @@ from steepest.playground.config import MAX_LAYERS, ConfigError, validate_config
 from steepest.playground.datasets import DATASETS, features, make_dataset
 from steepest.playground.session import GRID, Race, Session, build_model, grid_points
 
-CUSTOM_POINTS = [[-3, -3, 0], [-2, -3, 0], [-3, -2, 0], [3, 3, 1], [2, 3, 1], [3, 2, 1],
-                 [-2.5, -2.5, 0], [2.5, 2.5, 1]]
-
-
 def decode_unit(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8) / 127.5 - 1.0
-
-
-@pytest.mark.parametrize("dataset", DATASETS)
-def test_loss_falls_on_every_dataset(dataset):
-    cfg = {"dataset": dataset, "hidden": [8, 8], "activation": "tanh", "optimizer": "adam",
-           "lr": 0.03, "points": CUSTOM_POINTS if dataset == "custom" else [],
-           "batch_size": 4 if dataset == "custom" else 10}
-    if dataset == "spiral":   # TF Playground's hardest set: give it the sine features
-        cfg["features"] = ["x1", "x2", "sinx1", "sinx2"]
-    session = Session(cfg)
-    before = session.snapshot()["train_loss"]
-    session.step(400)
-    after = session.snapshot()
-    assert after["step"] == 400 and session.diverged is None
-    assert after["train_loss"] < 0.5 * before, (before, after["train_loss"])
 
 
 @pytest.mark.parametrize("bad, field", [
