@@ -21,6 +21,7 @@ from steepest.playground.config import MAX_LAYERS, ConfigError, validate_config
 from steepest.playground.datasets import DATASETS, features, make_dataset
 from steepest.playground.session import GRID, Race, Session, build_model, grid_points
 
+
 def decode_unit(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8) / 127.5 - 1.0
 
