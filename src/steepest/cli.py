@@ -201,8 +201,19 @@ def _add_sweep(sub) -> None:
     sweep.set_defaults(run=_cmd_sweep)
 
 
+def _add_playground(sub) -> None:
+    playground = sub.add_parser("playground", help="watch a network learn in the browser",
+                                description="Start the local playground server and open it.")
+    playground.add_argument("--port", type=_int_at_least(1), default=8000, help="default 8000")
+    playground.add_argument("--host", default="127.0.0.1",
+                            help="default 127.0.0.1 (this machine only); 0.0.0.0 for a classroom")
+    playground.add_argument("--no-browser", dest="browser", action="store_false",
+                            help="do not open a browser tab")
+    playground.set_defaults(run=_cmd_playground)
+
+
 #: one function per subcommand; each adds its parser (other commands append theirs here)
-SUBCOMMANDS = [_add_tour, _add_train, _add_lr_find, _add_sweep]
+SUBCOMMANDS = [_add_tour, _add_train, _add_lr_find, _add_sweep, _add_playground]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -528,6 +539,13 @@ def _cmd_tour(args) -> int:
     except ImportError as error:
         raise CLIError(f"the tour is not available in this installation ({error})") from None
     run_tour(args.out, only=args.only or None, open_browser=args.open)  # it prints progress
+    return 0
+
+
+def _cmd_playground(args) -> int:
+    from steepest.playground.server import serve
+
+    serve(host=args.host, port=args.port, open_browser=args.browser)
     return 0
 
 

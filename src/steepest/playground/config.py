@@ -1,0 +1,162 @@
+"""Validate a playground configuration: every field checked, every error names the field.
+
+A configuration is a plain dict (it travels as JSON and lives in the page's URL). Missing
+fields take the defaults in :data:`DEFAULTS`; unknown fields, wrong types and values out of
+range raise :class:`ConfigError` with a message a learner can act on.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from steepest.playground.datasets import DATASETS, FEATURES, MULTICLASS, REGRESSION
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "binary_step")
+LOSSES = ("mse", "ce", "bce")
+OPTIMIZERS = ("gd", "sgd", "rmsprop", "adam", "adamw", "adagrad")
+SCHEDULES = ("constant", "step", "exponential", "cosine")
+REGULARIZATIONS = ("none", "l1", "l2")
+
+MAX_LAYERS = 6
+MAX_NEURONS = 8
+MAX_POINTS = 1000
+
+DEFAULTS = {
+    "dataset": "circle", "n_samples": 400, "n_classes": 3, "noise": 0.0, "train_ratio": 0.5,
+    "seed": 0, "points": [],
+    "features": ["x1", "x2"], "hidden": [4, 2], "activation": "tanh", "activations": None,
+    "loss": "auto", "optimizer": "sgd", "lr": 0.03, "momentum": 0.0, "nesterov": False,
+    "beta1": 0.9, "beta2": 0.999, "alpha": 0.99, "weight_decay": 0.0,
+    "schedule": "constant", "schedule_steps": 1000,
+    "regularization": "none", "reg_rate": 0.0, "batch_size": 10,
+}
+
+OPTIMIZER_FIELDS = ("optimizer", "lr", "momentum", "nesterov", "beta1", "beta2", "alpha",
+                    "weight_decay")
+
+
+class ConfigError(ValueError):
+    """A configuration value the playground cannot use; the message names the field."""
+
+
+def _number(cfg, name, low, high, *, integer=False, low_open=False):
+    value = cfg[name]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {value!r}")
+    if integer and value != int(value):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bracket = "(" if low_open else "["
+        raise ConfigError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
+    cfg[name] = int(value) if integer else float(value)
+
+
+def _choice(cfg, name, options):
+    value = cfg[name]
+    if value not in options:
+        raise ConfigError(f"unknown {name} {value!r}; expected one of {', '.join(options)}")
+
+
+def validate_optimizer(cfg: dict) -> None:
+    """Check (in place) the optimizer fields of ``cfg``; shared by the race's entries."""
+    _choice(cfg, "optimizer", OPTIMIZERS)
+    _number(cfg, "lr", 0.0, 10.0, low_open=True)
+    _number(cfg, "momentum", 0.0, 0.999)
+    if not isinstance(cfg["nesterov"], bool):
+        raise ConfigError(f"nesterov must be true or false, got {cfg['nesterov']!r}")
+    if cfg["nesterov"] and cfg["optimizer"] == "sgd" and cfg["momentum"] == 0:
+        raise ConfigError("nesterov needs momentum > 0 (set momentum, e.g. 0.9)")
+    for name in ("beta1", "beta2", "alpha"):
+        _number(cfg, name, 0.0, 0.9999)
+    _number(cfg, "weight_decay", 0.0, 1.0)
+
+
+def validate_config(raw, max_samples: int = 2000) -> dict:
+    """The checked, completed configuration for ``raw`` (a dict), or :class:`ConfigError`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config must be an object, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))}; expected "
+                          f"some of {', '.join(DEFAULTS)}")
+    cfg = {**DEFAULTS, **raw}
+    _choice(cfg, "dataset", DATASETS)
+    _number(cfg, "n_samples", 10, max_samples, integer=True)
+    _number(cfg, "n_classes", 2, 6, integer=True)
+    _number(cfg, "noise", 0.0, 0.5)
+    _number(cfg, "train_ratio", 0.1, 0.9)
+    _number(cfg, "seed", 0, 2**31 - 1, integer=True)
+    _check_points(cfg)
+    feats = cfg["features"]
+    if not isinstance(feats, list) or not feats or any(not isinstance(f, str) or f not in FEATURES
+                                                       for f in feats) \
+            or len(set(feats)) != len(feats):
+        raise ConfigError(f"features must be a non-empty list of distinct names from "
+                          f"{', '.join(FEATURES)}, got {feats!r}")
+    hidden = cfg["hidden"]
+    if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS:
+        raise ConfigError(f"hidden must be a list of at most {MAX_LAYERS} layer sizes, got "
+                          f"{len(hidden) if isinstance(hidden, list) else hidden!r} layers")
+    for i, size in enumerate(hidden):
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_NEURONS:
+            raise ConfigError(f"hidden[{i}] must be a whole number of neurons in 1..{MAX_NEURONS},"
+                              f" got {size!r}")
+    _choice(cfg, "activation", ACTIVATIONS)
+    if cfg["activations"] is None:
+        cfg["activations"] = [cfg["activation"]] * len(hidden)
+    acts = cfg["activations"]
+    if not isinstance(acts, list) or len(acts) != len(hidden) or any(a not in ACTIVATIONS for a in acts):
+        raise ConfigError(f"activations must list one of {', '.join(ACTIVATIONS)} per hidden "
+                          f"layer ({len(hidden)}), got {acts!r}")
+    _check_loss(cfg)
+    validate_optimizer(cfg)
+    _choice(cfg, "schedule", SCHEDULES)
+    _number(cfg, "schedule_steps", 1, 10**6, integer=True)
+    _choice(cfg, "regularization", REGULARIZATIONS)
+    _number(cfg, "reg_rate", 0.0, 10.0)
+    _number(cfg, "batch_size", 1, max_samples, integer=True)
+    return cfg
+
+
+def _check_points(cfg):
+    points = cfg["points"]
+    if not isinstance(points, list) or len(points) > MAX_POINTS:
+        raise ConfigError(f"points must be a list of at most {MAX_POINTS} [x1, x2, label] rows")
+    for i, row in enumerate(points):
+        ok = isinstance(row, list) and len(row) == 3 and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in row)
+        if not ok or abs(row[0]) > 6 or abs(row[1]) > 6 or row[2] not in (0, 1, 2, 3, 4, 5):
+            raise ConfigError(f"points[{i}] must be [x1, x2, label] with |x| <= 6 and label "
+                              f"0..5, got {row!r}")
+    if cfg["dataset"] == "custom":
+        labels = {int(row[2]) for row in points}
+        if len(points) < 4 or len(labels) < 2:
+            raise ConfigError("the custom data set needs at least 4 points of at least 2 classes:"
+                              " click the plane to add points (shift-click for the other class)")
+
+
+def n_classes_of(cfg) -> int:
+    """Classes of the configured data set (0 for regression)."""
+    if cfg["dataset"] in REGRESSION:
+        return 0
+    if cfg["dataset"] in MULTICLASS:
+        return cfg["n_classes"]
+    if cfg["dataset"] == "custom":
+        return max(2, 1 + max(int(row[2]) for row in cfg["points"]))
+    return 2
+
+
+def _check_loss(cfg):
+    k = n_classes_of(cfg)
+    if cfg["loss"] == "auto":
+        cfg["loss"] = "mse" if k == 0 else ("bce" if k == 2 else "ce")
+    _choice(cfg, "loss", LOSSES)
+    if k == 0 and cfg["loss"] != "mse":
+        raise ConfigError(f"loss {cfg['loss']!r} needs classes; the regression data set "
+                          f"{cfg['dataset']!r} uses loss 'mse'")
+    if k > 2 and cfg["loss"] == "bce":
+        raise ConfigError(f"loss 'bce' is for two classes; {cfg['dataset']!r} has {k}: use 'ce'"
+                          " (softmax + cross-entropy) or 'mse'")
+

@@ -1,0 +1,181 @@
+"""Exports of a session: the run as JSON, the model as a steepest checkpoint, Python code.
+
+Each returns an ``{"type": "export", ...}`` message; the page turns it into a download. The
+Python code rebuilds data, network, optimizer and batch order, so running it for the same
+number of steps gives the same weights as the playground.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+
+import steepest as st
+from steepest.checkpoint import save_checkpoint
+from steepest.nn import Linear
+
+_ACTIVATION_CODE = {"relu": "st.nn.ReLU()", "tanh": "st.nn.Tanh()", "sigmoid": "st.nn.Sigmoid()",
+                    "linear": "st.nn.Identity()", "leaky_relu": "st.nn.LeakyReLU()",
+                    "binary_step": "st.nn.BinaryStep()"}
+
+
+def _message(what: str, filename: str, mime: str, content: str, encoding: str = "text") -> dict:
+    return {"type": "export", "what": what, "filename": filename, "mime": mime,
+            "encoding": encoding, "content": content}
+
+
+def run_json(session) -> dict:
+    """Settings and loss history of the run."""
+    run = {"steepest_version": st.__version__, "config": session.config,
+           "steps": session.step_count, "epoch": session.step_count // session.steps_per_epoch,
+           "lr_changes": session.lr_changes, "diverged": session.diverged,
+           "history": {"columns": ["step", "train_loss", "test_loss"], "rows": session.history}}
+    return _message("json", "playground-run.json", "application/json", json.dumps(run, indent=1))
+
+
+def checkpoint(session) -> dict:
+    """The model and optimizer as a steepest checkpoint (``.npz``), base64-encoded."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "playground.npz")
+        save_checkpoint(path, session.model, session.optimizer,
+                        epoch=session.step_count // session.steps_per_epoch,
+                        extra={"playground_config": session.config,
+                               "steps": session.step_count}, scheduler=session.scheduler)
+        with open(path, "rb") as fh:
+            data = fh.read()
+    return _message("checkpoint", "playground.npz", "application/octet-stream",
+                    base64.b64encode(data).decode("ascii"), "base64")
+
+
+def _optimizer_code(cfg: dict) -> str:
+    name, lr = cfg["optimizer"], cfg["lr"]
+    if name == "gd":
+        return f"st.optim.GD(model.parameters(), lr={lr!r})"
+    if name == "sgd":
+        return (f"st.optim.SGD(model.parameters(), lr={lr!r}, momentum={cfg['momentum']!r}, "
+                f"nesterov={cfg['nesterov']!r}, weight_decay={cfg['weight_decay']!r})")
+    if name == "rmsprop":
+        return (f"st.optim.RMSprop(model.parameters(), lr={lr!r}, alpha={cfg['alpha']!r}, "
+                f"momentum={cfg['momentum']!r}, weight_decay={cfg['weight_decay']!r})")
+    if name == "adagrad":
+        return f"st.optim.Adagrad(model.parameters(), lr={lr!r}, weight_decay={cfg['weight_decay']!r})"
+    cls = "AdamW" if name == "adamw" else "Adam"
+    return (f"st.optim.{cls}(model.parameters(), lr={lr!r}, betas=({cfg['beta1']!r}, "
+            f"{cfg['beta2']!r}), weight_decay={cfg['weight_decay']!r})")
+
+
+def _scheduler_code(cfg: dict) -> str:
+    n = cfg["schedule_steps"]
+    return {
+        "constant": "None",
+        "step": f"st.optim.lr_scheduler.StepLR(optimizer, step_size={n}, gamma=0.5)",
+        "exponential": f"st.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / {n}))",
+        "cosine": f"st.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={n})",
+    }[cfg["schedule"]]
+
+
+def _loss_code(task) -> tuple:
+    """(targets expression, loss body) for the session's task."""
+    if task.kind == "regression":
+        return "y.astype(np.float64).reshape(-1, 1)", "st.losses.mse(out, target)"
+    if task.kind == "binary":
+        loss = ("st.losses.binary_cross_entropy_with_logits(out, target)" if task.loss_name == "bce"
+                else "st.losses.mse(st.sigmoid(out), target)")
+        return "y.astype(np.float64).reshape(-1, 1)", loss
+    if task.loss_name == "mse":
+        return f"np.eye({task.n_outputs})[y]", "st.losses.mse(st.softmax(out, axis=-1), target)"
+    return "y.astype(np.int64)", "st.losses.cross_entropy(out, target)"
+
+
+def _penalty_code(cfg: dict, n_layers: int) -> str:
+    if cfg["regularization"] == "none" or cfg["reg_rate"] == 0:
+        return "    return None"
+    term = "st.sum(st.abs({w}))" if cfg["regularization"] == "l1" else "st.sum({w} * {w}) * 0.5"
+    weights = [f"layers[{i}].weight" for i in range(n_layers)]
+    terms = " + ".join(term.format(w=w) for w in weights)
+    return (f"    layers = [m for m in model if isinstance(m, st.nn.Linear)]\n"
+            f"    return ({terms}) * {cfg['reg_rate']!r}")
+
+
+def python_code(session) -> dict:
+    """A script that rebuilds this run with steepest and trains it for the same steps."""
+    cfg = session.config
+    linears = [m for m in session.model if isinstance(m, Linear)]
+    lines = []
+    for i, lin in enumerate(linears):
+        lines.append(f"    st.nn.Linear({lin.in_features}, {lin.out_features}, generator=rng),")
+        if i < len(cfg["hidden"]):
+            lines.append(f"    {_ACTIVATION_CODE[cfg['activations'][i]]},")
+    targets, loss = _loss_code(session.task)
+    config_text = json.dumps(cfg, indent=4).replace("true", "True").replace("false", "False") \
+        .replace("null", "None")
+    code = f'''"""Reproduces a steepest playground run: {cfg["dataset"]} data, hidden layers {cfg["hidden"]},
+{cfg["optimizer"]} at lr {cfg["lr"]:g}, {session.step_count} steps. Run with: python this_file.py"""
+import numpy as np
+
+import steepest as st
+from steepest.playground.datasets import features, make_dataset, split
+
+config = {config_text}
+STEPS = {session.step_count}
+LR_CHANGES = {dict((int(s), float(lr)) for s, lr in session.lr_changes)!r}  # step -> new learning rate
+
+X, y = make_dataset(config["dataset"], config["n_samples"], config["noise"], config["seed"],
+                    config["n_classes"], config["points"])
+train_points, y_train, test_points, y_test = split(X, y, config["train_ratio"], config["seed"])
+X_train, X_test = features(train_points, config["features"]), features(test_points, config["features"])
+
+
+def targets_of(y):
+    return {targets}
+
+
+T_train, T_test = targets_of(y_train), targets_of(y_test)
+
+rng = np.random.default_rng(config["seed"])   # initial weights, drawn layer by layer
+model = st.nn.Sequential(
+{chr(10).join(lines)}
+)
+optimizer = {_optimizer_code(cfg)}
+scheduler = {_scheduler_code(cfg)}
+
+
+def data_loss(out, target):
+    return {loss}
+
+
+def penalty():
+{_penalty_code(cfg, len(linears))}
+
+
+order_rng = np.random.default_rng(config["seed"] + 2)   # batch order, reshuffled every epoch
+batch_size = config["batch_size"]
+steps_per_epoch = -(-len(X_train) // batch_size)
+for step in range(STEPS):
+    if step in LR_CHANGES:
+        for group in optimizer.param_groups:
+            group["lr"] = LR_CHANGES[step]
+        if scheduler is not None:
+            scheduler.base_lrs = [LR_CHANGES[step] for _ in optimizer.param_groups]
+    position = (step % steps_per_epoch) * batch_size
+    if position == 0:
+        order = order_rng.permutation(len(X_train))
+    index = order[position:position + batch_size]
+    optimizer.zero_grad()
+    loss = data_loss(model(st.tensor(X_train[index])), st.tensor(T_train[index]))
+    extra = penalty()
+    (loss if extra is None else loss + extra).backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+with st.no_grad():
+    print("train loss", data_loss(model(st.tensor(X_train)), st.tensor(T_train)).item())
+    print("test loss", data_loss(model(st.tensor(X_test)), st.tensor(T_test)).item())
+'''
+    return _message("python", "playground_run.py", "text/x-python", code)
+
+
+EXPORTS = {"json": run_json, "checkpoint": checkpoint, "python": python_code}

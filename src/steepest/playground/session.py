@@ -1,0 +1,425 @@
+"""One playground training session: configuration -> training steps -> snapshots.
+
+Plain Python, no server and no browser: a test (or a notebook) can build a :class:`Session`,
+call :meth:`Session.step` and read :meth:`Session.snapshot`. The server only validates
+messages, paces snapshots and enforces limits; the page only draws.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+
+import steepest as st
+from steepest import diagnostics
+from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
+from steepest.optim import lr_scheduler
+from steepest.playground.config import ConfigError, OPTIMIZER_FIELDS, n_classes_of, validate_config, validate_optimizer
+from steepest.playground.datasets import DOMAIN, FEATURES, features, make_dataset, split
+
+GRID = 40           # output heatmap resolution (cells per side)
+NEURON_STRIDE = 2   # neuron heatmaps use every 2nd grid point: 20 x 20
+DIVERGED_LOSS = 1e8
+HISTORY_LIMIT = 4000
+
+
+def encode_unit(values) -> str:
+    """Values in [-1, 1] as base64 bytes 0..255 (the page decodes with ``b / 127.5 - 1``)."""
+    q = np.rint((np.clip(values, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+    return base64.b64encode(q.tobytes()).decode("ascii")
+
+
+def grid_points(size: int = GRID) -> np.ndarray:
+    """Cell centres of a size x size grid on [-6, 6]², row-major from the top (x2 = +6)."""
+    centres = (np.arange(size) + 0.5) / size * 2 * DOMAIN - DOMAIN
+    x1, x2 = np.meshgrid(centres, centres[::-1])
+    return np.column_stack([x1.ravel(), x2.ravel()])
+
+
+def build_model(cfg: dict, n_outputs: int) -> Sequential:
+    """Linear layers with the configured activation after each hidden layer, seeded init."""
+    rng = np.random.default_rng(cfg["seed"])
+    sizes = [len(cfg["features"]), *cfg["hidden"], n_outputs]
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(fan_in, fan_out, generator=rng))
+        if i < len(cfg["hidden"]):
+            layers.append(ACTIVATION_MODULES[cfg["activations"][i]]())
+    return Sequential(*layers)
+
+
+def build_optimizer(cfg: dict, params):
+    """The steepest optimizer named by ``cfg['optimizer']`` with its hyperparameters."""
+    name, lr = cfg["optimizer"], cfg["lr"]
+    params = list(params)
+    if name == "gd":
+        return st.optim.GD(params, lr=lr)
+    if name == "sgd":
+        return st.optim.SGD(params, lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"],
+                            weight_decay=cfg["weight_decay"])
+    if name == "rmsprop":
+        return st.optim.RMSprop(params, lr=lr, alpha=cfg["alpha"], momentum=cfg["momentum"],
+                                weight_decay=cfg["weight_decay"])
+    if name == "adagrad":
+        return st.optim.Adagrad(params, lr=lr, weight_decay=cfg["weight_decay"])
+    opt = st.optim.AdamW if name == "adamw" else st.optim.Adam
+    return opt(params, lr=lr, betas=(cfg["beta1"], cfg["beta2"]), weight_decay=cfg["weight_decay"])
+
+
+def build_scheduler(cfg: dict, optimizer):
+    """A per-step learning-rate schedule (None for 'constant')."""
+    n = cfg["schedule_steps"]
+    if cfg["schedule"] == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=n, gamma=0.5)
+    if cfg["schedule"] == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / n))
+    if cfg["schedule"] == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=n)
+    return None
+
+
+class Task:
+    """How outputs meet targets: the loss, the probabilities and the shape of the output."""
+
+    def __init__(self, cfg: dict):
+        self.n_classes = n_classes_of(cfg)
+        self.loss_name = cfg["loss"]
+        if self.n_classes == 0:
+            self.kind, self.n_outputs = "regression", 1
+        elif self.n_classes == 2 and self.loss_name != "ce":
+            self.kind, self.n_outputs = "binary", 1
+        else:
+            self.kind, self.n_outputs = "classes", self.n_classes
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """What the loss compares the output with."""
+        if self.kind in ("regression", "binary"):
+            return y.astype(np.float64).reshape(-1, 1)
+        if self.loss_name == "mse":
+            return np.eye(self.n_outputs)[y]
+        return y.astype(np.int64)
+
+    def loss(self, out, target):
+        """The data loss of a batch (mean over samples)."""
+        if self.kind == "regression":
+            return st.losses.mse(out, target)
+        if self.kind == "binary":
+            if self.loss_name == "bce":
+                return st.losses.binary_cross_entropy_with_logits(out, target)
+            return st.losses.mse(st.sigmoid(out), target)
+        if self.loss_name == "mse":
+            return st.losses.mse(st.softmax(out, axis=-1), target)
+        return st.losses.cross_entropy(out, target)
+
+    def probabilities(self, out: np.ndarray) -> np.ndarray:
+        """Regression values, P(class 1) (binary) or class probabilities (classes)."""
+        if self.kind == "regression":
+            return out[:, 0]
+        if self.kind == "binary":
+            return 1.0 / (1.0 + np.exp(-np.clip(out[:, 0], -500, 500)))
+        shifted = np.exp(out - out.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class Session:
+    """A network learning a 2-D data set, one mini-batch step at a time.
+
+    ``Session(config)`` validates ``config`` (see :func:`validate_config`) and builds data,
+    network (initialised from ``seed``), optimizer and schedule. :meth:`step` trains,
+    :meth:`snapshot` reports what the page draws.
+    """
+
+    def __init__(self, config: dict, max_samples: int = 2000):
+        cfg = validate_config(config, max_samples=max_samples)
+        self.config = cfg
+        X, y = make_dataset(cfg["dataset"], cfg["n_samples"], cfg["noise"], cfg["seed"],
+                            cfg["n_classes"], cfg["points"])
+        self.points_train, self.y_train, self.points_test, self.y_test = split(
+            X, y, cfg["train_ratio"], cfg["seed"])
+        cfg["batch_size"] = min(cfg["batch_size"], len(self.points_train))  # few custom points
+        self.task = Task(cfg)
+        self.X_train = features(self.points_train, cfg["features"])
+        self.X_test = features(self.points_test, cfg["features"])
+        self.T_train = self.task.targets(self.y_train)
+        self.T_test = self.task.targets(self.y_test)
+        self.grid = grid_points()
+        self.X_grid = features(self.grid, cfg["features"])
+        self.model = build_model(cfg, self.task.n_outputs)
+        self.optimizer = build_optimizer(cfg, self.model.parameters())
+        self.scheduler = build_scheduler(cfg, self.optimizer)
+        self._order_rng = np.random.default_rng(cfg["seed"] + 2)
+        self._order = np.empty(0, dtype=np.int64)
+        self.step_count = 0
+        self.batch_index = np.empty(0, dtype=np.int64)
+        self.diverged = None
+        self.history = []
+        self.lr_changes = []
+        self._last_loss = math.nan
+
+    # ----------------------------------------------------------------------- training
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.X_train) // self.config["batch_size"])
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _next_batch(self) -> np.ndarray:
+        position = (self.step_count % self.steps_per_epoch) * self.config["batch_size"]
+        if position == 0:
+            self._order = self._order_rng.permutation(len(self.X_train))
+        return self._order[position:position + self.config["batch_size"]]
+
+    def penalty(self):
+        """The regularisation term: rate·Σ|W| (L1) or rate·½ΣW² (L2) over weights, not biases."""
+        kind, rate = self.config["regularization"], self.config["reg_rate"]
+        if kind == "none" or rate == 0:
+            return None
+        weights = [m.weight for m in self.model if isinstance(m, Linear)]
+        if kind == "l1":
+            terms = [st.sum(st.abs(w)) for w in weights]
+        else:
+            terms = [st.sum(w * w) * 0.5 for w in weights]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total * rate
+
+    def batch_loss(self, index: np.ndarray):
+        """Data loss (a Tensor) of the training rows ``index``, without the penalty."""
+        out = self.model(st.tensor(self.X_train[index]))
+        return self.task.loss(out, st.tensor(self.T_train[index]))
+
+    def step(self, n: int = 1) -> int:
+        """Train ``n`` mini-batch steps (fewer if the run diverges); returns steps taken."""
+        taken = 0
+        for _ in range(n):
+            if self.diverged is not None:
+                break
+            index = self._next_batch()
+            self.optimizer.zero_grad()
+            loss = self.batch_loss(index)
+            value = loss.item()
+            penalty = self.penalty()
+            if penalty is not None:
+                loss = loss + penalty
+            if not math.isfinite(value) or value > DIVERGED_LOSS:
+                self._stop(value)
+                break
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.batch_index = index
+            self._last_loss = value
+            self.step_count += 1
+            taken += 1
+        return taken
+
+    def _stop(self, value: float) -> None:
+        lr = self.lr
+        last = f"{self._last_loss:.4g}" if math.isfinite(self._last_loss) else "none yet"
+        self.diverged = {
+            "step": self.step_count, "loss": value if math.isfinite(value) else str(value),
+            "lr": lr,
+            "message": (f"Training diverged at step {self.step_count}: the loss became "
+                        f"{value:.4g} with learning rate {lr:g} (last finite loss {last}). "
+                        f"Each step overshot the minimum by more than the one before. Try a "
+                        f"learning rate about 10x smaller ({lr / 10:g}), an adaptive "
+                        f"optimizer such as Adam, a larger batch or L2 regularisation, "
+                        f"then press reset."),
+        }
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate now, keeping weights and optimizer state.
+
+        ``config`` keeps the starting rate; the change is recorded in ``lr_changes``.
+        """
+        trial = {**self.config, "lr": lr}
+        validate_optimizer(trial)
+        self.lr_changes.append([self.step_count, trial["lr"]])
+        for group in self.optimizer.param_groups:
+            group["lr"] = trial["lr"]
+        if self.scheduler is not None:
+            self.scheduler.base_lrs = [trial["lr"] for _ in self.optimizer.param_groups]
+
+    # ----------------------------------------------------------------------- looking
+
+    def _forward_all(self, X: np.ndarray) -> list:
+        """Outputs of every layer for X under no_grad: [input, layer 1, ..., last layer]."""
+        outputs = [X]
+        with st.no_grad():
+            h = st.tensor(X)
+            for layer in self.model:
+                h = layer(h)
+                outputs.append(h.data)
+        return outputs
+
+    def dataset_loss(self, X: np.ndarray, T: np.ndarray) -> float:
+        """Mean data loss over all of X (no penalty), under no_grad."""
+        with st.no_grad():
+            return self.task.loss(self.model(st.tensor(X)), st.tensor(T)).item()
+
+    def heatmaps(self) -> dict:
+        """Output heatmap (GRID²) and one heatmap per hidden neuron ((GRID/2)²), encoded."""
+        outputs = self._forward_all(self.X_grid)
+        prob = self.task.probabilities(outputs[-1])
+        if self.task.kind == "classes":
+            out = {"kind": "classes", "size": GRID,
+                   "class": base64.b64encode(prob.argmax(axis=1).astype(np.uint8).tobytes()).decode(),
+                   "conf": encode_unit(prob.max(axis=1) * 2 - 1)}
+        elif self.task.kind == "binary":
+            out = {"kind": "binary", "size": GRID, "data": encode_unit(prob * 2 - 1)}
+        else:
+            out = {"kind": "regression", "size": GRID, "data": encode_unit(prob)}
+        neurons = []
+        size = GRID // NEURON_STRIDE
+        for i, layer in enumerate(self.model):
+            if isinstance(layer, Linear) or i == len(self.model) - 1:
+                continue
+            values = outputs[i + 1].reshape(GRID, GRID, -1)[::NEURON_STRIDE, ::NEURON_STRIDE]
+            scale = max(1.0, float(np.abs(values).max()))
+            neurons.append([encode_unit(values[:, :, j] / scale) for j in range(values.shape[2])])
+        return {"output": out, "neurons": neurons, "neuron_size": size}
+
+    def feature_heatmaps(self) -> list:
+        """One heatmap per input feature ((GRID/2)², fixed for a configuration)."""
+        values = self.X_grid.reshape(GRID, GRID, -1)[::NEURON_STRIDE, ::NEURON_STRIDE]
+        return [encode_unit(values[:, :, j] / max(1.0, float(np.abs(values[:, :, j]).max())))
+                for j in range(values.shape[2])]
+
+    def layer_stats(self) -> dict:
+        """Per-layer gradient norms, update/weight ratios (log10) and dead ReLU units."""
+        norms = diagnostics.gradient_norms(self.model)
+        ratios = diagnostics.update_to_weight_ratios(self.model, self.optimizer)
+        dead = 0
+        if any(type(m) in (ReLU, LeakyReLU) for m in self.model):
+            fractions = diagnostics.dead_relu_fraction(self.model, self.X_train)
+            sizes = {name: m.out_features for name, m in self.model.named_modules()
+                     if isinstance(m, Linear)}
+            for name, fraction in fractions.items():
+                dead += int(round(fraction * sizes[str(int(name) - 1)]))
+        return {"grad_norms": [_finite(v) for v in norms.values()],
+                "update_ratios": [_finite(v) for v in ratios.values()], "dead_relu": dead}
+
+    def notes(self, stats: dict) -> list:
+        """Plain-language explanations of what the numbers show right now."""
+        notes = []
+        acts = self.config["activations"]
+        if "binary_step" in acts and self.step_count:
+            first = acts.index("binary_step")
+            notes.append(f"Binary step (hidden layer {first + 1}) has derivative 0 everywhere: "
+                         f"no gradient reaches the {first + 1} layer(s) before it, so they "
+                         f"never learn (gradient norm 0).")
+        norms = [n for n in stats["grad_norms"] if n is not None]
+        if len(norms) > 2 and norms[-1] > 0 and 0 < norms[0] < 1e-4 * norms[-1]:
+            notes.append("Vanishing gradients: the first layer's gradient is over 10,000x "
+                         "smaller than the last layer's.")
+        if stats["dead_relu"]:
+            notes.append(f"{stats['dead_relu']} ReLU unit(s) output 0 for every training point "
+                         f"(dead): they pass no gradient and cannot recover.")
+        return notes
+
+    def snapshot(self, with_heatmaps: bool = True) -> dict:
+        """Everything the page draws for the current state, as JSON-ready numbers."""
+        train_loss = self.dataset_loss(self.X_train, self.T_train)
+        test_loss = self.dataset_loss(self.X_test, self.T_test)
+        if not self.history or self.history[-1][0] != self.step_count:
+            self.history.append([self.step_count, _finite(train_loss), _finite(test_loss)])
+            if len(self.history) > HISTORY_LIMIT:
+                self.history = self.history[::2]
+        stats = self.layer_stats()
+        snap = {
+            "type": "snapshot", "step": self.step_count,
+            "epoch": self.step_count // self.steps_per_epoch,
+            "train_loss": _finite(train_loss), "test_loss": _finite(test_loss), "lr": self.lr,
+            "weights": [np.round(m.weight.data, 4).tolist() for m in self.model
+                        if isinstance(m, Linear)],
+            "biases": [np.round(m.bias.data, 4).tolist() for m in self.model
+                       if isinstance(m, Linear)],
+            **stats, "notes": self.notes(stats), "diverged": self.diverged,
+        }
+        if with_heatmaps:
+            snap.update(self.heatmaps())
+        return snap
+
+    def describe(self) -> dict:
+        """The data and the network's shape: sent once per configuration."""
+        def rows(points, y):
+            return np.column_stack([np.round(points, 3), np.round(y, 3)]).tolist()
+        return {
+            "type": "ready", "config": self.config, "task": self.task.kind,
+            "n_classes": self.task.n_classes, "n_outputs": self.task.n_outputs,
+            "train": rows(self.points_train, self.y_train),
+            "test": rows(self.points_test, self.y_test),
+            "features": [FEATURES[f][0] for f in self.config["features"]],
+            "feature_maps": self.feature_heatmaps(), "neuron_size": GRID // NEURON_STRIDE,
+            "steps_per_epoch": self.steps_per_epoch,
+        }
+
+    def lr_range(self) -> dict:
+        """steepest.diagnostics.lr_range_test on the training data; weights are left as they were."""
+        cfg = self.config
+        result = diagnostics.lr_range_test(
+            self.model, self.task.loss, lambda params: build_optimizer(cfg, params),
+            self.X_train, self.T_train, start_lr=1e-5, end_lr=10.0, num_steps=100,
+            batch_size=cfg["batch_size"], seed=cfg["seed"])
+        return {"type": "lr_range", "lrs": result.lrs.tolist(),
+                "losses": [_finite(v) for v in result.smoothed],
+                "suggested_lr": float(result.suggested_lr)}
+
+
+def _finite(value):
+    """A float for JSON, None for NaN and infinities (JSON has no NaN)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class Race:
+    """The same network, data, initial weights and batches trained by 2–4 optimizers at once."""
+
+    def __init__(self, config: dict, optimizers: list, max_samples: int = 2000):
+        if not isinstance(optimizers, list) or not 2 <= len(optimizers) <= 4:
+            raise ConfigError("optimizers must be a list of 2 to 4 optimizer settings, got "
+                              f"{len(optimizers) if isinstance(optimizers, list) else optimizers!r}")
+        self.sessions = []
+        for i, entry in enumerate(optimizers):
+            if not isinstance(entry, dict) or set(entry) - set(OPTIMIZER_FIELDS):
+                raise ConfigError(f"optimizers[{i}] must be an object with fields from "
+                                  f"{', '.join(OPTIMIZER_FIELDS)}, got {entry!r}")
+            self.sessions.append(Session({**config, **entry}, max_samples=max_samples))
+        start = self.sessions[0].model.state_dict()
+        for session in self.sessions[1:]:
+            session.model.load_state_dict(start)
+
+    @property
+    def step_count(self) -> int:
+        return self.sessions[0].step_count
+
+    def step(self, n: int = 1) -> int:
+        return max([s.step(n) for s in self.sessions])
+
+    def snapshot(self) -> dict:
+        runs = []
+        for s in self.sessions:
+            snap = s.snapshot(with_heatmaps=False)
+            heat = s.heatmaps()["output"]
+            runs.append({"name": label_of(s.config), "train_loss": snap["train_loss"],
+                         "test_loss": snap["test_loss"], "diverged": snap["diverged"],
+                         "output": heat})
+        first = self.sessions[0]
+        return {"type": "race_snapshot", "step": self.step_count,
+                "epoch": self.step_count // first.steps_per_epoch, "runs": runs}
+
+
+def label_of(cfg: dict) -> str:
+    """A short name for an optimizer setting, e.g. 'SGD momentum 0.9 lr 0.03'."""
+    name = {"gd": "GD", "sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
+            "adagrad": "Adagrad"}[cfg["optimizer"]]
+    if cfg["optimizer"] == "sgd" and cfg["momentum"]:
+        name += f" {'Nesterov' if cfg['nesterov'] else 'momentum'} {cfg['momentum']:g}"
+    return f"{name} lr {cfg['lr']:g}"

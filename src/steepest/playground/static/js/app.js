@@ -1,0 +1,382 @@
+// Wires the page together: controls <-> state <-> URL hash, the websocket, and the views.
+// The server trains; this file only sends the user's intent and draws what comes back.
+
+import { configOf, fromHash, toHash } from "./state.js";
+import { NetworkView } from "./network.js";
+import { drawAxes, drawOutput, drawPoints, fromCanvas } from "./heatmap.js";
+import { GrowingChart, drawLrRange } from "./charts.js";
+import { PathsView } from "./paths.js";
+import { drawInspector, drawLayerTable, drawNotes, fmt } from "./panels.js";
+
+const $ = (id) => document.getElementById(id);
+let state = fromHash(location.hash);
+let socket = null;
+let ready = null;
+let last = null;
+let playing = false;
+let lossChart = null;
+let raceChart = null;
+
+const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "momentum", "alpha",
+  "beta1", "beta2", "weight_decay", "schedule_steps", "reg_rate"];
+const SELECT_FIELDS = ["dataset", "optimizer", "regularization", "loss", "schedule"];
+const MAX_LAYERS = 6;
+const MAX_NEURONS = 8;
+
+// ------------------------------------------------------------------ connection
+
+function connect() {
+  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  socket.onopen = () => {
+    sendConfig();
+    if (state.tab === "paths") requestPaths();
+  };
+  socket.onmessage = (event) => handle(JSON.parse(event.data));
+  socket.onclose = () => showError("The connection to the playground server was lost. Is `steepest playground` still running? Reload the page to reconnect.");
+}
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function sendConfig() {
+  clearError();
+  send({ type: "config", config: configOf(state) });
+}
+
+function showError(text) {
+  $("error").textContent = text;
+  $("error").classList.add("shown");
+}
+
+function clearError() {
+  $("error").textContent = "";
+  $("error").classList.remove("shown");
+}
+
+// ------------------------------------------------------------------ state <-> controls <-> URL
+
+function saveHash() {
+  history.replaceState(null, "", toHash(state));
+}
+
+function syncControls() {
+  for (const key of [...NUMBER_FIELDS, ...SELECT_FIELDS]) {
+    $(key).value = state[key];
+    const out = $(`${key}-out`);
+    if (out) out.textContent = state[key];
+  }
+  $("learning-rate").value = state.lr;
+  $("activation").value = state.activation;
+  $("nesterov").checked = state.nesterov;
+  $("show_test").checked = state.show_test;
+  $("discretize").checked = state.discretize;
+  $("classes-row").hidden = !["spirals", "blobs"].includes(state.dataset);
+  $("custom-hint").hidden = state.dataset !== "custom";
+  for (const row of document.querySelectorAll(".hyper")) {
+    row.hidden = !row.dataset.for.split(" ").includes(state.optimizer);
+  }
+  $("layer-count").textContent = `${state.hidden.length} hidden layer${state.hidden.length === 1 ? "" : "s"}`;
+  for (const name of state.hide) {
+    document.querySelectorAll(`[data-control="${name}"]`).forEach((node) => { node.hidden = true; });
+    const control = $(name);
+    if (control) (control.closest(".row, .field") || control).hidden = true;
+  }
+  showTab(state.tab);
+}
+
+// A change that needs a new network (everything but the learning rate and the view).
+function reconfigure(changes) {
+  Object.assign(state, changes);
+  saveHash();
+  syncControls();
+  sendConfig();
+}
+
+function bindControls() {
+  for (const key of NUMBER_FIELDS) {
+    $(key).addEventListener("input", () => {
+      const out = $(`${key}-out`);
+      if (out) out.textContent = $(key).value;
+    });
+    $(key).addEventListener("change", () => reconfigure({ [key]: Number($(key).value) }));
+  }
+  for (const key of SELECT_FIELDS) $(key).addEventListener("change", () => reconfigure({ [key]: $(key).value }));
+  $("nesterov").addEventListener("change", () => reconfigure({ nesterov: $("nesterov").checked }));
+  $("activation").addEventListener("change", () => {
+    const activation = $("activation").value;
+    reconfigure({ activation, activations: state.hidden.map(() => activation) });
+  });
+  $("learning-rate").addEventListener("change", () => {
+    const lr = Number($("learning-rate").value);
+    state.lr = lr;
+    saveHash();
+    clearError();
+    if (ready && !ready.race) send({ type: "set", lr }); else sendConfig();
+  });
+  for (const key of ["show_test", "discretize"]) {
+    $(key).addEventListener("change", () => {
+      state[key] = $(key).checked;
+      saveHash();
+      drawOutputMap();
+    });
+  }
+  $("regenerate").addEventListener("click", () => reconfigure({ seed: state.seed + 1 }));
+  $("clear-points").addEventListener("click", () => reconfigure({ points: [] }));
+  $("play").addEventListener("click", () => { clearError(); send({ type: "play" }); setPlaying(true); });
+  $("pause").addEventListener("click", () => send({ type: "pause" }));
+  $("step").addEventListener("click", () => { clearError(); send({ type: "step" }); });
+  $("reset").addEventListener("click", () => (ready ? (clearError(), send({ type: "reset" })) : sendConfig()));
+  $("add-layer").addEventListener("click", () => {
+    if (state.hidden.length >= MAX_LAYERS) return;
+    reconfigure({ hidden: [...state.hidden, 2], activations: [...state.activations, state.activation] });
+  });
+  $("remove-layer").addEventListener("click", () => {
+    if (!state.hidden.length) return;
+    reconfigure({ hidden: state.hidden.slice(0, -1), activations: state.activations.slice(0, -1) });
+  });
+  $("lr-range").addEventListener("click", () => { $("lr-range-text").textContent = "sweeping the learning rate…"; send({ type: "lr_range" }); });
+  $("close-inspector").addEventListener("click", () => { $("inspector").hidden = true; });
+  for (const button of document.querySelectorAll("[data-export]")) {
+    button.addEventListener("click", () => send({ type: "export", what: button.dataset.export }));
+  }
+  for (const button of document.querySelectorAll("[data-tab]")) {
+    button.addEventListener("click", () => {
+      const wasRace = state.tab === "race";
+      state.tab = button.dataset.tab;
+      saveHash();
+      showTab(state.tab);
+      if (state.tab === "paths") requestPaths();
+      if (wasRace && ready && ready.race) send({ type: "race", optimizers: null });
+    });
+  }
+  $("output-map").addEventListener("click", addCustomPoint);
+  window.addEventListener("hashchange", () => {
+    if (location.hash === toHash(state)) return;
+    state = fromHash(location.hash);
+    syncControls();
+    sendConfig();
+  });
+}
+
+function showTab(tab) {
+  for (const view of ["network", "race", "paths"]) $(`view-${view}`).hidden = view !== tab;
+  for (const button of document.querySelectorAll("[data-tab]")) button.classList.toggle("active", button.dataset.tab === tab);
+}
+
+const network = new NetworkView($("network"), {
+  toggleFeature(name) {
+    const features = state.features.includes(name) ? state.features.filter((f) => f !== name) : [...state.features, name];
+    if (features.length) reconfigure({ features });
+  },
+  neurons(layer, delta) {
+    const hidden = [...state.hidden];
+    hidden[layer] = Math.max(1, Math.min(MAX_NEURONS, hidden[layer] + delta));
+    reconfigure({ hidden });
+  },
+  activation(layer, activation) {
+    const activations = [...state.activations];
+    activations[layer] = activation;
+    reconfigure({ activations });
+  },
+  inspect(layer, row, col) { send({ type: "inspect", layer, row, col }); },
+});
+
+// ------------------------------------------------------------------ custom data
+
+function addCustomPoint(event) {
+  if (state.dataset !== "custom") return;
+  const canvas = $("output-map");
+  const rect = canvas.getBoundingClientRect();
+  const [x, y] = fromCanvas(canvas, (event.clientX - rect.left) * canvas.width / rect.width,
+    (event.clientY - rect.top) * canvas.height / rect.height);
+  const label = event.altKey ? 2 : event.shiftKey ? 1 : 0;
+  state.points = [...state.points, [+x.toFixed(2), +y.toFixed(2), label]];
+  saveHash();
+  drawOutputMap();
+  if (state.points.length >= 4) sendConfig();
+}
+
+// ------------------------------------------------------------------ drawing
+
+function setPlaying(value) {
+  playing = value;
+  $("play").disabled = playing;
+  $("pause").disabled = !playing;
+  document.body.classList.toggle("playing", playing);
+}
+
+function plain(value) {
+  return value === null || value === undefined ? "NaN" : String(Number(value.toPrecision(4)));
+}
+
+function drawOutputMap() {
+  const canvas = $("output-map");
+  const ctx = canvas.getContext("2d");
+  if (last && last.output && ready && !ready.race && state.dataset === ready.config.dataset) {
+    drawOutput(canvas, last.output, state.discretize);
+  } else {
+    ctx.fillStyle = "#f4f5f7";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  }
+  drawAxes(canvas);
+  const custom = state.dataset === "custom";
+  const train = custom && (!ready || ready.config.dataset !== "custom") ? state.points : ready ? ready.train : [];
+  drawPoints(canvas, custom ? state.points : train, ready ? ready.task : "binary");
+  if (state.show_test && ready && !custom) drawPoints(canvas, ready.test, ready.task, true);
+}
+
+function onReady(message) {
+  ready = message;
+  last = null;
+  setPlaying(false);
+  $("batch_size").max = Math.min(message.train.length, 100);
+  $("inspector").hidden = true;
+  if (message.race) {
+    raceChart = new GrowingChart($("race-chart"), 620, 300, message.race.map(labelOf), { logY: true });
+    $("race-maps").innerHTML = message.race.map((cfg, i) =>
+      `<figure><canvas id="race-map-${i}" width="150" height="150"></canvas><figcaption>${labelOf(cfg)}</figcaption></figure>`).join("");
+    send({ type: "play" });
+    setPlaying(true);
+    return;
+  }
+  network.build(state, message);
+  lossChart.clear();
+}
+
+function onSnapshot(message) {
+  last = message;
+  $("step-count").textContent = String(message.step);
+  $("epoch").textContent = String(message.epoch);
+  $("train-loss").textContent = plain(message.train_loss);
+  $("test-loss").textContent = plain(message.test_loss);
+  $("steps-per-s").textContent = String(Math.round(message.steps_per_s));
+  $("fps").textContent = String(Math.round(message.fps));
+  $("dead-relu").textContent = String(message.dead_relu);
+  $("lr-now").textContent = state.schedule === "constant" ? "" : `(now ${fmt(message.lr)})`;
+  lossChart.push(message.step, [message.train_loss, message.test_loss]);
+  drawOutputMap();
+  network.update(message, state.discretize);
+  drawLayerTable($("layer-table"), message);
+  drawNotes($("notes"), message.notes);
+  const banner = $("diverged");
+  banner.hidden = !message.diverged;
+  if (message.diverged) banner.textContent = message.diverged.message;
+  setPlaying(message.playing);
+}
+
+function onRaceSnapshot(message) {
+  $("step-count").textContent = String(message.step);
+  $("epoch").textContent = String(message.epoch);
+  if (raceChart) raceChart.push(message.step, message.runs.map((r) => r.train_loss));
+  message.runs.forEach((run, i) => {
+    const canvas = $(`race-map-${i}`);
+    if (canvas) drawOutput(canvas, run.output, false);
+  });
+  setPlaying(message.playing);
+}
+
+function download(message) {
+  const bytes = message.encoding === "base64"
+    ? Uint8Array.from(atob(message.content), (c) => c.charCodeAt(0)) : message.content;
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([bytes], { type: message.mime }));
+  link.download = message.filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}
+
+function onLrRange(message) {
+  drawLrRange($("lr-range-chart"), 230, 150, message.lrs, message.losses, message.suggested_lr);
+  const text = $("lr-range-text");
+  text.innerHTML = `Proposed learning rate: <b data-testid="suggested-lr">${fmt(message.suggested_lr)}</b> ` +
+    `(steepest descent of the loss). <button id="use-lr">use it</button>`;
+  $("use-lr").addEventListener("click", () => {
+    $("learning-rate").value = Number(message.suggested_lr.toPrecision(2));
+    $("learning-rate").dispatchEvent(new Event("change"));
+  });
+}
+
+function handle(message) {
+  switch (message.type) {
+    case "ready": onReady(message); break;
+    case "snapshot": onSnapshot(message); break;
+    case "race_snapshot": onRaceSnapshot(message); break;
+    case "lr": $("learning-rate").value = message.lr; break;
+    case "lr_range": onLrRange(message); break;
+    case "inspect": $("inspector").hidden = false; drawInspector($("inspector-body"), message); break;
+    case "paths": paths.show(message); break;
+    case "export": download(message); break;
+    case "error": showError(message.message); break;
+    default: break;
+  }
+}
+
+// ------------------------------------------------------------------ race and paths
+
+const OPTIMIZER_NAMES = { gd: "GD", sgd: "SGD", rmsprop: "RMSprop", adam: "Adam", adamw: "AdamW", adagrad: "Adagrad" };
+
+function labelOf(cfg) {
+  let name = OPTIMIZER_NAMES[cfg.optimizer];
+  if (cfg.optimizer === "sgd" && cfg.momentum) name += ` ${cfg.nesterov ? "Nesterov" : "momentum"} ${cfg.momentum}`;
+  return `${name} lr ${cfg.lr}`;
+}
+
+function entryRows(root, defaults, withMomentum = true) {
+  root.innerHTML = defaults.map((d, i) => `<div class="entry">
+    <input type="checkbox" ${d.on ? "checked" : ""} data-i="${i}" class="on" title="take part">
+    <select class="opt">${Object.entries(OPTIMIZER_NAMES).map(([v, n]) => `<option value="${v}" ${v === d.optimizer ? "selected" : ""}>${n}</option>`).join("")}</select>
+    <label>lr <input class="lr" type="number" step="any" value="${d.lr ?? ""}" placeholder="auto"></label>
+    ${withMomentum ? `<label>μ <input class="mu" type="number" step="0.1" min="0" max="0.999" value="${d.momentum ?? 0}"></label>` : ""}
+  </div>`).join("");
+}
+
+function readEntries(root) {
+  return [...root.querySelectorAll(".entry")].filter((row) => row.querySelector(".on").checked).map((row) => {
+    const entry = { optimizer: row.querySelector(".opt").value };
+    const lr = row.querySelector(".lr").value;
+    if (lr !== "") entry.lr = Number(lr);
+    const mu = row.querySelector(".mu");
+    if (mu && ["sgd", "rmsprop"].includes(entry.optimizer)) entry.momentum = Number(mu.value);
+    return entry;
+  });
+}
+
+entryRows($("race-entries"), [
+  { on: true, optimizer: "sgd", lr: 0.03 }, { on: true, optimizer: "sgd", lr: 0.03, momentum: 0.9 },
+  { on: true, optimizer: "rmsprop", lr: 0.01 }, { on: true, optimizer: "adam", lr: 0.01 },
+]);
+$("race-start").addEventListener("click", () => {
+  clearError();
+  const optimizers = readEntries($("race-entries")).map((e) => ({ momentum: 0, ...e, lr: e.lr ?? state.lr }));
+  send({ type: "race", optimizers });
+});
+$("race-leave").addEventListener("click", () => send({ type: "race", optimizers: null }));
+
+entryRows($("path-entries"), [
+  { on: true, optimizer: "gd" }, { on: true, optimizer: "sgd", momentum: 0.9 },
+  { on: true, optimizer: "rmsprop" }, { on: true, optimizer: "adam" },
+]);
+
+let pathStart = null;
+function requestPaths(start = pathStart) {
+  clearError();
+  const message = { type: "paths", function: $("path-function").value, steps: Number($("path-steps").value),
+    optimizers: readEntries($("path-entries")) };
+  if (start) message.start = start;
+  send(message);
+}
+const paths = new PathsView($("paths-canvas"), $("path-legend"), (start) => { pathStart = start; requestPaths(start); });
+$("path-function").addEventListener("change", () => { pathStart = null; requestPaths(); });
+$("path-steps").addEventListener("change", () => requestPaths());
+$("path-entries").addEventListener("change", () => requestPaths());
+
+// ------------------------------------------------------------------ start
+
+lossChart = new GrowingChart($("loss-chart"), 360, 150, ["training loss", "test loss"]);
+bindControls();
+syncControls();
+setPlaying(false);
+drawOutputMap();
+connect();

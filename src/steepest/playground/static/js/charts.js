@@ -1,0 +1,75 @@
+// Line charts drawn by the vendored uPlot: the loss curves, the optimizer race, the lr range test.
+
+const PALETTE = ["#0877bd", "#f59322", "#2ea043", "#c83c8c", "#785ac8"];
+
+// Short tick labels: 0.5, 2, 1e-4, 6e+9 (never cut off by the axis width).
+function tick(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(0) : String(+v.toPrecision(3));
+}
+
+function makePlot(root, width, height, series, { logX = false, logY = false, xLabel = "step" } = {}) {
+  const decades = (u, splits) => splits.map((v) => (Number.isInteger(Math.round(Math.log10(v) * 1e6) / 1e6) ? tick(v) : ""));
+  root.innerHTML = "";
+  const opts = {
+    width, height, legend: { show: true, live: false },
+    cursor: { show: false },
+    scales: { x: { time: false, distr: logX ? 3 : 1 }, y: { distr: logY ? 3 : 1 } },
+    axes: [
+      { label: xLabel, size: 34, labelSize: 14, space: 44, values: logX ? decades : (u, splits) => splits.map(tick),
+        grid: { show: !logX } },
+      { size: 50, values: logY ? decades : (u, splits) => splits.map(tick) },
+    ],
+    series: [{}, ...series.map((s, i) => ({ label: s, stroke: PALETTE[i % PALETTE.length], width: 1.6,
+      dash: s.startsWith("test") ? [4, 3] : undefined, spanGaps: true, points: { show: false } }))],
+  };
+  return new uPlot(opts, [[], ...series.map(() => [])], root);
+}
+
+// Curves that grow by one point per frame: x = step, one y per series.
+export class GrowingChart {
+  constructor(root, width, height, series, options) {
+    this.root = root;
+    this.series = series;
+    this.data = [[], ...series.map(() => [])];
+    this.plot = makePlot(root, width, height, series, options);
+  }
+
+  push(x, ys) {
+    const xs = this.data[0];
+    if (xs.length && x < xs[xs.length - 1]) this.clear();
+    if (xs.length && xs[xs.length - 1] === x) {
+      ys.forEach((y, i) => { this.data[i + 1][xs.length - 1] = y; });
+    } else {
+      xs.push(x);
+      ys.forEach((y, i) => this.data[i + 1].push(y));
+    }
+    if (xs.length > 3000) this.data = this.data.map((column) => column.filter((_, i) => i % 2 === 0));
+    this.plot.setData(this.data);
+  }
+
+  clear() {
+    this.data = [[], ...this.series.map(() => [])];
+    this.plot.setData(this.data);
+  }
+
+  get length() { return this.data[0].length; }
+}
+
+// A finished curve (the lr range test): x = learning rate on a log axis.
+export function drawLrRange(root, width, height, lrs, losses, suggested) {
+  const plot = makePlot(root, width, height, ["smoothed loss"], { logX: true, xLabel: "learning rate" });
+  plot.setData([lrs, losses.map((v) => (v === null ? null : v))]);
+  const ctx = plot.ctx;
+  const x = plot.valToPos(suggested, "x", true);
+  ctx.save();
+  ctx.strokeStyle = "#c00";
+  ctx.setLineDash([4, 4]);
+  ctx.beginPath();
+  ctx.moveTo(x, plot.bbox.top);
+  ctx.lineTo(x, plot.bbox.top + plot.bbox.height);
+  ctx.stroke();
+  ctx.restore();
+  return plot;
+}

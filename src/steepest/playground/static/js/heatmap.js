@@ -1,0 +1,105 @@
+// Heatmaps on canvas: the output over the plane with the data points, and the small per-neuron maps.
+// Values arrive as base64 bytes b, meaning b / 127.5 - 1 in [-1, 1].
+
+export const DOMAIN = 6;
+const NEG = [245, 147, 34];    // orange: negative / class 0
+const POS = [8, 119, 189];     // blue: positive / class 1
+const WHITE = [232, 234, 237];
+export const CLASS_COLORS = [NEG, POS, [46, 160, 67], [200, 60, 140], [120, 90, 200], [90, 90, 90]];
+
+export function decode(text) {
+  const raw = atob(text);
+  const out = new Float32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i) / 127.5 - 1;
+  return out;
+}
+
+function decodeBytes(text) {
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+function mix(a, b, t) {
+  return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+}
+
+// Diverging colour for v in [-1, 1]: orange - white - blue.
+export function diverging(v) {
+  return v < 0 ? mix(WHITE, NEG, -v) : mix(WHITE, POS, v);
+}
+
+export function cssColor(rgb, alpha = 1) {
+  return `rgba(${rgb[0] | 0},${rgb[1] | 0},${rgb[2] | 0},${alpha})`;
+}
+
+function paint(canvas, size, colorAt) {
+  const small = document.createElement("canvas");
+  small.width = small.height = size;
+  const ctx = small.getContext("2d");
+  const image = ctx.createImageData(size, size);
+  for (let i = 0; i < size * size; i++) {
+    const c = colorAt(i);
+    image.data.set([c[0], c[1], c[2], 255], i * 4);
+  }
+  ctx.putImageData(image, 0, 0);
+  const target = canvas.getContext("2d");
+  target.imageSmoothingEnabled = true;
+  target.drawImage(small, 0, 0, canvas.width, canvas.height);
+}
+
+// A map of values in [-1, 1] (a neuron, a feature, a contour).
+export function drawValues(canvas, text, size, discretize = false) {
+  const v = decode(text);
+  paint(canvas, size, (i) => diverging(discretize ? Math.sign(v[i]) : v[i] * 0.85));
+}
+
+// The network's output: binary probability, regression value or class with confidence.
+export function drawOutput(canvas, output, discretize) {
+  if (output.kind === "classes") {
+    const cls = decodeBytes(output.class);
+    const conf = decode(output.conf);
+    paint(canvas, output.size, (i) => {
+      const strength = discretize ? 0.8 : Math.max(0, (conf[i] + 1) / 2) * 0.9;
+      return mix(WHITE, CLASS_COLORS[cls[i] % CLASS_COLORS.length], strength);
+    });
+  } else {
+    drawValues(canvas, output.data, output.size, discretize);
+  }
+}
+
+export function toCanvas(canvas, x, y) {
+  return [(x + DOMAIN) / (2 * DOMAIN) * canvas.width, (DOMAIN - y) / (2 * DOMAIN) * canvas.height];
+}
+
+export function fromCanvas(canvas, px, py) {
+  return [px / canvas.width * 2 * DOMAIN - DOMAIN, DOMAIN - py / canvas.height * 2 * DOMAIN];
+}
+
+// Points [x1, x2, label]; test points get a dark outline as in TF Playground.
+export function drawPoints(canvas, points, task, test = false) {
+  const ctx = canvas.getContext("2d");
+  for (const [x, y, label] of points) {
+    const [px, py] = toCanvas(canvas, x, y);
+    const color = task === "regression" ? diverging(Math.max(-1, Math.min(1, label)))
+      : CLASS_COLORS[label % CLASS_COLORS.length];
+    ctx.beginPath();
+    ctx.arc(px, py, 3.2, 0, 2 * Math.PI);
+    ctx.fillStyle = cssColor(color);
+    ctx.fill();
+    ctx.lineWidth = test ? 1.6 : 1;
+    ctx.strokeStyle = test ? "#111" : "#fff";
+    ctx.stroke();
+  }
+}
+
+// Axis ticks at -6, 0, 6 along the output map's edges.
+export function drawAxes(canvas) {
+  const ctx = canvas.getContext("2d");
+  ctx.strokeStyle = "rgba(0,0,0,0.15)";
+  ctx.beginPath();
+  ctx.moveTo(canvas.width / 2, 0); ctx.lineTo(canvas.width / 2, canvas.height);
+  ctx.moveTo(0, canvas.height / 2); ctx.lineTo(canvas.width, canvas.height / 2);
+  ctx.stroke();
+}

@@ -1,0 +1,245 @@
+"""The playground server's protocol and limits, through Starlette's TestClient (no browser)."""
+
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from steepest.playground import server as server_module
+from steepest.playground.datasets import DATASETS
+from steepest.playground.server import Limits, create_app
+from steepest.playground.session import Session
+
+
+CUSTOM_POINTS = [[-3, -3, 0], [-2, -3, 0], [-3, -2, 0], [3, 3, 1], [2, 3, 1], [3, 2, 1],
+                 [-2.5, -2.5, 0], [2.5, 2.5, 1]]
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(Limits(max_sessions=3, fps=30))) as c:
+        yield c
+
+
+def receive(ws, kind):
+    """The next message of type ``kind`` (frames of other types may come first)."""
+    for _ in range(200):
+        message = ws.receive_json()
+        if message["type"] == kind:
+            return message
+        if message["type"] == "error" and kind != "error":
+            raise AssertionError(message["message"])
+    raise AssertionError(f"no {kind} message")
+
+
+def configure(ws, **config):
+    ws.send_json({"type": "config", "config": config})
+    ready = receive(ws, "ready")
+    return ready, receive(ws, "snapshot")
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_loss_falls_on_every_dataset(client, dataset):
+    config = {"dataset": dataset, "hidden": [8, 8], "activation": "tanh", "optimizer": "adam",
+              "lr": 0.03}
+    if dataset == "custom":
+        config.update(points=CUSTOM_POINTS, batch_size=4)
+    if dataset == "spiral":   # TF Playground's hardest set: give it the sine features
+        config["features"] = ["x1", "x2", "sinx1", "sinx2"]
+    with client.websocket_connect("/ws") as ws:
+        _, first = configure(ws, **config)
+        ws.send_json({"type": "step", "n": 400})
+        later = receive(ws, "snapshot")
+    assert later["step"] == 400 and later["diverged"] is None
+    assert later["train_loss"] < 0.5 * first["train_loss"], (first["train_loss"], later["train_loss"])
+
+
+def test_config_step_and_loss_falls(client):
+    with client.websocket_connect("/ws") as ws:
+        ready, first = configure(ws, dataset="gauss", hidden=[4], optimizer="adam", lr=0.03)
+        assert ready["task"] == "binary" and len(ready["train"]) == 200 and first["step"] == 0
+        ws.send_json({"type": "step", "n": 300})
+        later = receive(ws, "snapshot")
+        assert later["step"] == 300 and later["train_loss"] < 0.5 * first["train_loss"]
+        assert later["epoch"] == 300 // ready["steps_per_epoch"]
+
+
+def test_play_streams_frames_until_pause(client):
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[8, 8])
+        ws.send_json({"type": "play"})
+        frames = [receive(ws, "snapshot") for _ in range(4)]
+        steps = [f["step"] for f in frames]
+        assert steps == sorted(steps) and steps[-1] > steps[0]
+        assert frames[-1]["steps_per_s"] > 0 and frames[-1]["fps"] > 0
+        ws.send_json({"type": "pause"})
+        paused = None
+        for _ in range(50):
+            message = receive(ws, "snapshot")
+            if not message["playing"]:
+                paused = message
+                break
+        assert paused is not None
+        ws.send_json({"type": "step"})
+        assert receive(ws, "snapshot")["step"] == paused["step"] + 1
+
+
+def test_set_lr_keeps_weights_and_reset_restores_the_start(client):
+    with client.websocket_connect("/ws") as ws:
+        _, first = configure(ws, hidden=[3])
+        ws.send_json({"type": "step", "n": 20})
+        trained = receive(ws, "snapshot")
+        ws.send_json({"type": "set", "lr": 0.3})
+        assert receive(ws, "lr")["lr"] == 0.3
+        ws.send_json({"type": "pause"})
+        assert receive(ws, "snapshot")["weights"] == trained["weights"]
+        ws.send_json({"type": "reset"})
+        ready = receive(ws, "ready")
+        assert ready["config"]["lr"] == 0.3
+        assert receive(ws, "snapshot")["weights"] == first["weights"]
+
+
+@pytest.mark.parametrize("message, text", [
+    ({"type": "config", "config": {"dataset": "banana"}}, "unknown dataset 'banana'"),
+    ({"type": "config", "config": {"hidden": [4] * 50}}, "at most 6"),
+    ({"type": "config", "config": {"lr": -1}}, "lr must be in"),
+    ({"type": "config", "config": "circle"}, "config"),
+    ({"type": "fly"}, "unknown message type 'fly'"),
+    ({"type": "step", "n": 10**9}, "step: n must be"),
+    ({"type": "set", "lr": 0}, "lr must be in"),
+    ({"type": "inspect", "layer": 7, "row": 0, "col": 0}, "inspect: layer"),
+    ({"type": "export", "what": "/etc/passwd"}, "unknown 'what'"),
+    ({"type": "paths", "function": "nope"}, "unknown function"),
+    ({"type": "race", "optimizers": [{"optimizer": "sgd"}]}, "2 to 4"),
+])
+def test_bad_messages_get_errors_and_the_session_lives_on(client, message, text):
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[2])
+        ws.send_json(message)
+        assert text in receive(ws, "error")["message"]
+        ws.send_json({"type": "step", "n": 2})
+        assert receive(ws, "snapshot")["step"] == 2
+
+
+def test_malformed_and_oversized_messages(client):
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text("{not json")
+        assert "malformed JSON" in receive(ws, "error")["message"]
+        ws.send_text(json.dumps({"type": "config", "config": {"seed": 1}, "pad": "x" * 70000}))
+        assert "over the limit" in receive(ws, "error")["message"]
+        ws.send_json({"type": "step"})
+        assert "send a config message first" in receive(ws, "error")["message"]
+        configure(ws)
+
+
+def test_session_limit_holds_and_frees_on_close(client):
+    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
+            client.websocket_connect("/ws") as c:
+        for ws in (a, b, c):
+            configure(ws, hidden=[1])
+        with client.websocket_connect("/ws") as extra:
+            assert "limit" in receive(extra, "error")["message"]
+    with client.websocket_connect("/ws") as again:
+        configure(again)
+
+
+def test_crashing_training_is_reported_and_server_survives(client, monkeypatch):
+    def boom(self, n=1):
+        raise RuntimeError("kaboom")
+
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[2])
+        monkeypatch.setattr(Session, "step", boom)
+        ws.send_json({"type": "play"})
+        assert "kaboom" in receive(ws, "error")["message"]
+        ws.send_json({"type": "step"})
+        assert "kaboom" in receive(ws, "error")["message"]
+        monkeypatch.undo()
+        ws.send_json({"type": "step", "n": 3})
+        assert receive(ws, "snapshot")["step"] == 3
+    with client.websocket_connect("/ws") as other:
+        configure(other)
+
+
+def test_divergence_is_reported_not_nan(client):
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, dataset="plane", hidden=[8, 8], activation="relu", optimizer="sgd", lr=10)
+        ws.send_json({"type": "play"})
+        for _ in range(100):
+            snap = receive(ws, "snapshot")
+            if snap["diverged"]:
+                break
+        assert "diverged at step" in snap["diverged"]["message"] and snap["playing"] is False
+        ws.send_json({"type": "play"})
+        assert "diverged" in receive(ws, "error")["message"]
+
+
+def test_race_paths_inspect_lr_range_and_exports(client):
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[3])
+        ws.send_json({"type": "step", "n": 5})
+        receive(ws, "snapshot")
+        ws.send_json({"type": "inspect", "layer": 0, "row": 1, "col": 0})
+        inspected = receive(ws, "inspect")
+        assert inspected["chain_rule_grad"] == pytest.approx(inspected["autodiff_grad"], rel=1e-9)
+        ws.send_json({"type": "lr_range"})
+        assert receive(ws, "lr_range")["suggested_lr"] > 0
+        for what in ("json", "checkpoint", "python"):
+            ws.send_json({"type": "export", "what": what})
+            assert receive(ws, "export")["what"] == what
+        ws.send_json({"type": "paths", "function": "saddle", "start": [-2, 0.1], "steps": 30})
+        result = receive(ws, "paths")
+        assert len(result["runs"]) == 4 and all(len(r["path"]) == 31 for r in result["runs"])
+        ws.send_json({"type": "race", "optimizers": [{"optimizer": "sgd"}, {"optimizer": "adam"}]})
+        assert len(receive(ws, "ready")["race"]) == 2
+        receive(ws, "race_snapshot")
+        ws.send_json({"type": "step", "n": 10})
+        race = receive(ws, "race_snapshot")
+        assert race["step"] == 10 and len(race["runs"]) == 2
+        ws.send_json({"type": "export", "what": "json"})
+        assert "leave the optimizer race" in receive(ws, "error")["message"]
+        ws.send_json({"type": "race", "optimizers": None})
+        assert receive(ws, "ready")["race"] is None
+
+
+def test_page_and_vendored_chart_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and 'data-testid="play"' in page.text
+    assert client.get("/vendor/uPlot.iife.min.js").status_code == 200
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+
+
+def test_serve_binds_localhost_and_warns_for_open_hosts(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(kw))
+    server_module.serve(open_browser=False)
+    assert calls[-1]["host"] == "127.0.0.1" and "warning" not in capsys.readouterr().err
+    server_module.serve(host="0.0.0.0", port=8123, open_browser=False)
+    assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
+    assert "warning" in capsys.readouterr().err
+
+
+def test_cli_starts_the_playground(monkeypatch):
+    from steepest.cli import main
+
+    calls = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(kw))
+    assert main(["playground", "--port", "8124", "--no-browser"]) == 0
+    assert calls == [{"host": "127.0.0.1", "port": 8124, "log_level": "warning", "ws_max_size": 1 << 20}]
+    assert main(["playground", "--port", "0"]) == 2
+
+
+def test_odd_messages_never_end_the_session(client):
+    odd = ["[]", "null", '"play"', "42", '{"type": ["config"]}', '{"type": null}',
+           '{"type": "export", "what": []}', '{"type": "inspect", "layer": "0", "row": 0, "col": 0}',
+           '{"type": "set", "lr": "fast"}', '{"type": "set", "lr": 0.1, "momentum": 0.9}',
+           '{"type": "config", "config": {"hidden": [[]]}}', '{"type": "paths", "start": "here"}',
+           '{"type": "race", "optimizers": [1, 2]}', '{"type": "step", "n": true}']
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[2])
+        for text in odd:
+            ws.send_text(text)
+            message = receive(ws, "error")["message"]
+            assert message and "internal error" not in message, (text, message)
+        ws.send_bytes(b'{"type": "step", "n": 4}')
+        assert receive(ws, "snapshot")["step"] == 4

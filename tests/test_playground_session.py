@@ -1,0 +1,286 @@
+"""The playground's session code, without server or browser: training, validation, views.
+
+Truth comes from outside the code under test: hand-derived updates, torch.optim on the 2-D
+paths, steepest's autodiff for the chain-rule sums, a fresh Session for the race, and the
+exported script re-run from scratch.
+"""
+
+import base64
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as hs
+
+import steepest as st
+from steepest.checkpoint import load_checkpoint
+from steepest.playground import chain, export, paths
+from steepest.playground.config import MAX_LAYERS, ConfigError, validate_config
+from steepest.playground.datasets import DATASETS, features, make_dataset
+from steepest.playground.session import GRID, Race, Session, build_model, grid_points
+
+
+def decode_unit(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint8) / 127.5 - 1.0
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"dataset": "banana"}, "dataset"),
+    ({"hidden": [4] * 50}, "hidden"),
+    ({"hidden": [9]}, "hidden[0]"),
+    ({"lr": -0.1}, "lr"),
+    ({"lr": float("nan")}, "lr"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"features": []}, "features"),
+    ({"features": ["x3"]}, "features"),
+    ({"activation": "swish"}, "activation"),
+    ({"activations": ["relu"]}, "activations"),
+    ({"dataset": "plane", "loss": "bce"}, "loss"),
+    ({"dataset": "blobs", "loss": "bce"}, "loss"),
+    ({"dataset": "custom", "points": [[0, 0, 0]]}, "custom"),
+    ({"points": [[0, 0, 9]]}, "points[0]"),
+    ({"momentum": 1.5}, "momentum"),
+    ({"optimizer": "sgd", "nesterov": True}, "nesterov"),
+    ({"wings": 2}, "wings"),
+])
+def test_bad_config_names_the_field(bad, field):
+    with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        Session(bad)
+
+
+def test_limits_allow_the_largest_network():
+    cfg = validate_config({"hidden": [8] * MAX_LAYERS})
+    assert cfg["activations"] == ["tanh"] * MAX_LAYERS
+
+
+def test_batch_larger_than_training_set_uses_the_whole_set():
+    session = Session({"n_samples": 40, "batch_size": 30})
+    assert session.config["batch_size"] == 20 and session.steps_per_epoch == 1
+
+
+def test_gd_step_is_lr_times_gradient_and_lr_changes_without_reset():
+    session = Session({"optimizer": "gd", "lr": 0.1, "hidden": [3]})
+    session.step(5)
+    weights = [p.data.copy() for p in session.model.parameters()]
+    session.set_lr(0.5)
+    assert all(np.array_equal(w, p.data) for w, p in zip(weights, session.model.parameters()))
+    index = session._next_batch()
+    session.model.zero_grad()
+    session.batch_loss(index).backward()
+    grads = [p.grad.copy() for p in session.model.parameters()]
+    session.step(1)
+    for w, g, p in zip(weights, grads, session.model.parameters()):
+        np.testing.assert_allclose(p.data, w - 0.5 * g, rtol=1e-12, atol=1e-15)
+    assert session.lr_changes == [[5, 0.5]]
+
+
+def test_divergence_stops_with_an_explanation_and_no_nan():
+    session = Session({"optimizer": "sgd", "lr": 10.0, "hidden": [8, 8], "activation": "relu",
+                       "dataset": "plane"})
+    taken = session.step(500)
+    assert taken < 500 and session.diverged is not None
+    message = session.diverged["message"]
+    assert "diverged at step" in message and "learning rate 10" in message and "smaller" in message
+    assert session.step(5) == 0
+    json.dumps(session.snapshot(), allow_nan=False)
+
+
+def test_output_heatmap_is_the_networks_prediction_on_the_grid():
+    session = Session({"dataset": "xor", "features": ["x1", "x2", "x1x2"], "hidden": [4]})
+    session.step(50)
+    snap = session.snapshot()
+    expected = st.predict(session.model, features(grid_points(), ["x1", "x2", "x1x2"]))
+    probability = 1 / (1 + np.exp(-expected[:, 0]))
+    np.testing.assert_allclose(decode_unit(snap["output"]["data"]), 2 * probability - 1, atol=1 / 127)
+    assert snap["output"]["size"] == GRID and len(snap["neurons"]) == 1 and len(snap["neurons"][0]) == 4
+
+
+def test_multiclass_heatmap_holds_classes_and_softmax_cross_entropy():
+    session = Session({"dataset": "spirals", "n_classes": 4, "hidden": [8]})
+    assert session.task.kind == "classes" and session.task.n_outputs == 4
+    out = session.model(st.tensor(session.X_train))
+    expected = torch.nn.functional.cross_entropy(torch.tensor(out.data),
+                                                 torch.tensor(session.y_train)).item()
+    assert session.dataset_loss(session.X_train, session.T_train) == pytest.approx(expected, rel=1e-12)
+    classes = np.frombuffer(base64.b64decode(session.snapshot()["output"]["class"]), np.uint8)
+    assert classes.max() < 4
+
+
+def test_binary_step_stops_gradient_to_earlier_layers():
+    session = Session({"hidden": [4, 4], "activations": ["tanh", "binary_step"], "optimizer": "sgd",
+                       "lr": 0.1})
+    first = session.model[0].weight.data.copy()
+    session.step(20)
+    snap = session.snapshot()
+    assert snap["grad_norms"][0] == 0 and snap["grad_norms"][1] == 0 and snap["grad_norms"][2] > 0
+    assert np.array_equal(first, session.model[0].weight.data)
+    assert any("Binary step" in note for note in snap["notes"])
+
+
+def test_dead_relu_units_are_counted():
+    session = Session({"hidden": [4], "activation": "relu"})
+    session.model[0].bias.data[:2] = -1e3
+    assert session.snapshot()["dead_relu"] == 2
+
+
+def test_update_ratio_matches_karpathy_formula():
+    session = Session({"optimizer": "gd", "lr": 0.1, "hidden": [3]})
+    session.step(1)
+    w, g = session.model[0].weight.data, session.model[0].weight.grad
+    expected = math.log10(0.1 * np.std(g) / np.std(w))
+    assert session.snapshot()["update_ratios"][0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("cfg", [
+    {"hidden": [3, 2], "regularization": "l2", "reg_rate": 0.01},
+    {"dataset": "blobs", "hidden": [4, 3], "activation": "relu", "regularization": "l1", "reg_rate": 0.003},
+    {"dataset": "plane", "hidden": [], "features": ["x1", "x2", "sinx1"]},
+    {"hidden": [8] * 6, "activation": "sigmoid"},   # 32,768 paths: summed by back-propagation
+])
+def test_chain_rule_sum_over_paths_equals_autodiff(cfg):
+    session = Session({**cfg, "optimizer": "adam", "lr": 0.02})
+    session.step(13)
+    n_layers = len(cfg["hidden"]) + 1
+    for layer in range(n_layers):
+        result = chain.inspect(session, layer, 0, 1)
+        assert result["chain_rule_grad"] == pytest.approx(result["autodiff_grad"], rel=1e-9, abs=1e-15)
+        if result["paths"]:
+            first = result["paths"][0]
+            assert first["units"][0] == 0 and len(first["units"]) == n_layers - layer
+    with pytest.raises(ConfigError, match="layer"):
+        chain.inspect(session, n_layers, 0, 0)
+
+
+def test_exported_python_reproduces_the_weights_exactly():
+    session = Session({"dataset": "spirals", "loss": "mse", "hidden": [5, 3], "activation": "leaky_relu",
+                       "regularization": "l1", "reg_rate": 0.001, "optimizer": "sgd",
+                       "momentum": 0.9, "nesterov": True, "schedule": "cosine", "schedule_steps": 50})
+    session.step(37)
+    session.set_lr(0.01)
+    session.step(25)
+    namespace = {"__name__": "exported"}
+    exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
+    for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
+        assert np.array_equal(mine.data, theirs.data)
+
+
+def test_checkpoint_export_loads_into_a_fresh_model(tmp_path):
+    session = Session({"hidden": [3]})
+    session.step(10)
+    message = export.checkpoint(session)
+    path = tmp_path / "run.npz"
+    path.write_bytes(base64.b64decode(message["content"]))
+    fresh = build_model({**session.config, "seed": 99}, 1)
+    info = load_checkpoint(path, fresh)
+    for a, b in zip(session.model.parameters(), fresh.parameters()):
+        assert np.array_equal(a.data, b.data)
+    assert info["extra"]["steps"] == 10
+    run = json.loads(export.run_json(session)["content"])
+    assert run["steps"] == 10 and run["config"]["hidden"] == [3]
+
+
+def test_race_shares_start_and_matches_standalone_sessions():
+    base = {"hidden": [4], "dataset": "moons"}
+    race = Race(base, [{"optimizer": "sgd", "lr": 0.1, "momentum": 0.9}, {"optimizer": "adam", "lr": 0.01}])
+    for p, q in zip(*(s.model.parameters() for s in race.sessions)):
+        assert np.array_equal(p.data, q.data)
+    race.step(30)
+    alone = Session({**base, "optimizer": "adam", "lr": 0.01})
+    alone.step(30)
+    snap = race.snapshot()
+    assert [r["name"] for r in snap["runs"]] == ["SGD momentum 0.9 lr 0.1", "Adam lr 0.01"]
+    assert snap["runs"][1]["train_loss"] == alone.snapshot()["train_loss"]
+    assert snap["runs"][0]["train_loss"] != snap["runs"][1]["train_loss"]
+    with pytest.raises(ConfigError, match="2 to 4"):
+        Race(base, [{"optimizer": "sgd"}])
+
+
+def test_lr_range_test_proposes_a_rate_and_leaves_weights():
+    session = Session({"hidden": [4]})
+    before = [p.data.copy() for p in session.model.parameters()]
+    result = session.lr_range()
+    assert 1e-5 <= result["suggested_lr"] <= 10
+    assert all(np.array_equal(b, p.data) for b, p in zip(before, session.model.parameters()))
+
+
+def test_gd_path_on_quadratic_matches_the_closed_form():
+    request = paths.check_request({"function": "quadratic", "start": [-3.0, 2.0], "steps": 25,
+                                   "optimizers": [{"optimizer": "gd", "lr": 0.04}]})
+    path = np.array(paths.run_paths(**request)["runs"][0]["path"])
+    t = np.arange(26)
+    np.testing.assert_allclose(path[:, 0], -3.0 * (1 - 0.04) ** t, rtol=1e-12)
+    np.testing.assert_allclose(path[:, 1], 2.0 * (1 - 0.04 * 20) ** t, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("function", list(paths.FUNCTIONS))
+def test_paths_match_torch_optimizers(function):
+    request = paths.check_request({"function": function, "steps": 60})
+    result = paths.run_paths(**request)
+    f = paths.FUNCTIONS[function][0]
+    for run, cfg in zip(result["runs"], request["optimizers"]):
+        xy = torch.tensor(request["start"], dtype=torch.float64, requires_grad=True)
+        if cfg["optimizer"] == "adam":
+            opt = torch.optim.Adam([xy], lr=cfg["lr"])
+        elif cfg["optimizer"] == "rmsprop":
+            opt = torch.optim.RMSprop([xy], lr=cfg["lr"])
+        else:
+            opt = torch.optim.SGD([xy], lr=cfg["lr"], momentum=cfg["momentum"])
+        expected = [xy.detach().numpy().copy()]
+        for _ in range(60):
+            opt.zero_grad()
+            f(xy[0], xy[1]).backward()
+            opt.step()
+            expected.append(xy.detach().numpy().copy())
+        np.testing.assert_allclose(np.array(run["path"]), np.array(expected), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad, text", [
+    ({"function": "himmelblau"}, "unknown function"),
+    ({"start": [100, 0]}, "start"),
+    ({"steps": 0}, "steps"),
+    ({"optimizers": [{"optimizer": "lbfgs"}]}, "optimizers\\[0\\]"),
+])
+def test_bad_paths_requests_are_refused(bad, text):
+    with pytest.raises(ConfigError, match=text):
+        paths.check_request(bad)
+
+
+def test_datasets_are_reproducible_and_on_the_plane():
+    for name in DATASETS:
+        if name == "custom":
+            continue
+        X, y = make_dataset(name, 200, 0.1, 3, 3)
+        X2, y2 = make_dataset(name, 200, 0.1, 3, 3)
+        assert np.array_equal(X, X2) and np.array_equal(y, y2)
+        assert X.shape == (200, 2) and np.abs(X).max() <= 7.5
+
+
+
+_LEAF = hs.one_of(hs.none(), hs.booleans(), hs.integers(-10**6, 10**6),
+                  hs.floats(allow_nan=True, allow_infinity=True), hs.text(max_size=8),
+                  hs.sampled_from(["circle", "spirals", "custom", "relu", "adam", "l1", "x1"]))
+JSON_VALUES = hs.recursive(_LEAF, lambda inner: hs.lists(inner, max_size=4), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hs.dictionaries(hs.sampled_from(sorted(validate_config({}))), JSON_VALUES, max_size=4))
+def test_any_json_config_builds_a_session_or_gets_a_config_error(raw):
+    try:
+        session = Session(raw)
+    except ConfigError as error:
+        assert str(error)
+        return
+    session.step(2)
+    json.dumps(session.snapshot(), allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.dictionaries(hs.sampled_from(["function", "start", "steps", "optimizers"]), JSON_VALUES,
+                       max_size=3))
+def test_any_paths_request_is_accepted_or_refused_with_a_config_error(raw):
+    try:
+        paths.check_request(raw)
+    except ConfigError as error:
+        assert str(error)
