@@ -29,11 +29,20 @@ def _parse_args(argv=None):
                         help="threads for NumPy's BLAS and torch (default: cores, at most 2)")
     parser.add_argument("--write", metavar="PATH", default=None,
                         help="write the results as Markdown to PATH (e.g. BENCHMARKS.md)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the process's CPU time instead of the wall clock "
+                             "(needs --threads 1): steadier on a machine that other "
+                             "processes keep busy")
+    parser.add_argument("--only", metavar="TEXT", default=None,
+                        help="run only the cases whose label contains TEXT (no memory run)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 ARGS = _parse_args()
+if ARGS.cpu_time and ARGS.threads != 1:
+    sys.exit("--cpu-time needs --threads 1: with more threads, CPU time adds up the work "
+             "of every thread (and the spinning of idle BLAS threads)")
 try:
     CORES = len(os.sched_getaffinity(0))
 except AttributeError:  # not Linux
@@ -83,6 +92,7 @@ REPEATS = 5 if QUICK else 15
 BLOCK_S = 0.03 if QUICK else 0.1          # target length of one timed block of steps
 WARMUP_S = 0.05 if QUICK else 0.3         # warm-up per implementation and case
 PAUSE_S = 0.15                            # idle time before each block (see time_round_robin)
+TIMER = time.process_time if ARGS.cpu_time else time.perf_counter
 SLOW_REPEATS = 3 if QUICK else 5          # for micrograd, whose step takes 0.1-0.6 s
 MEMORY_STEPS = 200
 
@@ -506,17 +516,18 @@ def time_round_robin(steps: dict, repeats: int, block_s: float, warmup_s: float,
     cores that made torch's small steps up to 10x slower). With it, each block runs with
     every library's default threading behaviour and nothing left over from the others.
     ``gc_off`` disables Python's cyclic garbage collector inside the blocks (as timeit does).
+    The clock is ``TIMER``: the wall clock, or with ``--cpu-time`` the process's CPU time.
     """
     per_block = {}
     for name, step in steps.items():
         time.sleep(PAUSE_S)
         step()                                   # first call: lazy state, caches
-        start = time.perf_counter()
+        start = TIMER()
         count = 0
         while True:
             step()
             count += 1
-            elapsed = time.perf_counter() - start
+            elapsed = TIMER() - start
             if elapsed >= warmup_s:
                 break
         per_block[name] = max(1, round(block_s / (elapsed / count)))
@@ -530,10 +541,10 @@ def time_round_robin(steps: dict, repeats: int, block_s: float, warmup_s: float,
             time.sleep(PAUSE_S)
             if gc_off:
                 gc.disable()
-            start = time.perf_counter()
+            start = TIMER()
             for _ in range(n):
                 step()
-            samples[name].append((time.perf_counter() - start) / n)
+            samples[name].append((TIMER() - start) / n)
             gc.enable()
     return {name: statistics.median(s) for name, s in samples.items()}
 
@@ -558,6 +569,8 @@ def bench_cases():
 def run_benchmarks():
     rows = []
     for label, sizes, activation, loss, optimizer, dtype, batch, data in bench_cases():
+        if ARGS.only and ARGS.only not in label:
+            continue
         weights = initial_weights(sizes, dtype, seed=0)
         batches = data(batch, dtype)
         steps = {name: make(weights, batches, activation, loss, optimizer, dtype)[0]
@@ -825,13 +838,15 @@ def main():
     print(header())
     rows = run_benchmarks()
     mg = None
-    if mg_nn is not None:
+    if mg_nn is not None and (not ARGS.only or ARGS.only in "micrograd"):
         mg = run_micrograd()
         print("\nmicrograd MLP(2,[16,16,1]) SVM+L2 on 100 two-moons points "
               "(steepest batched, float64):")
         for mode, r in mg.items():
             print(f"  GC {mode[3:]:<3}: micrograd {r['micrograd'] * 1e3:8.2f} ms/step, steepest "
                   f"{r['steepest'] * 1e3:.3f} ms/step: {r['micrograd'] / r['steepest']:.0f}x")
+    if ARGS.only:
+        return
     memory = memory_in_child()
     print(f"\nmemory (steepest float32 MLP, batch {memory['batch']}, child process, "
           f"{memory['method']}): RSS before {memory['before_mib']:.1f} MiB, "

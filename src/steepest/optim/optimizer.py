@@ -96,6 +96,8 @@ class _FlatBucket:
         self.state: dict = {}
         self.state_views: dict = {}    # key -> each parameter's view into state[key]
         self.param_states: list = []   # each parameter's state dict, as gathered
+        self.view_checks: list = []    # (state dict, key, view) that must still hold
+        self.plain_keys: list = []     # keys of the values shared by all (step counts)
 
     def _views(self, flat: np.ndarray) -> list:
         return [flat[part].reshape(shape) for part, shape in zip(self.slices, self.shapes)]
@@ -110,23 +112,22 @@ class _FlatBucket:
         return all(param.data is view for param, view in zip(self.params, self.data_views))
 
     def state_in_sync(self, states: dict) -> bool:
-        """Whether every parameter's state is still the gathered one: same dict, our views,
-        same shared values (a per-parameter step or a load breaks this)."""
+        """Whether every parameter's state is still the gathered one: the same dict, holding
+        our views and the shared values (a per-parameter step, a load or an edit breaks this)."""
         if not self.param_states:
             return False
-        shared = self.state
+        size = len(self.state)
         for param, mine in zip(self.params, self.param_states):
-            state = states.get(param)
-            if state is not mine or len(state) != len(shared):
+            if states.get(param) is not mine or len(mine) != size:
                 return False
-        for key, value in shared.items():
-            views = self.state_views.get(key)
-            if views is None:
-                if not all(_same_value(state.get(key, _MISSING), value)
-                           for state in self.param_states):
+        for mine, key, view in self.view_checks:
+            if mine.get(key) is not view:
+                return False
+        for key in self.plain_keys:
+            value = self.state[key]
+            for mine in self.param_states:
+                if not _same_value(mine.get(key, _MISSING), value):
                     return False
-            elif not all(state.get(key) is view for state, view in zip(self.param_states, views)):
-                return False
         return True
 
     def gather_state(self, states: dict) -> bool:
@@ -159,21 +160,28 @@ class _FlatBucket:
             else:
                 self.state[key] = value
         self.param_states = param_states
+        self._index_state()
         return True
+
+    def _index_state(self) -> None:
+        self.view_checks = [(state, key, view) for key, views in self.state_views.items()
+                            for state, view in zip(self.param_states, views)]
+        self.plain_keys = [key for key in self.state if key not in self.state_views]
 
     def scatter_state(self) -> None:
         """After a flat update: share new values (the step count) and new buffers (e.g. a
         momentum buffer made at the first step) with every parameter's state."""
-        for key, value in self.state.items():
-            if key in self.state_views:
-                continue
-            if isinstance(value, np.ndarray) and value.shape == self.data.shape:
-                views = self.state_views[key] = self._views(value)
-                for state, view in zip(self.param_states, views):
-                    state[key] = view
-            else:
-                for state in self.param_states:
-                    state[key] = value
+        if len(self.state) != len(self.state_views) + len(self.plain_keys):
+            for key, value in self.state.items():   # a key new in this step
+                if key not in self.state_views and isinstance(value, np.ndarray):
+                    views = self.state_views[key] = self._views(value)
+                    for state, view in zip(self.param_states, views):
+                        state[key] = view
+            self._index_state()
+        for key in self.plain_keys:
+            value = self.state[key]
+            for state in self.param_states:
+                state[key] = value
 
 
 _MISSING = object()
