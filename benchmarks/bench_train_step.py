@@ -744,7 +744,9 @@ def markdown(info, checks, rows, mg, memory, command):
            f"{info['load_end']:.2f} (other processes on the machine add noise)", "",
            "Method: one process; per case the implementations are timed round-robin (one "
            "block of steps each per repeat, starting implementation rotating), after a "
-           f"warm-up; figure = median over {REPEATS} repeats of the mean time per step in a "
+           f"warm-up; figure = median over {REPEATS} repeats of the mean "
+           f"{'CPU time of the process (`time.process_time`, one thread everywhere)' if ARGS.cpu_time else 'wall-clock time'}"
+           f" per step in a "
            f"block of ~{BLOCK_S * 1e3:.0f} ms (at least one step), with a {PAUSE_S:.2f} s idle "
            "pause before every block so that no library's idle thread pool (OpenBLAS and "
            "OpenMP threads spin after their work) eats into the next block; Python's garbage "

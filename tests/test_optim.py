@@ -400,6 +400,15 @@ def test_gradient_of_the_wrong_shape_or_dtype_is_refused_naming_the_parameter(na
     assert not a.data.any() and not b.data.any()  # nothing moved, not even parameter 0
 
 
+def test_a_bad_gradient_in_a_later_group_stops_the_whole_step():
+    a, b = Parameter(np.zeros(2)), Parameter(np.zeros(3))
+    opt = optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
+    a.grad, b.grad = np.ones(2), np.ones((3, 1))
+    with pytest.raises(ValueError, match=r"parameter 0 of group 1 has shape \(3,\)"):
+        opt.step()
+    assert not a.data.any()
+
+
 def test_optimizer_of_none_names_the_argument():
     with pytest.raises(TypeError, match=r"SGD: params must be an iterable .* got None of "
                                         r"type NoneType"):

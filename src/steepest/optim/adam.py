@@ -68,7 +68,8 @@ class Adam(Optimizer):
 
     def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         lr, eps = float(group["lr"]), float(group["eps"])
-        beta1, beta2 = (float(b) for b in group["betas"])
+        beta1, beta2 = group["betas"]
+        beta1, beta2 = float(beta1), float(beta2)
         weight_decay = float(group["weight_decay"])
         decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
         state["step"] += 1

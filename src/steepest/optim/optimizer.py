@@ -104,12 +104,19 @@ class _FlatBucket:
 
     def same_params(self, params: list) -> bool:
         """Whether these are the bucket's parameters, in order."""
-        return (len(params) == len(self.params)
-                and all(param is mine for param, mine in zip(params, self.params)))
+        if len(params) != len(self.params):
+            return False
+        for param, mine in zip(params, self.params):
+            if param is not mine:
+                return False
+        return True
 
     def holds_data(self) -> bool:
         """Whether every parameter's ``.data`` is still its view (not rebound)."""
-        return all(param.data is view for param, view in zip(self.params, self.data_views))
+        for param, view in zip(self.params, self.data_views):
+            if param.data is not view:
+                return False
+        return True
 
     def state_in_sync(self, states: dict) -> bool:
         """Whether every parameter's state is still the gathered one: the same dict, holding
@@ -282,32 +289,25 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         self._step_count += 1
-        for index, group in enumerate(self.param_groups):
-            params = self._params_with_grad(index, group)
-            if not params:
-                continue
-            if not self.flat_storage:
-                self._step_each(params, group)
-                continue
-            by_dtype: dict = {}
-            for param in params:
-                by_dtype.setdefault(param.data.dtype, []).append(param)
-            for dtype, same_dtype in by_dtype.items():
-                bucket = self._flat_bucket((index, dtype), same_dtype, group)
+        taking_part = [self._params_with_grad(index, group)  # all checked before any update
+                       for index, group in enumerate(self.param_groups)]
+        for index, (group, by_dtype) in enumerate(zip(self.param_groups, taking_part)):
+            for dtype, params in by_dtype.items():
+                bucket = self._flat_bucket((index, dtype), params, group)
                 if bucket is None:
-                    self._step_each(same_dtype, group)
+                    self._step_each(params, group)
                 else:
                     self._step_flat(bucket, group)
         return loss
 
-    def _params_with_grad(self, index: int, group: dict) -> list:
-        """The group's parameters that take part in this step, their gradients checked.
+    def _params_with_grad(self, index: int, group: dict) -> dict:
+        """The group's parameters that take part in this step, by dtype, gradients checked.
 
         Skipped as in torch: ``grad is None`` or ``requires_grad=False``. A gradient must be an
         ndarray of the parameter's shape and dtype: one of another shape would broadcast
         silently into every weight.
         """
-        params = []
+        by_dtype: dict = {}
         for i, param in enumerate(group["params"]):
             grad = param.grad
             if grad is None or not param.requires_grad:
@@ -316,8 +316,12 @@ class Optimizer:
             if (not isinstance(grad, np.ndarray) or grad.shape != data.shape
                     or grad.dtype != data.dtype):
                 self._bad_grad(index, i, param, grad)
-            params.append(param)
-        return params
+            same_dtype = by_dtype.get(data.dtype)
+            if same_dtype is None:
+                by_dtype[data.dtype] = [param]
+            else:
+                same_dtype.append(param)
+        return by_dtype
 
     def _bad_grad(self, group_index: int, index: int, param: Tensor, grad) -> None:
         where = (f"{type(self).__name__}.step: parameter {index} of group {group_index}"
@@ -350,7 +354,7 @@ class Optimizer:
         The state is (re)gathered into flat buffers when it is not the bucket's views any more
         (new, loaded or edited state); parameters at different step counts go per parameter.
         """
-        bucket = self._buckets.get(key)
+        bucket = self._buckets.get(key) if self.flat_storage else None
         if bucket is None or not bucket.same_params(params):
             return None
         if not bucket.holds_data():
