@@ -163,6 +163,18 @@ def test_frozen_and_gradless_parameters_are_skipped_as_in_torch(name, kwargs):
         assert opt_a.state[model_a[0].bias]["step"] == 8
 
 
+def test_freezing_after_the_optimizer_is_made_gets_a_bucket_of_its_own():
+    (model_a, opt_a), (model_b, opt_b) = pair("Adam", dict(lr=0.01))
+    for model in (model_a, model_b):
+        model[2].weight.requires_grad_(False)
+    train(model_a, opt_a, 5)
+    train(model_b, opt_b, 5)
+    assert_same_bits(model_a, opt_a, model_b, opt_b)
+    trainable = [p for p in model_a.parameters() if p.requires_grad]
+    assert len({id(p.data.base) for p in trainable}) == 1  # one buffer again, without it
+    assert model_a[2].weight.data.base is not trainable[0].data.base
+
+
 def test_frozen_parameter_does_not_move():
     model = make_model()
     model[0].weight.requires_grad_(False)

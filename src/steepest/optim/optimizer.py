@@ -219,7 +219,9 @@ class Optimizer:
         self.state: dict = {}
         self._work_buffers: dict = {}  # scratch arrays shared by parameters of one shape
         self._step_count = 0           # read by the lr schedulers (scheduler-before-step warning)
+        self.flat_storage = self.flat_storage  # the class default, fixed for this instance
         self._buckets: dict = {}       # (group index, dtype) -> _FlatBucket
+        self._last_sets: dict = {}     # (group index, dtype) -> parameters of the last new set
         name = type(self).__name__
         if isinstance(params, Tensor):
             raise TypeError(f"{name}: params must be an iterable of tensors "
@@ -350,14 +352,23 @@ class Optimizer:
         Buckets are made with the group (``add_param_group``) from its parameters that
         require a gradient, so ``param.data`` is rebound once, before training. A parameter
         rebound since (``param.data = ...``) is copied into a fresh bucket. A step whose set
-        of parameters differs (a frozen or unused one) goes per parameter, on the same views.
+        of parameters differs (a frozen or unused one) goes per parameter, on the same views;
+        a set that stays for two steps in a row gets its own bucket.
         The state is (re)gathered into flat buffers when it is not the bucket's views any more
         (new, loaded or edited state); parameters at different step counts go per parameter.
         """
-        bucket = self._buckets.get(key) if self.flat_storage else None
-        if bucket is None or not bucket.same_params(params):
+        if not self.flat_storage or len(params) < 2:
             return None
-        if not bucket.holds_data():
+        bucket = self._buckets.get(key)
+        if bucket is None or not bucket.same_params(params):
+            # a new set of parameters (some frozen or unused since): per parameter this
+            # step; if the next step has the same set, it gets a bucket of its own
+            previous, self._last_sets[key] = self._last_sets.get(key), tuple(params)
+            if previous is None or len(previous) != len(params) or any(
+                    a is not b for a, b in zip(previous, params)):
+                return None
+            bucket = self._buckets[key] = _FlatBucket(params)
+        elif not bucket.holds_data():
             bucket = self._buckets[key] = _FlatBucket(params)
         if not bucket.state_in_sync(self.state):
             for param in params:
