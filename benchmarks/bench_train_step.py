@@ -29,11 +29,20 @@ def _parse_args(argv=None):
                         help="threads for NumPy's BLAS and torch (default: cores, at most 2)")
     parser.add_argument("--write", metavar="PATH", default=None,
                         help="write the results as Markdown to PATH (e.g. BENCHMARKS.md)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the process's CPU time instead of the wall clock "
+                             "(needs --threads 1): steadier on a machine that other "
+                             "processes keep busy")
+    parser.add_argument("--only", metavar="TEXT", default=None,
+                        help="run only the cases whose label contains TEXT (no memory run)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 ARGS = _parse_args()
+if ARGS.cpu_time and ARGS.threads != 1:
+    sys.exit("--cpu-time needs --threads 1: with more threads, CPU time adds up the work "
+             "of every thread (and the spinning of idle BLAS threads)")
 try:
     CORES = len(os.sched_getaffinity(0))
 except AttributeError:  # not Linux
@@ -83,11 +92,13 @@ REPEATS = 5 if QUICK else 15
 BLOCK_S = 0.03 if QUICK else 0.1          # target length of one timed block of steps
 WARMUP_S = 0.05 if QUICK else 0.3         # warm-up per implementation and case
 PAUSE_S = 0.15                            # idle time before each block (see time_round_robin)
+TIMER = time.process_time if ARGS.cpu_time else time.perf_counter
 SLOW_REPEATS = 3 if QUICK else 5          # for micrograd, whose step takes 0.1-0.6 s
 MEMORY_STEPS = 200
 
 MLP_SIZES = (784, 256, 256, 10)
 SMALL_SIZES = (2, 16, 16, 1)
+PLAYGROUND_SIZES = (2, 8, 8, 1)
 ADAM_LR = 1e-3
 SGD_LR = 0.1
 MICROGRAD_LR = 0.1
@@ -181,10 +192,14 @@ class HandNet:
     """A NumPy MLP with backprop written out, every buffer preallocated and reused (out=).
 
     Hidden activation ReLU or tanh (applied in place), fused softmax-cross-entropy or MSE,
-    Adam (torch's update, written in place) or SGD. The practical lower bound for NumPy.
+    Adam (torch's update, written in place) or SGD. With ``flat=True`` all weights, biases
+    and their gradients are views into one flat parameter buffer and one flat gradient
+    buffer (backprop writes the gradients straight into their views), and the optimizer
+    state is flat too, so each Adam or SGD operation is one ufunc call over all parameters:
+    the practical lower bound for NumPy. ``flat=False`` updates parameter by parameter.
     """
 
-    def __init__(self, weights, batches, activation, loss, optimizer, dtype):
+    def __init__(self, weights, batches, activation, loss, optimizer, dtype, flat=False):
         dtype = np.dtype(dtype)
         n = batches[0][0].shape[0]
         self.pool = [(x.astype(dtype), y if loss == "ce" else y.astype(dtype))
@@ -193,18 +208,28 @@ class HandNet:
         self.x, self.y = self.pool[0]
         self.n = n
         self.activation, self.loss, self.optimizer = activation, loss, optimizer
-        self.W = [w.astype(dtype) for w, _ in weights]
-        self.b = [b.astype(dtype) for _, b in weights]
-        self.params = [p for pair in zip(self.W, self.b) for p in pair]
+        arrays = [a.astype(dtype) for pair in weights for a in pair]
+        if flat:
+            self.flat_params = np.concatenate([a.reshape(-1) for a in arrays])
+            self.flat_grads = np.empty_like(self.flat_params)
+            self.params = _views(self.flat_params, arrays)
+            self.grads = _views(self.flat_grads, arrays)
+            update_params, update_grads = [self.flat_params], [self.flat_grads]
+        else:
+            self.params = arrays
+            self.grads = [np.empty_like(p) for p in self.params]
+            update_params, update_grads = self.params, self.grads
+        self.W, self.b = self.params[0::2], self.params[1::2]
         self.a = [np.empty((n, w.shape[0]), dtype) for w in self.W]      # layer outputs
         self.delta = [np.empty((n, w.shape[0]), dtype) for w in self.W]  # dLoss/d(pre-act)
         self.mask = [np.empty((n, w.shape[0]), bool) for w in self.W]    # ReLU'
         self.slope = [np.empty((n, w.shape[0]), dtype) for w in self.W]  # tanh'
-        self.grads = [np.empty_like(p) for p in self.params]
-        self.tmp = [np.empty_like(p) for p in self.params]
+        # what the optimizer loops over: every parameter, or the one flat buffer
+        self.update_params, self.update_grads = update_params, update_grads
+        self.tmp = [np.empty_like(p) for p in update_params]
         if optimizer == "adam":
-            self.m = [np.zeros_like(p) for p in self.params]
-            self.v = [np.zeros_like(p) for p in self.params]
+            self.m = [np.zeros_like(p) for p in update_params]
+            self.v = [np.zeros_like(p) for p in update_params]
             self.t = 0
         if loss == "ce":
             self.rows = np.arange(n)
@@ -270,8 +295,9 @@ class HandNet:
         return loss_value
 
     def _update(self):
+        params, grads, tmps = self.update_params, self.update_grads, self.tmp
         if self.optimizer == "sgd":
-            for p, g, tmp in zip(self.params, self.grads, self.tmp):
+            for p, g, tmp in zip(params, grads, tmps):
                 np.multiply(g, SGD_LR, out=tmp)
                 p -= tmp
             return
@@ -279,7 +305,7 @@ class HandNet:
         self.t += 1
         step_size = ADAM_LR / (1 - beta1 ** self.t)
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** self.t)
-        for p, g, m, v, tmp in zip(self.params, self.grads, self.m, self.v, self.tmp):
+        for p, g, m, v, tmp in zip(params, grads, self.m, self.v, tmps):
             # torch: m.lerp_(g, 1 - beta1); v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             np.subtract(g, m, out=tmp)
             tmp *= 1 - beta1
@@ -303,6 +329,20 @@ class HandNet:
         value = self._loss_and_output_delta(out)
         self.delta[-1][...] = saved
         return float(value)
+
+
+def _views(flat, arrays):
+    """Views into ``flat`` shaped like ``arrays``, one after the other."""
+    views, start = [], 0
+    for a in arrays:
+        views.append(flat[start:start + a.size].reshape(a.shape))
+        start += a.size
+    return views
+
+
+def make_flat_hand(weights, batches, activation, loss, optimizer, dtype):
+    net = HandNet(weights, batches, activation, loss, optimizer, dtype, flat=True)
+    return net.step, net.current_loss, lambda: net.params
 
 
 def make_hand(weights, batches, activation, loss, optimizer, dtype):
@@ -416,7 +456,9 @@ def small_data(batch, dtype, seed=2):
     return batches
 
 
-IMPLEMENTATIONS = {"steepest": make_steepest, "torch": make_torch, "hand": make_hand}
+IMPLEMENTATIONS = {"steepest": make_steepest, "torch": make_torch, "flat": make_flat_hand,
+                   "hand": make_hand}
+BASELINES = ("torch", "flat", "hand")
 
 
 # =============================================================================== checks
@@ -425,7 +467,11 @@ def check_agreement():
     lines = []
     for label, sizes, activation, loss, optimizer, batch, data in (
             ("MLP 784-256-256-10 ReLU CE Adam", MLP_SIZES, "relu", "ce", "adam", 32, mlp_data),
-            ("small 2-16-16-1 tanh MSE SGD", SMALL_SIZES, "tanh", "mse", "sgd", 64, small_data)):
+            ("tiny 2-16-16-1 ReLU MSE Adam", SMALL_SIZES, "relu", "mse", "adam", 64,
+             small_data),
+            ("small 2-16-16-1 tanh MSE SGD", SMALL_SIZES, "tanh", "mse", "sgd", 64, small_data),
+            ("playground 2-8-8-1 tanh MSE SGD", PLAYGROUND_SIZES, "tanh", "mse", "sgd", 10,
+             small_data)):
         weights = initial_weights(sizes, np.float64, seed=0)
         batches = data(batch, np.float64)
         losses, params = {}, {}
@@ -436,7 +482,7 @@ def check_agreement():
             history.append(current_loss())
             losses[name] = np.array(history)
             params[name] = [np.array(p, copy=True) for p in get_params()]
-        for name in ("torch", "hand"):
+        for name in BASELINES:
             loss_gap = np.max(np.abs(losses[name] - losses["steepest"]))
             param_gap = max(np.max(np.abs(a - b)) for a, b in zip(params[name],
                                                                    params["steepest"]))
@@ -470,17 +516,18 @@ def time_round_robin(steps: dict, repeats: int, block_s: float, warmup_s: float,
     cores that made torch's small steps up to 10x slower). With it, each block runs with
     every library's default threading behaviour and nothing left over from the others.
     ``gc_off`` disables Python's cyclic garbage collector inside the blocks (as timeit does).
+    The clock is ``TIMER``: the wall clock, or with ``--cpu-time`` the process's CPU time.
     """
     per_block = {}
     for name, step in steps.items():
         time.sleep(PAUSE_S)
         step()                                   # first call: lazy state, caches
-        start = time.perf_counter()
+        start = TIMER()
         count = 0
         while True:
             step()
             count += 1
-            elapsed = time.perf_counter() - start
+            elapsed = TIMER() - start
             if elapsed >= warmup_s:
                 break
         per_block[name] = max(1, round(block_s / (elapsed / count)))
@@ -494,10 +541,10 @@ def time_round_robin(steps: dict, repeats: int, block_s: float, warmup_s: float,
             time.sleep(PAUSE_S)
             if gc_off:
                 gc.disable()
-            start = time.perf_counter()
+            start = TIMER()
             for _ in range(n):
                 step()
-            samples[name].append((time.perf_counter() - start) / n)
+            samples[name].append((TIMER() - start) / n)
             gc.enable()
     return {name: statistics.median(s) for name, s in samples.items()}
 
@@ -508,14 +555,22 @@ def bench_cases():
                          (np.float32, 1024), (np.float64, 128)):
         cases.append((f"MLP 784-256-256-10 ReLU CE Adam {np.dtype(dtype).name} b={batch}",
                       MLP_SIZES, "relu", "ce", "adam", dtype, batch, mlp_data))
+    cases.append(("tiny 2-16-16-1 ReLU MSE Adam float32 b=64", SMALL_SIZES, "relu", "mse",
+                  "adam", np.float32, 64, small_data))
     cases.append(("small 2-16-16-1 tanh MSE SGD float32 b=64", SMALL_SIZES, "tanh", "mse",
                   "sgd", np.float32, 64, small_data))
+    for optimizer in ("sgd", "adam"):
+        cases.append((f"playground 2-8-8-1 tanh MSE {optimizer.upper() if optimizer == 'sgd' else 'Adam'}"
+                      f" float64 b=10", PLAYGROUND_SIZES, "tanh", "mse", optimizer, np.float64, 10,
+                      small_data))
     return cases
 
 
 def run_benchmarks():
     rows = []
     for label, sizes, activation, loss, optimizer, dtype, batch, data in bench_cases():
+        if ARGS.only and ARGS.only not in label:
+            continue
         weights = initial_weights(sizes, dtype, seed=0)
         batches = data(batch, dtype)
         steps = {name: make(weights, batches, activation, loss, optimizer, dtype)[0]
@@ -610,18 +665,20 @@ def memory_in_child() -> dict:
 
 # =============================================================================== reporting
 def format_row(label, result):
-    s = result.get("steepest")
+    s = result["steepest"]
     cells = [f"{label:<46}"]
-    for name in ("steepest", "torch", "hand"):
-        cells.append(f"{result[name] * 1e3:>9.3f}" if name in result else f"{'-':>9}")
-    cells.append(f"{s / result['torch']:>7.2f}x" if "torch" in result else "")
-    cells.append(f"{s / result['hand']:>7.2f}x" if "hand" in result else "")
+    cells += [f"{result[name] * 1e3:>9.3f}" for name in IMPLEMENTATIONS]
+    cells += [f"{s / result[name]:>7.2f}x" for name in BASELINES]
+    cells.append(f"{1 / s:>9.0f}")
     return " ".join(cells)
 
 
 def header():
-    return (f"{'case':<46} {'steepest':>9} {'torch':>9} {'hand':>9} {'st/torch':>8} "
-            f"{'st/hand':>8}\n{'':<46} {'ms/step':>9} {'ms/step':>9} {'ms/step':>9}")
+    top = [f"{'case':<46}"] + [f"{name:>9}" for name in IMPLEMENTATIONS]
+    top += [f"{'st/' + name:>8}" for name in BASELINES] + [f"{'steepest':>9}"]
+    bottom = [f"{'':<46}"] + [f"{'ms/step':>9}" for _ in IMPLEMENTATIONS]
+    bottom += [f"{'':>8}" for _ in BASELINES] + [f"{'steps/s':>9}"]
+    return " ".join(top) + "\n" + " ".join(bottom)
 
 
 def _load() -> float:
@@ -687,7 +744,9 @@ def markdown(info, checks, rows, mg, memory, command):
            f"{info['load_end']:.2f} (other processes on the machine add noise)", "",
            "Method: one process; per case the implementations are timed round-robin (one "
            "block of steps each per repeat, starting implementation rotating), after a "
-           f"warm-up; figure = median over {REPEATS} repeats of the mean time per step in a "
+           f"warm-up; figure = median over {REPEATS} repeats of the mean "
+           f"{'CPU time of the process (`time.process_time`, one thread everywhere)' if ARGS.cpu_time else 'wall-clock time'}"
+           f" per step in a "
            f"block of ~{BLOCK_S * 1e3:.0f} ms (at least one step), with a {PAUSE_S:.2f} s idle "
            "pause before every block so that no library's idle thread pool (OpenBLAS and "
            "OpenMP threads spin after their work) eats into the next block; Python's garbage "
@@ -702,16 +761,23 @@ def markdown(info, checks, rows, mg, memory, command):
            "- **torch**: eager `torch.nn`, `F.cross_entropy` / `F.mse_loss`, "
            "`torch.optim.Adam(lr=1e-3)` with the default foreach setting (single-tensor on "
            "CPU) / `torch.optim.SGD(lr=0.1)`.",
-           "- **hand**: NumPy with backprop written out, fused softmax-cross-entropy, every "
-           "buffer preallocated and updated in place with `out=` (including Adam): the "
-           "practical limit for NumPy.", "",
-           "| case | steepest ms/step | torch ms/step | hand-written ms/step | "
-           "steepest/torch | steepest/hand |",
-           "|---|---:|---:|---:|---:|---:|"]
+           "- **flat**: NumPy with backprop written out, fused softmax-cross-entropy, every "
+           "buffer preallocated and updated in place with `out=`; all weights, biases and "
+           "gradients are views into one flat parameter buffer and one flat gradient buffer "
+           "(backprop writes straight into them) and the Adam/SGD state is flat, so every "
+           "optimizer operation is one ufunc call over all parameters (like torch's "
+           "fused/foreach Adam): the practical limit for NumPy.",
+           "- **hand**: the same hand-written net with the optimizer looping over the "
+           "parameters (one ufunc call per operation and parameter).", "",
+           "| case | steepest ms/step | torch ms/step | flat hand-written ms/step | "
+           "hand-written ms/step | steepest/torch | steepest/flat | steepest/hand | "
+           "steepest steps/s |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, r in rows:
         s = r["steepest"]
-        out.append(f"| {label} | {s * 1e3:.3f} | {r['torch'] * 1e3:.3f} | "
-                   f"{r['hand'] * 1e3:.3f} | {s / r['torch']:.2f} | {s / r['hand']:.2f} |")
+        out.append(f"| {label} | " + " | ".join(f"{r[name] * 1e3:.3f}" for name in IMPLEMENTATIONS)
+                   + " | " + " | ".join(f"{s / r[name]:.2f}" for name in BASELINES)
+                   + f" | {1 / s:,.0f} |")
     out.append("")
     if mg is not None:
         out += ["## micrograd", "",
@@ -774,13 +840,15 @@ def main():
     print(header())
     rows = run_benchmarks()
     mg = None
-    if mg_nn is not None:
+    if mg_nn is not None and (not ARGS.only or ARGS.only in "micrograd"):
         mg = run_micrograd()
         print("\nmicrograd MLP(2,[16,16,1]) SVM+L2 on 100 two-moons points "
               "(steepest batched, float64):")
         for mode, r in mg.items():
             print(f"  GC {mode[3:]:<3}: micrograd {r['micrograd'] * 1e3:8.2f} ms/step, steepest "
                   f"{r['steepest'] * 1e3:.3f} ms/step: {r['micrograd'] / r['steepest']:.0f}x")
+    if ARGS.only:
+        return
     memory = memory_in_child()
     print(f"\nmemory (steepest float32 MLP, batch {memory['batch']}, child process, "
           f"{memory['method']}): RSS before {memory['before_mib']:.1f} MiB, "

@@ -232,3 +232,37 @@ def test_schedulers_need_a_steepest_optimizer(make):
     topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(TypeError, match="expected a steepest Optimizer, got SGD"):
         make(topt)
+
+
+# ------------------------------------------------------------------ issue 12: NumPy numbers
+@pytest.mark.parametrize("make", [
+    lambda o: lr_scheduler.StepLR(o, step_size=np.int64(2), gamma=np.float32(0.5)),
+    lambda o: lr_scheduler.MultiStepLR(o, milestones=[np.int64(2), np.int32(4)],
+                                       gamma=np.float64(0.5)),
+    lambda o: lr_scheduler.ExponentialLR(o, gamma=np.float32(0.9)),
+    lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=np.int64(10), eta_min=np.float32(0.0)),
+    lambda o: lr_scheduler.LinearLR(o, start_factor=np.float32(0.5), total_iters=np.int64(3)),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=np.float32(0.5), total_steps=np.int64(10),
+                                      pct_start=np.float64(0.3)),
+    lambda o: lr_scheduler.ReduceLROnPlateau(o, factor=np.float32(0.5), patience=np.int64(2)),
+], ids=["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
+        "OneCycleLR", "ReduceLROnPlateau"])
+def test_schedulers_accept_numpy_numbers_and_keep_lr_a_python_float(make):
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
+    sched = make(opt)
+    for _ in range(5):
+        opt.step()
+        if isinstance(sched, lr_scheduler.ReduceLROnPlateau):
+            sched.step(1.0)
+        else:
+            sched.step()
+    lr = opt.param_groups[0]["lr"]
+    assert type(lr) is float, type(lr)  # no float32 lr creeping in from np.float32(gamma)
+
+
+@pytest.mark.parametrize("max_lr", [-1.0, 0.0, float("nan"), float("inf"), [0.1, -0.1]])
+def test_one_cycle_refuses_a_bad_max_lr(max_lr):
+    p, q = Parameter(np.zeros(1)), Parameter(np.zeros(1))
+    opt = optim.SGD([{"params": [p]}, {"params": [q]}], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"OneCycleLR: invalid max_lr .*; expected a number > 0"):
+        lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=10)

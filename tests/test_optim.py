@@ -374,3 +374,97 @@ def test_lerp_is_exact_at_both_ends_like_torch_lerp(dtype):
         value = start.copy()
         _lerp_(value, end, weight, np.empty_like(value))
         np.testing.assert_array_equal(value, expected)
+
+
+# ------------------------------------------------------------------ issue 12: checked inputs
+@pytest.mark.parametrize("name", ["GD", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
+@pytest.mark.parametrize("flat", [True, False])
+def test_gradient_of_the_wrong_shape_or_dtype_is_refused_naming_the_parameter(name, flat):
+    a = Parameter(np.zeros((2, 3)))
+    b = Parameter(np.zeros(3))
+    b.name = "bias"
+    opt = getattr(optim, name)([a, b], lr=0.1)
+    opt.flat_storage = flat
+    a.grad = np.ones((2, 3))
+    b.grad = np.ones(1)  # would broadcast into every weight
+    with pytest.raises(ValueError, match=r"parameter 1 of group 0 \('bias'\) has shape \(3,\), "
+                                         r"but its .grad has shape \(1,\)"):
+        opt.step()
+    b.grad = np.ones(3, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"parameter 1 .* dtype float64, but its .grad has "
+                                        r"dtype float32"):
+        opt.step()
+    b.grad = [1.0, 1.0, 1.0]
+    with pytest.raises(TypeError, match=r"parameter 1 .* \.grad of type list"):
+        opt.step()
+    assert not a.data.any() and not b.data.any()  # nothing moved, not even parameter 0
+
+
+def test_a_bad_gradient_in_a_later_group_stops_the_whole_step():
+    a, b = Parameter(np.zeros(2)), Parameter(np.zeros(3))
+    opt = optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
+    a.grad, b.grad = np.ones(2), np.ones((3, 1))
+    with pytest.raises(ValueError, match=r"parameter 0 of group 1 has shape \(3,\)"):
+        opt.step()
+    assert not a.data.any()
+
+
+def test_optimizer_of_none_names_the_argument():
+    with pytest.raises(TypeError, match=r"SGD: params must be an iterable .* got None of "
+                                        r"type NoneType"):
+        optim.SGD(None, lr=0.1)
+
+
+def _stepped(name, **kwargs):
+    p = Parameter(np.array([1.0, -2.0]))
+    opt = getattr(optim, name)([p], **kwargs)
+    (p * p).sum().backward()
+    opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("source, target", [("SGD", "Adam"), ("Adam", "SGD"),
+                                            ("SGD", "GD"), ("Adagrad", "RMSprop")])
+def test_load_state_dict_refuses_another_optimizers_state(source, target):
+    saved = _stepped(source, lr=0.1).state_dict()
+    opt = _stepped(target, lr=0.1)
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=f"is not the state of a {target}"):
+        opt.load_state_dict(saved)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    assert all(np.array_equal(v, after["state"][0][k]) for k, v in before["state"][0].items())
+
+
+def test_load_state_dict_validates_values_and_changes_nothing_on_error():
+    opt = _stepped("Adam", lr=0.1)
+    good = opt.state_dict()
+    bad = opt.state_dict()
+    bad["param_groups"][0]["lr"] = -5
+    bad["state"][0]["exp_avg"] = bad["state"][0]["exp_avg"] + 1.0
+    fresh = _stepped("Adam", lr=0.2)
+    before = fresh.state_dict()
+    with pytest.raises(ValueError, match=r"Adam: invalid learning rate lr -5; expected a number"):
+        fresh.load_state_dict(bad)
+    assert fresh.param_groups[0]["lr"] == 0.2
+    assert np.array_equal(fresh.state_dict()["state"][0]["exp_avg"],
+                          before["state"][0]["exp_avg"])
+    fresh.load_state_dict(good)
+    assert fresh.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("bad, got", [(None, "got None"),
+                                      ({"state": {}}, r"got a dict with keys \['state'\]"),
+                                      ([1, 2], r"got \[1, 2\]")])
+def test_load_state_dict_of_a_non_state_names_the_argument(bad, got):
+    with pytest.raises(TypeError, match=r"SGD.load_state_dict: state_dict must be a dict with "
+                                        r"'state' .* and 'param_groups' .*" + got):
+        _stepped("SGD", lr=0.1).load_state_dict(bad)
+
+
+def test_load_state_dict_keeps_scheduler_entries():
+    opt = _stepped("SGD", lr=0.1, momentum=0.9)
+    optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=10)
+    fresh = _stepped("SGD", lr=0.1, momentum=0.9)
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.param_groups[0]["max_lr"] == 0.5

@@ -3,7 +3,8 @@
 A tensor made by a differentiable op remembers its parents and a ``backward`` closure that maps
 the gradient of the output to the gradients of the parents (the chain rule, one op at a time).
 ``Tensor.backward`` walks the recorded graph in reverse topological order, iteratively, so a
-chain of any depth works without touching Python's recursion limit.
+chain of any depth works without touching Python's recursion limit: it counts each node's
+consumers once, then runs a node's backward as soon as all its consumers have run.
 
 Semantics (as in PyTorch):
 
@@ -747,56 +748,66 @@ def _data_of(value):
     return value.data if isinstance(value, Tensor) else value
 
 
-def _topological_order(root: Tensor) -> list:
-    """Nodes that need a gradient, parents before children (iterative depth-first search)."""
-    order = []
-    visited = {root}  # tensors hash by identity (== is elementwise), so they key sets and dicts
-    stack = [(root, iter(root._parents))]
+def _consumer_counts(root: Tensor) -> dict:
+    """For each node that needs a gradient, the number of recorded uses that send it one.
+
+    A node's gradient is complete once every op that used it (counted once per use) has run
+    its backward: these counts are the whole topological sort (Kahn's algorithm). One dict
+    entry per node, iterative, and a straight chain costs one lookup per node.
+    """
+    counts = {root: 0}  # tensors hash by identity, so they key dicts
+    stack = [root]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent.requires_grad and parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+        for parent in stack.pop()._parents:
+            if parent.requires_grad:
+                if parent in counts:
+                    counts[parent] += 1
+                else:
+                    counts[parent] = 1
+                    stack.append(parent)
+    return counts
 
 
 def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+    """Send ``seed`` back from ``root``: each node runs once, when all its consumers have."""
     if root._backward is None and root._op:
         raise RuntimeError(
             "backward: trying to backward through the graph a second time; the first "
             "backward() freed it. Call backward(retain_graph=True) the first time if you "
             "need to backpropagate through the same graph twice")
+    pending = _consumer_counts(root)
     grads = {root: seed}
     assigned = set()  # ids of arrays already handed to a leaf's .grad in this pass
-    for node in reversed(_topological_order(root)):
+    ready = [root]
+    while ready:
+        node = ready.pop()
         grad = grads.pop(node, None)
-        if grad is None:
-            continue
-        if node._backward is None:
-            if node._op:
-                raise RuntimeError(
-                    f"backward: the graph through '{node._op}' was already freed by an "
-                    f"earlier backward(); pass retain_graph=True to the first call")
-            if (id(grad) in assigned or not isinstance(grad, np.ndarray)
-                    or grad.base is not None or not grad.flags.writeable):
-                grad = np.array(grad)  # the leaf owns its .grad: no view, no shared buffer
-            assigned.add(id(grad))
-            node.grad = grad if node.grad is None else node.grad + grad
-            continue
-        parent_grads = node._backward(grad)
-        for parent, parent_grad in zip(node._parents, parent_grads):
-            if parent_grad is None or not parent.requires_grad:
+        parents = node._parents
+        if grad is not None:
+            if node._backward is None:
+                if node._op:
+                    raise RuntimeError(
+                        f"backward: the graph through '{node._op}' was already freed by an "
+                        f"earlier backward(); pass retain_graph=True to the first call")
+                if (id(grad) in assigned or not isinstance(grad, np.ndarray)
+                        or grad.base is not None or not grad.flags.writeable):
+                    grad = np.array(grad)  # the leaf owns its .grad: no view, no shared buffer
+                assigned.add(id(grad))
+                node.grad = grad if node.grad is None else node.grad + grad
                 continue
-            existing = grads.get(parent)
-            grads[parent] = parent_grad if existing is None else existing + parent_grad
-        if not retain_graph:
-            node._backward = None
-            node._parents = ()
+            for parent, parent_grad in zip(parents, node._backward(grad)):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                existing = grads.get(parent)
+                grads[parent] = parent_grad if existing is None else existing + parent_grad
+            if not retain_graph:
+                node._backward = None
+                node._parents = ()
+        for parent in parents:
+            if parent.requires_grad:
+                pending[parent] -= 1
+                if not pending[parent]:
+                    ready.append(parent)
 
 
 # ------------------------------------------------------------------------ constructors

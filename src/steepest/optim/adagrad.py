@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from steepest.optim.optimizer import Optimizer, _is_bool, _is_number, check_hyperparameter
-from steepest.tensor import Tensor
 
 __all__ = ["Adagrad"]
 
@@ -46,18 +45,18 @@ class Adagrad(Optimizer):
         check_hyperparameter(name, "maximize", group["maximize"], _is_bool(group["maximize"]),
                              "True or False")
 
-    def _init_state(self, param: Tensor, group: dict) -> dict:
+    def _init_state(self, data: np.ndarray, group: dict) -> dict:
         return {"step": 0,
-                "sum": np.full_like(param.data, group["initial_accumulator_value"])}
+                "sum": np.full_like(data, group["initial_accumulator_value"])}
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         state["step"] += 1
         step = state["step"]
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
         eps = float(group["eps"])
         clr = float(group["lr"]) / (1 + (step - 1) * float(group["lr_decay"]))
         for p, grad_block, total, work0, work1 in self._blocks(
-                [param.data, grad, state["sum"]], 2):
+                [data, grad, state["sum"]], 2):
             g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
             np.multiply(g, g, out=work1)                     # G ← G + g²
             np.add(total, work1, out=total)

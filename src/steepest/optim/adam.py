@@ -7,7 +7,6 @@ import numpy as np
 from steepest.optim.optimizer import (
     Optimizer, _is_bool, _is_number, _lerp_, check_hyperparameter,
 )
-from steepest.tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
 
@@ -60,16 +59,17 @@ class Adam(Optimizer):
         for key in ("amsgrad", "maximize", "decoupled_weight_decay"):
             check_hyperparameter(name, key, group[key], _is_bool(group[key]), "True or False")
 
-    def _init_state(self, param: Tensor, group: dict) -> dict:
-        state = {"step": 0, "exp_avg": np.zeros_like(param.data),
-                 "exp_avg_sq": np.zeros_like(param.data)}
+    def _init_state(self, data: np.ndarray, group: dict) -> dict:
+        state = {"step": 0, "exp_avg": np.zeros_like(data),
+                 "exp_avg_sq": np.zeros_like(data)}
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(param.data)
+            state["max_exp_avg_sq"] = np.zeros_like(data)
         return state
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         lr, eps = float(group["lr"]), float(group["eps"])
-        beta1, beta2 = (float(b) for b in group["betas"])
+        beta1, beta2 = group["betas"]
+        beta1, beta2 = float(beta1), float(beta2)
         weight_decay = float(group["weight_decay"])
         decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
         state["step"] += 1
@@ -79,10 +79,10 @@ class Adam(Optimizer):
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2 ** 0.5
 
-        arrays = [param.data, grad, state["exp_avg"], state["exp_avg_sq"]]
+        arrays = [data, grad, state["exp_avg"], state["exp_avg_sq"]]
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = np.zeros_like(param.data)
+                state["max_exp_avg_sq"] = np.zeros_like(data)
             arrays.append(state["max_exp_avg_sq"])
         for p, grad_block, exp_avg, exp_avg_sq, *rest in self._blocks(arrays, 2):
             *max_exp_avg_sq, work0, work1 = rest

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from steepest.optim.optimizer import Optimizer
-from steepest.tensor import Tensor
 
 __all__ = ["GD"]
 
@@ -20,8 +19,8 @@ class GD(Optimizer):
     def __init__(self, params, lr: float = 0.1):
         super().__init__(params, {"lr": lr})
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         lr = group["lr"]
-        for p, g, scratch in self._blocks([param.data, grad], 1):
+        for p, g, scratch in self._blocks([data, grad], 1):
             np.multiply(g, lr, out=scratch)
             np.subtract(p, scratch, out=p)

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import warnings
 from collections import Counter
+
+import numpy as np
 
 from steepest.optim.optimizer import Optimizer
 from steepest.optim.optimizer import check_hyperparameter as _check
@@ -26,11 +29,13 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
 
 
 def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A whole number: Python int or NumPy integer (np.int64(10)), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_real(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite real number: Python or NumPy (np.float32(0.9)), not a bool."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
             and math.isfinite(value))
 
 
@@ -131,8 +136,8 @@ class StepLR(LRScheduler):
         _check("StepLR", "step_size", step_size, _is_int(step_size) and step_size >= 1,
                "a positive integer")
         _check("StepLR", "gamma", gamma, _is_real(gamma) and gamma > 0, "a number > 0")
-        self.step_size = step_size
-        self.gamma = gamma
+        self.step_size = int(step_size)
+        self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -153,8 +158,8 @@ class MultiStepLR(LRScheduler):
         _check("MultiStepLR", "milestones", milestones,
                all(_is_int(m) and m >= 0 for m in milestones), "non-negative integers")
         _check("MultiStepLR", "gamma", gamma, _is_real(gamma) and gamma > 0, "a number > 0")
-        self.milestones = Counter(milestones)
-        self.gamma = gamma
+        self.milestones = Counter(int(m) for m in milestones)
+        self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -172,7 +177,7 @@ class ExponentialLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
         _check("ExponentialLR", "gamma", gamma, _is_real(gamma) and gamma > 0, "a number > 0")
-        self.gamma = gamma
+        self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -198,8 +203,8 @@ class CosineAnnealingLR(LRScheduler):
                "a positive integer")
         _check("CosineAnnealingLR", "eta_min", eta_min, _is_real(eta_min) and eta_min >= 0,
                "a number >= 0")
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.T_max = int(T_max)
+        self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -233,9 +238,9 @@ class LinearLR(LRScheduler):
                _is_real(end_factor) and 0 <= end_factor <= 1, "a number in [0, 1]")
         _check("LinearLR", "total_iters", total_iters, _is_int(total_iters) and total_iters >= 1,
                "a positive integer")
-        self.start_factor = start_factor
-        self.end_factor = end_factor
-        self.total_iters = total_iters
+        self.start_factor = float(start_factor)
+        self.end_factor = float(end_factor)
+        self.total_iters = int(total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -275,16 +280,16 @@ class OneCycleLR(LRScheduler):
         if total_steps is not None:
             _check(name, "total_steps", total_steps, _is_int(total_steps) and total_steps > 0,
                    "a positive integer")
-            self.total_steps = total_steps
+            self.total_steps = int(total_steps)
         elif epochs is not None and steps_per_epoch is not None:
             _check(name, "epochs", epochs, _is_int(epochs) and epochs > 0, "a positive integer")
             _check(name, "steps_per_epoch", steps_per_epoch,
                    _is_int(steps_per_epoch) and steps_per_epoch > 0, "a positive integer")
-            self.total_steps = epochs * steps_per_epoch
+            self.total_steps = int(epochs) * int(steps_per_epoch)
         else:
             raise ValueError(f"{name}: give total_steps, or both epochs and steps_per_epoch")
         _check(name, "pct_start", pct_start,
-               isinstance(pct_start, float) and 0 <= pct_start <= 1, "a float in [0, 1]")
+               _is_real(pct_start) and 0 <= pct_start <= 1, "a number in [0, 1]")
         _check(name, "anneal_strategy", anneal_strategy, anneal_strategy in ("cos", "linear"),
                "'cos' or 'linear'")
         for key, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
@@ -310,6 +315,9 @@ class OneCycleLR(LRScheduler):
             ]
         self._anneal_func_type = anneal_strategy
         max_lrs = _per_group("max_lr", optimizer, max_lr)
+        for value in max_lrs:
+            _check(name, "max_lr", value, _is_real(value) and value > 0, "a number > 0")
+        max_lrs = [float(value) for value in max_lrs]
         if last_epoch == -1:
             for max_lr_i, group in zip(max_lrs, optimizer.param_groups):
                 group["initial_lr"] = max_lr_i / div_factor
@@ -395,7 +403,7 @@ class ReduceLROnPlateau(LRScheduler):
         _check(name, "threshold", threshold, _is_real(threshold) and threshold >= 0,
                "a number >= 0")
         _check(name, "eps", eps, _is_real(eps) and eps >= 0, "a number >= 0")
-        self.factor = factor
+        self.factor = float(factor)
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             self.default_min_lr = None
@@ -405,9 +413,9 @@ class ReduceLROnPlateau(LRScheduler):
             self.min_lrs = [min_lr] * len(optimizer.param_groups)
         for value in self.min_lrs:
             _check(name, "min_lr", value, _is_real(value) and value >= 0, "numbers >= 0")
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
+        self.patience = int(patience)
+        self.cooldown = int(cooldown)
+        self.eps = float(eps)
         self.last_epoch = 0
         self._last_lr = self._current_lrs()
         self._init_is_better(mode, threshold, threshold_mode)

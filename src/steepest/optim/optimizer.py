@@ -15,6 +15,21 @@ allocates nothing. ``_blocks`` runs an update over cache-sized blocks of large p
 The subclasses reproduce torch.optim's single-tensor (CPU default) code operation by
 operation, in the same order, so float64 trajectories agree with torch's to ~1e-12 (torch's
 CPU kernels fuse some multiply-adds, the only source of last-bit differences).
+
+Flat storage (``flat_storage = True``, the default): the parameters of one group and one dtype
+that take part in a step live as views into one contiguous buffer (each ``param.data`` is
+rebound to its view when the optimizer first steps them together), and so does their state,
+so an update is one pass per operation over the whole group (torch's "foreach"/"fused" idea)
+instead of one per parameter. Each step copies the gradients into a flat gradient buffer
+(``.grad`` itself is left alone). Elementwise arithmetic gives the same bits wherever an element
+sits in an array, so both paths give bit-identical results. The optimizer falls back to the
+per-parameter path, for that step, whenever the flat view does not hold: a parameter rebound
+with ``param.data = ...`` (it is copied into a fresh buffer), a changed set of parameters with a
+gradient (frozen ones are skipped as torch skips them; a set that stays for a second step gets
+its own buffer), state loaded or edited by hand (gathered back into flat buffers at the next
+step), or parameters whose step counts differ. ``flat_storage = False`` on the class, when the
+optimizer is made, keeps every parameter's own array. Hold ``param`` rather than an old ``param.data`` array:
+after the first step the array is a view into the flat buffer.
 """
 
 from __future__ import annotations
@@ -59,8 +74,146 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) 
         np.add(end, work, out=start)
 
 
+class _FlatBucket:
+    """Parameters of one group and one dtype, stored as views into contiguous buffers.
+
+    ``data`` holds the parameters (each ``param.data`` is rebound to its view), ``grad`` the
+    gradients of a step, ``state`` the optimizer state as one flat array per key (plus the
+    values shared by all, such as ``step``); each parameter's own state dict holds views into
+    those arrays, so the per-parameter path and ``state_dict()`` see the same numbers.
+    """
+
+    def __init__(self, params: list):
+        self.params = list(params)
+        self.shapes = [param.data.shape for param in self.params]
+        bounds = np.cumsum([0] + [param.data.size for param in self.params]).tolist()
+        self.slices = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        dtype = self.params[0].data.dtype
+        self.data = np.empty(bounds[-1], dtype=dtype)
+        self.grad = np.empty(bounds[-1], dtype=dtype)
+        self.data_views = self._views(self.data)
+        for param, view in zip(self.params, self.data_views):
+            view[...] = param.data
+            param.data = view
+        self.state: dict = {}
+        self.state_views: dict = {}    # key -> each parameter's view into state[key]
+        self.param_states: list = []   # each parameter's state dict, as gathered
+        self.view_checks: list = []    # (state dict, key, view) that must still hold
+        self.plain_keys: list = []     # keys of the values shared by all (step counts)
+
+    def _views(self, flat: np.ndarray) -> list:
+        return [flat[part].reshape(shape) for part, shape in zip(self.slices, self.shapes)]
+
+    def same_params(self, params: list) -> bool:
+        """Whether these are the bucket's parameters, in order."""
+        if len(params) != len(self.params):
+            return False
+        for param, mine in zip(params, self.params):
+            if param is not mine:
+                return False
+        return True
+
+    def holds_data(self) -> bool:
+        """Whether every parameter's ``.data`` is still its view (not rebound)."""
+        for param, view in zip(self.params, self.data_views):
+            if param.data is not view:
+                return False
+        return True
+
+    def state_in_sync(self, states: dict) -> bool:
+        """Whether every parameter's state is still the gathered one: the same dict, holding
+        our views and the shared values (a per-parameter step, a load or an edit breaks this)."""
+        if not self.param_states:
+            return False
+        size = len(self.state)
+        for param, mine in zip(self.params, self.param_states):
+            if states.get(param) is not mine or len(mine) != size:
+                return False
+        for mine, key, view in self.view_checks:
+            if mine.get(key) is not view:
+                return False
+        for key in self.plain_keys:
+            value = self.state[key]
+            for mine in self.param_states:
+                if not _same_value(mine.get(key, _MISSING), value):
+                    return False
+        return True
+
+    def gather_state(self, states: dict) -> bool:
+        """Copy the parameters' states into flat buffers and point each state at its views.
+
+        Returns False (and changes nothing) unless all states have the same keys, the same
+        non-array values (step counts) and arrays of their parameter's shape and dtype.
+        """
+        param_states = [states[param] for param in self.params]
+        first = param_states[0]
+        dtype = self.data.dtype
+        for param, state in zip(self.params, param_states):
+            if state.keys() != first.keys():
+                return False
+            for key, value in state.items():
+                if isinstance(value, np.ndarray):
+                    if value.shape != param.data.shape or value.dtype != dtype:
+                        return False
+                elif isinstance(first[key], np.ndarray) or not _same_value(value, first[key]):
+                    return False
+        self.state, self.state_views = {}, {}
+        for key, value in first.items():
+            if isinstance(value, np.ndarray):
+                flat = np.empty_like(self.data)
+                views = self._views(flat)
+                for state, view in zip(param_states, views):
+                    view[...] = state[key]
+                    state[key] = view
+                self.state[key], self.state_views[key] = flat, views
+            else:
+                self.state[key] = value
+        self.param_states = param_states
+        self._index_state()
+        return True
+
+    def _index_state(self) -> None:
+        self.view_checks = [(state, key, view) for key, views in self.state_views.items()
+                            for state, view in zip(self.param_states, views)]
+        self.plain_keys = [key for key in self.state if key not in self.state_views]
+
+    def scatter_state(self) -> None:
+        """After a flat update: share new values (the step count) and new buffers (e.g. a
+        momentum buffer made at the first step) with every parameter's state."""
+        if len(self.state) != len(self.state_views) + len(self.plain_keys):
+            for key, value in self.state.items():   # a key new in this step
+                if key not in self.state_views and isinstance(value, np.ndarray):
+                    views = self.state_views[key] = self._views(value)
+                    for state, view in zip(self.param_states, views):
+                        state[key] = view
+            self._index_state()
+        for key in self.plain_keys:
+            value = self.state[key]
+            for state in self.param_states:
+                state[key] = value
+
+
+_MISSING = object()
+
+
+def _same_value(a, b) -> bool:
+    """Equality of plain state values (step counts, None), never of arrays."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
 class Optimizer:
     """Base class. ``params``: an iterable of parameters or of dicts (parameter groups)."""
+
+    #: Keep each group's parameters and state in flat buffers (see the module docstring);
+    #: set to False on an instance for the per-parameter path (same results, more calls).
+    flat_storage = True
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -68,10 +221,19 @@ class Optimizer:
         self.state: dict = {}
         self._work_buffers: dict = {}  # scratch arrays shared by parameters of one shape
         self._step_count = 0           # read by the lr schedulers (scheduler-before-step warning)
+        self.flat_storage = self.flat_storage  # the class default, fixed for this instance
+        self._buckets: dict = {}       # (group index, dtype) -> _FlatBucket
+        self._last_sets: dict = {}     # (group index, dtype) -> parameters of the last new set
+        name = type(self).__name__
         if isinstance(params, Tensor):
-            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors "
+            raise TypeError(f"{name}: params must be an iterable of tensors "
                             f"(e.g. model.parameters()), got a single Tensor; wrap it in a list")
-        groups = list(params)
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError(f"{name}: params must be an iterable of tensors or of parameter-group "
+                            f"dicts (e.g. model.parameters()), got {params!r} of type "
+                            f"{type(params).__name__}") from None
         if not groups:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list; pass "
                              f"model.parameters() or a list of tensors")
@@ -109,6 +271,8 @@ class Optimizer:
         full = {**self.defaults, **group, "params": params}
         self._validate(full)
         self.param_groups.append(full)
+        if self.flat_storage:
+            self._make_buckets(len(self.param_groups) - 1, params)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients before the next backward (they accumulate otherwise)."""
@@ -129,21 +293,115 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         self._step_count += 1
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None or not param.requires_grad:
-                    continue
-                state = self.state.get(param)
-                if state is None:
-                    state = self.state[param] = self._init_state(param, group)
-                self._update(param, param.grad, state, group)
+        taking_part = [self._params_with_grad(index, group)  # all checked before any update
+                       for index, group in enumerate(self.param_groups)]
+        for index, (group, by_dtype) in enumerate(zip(self.param_groups, taking_part)):
+            for dtype, params in by_dtype.items():
+                bucket = self._flat_bucket((index, dtype), params, group)
+                if bucket is None:
+                    self._step_each(params, group)
+                else:
+                    self._step_flat(bucket, group)
         return loss
 
-    def _init_state(self, param: Tensor, group: dict) -> dict:
-        """Fresh per-parameter state (buffers are preallocated once, updated in place)."""
+    def _params_with_grad(self, index: int, group: dict) -> dict:
+        """The group's parameters that take part in this step, by dtype, gradients checked.
+
+        Skipped as in torch: ``grad is None`` or ``requires_grad=False``. A gradient must be an
+        ndarray of the parameter's shape and dtype: one of another shape would broadcast
+        silently into every weight.
+        """
+        by_dtype: dict = {}
+        for i, param in enumerate(group["params"]):
+            grad = param.grad
+            if grad is None or not param.requires_grad:
+                continue
+            data = param.data
+            if (not isinstance(grad, np.ndarray) or grad.shape != data.shape
+                    or grad.dtype != data.dtype):
+                self._bad_grad(index, i, param, grad)
+            same_dtype = by_dtype.get(data.dtype)
+            if same_dtype is None:
+                by_dtype[data.dtype] = [param]
+            else:
+                same_dtype.append(param)
+        return by_dtype
+
+    def _bad_grad(self, group_index: int, index: int, param: Tensor, grad) -> None:
+        where = (f"{type(self).__name__}.step: parameter {index} of group {group_index}"
+                 + (f" ({param.name!r})" if param.name else ""))
+        if not isinstance(grad, np.ndarray):
+            raise TypeError(f"{where} has a .grad of type {type(grad).__name__}; expected a "
+                            f"NumPy array of shape {param.shape} and dtype {param.dtype}")
+        if grad.shape != param.shape:
+            raise ValueError(f"{where} has shape {param.shape}, but its .grad has shape "
+                             f"{grad.shape}; a gradient must have its parameter's shape "
+                             f"(it is not broadcast)")
+        raise TypeError(f"{where} has dtype {param.dtype}, but its .grad has dtype "
+                        f"{grad.dtype}; a gradient must have its parameter's dtype")
+
+    def _step_each(self, params: list, group: dict) -> None:
+        """The per-parameter path: one update per parameter, on its own arrays."""
+        for param in params:
+            state = self.state.get(param)
+            if state is None:
+                state = self.state[param] = self._init_state(param.data, group)
+            self._update(param.data, param.grad, state, group)
+
+    def _flat_bucket(self, key: tuple, params: list, group: dict):
+        """The flat buffers for ``params`` (one group, one dtype), or None to go per parameter.
+
+        Buckets are made with the group (``add_param_group``) from its parameters that
+        require a gradient, so ``param.data`` is rebound once, before training. A parameter
+        rebound since (``param.data = ...``) is copied into a fresh bucket. A step whose set
+        of parameters differs (a frozen or unused one) goes per parameter, on the same views;
+        a set that stays for two steps in a row gets its own bucket.
+        The state is (re)gathered into flat buffers when it is not the bucket's views any more
+        (new, loaded or edited state); parameters at different step counts go per parameter.
+        """
+        if not self.flat_storage or len(params) < 2:
+            return None
+        bucket = self._buckets.get(key)
+        if bucket is None or not bucket.same_params(params):
+            # a new set of parameters (some frozen or unused since): per parameter this
+            # step; if the next step has the same set, it gets a bucket of its own
+            previous, self._last_sets[key] = self._last_sets.get(key), tuple(params)
+            if previous is None or len(previous) != len(params) or any(
+                    a is not b for a, b in zip(previous, params)):
+                return None
+            bucket = self._buckets[key] = _FlatBucket(params)
+        elif not bucket.holds_data():
+            bucket = self._buckets[key] = _FlatBucket(params)
+        if not bucket.state_in_sync(self.state):
+            for param in params:
+                if param not in self.state:
+                    self.state[param] = self._init_state(param.data, group)
+            if not bucket.gather_state(self.state):
+                return None
+        return bucket
+
+    def _make_buckets(self, index: int, params: list) -> None:
+        """Flat buckets for a new group: its trainable parameters, one bucket per dtype."""
+        by_dtype: dict = {}
+        for param in params:
+            if param.requires_grad:
+                by_dtype.setdefault(param.data.dtype, []).append(param)
+        for dtype, same_dtype in by_dtype.items():
+            if len(same_dtype) > 1:  # one parameter is its own flat buffer already
+                self._buckets[(index, dtype)] = _FlatBucket(same_dtype)
+
+    def _step_flat(self, bucket: "_FlatBucket", group: dict) -> None:
+        """The flat path: gradients gathered into one buffer, one update over the whole bucket."""
+        np.concatenate([param.grad.reshape(-1) for param in bucket.params], out=bucket.grad)
+        self._update(bucket.data, bucket.grad, bucket.state, group)
+        bucket.scatter_state()
+
+    def _init_state(self, data: np.ndarray, group: dict) -> dict:
+        """Fresh state for a parameter with values ``data`` (buffers are updated in place)."""
         return {}
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        """Update ``data`` in place from ``grad`` and ``state``: one parameter or a flat bucket."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- helpers for _update
@@ -219,36 +477,75 @@ class Optimizer:
                  for p, s in self.state.items() if id(p) in index}
         return {"state": state, "param_groups": copy.deepcopy(groups)}
 
+    #: Group entries that lr schedulers add (OneCycleLR, any LRScheduler): not hyperparameters
+    #: of another optimizer, so a saved state may carry them.
+    _scheduler_keys = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum",
+                                 "base_momentum"})
+
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyperparameters and buffers saved by ``state_dict()``; shapes are checked."""
+        """Restore hyperparameters and buffers saved by ``state_dict()`` of the same optimizer.
+
+        Everything is checked before anything is written: the saved groups must have this
+        optimizer's hyperparameters (an SGD state does not load into Adam), valid values
+        (as the constructor checks them), the same numbers of groups and parameters, and state
+        arrays of each parameter's shape. On any error the optimizer is unchanged.
+        """
         name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        if (not isinstance(state_dict, dict) or not isinstance(state_dict.get("state"), dict)
+                or not isinstance(state_dict.get("param_groups"), (list, tuple))):
+            got = (f"a dict with keys {sorted(map(str, state_dict))}"
+                   if isinstance(state_dict, dict) else repr(state_dict))
+            raise TypeError(f"{where}: state_dict must be a dict with 'state' (a dict) and "
+                            f"'param_groups' (a list), as made by {name}.state_dict(); "
+                            f"got {got}")
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the saved state has {len(saved_groups)} "
+            raise ValueError(f"{where}: the saved state has {len(saved_groups)} "
                              f"parameter groups, this optimizer has {len(self.param_groups)}")
+        merged_groups = []
         params = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
+                raise TypeError(f"{where}: param_groups[{i}] must be a dict with a 'params' "
+                                f"list, got {saved!r}")
+            options = set(saved) - {"params"}
+            missing = sorted(set(self.defaults) - options)
+            foreign = sorted(options - set(self.defaults) - self._scheduler_keys)
+            if missing or foreign:
+                raise ValueError(
+                    f"{where}: param_groups[{i}] is not the state of a {name}: "
+                    + (f"it lacks {missing}" if missing else "")
+                    + ("; " if missing and foreign else "")
+                    + (f"it has options {foreign} that {name} does not know" if foreign else "")
+                    + f"; expected the options {sorted(self.defaults)} (load a state saved "
+                      f"by the same optimizer class)")
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{name}.load_state_dict: group {i} has "
-                                 f"{len(saved['params'])} parameters saved but "
-                                 f"{len(group['params'])} here")
+                raise ValueError(f"{where}: group {i} has {len(saved['params'])} parameters "
+                                 f"saved but {len(group['params'])} here")
+            merged = {**group, **{k: v for k, v in saved.items() if k != "params"}}
+            self._validate(merged)
+            merged_groups.append(merged)
             params.extend(zip(saved["params"], group["params"]))
         new_state = {}
         for saved_index, param in params:
             saved = state_dict["state"].get(saved_index, state_dict["state"].get(str(saved_index)))
             if saved is None:
                 continue
+            if not isinstance(saved, dict):
+                raise TypeError(f"{where}: state of parameter {saved_index} must be a dict, "
+                                f"got {type(saved).__name__}")
             restored = {}
             for key, value in saved.items():
                 if isinstance(value, np.ndarray) and value.ndim and value.shape != param.shape:
-                    raise ValueError(f"{name}.load_state_dict: state {key!r} of parameter "
-                                     f"{saved_index} has shape {value.shape}, the parameter "
-                                     f"has shape {param.shape}")
+                    raise ValueError(f"{where}: state {key!r} of parameter {saved_index} has "
+                                     f"shape {value.shape}, the parameter has shape "
+                                     f"{param.shape}")
                 restored[key] = (np.array(value, dtype=param.dtype) if isinstance(value, np.ndarray)
                                  and value.ndim else value)
             new_state[param] = restored
-        for saved, group in zip(saved_groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
+        for merged, group in zip(merged_groups, self.param_groups):
+            group.update(merged)
         self.state = new_state
 
     def __repr__(self) -> str:

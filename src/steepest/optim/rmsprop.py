@@ -7,7 +7,6 @@ import numpy as np
 from steepest.optim.optimizer import (
     Optimizer, _is_bool, _is_number, _lerp_, check_hyperparameter,
 )
-from steepest.tensor import Tensor
 
 __all__ = ["RMSprop"]
 
@@ -53,25 +52,25 @@ class RMSprop(Optimizer):
         for key in ("centered", "maximize"):
             check_hyperparameter(name, key, group[key], _is_bool(group[key]), "True or False")
 
-    def _init_state(self, param: Tensor, group: dict) -> dict:
-        state = {"step": 0, "square_avg": np.zeros_like(param.data)}
+    def _init_state(self, data: np.ndarray, group: dict) -> dict:
+        state = {"step": 0, "square_avg": np.zeros_like(data)}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros_like(param.data)
+            state["momentum_buffer"] = np.zeros_like(data)
         if group["centered"]:
-            state["grad_avg"] = np.zeros_like(param.data)
+            state["grad_avg"] = np.zeros_like(data)
         return state
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         momentum = float(group["momentum"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
         centered = group["centered"]
         state["step"] += 1
-        arrays = [param.data, grad, state["square_avg"]]
+        arrays = [data, grad, state["square_avg"]]
         for key, wanted in (("grad_avg", centered), ("momentum_buffer", momentum > 0)):
             if wanted:
                 if state.get(key) is None:
-                    state[key] = np.zeros_like(param.data)
+                    state[key] = np.zeros_like(data)
                 arrays.append(state[key])
         for p, grad_block, square_avg, *rest in self._blocks(arrays, 2):
             work0, work1 = rest[-2:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from steepest.optim.optimizer import Optimizer, _is_bool, _is_number, check_hyperparameter
-from steepest.tensor import Tensor
 
 __all__ = ["SGD"]
 
@@ -56,17 +55,17 @@ class SGD(Optimizer):
                                  f"momentum > 0 and dampening == 0 with nesterov=True "
                                  f"(got momentum={momentum}, dampening={dampening})")
 
-    def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
         nesterov = group["nesterov"]
-        arrays = [param.data, grad]
+        arrays = [data, grad]
         first_step = False
         if momentum != 0:
             if state.get("momentum_buffer") is None:
-                state["momentum_buffer"] = np.empty_like(param.data)
+                state["momentum_buffer"] = np.empty_like(data)
                 first_step = True
             arrays.append(state["momentum_buffer"])
         for p, grad_block, *rest in self._blocks(arrays, 2):
