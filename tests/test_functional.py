@@ -211,10 +211,10 @@ def test_cross_entropy_refuses_one_column_logits():
 
 def test_fit_with_one_output_and_cross_entropy_refuses():
     X, y = st.data.make_moons(40)
+    model = st.nn.mlp([2, 8, 1])
     with pytest.raises(ValueError, match="one output per class"):
-        st.fit(st.nn.mlp([2, 8, 1]), st.losses.cross_entropy,
-               st.optim.SGD(st.nn.mlp([2, 8, 1]).parameters(), lr=0.1), X, y, epochs=1,
-               verbose=False)
+        st.fit(model, st.losses.cross_entropy, st.optim.SGD(model.parameters(), lr=0.1), X, y,
+               epochs=1, verbose=False)
 
 
 @pytest.mark.parametrize("labels", [np.array([0.0, 3.0, 1.0, 3.0, 2.0]),
