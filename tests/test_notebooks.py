@@ -103,6 +103,20 @@ def _text(cell) -> str:
     return "".join(parts)
 
 
+def test_the_notebooks_extra_runs_them_without_torch():
+    """notebooks/README installs `[notebooks]`: Jupyter and the kernel, not the test-only torch."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((NOTEBOOK_DIR.parent / "pyproject.toml").read_text())["project"]
+    extra = [re.split(r"[<>=!~\[ ;]", spec)[0].lower()
+             for spec in project["optional-dependencies"]["notebooks"]]
+    assert {"ipykernel", "nbclient", "nbformat"} <= set(extra)
+    assert {"jupyterlab", "notebook", "jupyter"} & set(extra)
+    assert "torch" not in extra
+    readme = (NOTEBOOK_DIR / "README.md").read_text(encoding="utf-8")
+    assert 'pip install -e ".[notebooks]"' in readme
+    assert '".[test]"' not in readme.split("## How an exercise works")[0]
+
+
 def test_the_five_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
