@@ -70,8 +70,9 @@ def _hides_data(ax, legend, renderer) -> bool:
 def _legend(ax, **kwargs):
     """``ax.legend(**kwargs)``, moved where it hides no plotted point when the figure is saved
     (see :func:`_settle_legends`)."""
-    ax._steepest_legend = kwargs
-    return ax.legend(loc="best", **kwargs)
+    kwargs.setdefault("loc", "best")
+    ax._steepest_legend = {k: v for k, v in kwargs.items() if k != "loc"}
+    return ax.legend(**kwargs)
 
 
 def _settle_legends(fig, rounds: int = 3) -> None:
@@ -389,14 +390,16 @@ def figures_activations(lesson, img_dir) -> list[FigureFile]:
             _zoom_negative_side(ax, grid, curve, color)
     for row in axes:
         row[0].set_ylabel("f(z) and f′(z)")
-    _legend(flat[0], fontsize=8.5)
+    handles, labels = flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9.5)
     ax = flat[len(d["order"])]
     for name in ("sigmoid", "tanh", "relu"):
         ax.plot(grid, d["curves"][name]["derivative"], color=ACTIVATION_COLORS[name],
                 label=f"{name}′ (max {np.max(d['curves'][name]['derivative']):.2f})")
     ax.set_title("Derivatives compared\n(autodiff)", fontsize=10.5)
     ax.set_xlabel("z")
-    _legend(ax, fontsize=8.5)
+    ax.set_ylim(-0.05, 1.7)   # room above the curves for the legend
+    _legend(ax, fontsize=8.5, loc="upper left")
     fig.suptitle("The seven activation functions (solid) and their derivatives (dashed)")
     name = _save(fig, img_dir, lesson, "functions")
     figures = [FigureFile(name, "Each function and its derivative from autodiff; the crosses "
@@ -438,15 +441,16 @@ def _zoom_negative_side(ax, grid, curve, color) -> None:
     negative = grid <= 0
     f = np.asarray(curve["f"])[negative]
     slope = float(np.median(np.asarray(curve["derivative"])[grid < 0]))
-    inset = ax.inset_axes([0.1, 0.5, 0.42, 0.38])
+    inset = ax.inset_axes([0.06, 0.47, 0.42, 0.33])
     inset.plot(grid[negative], f, color=color)
     inset.axhline(0, color="0.6", lw=0.8)
     low = float(f.min())
     inset.set_ylim(1.25 * low, -0.35 * low)
     inset.set_xlim(float(grid[negative][0]), 0.0)
     inset.tick_params(labelsize=7.5)
+    inset.yaxis.tick_right()
     inset.grid(True, alpha=0.3)
-    inset.set_title(f"z < 0, zoomed: slope {slope:g}", fontsize=8.5)
+    inset.set_title(f"zoom on z < 0: slope {slope:g}", fontsize=8.5)
 
 
 # ---------------------------------------------------------------- 6. optimizers
