@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -106,6 +107,9 @@ def test_gradient_at_another_point():
     (2 * G1.T, "mean_missing", "also transposed"),
     (3 * G1, "scale", "3 times the true gradient"),
     (np.outer(2 * (W1 @ INPUT - TARGET) / 4, INPUT), "wrong_model", r"W1 @ input"),
+    (np.outer(INPUT, 2 * (W1 @ INPUT - TARGET) / 4), "wrong_model",
+     r"right formula.*computed as W1 @ input"),
+    (np.outer(INPUT, 2 * (W1 @ INPUT - TARGET)), "mean_missing", r"W1 @ input"),
     (np.tile(2 * (PREDICTION - TARGET) / 4, (4, 1)), "chain_incomplete", "every row"),
     (G1 * (1 + 0.003 * np.sin(np.arange(16)).reshape(4, 4)), "rounded", "within 1%"),
     (G1 + np.eye(4), "wrong", r"4 of 16 entries differ"),
@@ -137,9 +141,16 @@ def test_gradient_rejects_non_numbers_and_nan():
 
 
 # ----------------------------------------------------------------------------- check_update
+def _numbers_after(text: str, words: str) -> list:
+    """The numbers that follow ``words`` in a message, as floats."""
+    return [float(m) for m in re.findall(re.escape(words) + r"\s*([-+0-9.e]+\d)", text)]
+
+
 def test_update_accepts_a_descending_step(capsys):
     assert check_update(W1 - 0.05 * G1, 0.05)
-    assert "7.82813" in capsys.readouterr().out  # reference: loss after one step, lr 0.05
+    out = capsys.readouterr().out
+    # reference: the loss after one step at lr 0.05 is exactly 7.828125 (125.25·(1 − 0.75)²)
+    assert _numbers_after(out, "to") == [pytest.approx(7.828125, rel=1e-5)], out
     W = W1 - 0.05 * G1
     G = np.outer(INPUT, 2 * (INPUT @ W - TARGET) / 4)
     assert check_update(W - 0.01 * G, 0.01, W1_old=W)
@@ -155,6 +166,8 @@ def test_update_accepts_a_descending_step(capsys):
     (W1 - 0.05 * 4 * G1, 0.05, "scale", "off by a factor 4"),
     (W1 - 0.05 * np.outer(2 * (W1 @ INPUT - TARGET) / 4, INPUT), 0.05, "wrong_model",
      r"W1 @ input"),
+    (W1 - 0.05 * np.outer(INPUT, 2 * (W1 @ INPUT - TARGET) / 4), 0.05, "wrong_model",
+     r"computed from prediction = W1 @ input"),
     (W1 - 0.05 * G1 + 0.3, 0.05, "wrong", "not W1 − lr·G1"),
     (W1 - 0.05 * G1, -0.05, "lr_invalid", "negative"),
     (W1 - 0.05 * G1, 0.0, "lr_invalid", "is 0"),
@@ -203,16 +216,90 @@ def test_loss_below_accepts_trained_weights():
     assert check_loss_below(_train(0.01, 14), threshold=2.0)
 
 
+def test_loss_below_not_yet_names_the_loss():
+    with raises("not_below", "not yet below 1.3") as info:
+        check_loss_below(_train(0.05, 1))
+    assert _numbers_after(str(info.value), "the loss is") == [pytest.approx(7.828125, rel=1e-5)]
+
+
+@pytest.mark.parametrize("value", [7.828125, np.nextafter(7.828125, 8), np.nextafter(7.828125, 7),
+                                   7.828125 * (1 + 4e-16), 7.828125 * (1 - 4e-16)])
+def test_displayed_numbers_do_not_depend_on_the_last_bit(value):
+    """A tie like 7.828125 (exact) prints the same whichever way its last bit came out."""
+    assert ex._num(value) == "7.82813"
+    assert ex._num(-value) == "-7.82813"
+
+
+@pytest.mark.parametrize("value, digits, shown", [
+    (125.25, 6, "125.25"), (0.0, 6, "0"), (2 / 15, 4, "0.1333"), (1e-7, 6, "1e-07"),
+    (123456789.0, 6, "1.23457e+08"), (9.9999996, 6, "10"), (float("nan"), 6, "nan"),
+])
+def test_displayed_numbers_keep_their_significant_digits(value, digits, shown):
+    assert ex._num(value, digits) == shown
+
+
 @pytest.mark.parametrize("W, mistake, match", [
-    (_train(0.05, 1), "not_below", "7.82813, not yet below 1.3"),
     (_train(0.14, 3), "lr_too_large", "larger than where it started"),
     (W1.copy(), "unchanged", "still the starting weights"),
     (_train(0.05, 20, layout="column"), "wrong_model", r"W1 @ input"),
+    (_train(0.01, 5, layout="column"), "wrong_model", r"gradient of the wrong model"),
+    (W1 + 0.01 * G1, "added", "moved up the gradient"),
     (np.ones((2, 2)), "shape", "4x4"),
 ])
 def test_loss_below_mistakes(W, mistake, match):
     with raises(mistake, match):
         check_loss_below(W)
+
+
+def _same_gradient(lr, steps, layout="row"):
+    """The course notes' loop, re-run ``steps`` times: ``W1 = W1 − lr·G1`` with G1 never
+    recomputed (computed once, at the starting weights)."""
+    G = G1 if layout == "row" else np.outer(2 * (W1 @ INPUT - TARGET) / 4, INPUT)
+    W = W1.copy()
+    for _ in range(steps):
+        W = W - lr * G
+    return W
+
+
+@pytest.mark.parametrize("lr, steps", [(0.01, 100), (0.01, 14), (0.01, 12), (0.05, 5),
+                                       (0.001, 300)])
+def test_loss_below_names_a_gradient_not_recomputed(lr, steps):
+    with raises("stale_gradient", "gradient was not recomputed") as info:
+        check_loss_below(_same_gradient(lr, steps))
+    assert "lr_too_large" not in str(info.value)
+    assert "W1 @ input" not in str(info.value)
+
+
+def test_loss_below_uses_the_learning_rate_given():
+    # 20 stale steps at 0.01 and one true step at 0.2 both give W1 − 0.2·G1
+    with raises("lr_too_large", "learning rate is too large.*Or, if you repeated"):
+        check_loss_below(_same_gradient(0.01, 20))
+    with raises("stale_gradient", "20 steps of W1 = W1 − 0.01·G1"):
+        check_loss_below(_same_gradient(0.01, 20), lr=0.01)
+    with raises("not_below", "not yet below.*Or, if you repeated"):   # or one step at 0.1
+        check_loss_below(_same_gradient(0.01, 10))
+    with raises("stale_gradient", "10 steps of W1 = W1 − 0.01·G1"):
+        check_loss_below(_same_gradient(0.01, 10), lr=0.01)
+    with raises("lr_too_large", "too large"):
+        check_loss_below(_train(0.2, 1), lr=0.2)
+    with raises("lr_too_large", "too large"):
+        check_loss_below(_train(0.14, 3), lr=0.14)
+
+
+def test_loss_below_true_descent_is_never_called_stale():
+    """Every true descent W_k stays on the line W1 − c·G1; none may be blamed on a stale G1."""
+    for lr in ex._TYPICAL_RATES:
+        for steps in range(1, 40):
+            W = _train(lr, steps)
+            try:
+                check_loss_below(W)
+            except ExerciseError as error:
+                assert error.mistake != "stale_gradient", (lr, steps, str(error))
+
+
+def test_loss_below_names_the_course_notes_orientation_with_a_stale_gradient():
+    with raises("stale_gradient", r"not recomputed.*W1 @ input"):
+        check_loss_below(_same_gradient(0.01, 30, layout="column"))
 
 
 # ----------------------------------------------------------------------------- line fit

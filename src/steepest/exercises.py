@@ -9,7 +9,7 @@ Every notebook exercise has three parts: a ``# TODO`` cell where the learner wri
     check_gradient(G1)  # ExerciseError: you have not filled in this TODO yet: G1 is still `...`
 
 A checker computes the true answer itself, with steepest's autodiff engine (the problem's data
-are the course's: the seed notebook's ``input``, ``target`` and ``W1``; the line fit
+are the course's: the course notebook's ``input``, ``target`` and ``W1``; the line fit
 ``z = 2x``; the two-neuron chain with ``x = 0.1, w1 = 0.15, ...``). On a correct answer (to
 float tolerance) it prints a short confirmation and returns ``True``. On a wrong one it raises
 :class:`ExerciseError` (an ``AssertionError``) whose message names the likely mistake and how
@@ -22,9 +22,9 @@ with a ``NameError``.
 
 Checkers
 --------
-* ``check_gradient(G1)``: the seed notebook's ∂loss/∂W1, loss = mean((input @ W1 − target)²);
+* ``check_gradient(G1)``: the course notebook's ∂loss/∂W1, loss = mean((input @ W1 − target)²);
 * ``check_update(W1_new, lr, W1_old=None)``: one gradient-descent step W1 − lr·G1;
-* ``check_loss_below(W1, threshold=1.30)``: trained weights reach the seed's target loss;
+* ``check_loss_below(W1, threshold=1.30)``: trained weights reach the course's target loss;
 * ``check_linear_gradient(dJdw, w=0.2)``: dJ/dw of the line fit J(w) = Σ(z − w·x)²;
 * ``check_critical_learning_rate(lr_max)``: the largest learning rate that converges on J;
 * ``check_chain_rule(dE_dw2, dE_db2, dE_dw1, dE_db1)``: the gradients of the two-sigmoid chain;
@@ -47,6 +47,7 @@ top to bottom, every check passes. The learner's edition drops the solution cell
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
 import math
 import sys
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- the problems
-#: The seed notebook's data (000): ``prediction = input @ W1``,
+#: The course notebook's data (000): ``prediction = input @ W1``,
 #: ``loss = mean((prediction − target)²)``.
 NOTEBOOK_INPUT = np.array([1.0, 2.0, 3.0, 4.0])
 NOTEBOOK_TARGET = np.array([2.0, 3.0, 4.0, 5.0])
@@ -92,6 +93,7 @@ class ExerciseError(AssertionError):
     ``wrong_model``, ``chain_incomplete``, ``sigma_prime_missing``, ``z_instead_of_a``,
     ``wrong_variable``, ``not_derivative``, ``rounded``, ``added``, ``unchanged``,
     ``lr_missing``, ``lr_mismatch``, ``lr_too_large``, ``lr_invalid``, ``not_below``,
+    ``stale_gradient``,
     ``bias_correction``, ``sqrt_missing``, ``velocity``, ``wrong``.
     """
 
@@ -188,10 +190,27 @@ def _finite(value: np.ndarray, name: str) -> None:
               f"before this point; print the intermediate values to find where", "nonfinite")
 
 
+def _num(value, digits: int = 6) -> str:
+    """``value`` to ``digits`` significant digits, the same on every machine.
+
+    A float sum's last bit depends on the BLAS build and the CPU, and a value that is exactly
+    a tie (the course's loss after one step, 7.828125) would print 7.82812 on one machine and
+    7.82813 on another. So the value is rounded once to 12 significant digits (far above the
+    last-bit noise), then half up to ``digits``: 7.828125 prints 7.82813 everywhere.
+    """
+    value = float(value)
+    if value == 0.0 or not math.isfinite(value):
+        return f"{value:g}"
+    settled = decimal.Decimal(f"{value:.12e}")
+    unit = decimal.Decimal(1).scaleb(settled.adjusted() - digits + 1)
+    rounded = settled.quantize(unit, rounding=decimal.ROUND_HALF_UP)
+    return f"{float(rounded):.{digits}g}"
+
+
 def _fmt(value) -> str:
     value = np.asarray(value, dtype=np.float64)
     if value.size == 1:
-        return f"{float(value):.6g}"
+        return _num(float(value))
     return np.array2string(value, precision=4, suppress_small=True, separator=", ")
 
 
@@ -200,7 +219,7 @@ def _first_difference(value: np.ndarray, truth: np.ndarray) -> str:
     index = tuple(int(i) for i in np.argwhere(wrong)[0])
     where = f"[{', '.join(map(str, index))}]" if index else ""
     return (f"{int(wrong.sum())} of {value.size} entries differ; e.g. entry {where} is "
-            f"{value[index]:.6g} but should be {truth[index]:.6g}")
+            f"{_num(value[index])} but should be {_num(truth[index])}")
 
 
 def _scale_message(name: str, r: float, n: int | None, mean: bool, sign_hint: str,
@@ -260,7 +279,7 @@ def _notebook_problem(W1, input, target):
 def _notebook_loss(W1, input, target, layout: str = "row", grad: bool = True):
     """loss = mean((input @ W1 − target)²) and ∂loss/∂W1, by steepest's autodiff.
 
-    ``layout="column"`` is the seed's second cell, ``W1 @ input``.
+    ``layout="column"`` is the course notes' second cell, ``W1 @ input``.
     """
     W = st.tensor(np.array(W1, dtype=np.float64), requires_grad=grad)
     x = st.tensor(input)
@@ -273,10 +292,10 @@ def _notebook_loss(W1, input, target, layout: str = "row", grad: bool = True):
 
 
 def check_gradient(G1, W1=None, input=None, target=None) -> bool:
-    """Check ``G1 = ∂loss/∂W1`` for the seed notebook's ``loss = mean((input @ W1 − target)²)``.
+    """Check ``G1 = ∂loss/∂W1`` for the course notebook's ``loss = mean((input @ W1 − target)²)``.
 
     The answer is ``np.outer(input, 2 * (prediction − target) / len(target))``, a 4x4 array
-    (the shape of W1). ``W1``, ``input``, ``target`` default to the seed's values.
+    (the shape of W1). ``W1``, ``input``, ``target`` default to the course's values.
     """
     G1 = _array(G1, "G1", "Write the gradient of the loss with respect to W1: it has W1's "
                           "shape, and by the chain rule ∂loss/∂W1[i, j] = input[i]·"
@@ -302,6 +321,8 @@ def check_gradient(G1, W1=None, input=None, target=None) -> bool:
     _, column_truth = _notebook_loss(W1, input, target, layout="column")
     prediction = input @ W1
     dprediction = 2.0 * (prediction - target) / n
+    column_prediction = W1 @ input
+    column_error = np.outer(input, 2.0 * (column_prediction - target) / n)
     checks = [
         (truth.T, "transposed",
          "G1 is transposed: prediction = input @ W1, so W1[i, j] connects input i to output j "
@@ -313,9 +334,14 @@ def check_gradient(G1, W1=None, input=None, target=None) -> bool:
          "target) / n) — input first (rows), and prediction − target, not target − "
          "prediction."),
         (column_truth, "wrong_model",
-         "G1 is the gradient for prediction = W1 @ input (the seed's second cell), but this "
+         "G1 is the gradient for prediction = W1 @ input (the course notes' second cell), but this "
          "exercise's model is prediction = input @ W1 (its first cell). The two are transposes "
          "of each other; use input @ W1 throughout: G1 = np.outer(input, ∂loss/∂prediction)."),
+        (column_error, "wrong_model",
+         f"G1 has the right formula, np.outer(input, 2·(prediction − target)/{n}), but its "
+         f"prediction was computed as W1 @ input ({_fmt(column_prediction)}), the course "
+         f"notes' second cell, instead of input @ W1 ({_fmt(prediction)}). The two products "
+         f"are different models; use prediction = input @ W1 throughout."),
         (np.tile(dprediction, (W1.shape[0], 1)), "chain_incomplete",
          "every row of G1 is ∂loss/∂prediction: the chain rule stopped one step short. "
          "Multiply by ∂prediction[j]/∂W1[i, j] = input[i]: G1 = np.outer(input, "
@@ -326,7 +352,12 @@ def check_gradient(G1, W1=None, input=None, target=None) -> bool:
          "∂loss/∂prediction)."),
     ]
     _reject_known(G1, checks)
-    for candidate, transposed in ((truth, False), (truth.T, True)):
+    column_model = (" It is also computed for prediction = W1 @ input (the course notes' "
+                    "second cell); the model is prediction = input @ W1.")
+    for candidate, also in ((truth, ""),
+                            (truth.T, " It is also transposed: rows go with the input, "
+                                      "np.outer(input, ...)."),
+                            (column_truth, column_model), (column_error, column_model)):
         r = _fitted_scale(G1, candidate)
         if r is not None:
             mistake, message = _scale_message(
@@ -334,10 +365,7 @@ def check_gradient(G1, W1=None, input=None, target=None) -> bool:
                 sign_hint="the derivative of (prediction − target)² is +2·(prediction − "
                           "target); the gradient points uphill, and the minus sign belongs "
                           "in the update, not in the gradient")
-            if transposed:
-                message += (" It is also transposed: rows go with the input, "
-                            "np.outer(input, ...).")
-            _fail(message, mistake)
+            _fail(message + also, mistake)
     if _roughly(G1, truth):
         _fail("G1 is within 1% of the gradient but not exact: compute it in code instead of "
               "typing rounded numbers.", "rounded")
@@ -363,7 +391,7 @@ def _critical_lr(input, target) -> float:
     """Largest stable lr, 2/λ, with λ the loss's curvature along the gradient (engine-measured).
 
     The loss is quadratic in W1 and its gradients all lie in the Hessian's one nonzero
-    eigenspace (outer(input, ·), eigenvalue 2·Σinput²/n = 15 for the seed). For a unit
+    eigenspace (outer(input, ·), eigenvalue 2·Σinput²/n = 15 for the course's data). For a unit
     direction d in it, loss(W + d) + loss(W − d) − 2·loss(W) = λ exactly.
     """
     W = np.zeros((input.size, target.size))
@@ -376,9 +404,9 @@ def _critical_lr(input, target) -> float:
 
 
 def check_update(W1_new, lr, W1_old=None, input=None, target=None) -> bool:
-    """Check one gradient-descent step ``W1_new = W1_old − lr·G1`` on the seed notebook's loss.
+    """Check one gradient-descent step ``W1_new = W1_old − lr·G1`` on the course notebook's loss.
 
-    ``G1`` is computed here (with autodiff) at ``W1_old`` (default: the seed's W1). A correct
+    ``G1`` is computed here (with autodiff) at ``W1_old`` (default: the course's W1). A correct
     step whose loss went *up* is rejected too: the learning rate was too large.
     """
     W1_new = _array(W1_new, "the updated weights",
@@ -397,17 +425,17 @@ def check_update(W1_new, lr, W1_old=None, input=None, target=None) -> bool:
     critical = _critical_lr(input, target)
     if _close(W1_new, W1_old - lr * G):
         if loss_new > loss_old:
-            _fail(f"the update W1 − lr·G1 is right, but the loss grew from {loss_old:.6g} to "
-                  f"{loss_new:.6g}: the learning rate lr = {lr:g} is too large, the step "
+            _fail(f"the update W1 − lr·G1 is right, but the loss grew from {_num(loss_old)} to "
+                  f"{_num(loss_new)}: the learning rate lr = {lr:g} is too large, the step "
                   f"overshoots the minimum. On this problem every step multiplies the error by "
-                  f"(1 − lr·{2 / critical:.4g}), so any lr above {critical:.4g} makes the loss "
-                  f"grow (it diverges). Try a smaller lr.", "lr_too_large")
+                  f"(1 − lr·{_num(2 / critical, 4)}), so any lr above {_num(critical, 4)} makes "
+                  f"the loss grow (it diverges). Try a smaller lr.", "lr_too_large")
         extra = ""
         if lr > critical / 2:
             extra = (" (lr is past half the critical rate, so the predictions overshoot the "
                      "target and come back: the error changes sign each step)")
-        return _ok(f"W1 − lr·G1 with lr = {lr:g}: the loss went from {loss_old:.6g} to "
-                   f"{loss_new:.6g}{extra}.")
+        return _ok(f"W1 − lr·G1 with lr = {lr:g}: the loss went from {_num(loss_old)} to "
+                   f"{_num(loss_new)}{extra}.")
     _, column_G = _notebook_loss(W1_old, input, target, layout="column")
     _reject_known(W1_new, [
         (W1_old, "unchanged",
@@ -415,32 +443,37 @@ def check_update(W1_new, lr, W1_old=None, input=None, target=None) -> bool:
          "W1 − lr·G1)."),
         (W1_old + lr * G, "added",
          f"you added the gradient (W1 + lr·G1): the gradient points uphill, where the "
-         f"loss grows (here from {loss_old:.6g} to {loss_new:.6g}). Gradient descent "
+         f"loss grows (here from {_num(loss_old)} to {_num(loss_new)}). Gradient descent "
          f"subtracts it: W1 − lr·G1. (If you did subtract, your G1 has the sign flipped: "
          f"run check_gradient(G1).)"),
         (W1_old - G, "lr_missing",
          f"the learning rate is missing: W1 − G1 takes a full gradient step (as if "
-         f"lr = 1), and the loss went from {loss_old:.6g} to {loss_new:.6g}. Multiply "
+         f"lr = 1), and the loss went from {_num(loss_old)} to {_num(loss_new)}. Multiply "
          f"the gradient by lr: W1 − lr·G1."),
         (W1_old - lr * G.T, "transposed",
          "the gradient in your update is transposed: G1 must have rows indexed by the "
          "input, np.outer(input, ∂loss/∂prediction). Check it with check_gradient(G1)."),
         (W1_old - lr * column_G, "wrong_model",
-         "your update uses the gradient of prediction = W1 @ input (the seed's second "
+         "your update uses the gradient of prediction = W1 @ input (the course notes' second "
          "cell); the model is prediction = input @ W1. Use G1 = np.outer(input, "
          "∂loss/∂prediction)."),
+        (W1_old - lr * np.outer(input, 2.0 * (W1_old @ input - target) / target.size),
+         "wrong_model",
+         "your G1 was computed from prediction = W1 @ input (the course notes' second cell); "
+         "the model is prediction = input @ W1. Compute the prediction as input @ W1, then "
+         "G1 = np.outer(input, 2 * (prediction − target) / n)."),
     ])
     step = W1_old - W1_new
     r = _fitted_scale(step, G)
     if r is not None:
         ratio = r / lr
         if r < 0:
-            _fail(f"your step goes uphill: W1_new = W1 + {abs(r):.4g}·G1. Gradient descent "
+            _fail(f"your step goes uphill: W1_new = W1 + {_num(abs(r), 4)}·G1. Gradient descent "
                   f"subtracts: W1 − lr·G1.", "added")
         if any(math.isclose(ratio, f, rel_tol=1e-6) for f in (0.5, 2.0, 4.0, 0.25)):
             _fail(f"your step is {ratio:g}·lr·G1 instead of lr·G1: your G1 is off by a factor "
                   f"{ratio:g}. Run check_gradient(G1) first.", "scale")
-        _fail(f"your step is W1 − {r:.6g}·G1, but you passed lr = {lr:g}: pass the learning "
+        _fail(f"your step is W1 − {_num(r)}·G1, but you passed lr = {lr:g}: pass the learning "
               f"rate you actually used (or multiply by lr, not by another number).",
               "lr_mismatch")
     _fail(f"the updated weights are not W1 − lr·G1 (lr = {lr:g}): "
@@ -448,36 +481,119 @@ def check_update(W1_new, lr, W1_old=None, input=None, target=None) -> bool:
           f"W1_new = W1 − lr * G1.", "wrong")
 
 
-def check_loss_below(W1, threshold: float = 1.30, input=None, target=None) -> bool:
-    """Check that weights ``W1`` bring the seed notebook's loss below ``threshold`` (1.30)."""
+#: Learning rates a learner typically types, most likely first: used to tell the mistakes of
+#: check_loss_below apart when the learner does not pass ``lr``.
+_TYPICAL_RATES = (0.01, 0.1, 0.05, 0.001, 0.02, 0.005, 0.03, 0.002, 0.2, 0.5)
+_MOST_REPEATS = 1000  #: more repeats of the same step than a learner types or loops
+
+
+def _multiple_along(step: np.ndarray, direction: np.ndarray):
+    """c such that step == c·direction (to float tolerance), or None."""
+    norm = float(np.sum(direction * direction))
+    if step.shape != direction.shape or norm == 0.0:
+        return None
+    c = float(np.sum(step * direction)) / norm
+    return c if c != 0.0 and _close(step, c * direction) else None
+
+
+def _recomputed_reaches(c: float, lr: float, curvature: float) -> bool:
+    """Whether k ≥ 1 true gradient-descent steps at ``lr`` reach W1 − c·G1.
+
+    Every gradient of this loss is a multiple of the starting one, G1: after k steps the
+    weights are W1 − c_k·G1 with c_k = (1 − (1 − lr·λ)^k)/λ, λ the curvature.
+    """
+    q, remaining = 1.0 - lr * curvature, 1.0 - curvature * c   # want q^k == remaining
+    if q == 0.0 or remaining == 0.0 or abs(q) == 1.0:
+        return math.isclose(c, lr, rel_tol=1e-6)
+    if q > 0 > remaining:
+        return False   # q^k > 0
+    k = round(math.log(abs(remaining)) / math.log(abs(q)))
+    return k >= 1 and math.isclose(q ** k, remaining, rel_tol=1e-6, abs_tol=1e-12)
+
+
+def _same_gradient_steps(c: float, rates) -> tuple[int, float] | None:
+    """(k, lr): k ≥ 2 steps ``W1 = W1 − lr·G1`` with G1 never recomputed give W1 − c·G1."""
+    for lr in rates:
+        k = round(c / lr)
+        if 2 <= k <= _MOST_REPEATS and math.isclose(c, k * lr, rel_tol=1e-6):
+            return k, lr
+    return None
+
+
+def check_loss_below(W1, threshold: float = 1.30, input=None, target=None, lr=None) -> bool:
+    """Check that weights ``W1`` bring the course notebook's loss below ``threshold`` (1.30).
+
+    Short of it, the message names the mistake: weights unchanged, the course notes'
+    ``W1 @ input`` product, the gradient never recomputed (``W1 = W1 − lr·G1`` repeated with the
+    starting G1, which overshoots), a learning rate too large, or too few steps. ``lr``, the
+    learning rate you used, is optional; it helps tell these apart.
+    """
     W1 = _array(W1, "your trained weights", todo="your trained weights are still `...`.",
-                hint="Start from the seed's W1 and repeat the gradient-descent step until the "
-                     "loss is below the threshold.")
-    _, input, target = _notebook_problem(None, input, target)
+                hint="Start from the course's W1 and repeat the gradient-descent step until "
+                     "the loss is below the threshold.")
+    rates = _TYPICAL_RATES if lr is None else (_learning_rate(lr),)
+    start_W1, input, target = _notebook_problem(None, input, target)
     if W1.shape != (input.size, target.size):
         _fail(f"W1 has shape {W1.shape}, but the weights are {input.size}x{target.size}.",
               "shape")
     _finite(W1, "W1")
     loss, _ = _notebook_loss(W1, input, target, grad=False)
     if loss < threshold:
-        return _ok(f"the loss is {loss:.6g}, below {threshold:g}.")
-    start, _ = _notebook_loss(NOTEBOOK_W1, input, target, grad=False)
+        return _ok(f"the loss is {_num(loss)}, below {threshold:g}.")
+    start, G1 = _notebook_loss(start_W1, input, target)
     column, _ = _notebook_loss(W1, input, target, layout="column", grad=False)
     if column < threshold:
-        _fail(f"with W1 @ input your loss is {column:.6g}, but the model is prediction = "
-              f"input @ W1, for which it is {loss:.6g}. The seed's second cell transposed the "
-              f"product; train and evaluate with input @ W1.", "wrong_model")
-    if _close(W1, NOTEBOOK_W1):
-        _fail(f"W1 is still the starting weights (loss {loss:.6g}): apply the update "
+        _fail(f"with W1 @ input your loss is {_num(column)}, but the model is prediction = "
+              f"input @ W1, for which it is {_num(loss)}. The course notes' second cell "
+              f"transposed the product; train and evaluate with input @ W1.", "wrong_model")
+    if _close(W1, start_W1):
+        _fail(f"W1 is still the starting weights (loss {_num(loss)}): apply the update "
               f"W1 = W1 − lr·G1, several times if needed.", "unchanged")
     critical = _critical_lr(input, target)
+    curvature = 2.0 / critical
+    _, column_G1 = _notebook_loss(start_W1, input, target, layout="column")
+    column_model = ("Your gradient is also that of prediction = W1 @ input (the course notes' "
+                    "second cell); the model is prediction = input @ W1: use "
+                    "G1 = np.outer(input, 2 * (prediction − target) / n).")
+    for direction, also in ((G1, ""), (column_G1, " " + column_model)):
+        c = _multiple_along(start_W1 - W1, direction)
+        if c is None:
+            continue
+        if c < 0:
+            _fail(f"your weights are W1 + {_num(-c)}·G1: they moved up the gradient, where the "
+                  f"loss grows (here to {_num(loss)}). Gradient descent subtracts: "
+                  f"W1 = W1 − lr·G1.{also}", "added")
+        same = _same_gradient_steps(c, rates)
+        recomputed = any(_recomputed_reaches(c, rate, curvature) for rate in rates)
+        if same and not recomputed:
+            k, rate = same
+            _fail(f"the gradient was not recomputed: your weights are the starting W1 minus "
+                  f"{_num(c)}·G1, with G1 the gradient at the starting weights, as after "
+                  f"{k} steps of W1 = W1 − {rate:g}·G1 that reuse the same G1 "
+                  f"({k}·{rate:g} = {_num(c)}). The gradient depends on W1: compute the "
+                  f"prediction and G1 again at the current W1 before every step. With a stale "
+                  f"G1 every step pushes the same way, past the minimum, and the loss (here "
+                  f"{_num(loss)}, from {_num(start)}) grows again.{also}", "stale_gradient")
+        if also:
+            _fail(f"your weights moved along the gradient of the wrong model. {column_model} "
+                  f"With input @ W1 your loss is {_num(loss)}.", "wrong_model")
+        if same:
+            k, rate = same
+            stale_hint = (f" (Or, if you repeated W1 = W1 − lr·G1 without recomputing G1: "
+                          f"{k} steps of lr = {rate:g} with the same G1 also give these "
+                          f"weights; recompute G1 at the current W1 before every step.)")
+            break
+    else:
+        stale_hint = ""
     if loss > start:
-        _fail(f"the loss is {loss:.6g}, larger than where it started ({start:.6g}): the "
+        _fail(f"the loss is {_num(loss)}, larger than where it started ({_num(start)}): the "
               f"learning rate is too large and the steps overshoot. On this problem the "
-              f"loss shrinks only for lr below {critical:.4g}.", "lr_too_large")
-    _fail(f"the loss is {loss:.6g}, not yet below {threshold:g} (it started at {start:.6g}): "
-          f"take more steps, recomputing G1 at the current W1 each time, or use a larger "
-          f"learning rate (below the critical rate {critical:.4g}).", "not_below")
+              f"loss shrinks only for lr below {_num(critical, 4)}.{stale_hint}",
+              "lr_too_large")
+    _fail(f"the loss is {_num(loss)}, not yet below {threshold:g} (it started at "
+          f"{_num(start)}): take more steps, recomputing G1 at the current W1 each time, or use "
+          f"a larger learning rate (below the critical rate {_num(critical, 4)}).{stale_hint}",
+          "not_below")
 
 
 # --------------------------------------------------------------------------- the line fit
@@ -566,21 +682,21 @@ def check_critical_learning_rate(lr_max, x=None, z=None) -> bool:
     curvature = float(g[1] - g[0])   # dJ/dw is linear in w: its slope is J''
     truth = 2.0 / curvature
     if _close(lr_max, truth):
-        return _ok(f"gradient descent on J converges for 0 < α < {truth:.6g} = 1/Σx², "
-                   f"overshoots (oscillates) above {truth / 2:.6g} and diverges above "
-                   f"{truth:.6g}.")
+        return _ok(f"gradient descent on J converges for 0 < α < {_num(truth)} = 1/Σx², "
+                   f"overshoots (oscillates) above {_num(truth / 2)} and diverges above "
+                   f"{_num(truth)}.")
     if _close(lr_max, truth / 2):
-        _fail(f"{lr_max:.6g} is where overshooting starts (1 − α·J'' = 0, the one-step "
+        _fail(f"{_num(lr_max)} is where overshooting starts (1 − α·J'' = 0, the one-step "
               f"jump to the minimum), not where divergence starts: above it w oscillates "
               f"around the optimum but still converges while |1 − α·J''| < 1.", "factor_2_missing")
     if _close(lr_max, 2 * truth):
-        _fail(f"{lr_max:.6g} is twice the critical rate: the curvature of Σ(z − w·x)² is "
+        _fail(f"{_num(lr_max)} is twice the critical rate: the curvature of Σ(z − w·x)² is "
               f"J'' = 2Σx² (the 2 of the square), so the bound is 2/J'' = 1/Σx².",
               "factor_2_extra")
     if _close(lr_max, truth / x.size) or _close(lr_max, truth * x.size):
         _fail("off by a factor n: J is a sum over the points, not a mean; its curvature is "
               "2Σx².", "mean_extra")
-    _fail(f"{lr_max:.6g} is not the critical learning rate: each step multiplies the distance "
+    _fail(f"{_num(lr_max)} is not the critical learning rate: each step multiplies the distance "
           f"to the optimum by (1 − α·J''), with J'' = d²J/dw²; find the α where that factor "
           f"reaches −1.", "wrong")
 
@@ -717,20 +833,20 @@ def check_chain_rule(dE_dw2=None, dE_db2=None, dE_dw1=None, dE_db1=None, **param
                   f"{_CHAIN_FORMULAS[name]}.", "sign")
         for candidate, mistake, reason in _chain_mistakes(name, f, p):
             if _close(v, candidate):
-                _fail(f"{label} = {v:.6g} is not right: {reason}. The chain rule gives "
+                _fail(f"{label} = {_num(v)} is not right: {reason}. The chain rule gives "
                       f"{label} = {_CHAIN_FORMULAS[name]}.", mistake)
             if _close(v, -candidate):
-                _fail(f"{label} = {v:.6g} is not right: {reason}, and the sign is flipped "
+                _fail(f"{label} = {_num(v)} is not right: {reason}, and the sign is flipped "
                       f"(∂E/∂a2 = −(T − a2)). The chain rule gives {label} = "
                       f"{_CHAIN_FORMULAS[name]}.", mistake)
         if _roughly(v, truth):
-            _fail(f"{label} = {v:.6g} is within 1% of the right value but not exact: compute "
+            _fail(f"{label} = {_num(v)} is within 1% of the right value but not exact: compute "
                   f"it in code from the forward values rather than typing rounded numbers.",
                   "rounded")
-        _fail(f"{label} = {v:.6g} is not ∂E/∂{name}. Multiply one factor per step back from "
+        _fail(f"{label} = {_num(v)} is not ∂E/∂{name}. Multiply one factor per step back from "
               f"E: {label} = {_CHAIN_FORMULAS[name]}, with the forward values "
               f"a1 = σ(z1) and a2 = σ(z2).", "wrong")
-    names = ", ".join(f"∂E/∂{n} = {f[n]:.6g}" for n in given)
+    names = ", ".join(f"∂E/∂{n} = {_num(f[n])}" for n in given)
     extra = ""
     if "w1" in given and "w2" in given:
         extra = (f" Note ∂E/∂w1 is {f['w2'] / f['w1']:.0f}x smaller than ∂E/∂w2: each sigmoid "
@@ -842,7 +958,7 @@ def check_derivative(fn, activation: str = "sigmoid") -> bool:
     _reject_known(got, checks, f": {formula}.")
     i = int(np.argmax(np.abs(got - truth)))
     _fail(f"{name} is not the derivative of {activation}: at z = {z[i]:g} it gives "
-          f"{got[i]:.6g}, but the derivative is {truth[i]:.6g}. Use {formula}.", "wrong")
+          f"{_num(got[i])}, but the derivative is {_num(truth[i])}. Use {formula}.", "wrong")
 
 
 def check_sigmoid_derivative(fn) -> bool:

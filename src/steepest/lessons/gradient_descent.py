@@ -96,9 +96,9 @@ def gradient_descent(x=(0.1, 0.2, 0.3, 0.4, 0.5), w0: float = 0.2, alpha: float 
 
     Parameters
     ----------
-    x : the inputs (targets are z = 2x). The seed does not give them; [0.1..0.5] is the
+    x : the inputs (targets are z = 2x). The course notes do not give them; [0.1..0.5] is the
         reference choice (Σx² = 0.55).
-    w0, alpha : start and learning rate of the worked example (the seed's 0.2 and 0.4).
+    w0, alpha : start and learning rate of the worked example (the course's 0.2 and 0.4).
     table_iterations : iterations shown in the worked-example table (0..table_iterations).
     alphas : learning rates of the study.
     steps : iterations per run of the study.

@@ -7,7 +7,7 @@ The exercise asks for the gradient G1 and for gradient-descent steps until the l
 several learning rates; the closed form (the error is multiplied by 1 − 15·lr per step) is the
 theory the measurements are compared with.
 
-The seed's second cell evaluates ``New_W1 @ input`` although the first used ``input @ W1``;
+The course notes' second cell evaluates ``New_W1 @ input`` although the first used ``input @ W1``;
 the lesson computes both and uses ``input @ W1`` throughout.
 """
 
@@ -105,7 +105,7 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
                          "main": lr in lrs,
                          "theory_factor": (1.0 - gain * lr) ** 2})
 
-        # the seed's second cell: New_W1 @ input instead of input @ W1
+        # the course notes' second cell: New_W1 @ input instead of input @ W1
         W = st.tensor(_weights())
         transposed_prediction = W @ x
         transposed_loss = _loss(transposed_prediction, target).item()
@@ -114,10 +114,10 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
             if not run["main"]:
                 continue
             W_new = st.tensor(_weights() - run["lr"] * G1)
-            seed_cell = _loss(W_new @ x, target).item()
+            notes_cell = _loss(W_new @ x, target).item()
             inconsistency.append({"lr": run["lr"], "label": run["label"],
                                   "input_at_W1": run["loss_after_one_step"],
-                                  "W1_at_input": seed_cell})
+                                  "W1_at_input": notes_cell})
 
         findings = [
             f"Autodiff gives loss {loss.item():g} and G1 = outer(input, 2(prediction − target)/4) "
@@ -142,8 +142,8 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
                     f"lr = {run['label']}: the loss does not reach {threshold:.2f} within "
                     f"{len(run['losses']) - 1} steps (last {run['losses'][-1]:.4g}).")
         findings.append(
-            f"The seed's second cell computes New_W1 @ input (the transpose). With the original "
-            f"W1 that gives {_fmt(transposed_prediction.data)} and loss "
+            f"The course notes' second cell computes New_W1 @ input (the transpose). With the "
+            f"original W1 that gives {_fmt(transposed_prediction.data)} and loss "
             f"{transposed_loss:.6g} instead of input @ W1 = {_fmt(prediction.data)} and "
             f"{loss.item():g}; this lesson uses input @ W1 everywhere, so the loss it prints "
             f"after an update is the loss of the model whose gradient was taken.")
@@ -159,16 +159,16 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
             note=f"Divergence limit from theory: 2/{gain:g} = {limit:.6f}. "
                  f"Rows {', '.join(r['label'] for r in runs if not r['main'])} bracket it.",
             digits=12)
-        seed_table = Table(
-            "The seed's New_W1 @ input versus input @ W1 (loss after one step)",
-            ["lr", "input @ W1 (used here)", "New_W1 @ input (seed's cell)"],
+        notes_table = Table(
+            "The course notes' New_W1 @ input versus input @ W1 (loss after one step)",
+            ["lr", "input @ W1 (used here)", "New_W1 @ input (course notes' cell)"],
             [["0 (original W1)", loss.item(), transposed_loss]]
             + [[c["label"], c["input_at_W1"], c["W1_at_input"]] for c in inconsistency],
             digits=10)
 
     return Lesson(
         name="notebook_exercise", title="2. The notebook exercise: loss below 1.30",
-        course=COURSE, tables=[main_table, seed_table], findings=findings,
+        course=COURSE, tables=[main_table, notes_table], findings=findings,
         data={"input": list(INPUT), "target": list(TARGET), "W1_row": list(W1_ROW),
               "prediction": prediction.data, "loss": loss.item(), "gradient": G1,
               "threshold": threshold, "gain": gain, "diverges_above_lr": limit, "runs": runs,

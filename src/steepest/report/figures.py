@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
 from steepest.report.graph_figures import backpropagation_graph
 from steepest.report.style import (
-    ACTIVATION_COLORS, CLASS_COLORS, OPTIMIZER_COLORS, new_figure, qualitative, save, style,
+    ACTIVATION_COLORS, CLASS_COLORS, OPTIMIZER_COLORS, depth_colorbar, depth_colors, new_figure,
+    qualitative, save, style,
 )
 
 __all__ = ["FigureFile", "FIGURES", "render_figures"]
@@ -34,9 +36,79 @@ def _finite(values) -> np.ndarray:
     return np.where(np.isfinite(values), values, np.nan)
 
 
+_INSIDE = ("upper right", "upper left", "lower left", "lower right", "center right",
+           "center left", "upper center", "lower center", "center")
+
+
+def _plotted_points(ax) -> np.ndarray:
+    """The pixels of every plotted point of ``ax``: line vertices, points along each drawn
+    segment, scatter offsets (reference lines such as axhline are not data)."""
+    points = []
+    for line in ax.get_lines():
+        if not line.get_visible() or line.get_transform() != ax.transData:
+            continue
+        xy = np.column_stack([np.asarray(line.get_xdata(), float),
+                              np.asarray(line.get_ydata(), float)])
+        pixels = ax.transData.transform(xy[np.all(np.isfinite(xy), axis=1)])
+        if line.get_linestyle() not in ("None", "", " ") and len(pixels) > 1:
+            along = np.linspace(0.0, 1.0, 12)[:, None, None]
+            pixels = (pixels[:-1] + along * (pixels[1:] - pixels[:-1])).reshape(-1, 2)
+        points.append(pixels)
+    for collection in ax.collections:
+        offsets = np.asarray(collection.get_offsets(), float)
+        if offsets.size and collection.get_transform() == ax.transData:
+            points.append(ax.transData.transform(offsets))
+    return np.concatenate(points) if points else np.zeros((0, 2))
+
+
+def _hides_data(ax, legend, renderer) -> bool:
+    box = legend.get_window_extent(renderer)
+    points = _plotted_points(ax)
+    return bool(np.any((points[:, 0] > box.x0) & (points[:, 0] < box.x1)
+                       & (points[:, 1] > box.y0) & (points[:, 1] < box.y1)))
+
+
+def _legend(ax, **kwargs):
+    """``ax.legend(**kwargs)``, moved where it hides no plotted point when the figure is saved
+    (see :func:`_settle_legends`)."""
+    kwargs.setdefault("loc", "best")
+    ax._steepest_legend = {k: v for k, v in kwargs.items() if k != "loc"}
+    return ax.legend(**kwargs)
+
+
+def _settle_legends(fig, rounds: int = 3) -> None:
+    """Put each legend made by :func:`_legend` where it hides no plotted point: matplotlib's
+    "best" place if free, else the first free corner or side of its axes, else outside, right
+    of the axes.
+
+    Moving a legend outside changes the layout of the others (constrained layout), so this
+    repeats, drawing once per round, until no legend moves.
+    """
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for _ in range(rounds):
+        fig.draw(renderer)
+        moved = False
+        for ax in fig.axes:
+            kwargs = getattr(ax, "_steepest_legend", None)
+            legend = ax.get_legend()
+            if kwargs is None or legend is None or not _hides_data(ax, legend, renderer):
+                continue
+            moved = True
+            for loc in _INSIDE:
+                legend.set_loc(loc)
+                if not _hides_data(ax, legend, renderer):
+                    break
+            else:
+                ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                          **kwargs)
+        if not moved:
+            return
+
+
 def _save(fig, img_dir: Path, lesson, stem: str) -> str:
     """Write ``fig`` as ``<lesson>-<stem>.png`` in ``img_dir``; return the file name."""
     name = f"{lesson.name}-{stem}.png"
+    _settle_legends(fig)
     save(fig, Path(img_dir) / name)
     return name
 
@@ -68,7 +140,7 @@ def figures_gradient_descent(lesson, img_dir) -> list[FigureFile]:
         ax.set_xlabel("w")
         ax.set_ylabel("J(w)")
         ax.set_title(f"α = {run['alpha']:g}: {run['class']}")
-        ax.legend(loc="upper center")
+        _legend(ax)
     fig.suptitle("Gradient descent steps on the cost curve")
     name = _save(fig, img_dir, lesson, "steps")
     panels = "; ".join(f"α = {run['alpha']:g}: {run['class']}, w − 2 changes sign "
@@ -215,7 +287,7 @@ def figures_backpropagation(lesson, img_dir) -> list[FigureFile]:
                        label=f"stop below {lesson.params['stop_below']:g}")
         ax.set_xlabel("iteration")
         ax.set_ylabel("E" + ("  (log scale)" if log else ""))
-        ax.legend()
+        _legend(ax)
     axes[0][0].set_title("Error E, linear scale")
     axes[0][1].set_title("Error E, log scale")
     fig.suptitle(f"Training the chain with GD, lr = {d['lr']:g}")
@@ -244,7 +316,7 @@ def figures_vanishing_gradient(lesson, img_dir) -> list[FigureFile]:
         ax.set_ylabel("‖∂L/∂W‖ of the layer  (log scale)")
         ax.set_xticks(depth)
         ax.set_title(title)
-        ax.legend()
+        _legend(ax)
     fig.suptitle(f"Gradient norm by depth, {len(depth) - 1} hidden layers")
     name = _save(fig, img_dir, lesson, "norms")
     per_layer = ", ".join(f"{a} ×{run['shrink_per_layer_at_init']:.2g}"
@@ -271,11 +343,29 @@ def figures_vanishing_gradient(lesson, img_dir) -> list[FigureFile]:
     axes[0][2].set_title("First-to-last gradient ratio")
     for ax in axes[0]:
         ax.set_xlabel("epoch")
-        ax.legend()
+        _legend(ax)
     fig.suptitle("Training the three deep networks on the 8x8 digits")
     name = _save(fig, img_dir, lesson, "training")
     figures.append(FigureFile(name, "Loss, validation accuracy and gradient ratio per epoch "
                                     "(epoch 0 = initialisation)."))
+
+    fig, axes = new_figure(12, 4.0, ncols=len(runs))
+    colors = depth_colors(len(depth))
+    for ax, (activation, run) in zip(axes[0], runs.items()):
+        norms = np.asarray(run["norms"], dtype=float)      # (epoch, layer)
+        for layer, color in zip(range(norms.shape[1]), colors):
+            ax.semilogy(epochs, _finite(norms[:, layer]), "-", color=color, lw=1.6)
+        ax.set_title(activation, color=ACTIVATION_COLORS.get(activation))
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0][0].set_ylabel("‖∂L/∂W‖ of the layer  (log scale)")
+    depth_colorbar(fig, list(axes[0]), len(depth))
+    fig.suptitle("Each layer's gradient norm per epoch, coloured by depth")
+    name = _save(fig, img_dir, lesson, "layers")
+    figures.append(FigureFile(name, f"One line per Linear layer, from layer 1 (next to the "
+                                    f"input, darkest) to layer {len(depth)} (the output, "
+                                    f"lightest). In the sigmoid network the early layers' "
+                                    f"lines lie far below the late ones."))
     return figures
 
 
@@ -299,16 +389,20 @@ def figures_activations(lesson, img_dir) -> list[FigureFile]:
         ax.set_title(f"{title}\nrange {d['ranges'][name]}", fontsize=10.5)
         others = ", ".join(f"z{i + 2} = {v:g}" for i, v in enumerate(d["softmax_others"]))
         ax.set_xlabel("z" if name != "softmax" else f"score z1  ({others})")
+        if name == "leaky_relu":
+            _zoom_negative_side(ax, grid, curve, color)
     for row in axes:
         row[0].set_ylabel("f(z) and f′(z)")
-    flat[0].legend(fontsize=8.5, loc="upper left")
+    handles, labels = flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9.5)
     ax = flat[len(d["order"])]
     for name in ("sigmoid", "tanh", "relu"):
         ax.plot(grid, d["curves"][name]["derivative"], color=ACTIVATION_COLORS[name],
                 label=f"{name}′ (max {np.max(d['curves'][name]['derivative']):.2f})")
     ax.set_title("Derivatives compared\n(autodiff)", fontsize=10.5)
     ax.set_xlabel("z")
-    ax.legend(fontsize=8.5)
+    ax.set_ylim(-0.05, 1.7)   # room above the curves for the legend
+    _legend(ax, fontsize=8.5, loc="upper left")
     fig.suptitle("The seven activation functions (solid) and their derivatives (dashed)")
     name = _save(fig, img_dir, lesson, "functions")
     figures = [FigureFile(name, "Each function and its derivative from autodiff; the crosses "
@@ -343,6 +437,23 @@ def figures_activations(lesson, img_dir) -> list[FigureFile]:
     figures.append(FigureFile(name, "The same classes before and after softmax (the findings "
                                     "check the order, the range and the sum)."))
     return figures
+
+
+def _zoom_negative_side(ax, grid, curve, color) -> None:
+    """An inset blowing up z < 0, where leaky ReLU's small slope is flat at the panel's scale."""
+    negative = grid <= 0
+    f = np.asarray(curve["f"])[negative]
+    slope = float(np.median(np.asarray(curve["derivative"])[grid < 0]))
+    inset = ax.inset_axes([0.06, 0.47, 0.42, 0.33])
+    inset.plot(grid[negative], f, color=color)
+    inset.axhline(0, color="0.6", lw=0.8)
+    low = float(f.min())
+    inset.set_ylim(1.25 * low, -0.35 * low)
+    inset.set_xlim(float(grid[negative][0]), 0.0)
+    inset.tick_params(labelsize=7.5)
+    inset.yaxis.tick_right()
+    inset.grid(True, alpha=0.3)
+    inset.set_title(f"zoom on z < 0: slope {slope:g}", fontsize=8.5)
 
 
 # ---------------------------------------------------------------- 6. optimizers
@@ -398,7 +509,7 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
         ax.set_xlabel("step")
         ax.set_ylabel("f  (log scale)")
         ax.set_title(land["title"], fontsize=11)
-        ax.legend()
+        _legend(ax)
     fig.suptitle("Function value per step")
     name = _save(fig, img_dir, lesson, "values")
     figures.append(FigureFile(name, "The value of the landscape along each path."))
@@ -421,7 +532,7 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
         ax.set_xlabel("learning rate")
         ax.set_ylabel("final distance to optimum (capped at 1e3)")
         ax.set_title(land["title"], fontsize=11)
-        ax.legend(fontsize=8.5)
+        _legend(ax, fontsize=8.5)
     fig.suptitle("Sensitivity to the learning rate (star: the rate shown)")
     name = _save(fig, img_dir, lesson, "sweep")
     figures.append(FigureFile(name, "Final distance to the optimum for every learning rate of "
@@ -441,10 +552,10 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
     axes[0][0].set_ylim(0, None)
     axes[0][0].set_title("Loss (solid: training, running mean; dashed: validation)",
                          fontsize=11)
-    axes[0][0].legend(fontsize=8, ncol=2)
+    _legend(axes[0][0], fontsize=8, ncol=2)
     axes[0][1].set_ylabel("validation accuracy (%)")
     axes[0][1].set_title("Validation accuracy")
-    axes[0][1].legend()
+    _legend(axes[0][1])
     for ax in axes[0]:
         ax.set_xlabel("epoch")
     fig.suptitle(f"The same MLP {d['digits_sizes']} trained on the digits with each optimizer")

@@ -51,7 +51,10 @@ table { border-collapse: collapse; font-size: 14px; min-width: 40%; }
 caption { text-align: left; font-weight: 600; padding: 4px 0 6px; }
 th, td { border-bottom: 1px solid var(--line); padding: 5px 12px; text-align: right;
          white-space: nowrap; }
-th { background: #f0f3f6; font-weight: 600; }
+th { background: #f0f3f6; font-weight: 600; white-space: normal; vertical-align: bottom; }
+table.wide { font-size: 12.5px; }
+table.wide th, table.wide td { padding: 4px 4px; }
+table.wide td.num { font-size: 11.5px; letter-spacing: -.02em; }
 td.text, th.text { text-align: left; white-space: normal; }
 td.num { font-variant-numeric: tabular-nums; font-family: "DejaVu Sans Mono", Menlo, Consolas,
          monospace; font-size: 13px; }
@@ -97,24 +100,37 @@ def format_value(value, digits: int = 6) -> tuple[str, str]:
     return text.replace("-", "−"), "num"
 
 
+#: Tables with more columns than this are set compactly, with at most WIDE_DIGITS digits, so
+#: that they fit the page's 1124 px column (a 1280 px window) without scrolling sideways.
+WIDE_COLUMNS = 10
+WIDE_DIGITS = 3
+
+
 def _table(table) -> str:
-    out = ['<div class="tablewrap"><table>', f"<caption>{html.escape(table.title)}</caption>",
-           "<thead><tr>"]
+    wide = len(table.columns) > WIDE_COLUMNS
+    digits = min(table.digits, WIDE_DIGITS) if wide else table.digits
+    attributes = ' class="wide"' if wide else ""
+    out = [f'<div class="tablewrap"><table{attributes}>',
+           f"<caption>{html.escape(table.title)}</caption>", "<thead><tr>"]
     first = table.rows[0] if table.rows else []
     for i, column in enumerate(table.columns):
-        cls = format_value(first[i], table.digits)[1] if i < len(first) else "num"
+        cls = format_value(first[i], digits)[1] if i < len(first) else "num"
         cls = "text" if cls == "text" else ""
         out.append(f'<th class="{cls}">{html.escape(str(column))}</th>')
     out.append("</tr></thead><tbody>")
     for row in table.rows:
         out.append("<tr>")
         for value in row:
-            text, cls = format_value(value, table.digits)
+            text, cls = format_value(value, digits)
             out.append(f'<td class="{cls}">{html.escape(text)}</td>')
         out.append("</tr>")
     out.append("</tbody></table></div>")
-    if table.note:
-        out.append(f'<p class="note">{html.escape(table.note)}</p>')
+    note = table.note
+    if digits < table.digits:
+        note = (note + " " if note else "") + (f"Shown to {digits} significant digits; "
+                                                f"results.json has every digit.")
+    if note:
+        out.append(f'<p class="note">{html.escape(note)}</p>')
     return "".join(out)
 
 

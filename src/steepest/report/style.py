@@ -10,11 +10,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import matplotlib
+import numpy as np
 from matplotlib import rc_context
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
 __all__ = ["RC", "OPTIMIZER_COLORS", "ACTIVATION_COLORS", "CLASS_COLORS", "new_figure",
-           "style", "save", "qualitative"]
+           "style", "save", "qualitative", "depth_colors", "depth_colorbar"]
 
 RC = {
     "font.size": 11,
@@ -68,6 +71,26 @@ def qualitative(n: int):
     """n clearly different colours (tab10, then tab20) for series such as learning rates."""
     cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i) for i in range(n)]
+
+
+def depth_colors(n: int):
+    """n colours for layers 1..n, ordered by depth along one sequential colormap (viridis:
+    dark purple next to the input, yellow-green at the output). Unlike a qualitative cycle
+    they never repeat however deep the network, and neighbouring layers look alike."""
+    cmap = matplotlib.colormaps["viridis"]
+    return [cmap(0.92 * i / (n - 1) if n > 1 else 0.0) for i in range(n)]
+
+
+def depth_colorbar(fig, ax, n: int):
+    """A colour bar beside ``ax`` for :func:`depth_colors` (n), its ends labelled
+    "layer 1 (input)" and "layer n (output)"; a legend of n entries would not say the order."""
+    norm = BoundaryNorm(np.arange(0.5, n + 1.5), n)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=ListedColormap(depth_colors(n))),
+                       ax=ax, ticks=[1, n] if n > 1 else [1], fraction=0.05, pad=0.02)
+    bar.set_ticklabels(["layer 1\n(input)", f"layer {n}\n(output)"] if n > 1
+                       else ["layer 1"])
+    bar.set_label("layer (depth)")
+    return bar
 
 
 @contextmanager
