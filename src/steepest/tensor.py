@@ -779,8 +779,10 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     grads = {root: seed}
     assigned = set()  # ids of arrays already handed to a leaf's .grad in this pass
     ready = [root]
+    finished = 0
     while ready:
         node = ready.pop()
+        finished += 1
         grad = grads.pop(node, None)
         parents = node._parents
         if grad is not None:
@@ -808,6 +810,13 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
                 pending[parent] -= 1
                 if not pending[parent]:
                     ready.append(parent)
+    if finished < len(pending):
+        stuck = sorted({node._op or "leaf" for node, count in pending.items() if count})
+        raise RuntimeError(
+            "backward: one of the variables needed for gradient computation has been modified "
+            "by an inplace operation: the graph loops back through a tensor changed in place "
+            f"(ops waiting on it: {', '.join(stuck)}), so no order of the chain rule exists; "
+            "clone() the tensor before changing it in place")
 
 
 # ------------------------------------------------------------------------ constructors

@@ -33,17 +33,15 @@ def plot_gradient_norms(history, model, path=None, title: str | None = None):
     with its ends labelled replaces the legend. Legends sit beside the axes, never on the
     lines. The run's diagnosis is written underneath. Returns ``path``, or the Figure.
     """
-    import numpy as np
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
+
+    from steepest.report.style import depth_colorbar, depth_colors
 
     norms = history.layer_grad_norms()
     labels = _layer_labels(model)
     depth = len(norms)
-    colours = colormaps["viridis"](np.linspace(0.0, 0.85, max(depth, 1)))
+    colours = depth_colors(depth)
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     epochs = [e + 1 for e in history.epoch]
@@ -68,11 +66,7 @@ def plot_gradient_norms(history, model, path=None, title: str | None = None):
     if 0 < depth <= LEGEND_LAYERS:
         fig.legend(loc="outside right upper", title="input layer first", fontsize="small")
     elif depth > LEGEND_LAYERS:
-        scale = ScalarMappable(norm=BoundaryNorm(np.arange(depth + 1) + 0.5, depth),
-                               cmap=ListedColormap(colours))
-        bar = fig.colorbar(scale, ax=ax, ticks=[1, depth], aspect=30)
-        bar.ax.set_yticklabels([f"layer 1\n(input)", f"layer {depth}\n(output)"])
-        bar.set_label("layer depth")
+        depth_colorbar(fig, ax, depth)
     add_diagnosis(fig, getattr(history, "diagnosis", []))
     return finish_figure(fig, path)
 
