@@ -138,10 +138,11 @@ def test_a_seed_gradient_for_a_non_scalar_output_matches_torch_backward():
 
 
 # ------------------------------------------------------------- micrograd's README example
-def micrograd_example():
-    """micrograd's README expression with 0-d tensors; returns every named value."""
-    a = st.tensor(-4.0, requires_grad=True)
-    b = st.tensor(2.0, requires_grad=True)
+def micrograd_example(leaf=lambda value: st.tensor(value, requires_grad=True)):
+    """micrograd's README expression on 0-d tensors made by ``leaf`` (steepest's by default,
+    torch's for the oracle); returns every named value."""
+    a = leaf(-4.0)
+    b = leaf(2.0)
     c = a + b
     d = a * b + b ** 3
     c = c + (c + 1)
@@ -173,26 +174,16 @@ def test_micrograd_readme_example_values_and_grads():
 def test_micrograd_example_intermediate_grads_equal_torch():
     v = micrograd_example()
     captured = st.viz.graph(v["g"])
-    a = torch.tensor(-4.0, dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
-    c = a + b
-    d = a * b + b ** 3
-    c = c + (c + 1)
-    c = c + (1 + c + (-a))
-    d = d + (d * 2 + (b + a).relu())
-    d = d + (3 * d + (b - a).relu())
-    e = c - d
-    f = e ** 2
-    g = f / 2.0
-    g = g + 10.0 / f
-    torch_values = dict(c=c, d=d, e=e, f=f, g=g)
+    torch_all = micrograd_example(
+        lambda value: torch.tensor(value, dtype=torch.float64, requires_grad=True))
+    torch_values = {key: torch_all[key] for key in "cdefg"}
     for t in torch_values.values():
         t.retain_grad()
-    g.backward()
+    torch_all["g"].backward()
     for key, t in torch_values.items():
         close(captured.node(v[key]).value, t.detach().numpy())
         close(captured.node(v[key]).grad, t.grad.numpy())
-    close(captured.node(v["a"]).grad, a.grad.numpy())
+    close(captured.node(v["a"]).grad, torch_all["a"].grad.numpy())
 
 
 # ------------------------------------------------------------- the course's examples
