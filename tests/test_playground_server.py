@@ -243,3 +243,31 @@ def test_odd_messages_never_end_the_session(client):
             assert message and "internal error" not in message, (text, message)
         ws.send_bytes(b'{"type": "step", "n": 4}')
         assert receive(ws, "snapshot")["step"] == 4
+
+
+def test_a_page_that_leaves_mid_reply_ends_its_session_quietly(capsys):
+    """A tab closed while the server answers must not print a traceback or send again."""
+    import asyncio
+
+    from starlette.websockets import WebSocketDisconnect
+
+    class ClosingSocket:
+        open, sent_after_close = True, 0
+
+        async def send_text(self, text):
+            if not self.open:
+                self.sent_after_close += 1
+                raise WebSocketDisconnect(code=1006)
+
+    socket = ClosingSocket()
+    conversation = server_module.Conversation(socket, Limits())
+
+    async def configure_then_close_then_pause():
+        assert await conversation._handle(json.dumps(
+            {"type": "config", "config": {"dataset": "xor"}}))
+        socket.open = False
+        return await conversation._handle(json.dumps({"type": "pause"}))
+
+    assert asyncio.run(configure_then_close_then_pause()) is False
+    assert socket.sent_after_close == 1    # no second send of an error to a closed socket
+    assert "Traceback" not in capsys.readouterr().err

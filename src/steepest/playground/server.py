@@ -182,6 +182,8 @@ class Conversation:
             return True
         try:
             await handler(message)
+        except WebSocketDisconnect:  # the page went away mid-reply: end the session quietly
+            return False
         except (ConfigError, MessageError) as exc:
             await self.error(str(exc))
         except Exception as exc:  # report, keep the session alive
