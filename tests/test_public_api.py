@@ -55,3 +55,23 @@ def test_a_one_element_integer_tensor_indexes_a_list_like_torchs():
         with pytest.raises(TypeError, match="one-element integer tensor"):
             classes[bad]
     np.testing.assert_array_equal(np.arange(5)[st.tensor([1, 3])], [1, 3])
+
+
+def _public_modules():
+    import pkgutil
+
+    import steepest
+    return [info.name for info in pkgutil.walk_packages(steepest.__path__, "steepest.")
+            if not any(part.startswith("_") for part in info.name.split(".")[1:])]
+
+
+def test_every_public_module_declares_all_and_its_names_exist():
+    missing, unknown = [], []
+    for name in _public_modules():
+        module = importlib.import_module(name)
+        if not isinstance(getattr(module, "__all__", None), list):
+            missing.append(name)
+        else:
+            unknown += [f"{name}.{item}" for item in module.__all__ if not hasattr(module, item)]
+    assert not missing, f"modules without __all__: {missing}"
+    assert not unknown, f"__all__ names that do not exist: {unknown}"

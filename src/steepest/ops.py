@@ -23,6 +23,14 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from steepest.tensor import Tensor, _grad_mode, _share_version, is_scalar
 
+__all__ = [
+    "as_tensor", "add", "sub", "rsub", "mul", "div", "rdiv", "neg", "pow", "rpow", "matmul",
+    "linear", "sum", "mean", "argmax", "argmin", "max", "min", "exp", "log", "sqrt", "sin",
+    "cos", "abs", "clip", "maximum", "minimum", "where", "astype", "reshape", "flatten",
+    "unsqueeze", "squeeze", "permute", "transpose", "clone", "getitem", "index_put",
+    "concatenate", "cat", "stack",
+]
+
 _wrap = Tensor._wrap
 
 

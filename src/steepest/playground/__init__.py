@@ -4,3 +4,5 @@
 and one websocket session per tab; ``static/`` draws. See README.md in this folder for the
 page hooks, URL keys and messages.
 """
+
+__all__: list = []  # the modules are the API: session, server, config, ...

@@ -21,6 +21,10 @@ import steepest as st
 from steepest.nn import Linear
 from steepest.playground.config import ConfigError
 
+__all__ = [
+    "inspect", "MAX_LISTED_PATHS", "MAX_ENUMERATED_PATHS",
+]
+
 MAX_LISTED_PATHS = 12
 MAX_ENUMERATED_PATHS = 4096
 

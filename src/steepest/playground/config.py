@@ -12,6 +12,12 @@ import numbers
 
 from steepest.playground.datasets import DATASETS, FEATURES, MULTICLASS, REGRESSION
 
+__all__ = [
+    "ConfigError", "validate_optimizer", "validate_config", "n_classes_of", "ACTIVATIONS",
+    "LOSSES", "OPTIMIZERS", "SCHEDULES", "REGULARIZATIONS", "MAX_LAYERS", "MAX_NEURONS",
+    "MAX_POINTS", "DEFAULTS", "OPTIMIZER_FIELDS",
+]
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "binary_step")
 LOSSES = ("mse", "ce", "bce")
 OPTIMIZERS = ("gd", "sgd", "rmsprop", "adam", "adamw", "adagrad")

@@ -13,6 +13,11 @@ import numpy as np
 
 from steepest import data as st_data
 
+__all__ = [
+    "features", "make_dataset", "split", "DOMAIN", "RADIUS", "CLASSIFICATION", "REGRESSION",
+    "DATASETS", "MULTICLASS", "FEATURES",
+]
+
 DOMAIN = 6.0
 RADIUS = 5.0
 

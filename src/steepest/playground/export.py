@@ -16,6 +16,10 @@ import steepest as st
 from steepest.checkpoint import save_checkpoint
 from steepest.nn import Linear
 
+__all__ = [
+    "run_json", "checkpoint", "python_code", "EXPORTS",
+]
+
 _ACTIVATION_CODE = {"relu": "st.nn.ReLU()", "tanh": "st.nn.Tanh()", "sigmoid": "st.nn.Sigmoid()",
                     "linear": "st.nn.Identity()", "leaky_relu": "st.nn.LeakyReLU()",
                     "binary_step": "st.nn.BinaryStep()"}

@@ -15,6 +15,11 @@ from steepest.nn import Parameter
 from steepest.playground.config import DEFAULTS, ConfigError, validate_optimizer
 from steepest.playground.session import build_optimizer, encode_unit, label_of
 
+__all__ = [
+    "check_request", "run_paths", "contour", "CONTOUR_GRID", "MAX_STEPS", "ESCAPE",
+    "FUNCTIONS", "DEFAULT_RACERS",
+]
+
 CONTOUR_GRID = 64
 MAX_STEPS = 1000
 ESCAPE = 1e6

@@ -27,6 +27,11 @@ from steepest.playground import chain, export, paths
 from steepest.playground.config import ConfigError
 from steepest.playground.session import Race, Session
 
+__all__ = [
+    "Limits", "MessageError", "Conversation", "create_app", "serve", "STATIC",
+    "LOCAL_HOSTS", "CLOSED",
+]
+
 STATIC = Path(__file__).parent / "static"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # A tab that closes while a frame is on its way (newer Starlette names the second case).

@@ -19,6 +19,12 @@ from steepest.optim import lr_scheduler
 from steepest.playground.config import ConfigError, OPTIMIZER_FIELDS, n_classes_of, validate_config, validate_optimizer
 from steepest.playground.datasets import DOMAIN, FEATURES, features, make_dataset, split
 
+__all__ = [
+    "encode_unit", "grid_points", "build_model", "build_optimizer", "build_scheduler",
+    "Task", "Session", "Race", "label_of", "GRID", "NEURON_STRIDE", "DIVERGED_LOSS",
+    "HISTORY_LIMIT",
+]
+
 GRID = 40           # output heatmap resolution (cells per side)
 NEURON_STRIDE = 2   # neuron heatmaps use every 2nd grid point: 20 x 20
 DIVERGED_LOSS = 1e8
