@@ -503,3 +503,19 @@ def test_inplace_errors_name_the_op_shape_and_dtype():
     x32 += st.tensor([0.1, 0.2])  # float64 into float32: cast, as torch
     assert x32.dtype == np.float32
     np.testing.assert_allclose(x32.data, [0.1, 0.2], rtol=1e-7)
+
+
+def test_backward_after_an_optimizer_step_through_a_graph_of_the_old_weights_raises():
+    """torch raises here; using the updated weights in the old graph would be a wrong gradient."""
+    w = st.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    st.optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    tw = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    tloss = (tw * tw).sum()
+    tloss.backward(retain_graph=True)
+    torch.optim.SGD([tw], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        tloss.backward()

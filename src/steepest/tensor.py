@@ -722,10 +722,17 @@ def _inplace(target: Tensor, name: str, compute, operands=()) -> Tensor:
         target._parents, target._backward, target._op = \
             result._parents, result._backward, result._op
         target.requires_grad = True
-    if target._versions is None:
-        target._versions = [0]
-    target._versions[0] += 1
+    bump_version(target)
     return target
+
+
+def bump_version(tensor: Tensor) -> None:
+    """Record that ``tensor``'s values changed in place (an in-place op, an optimizer step), so
+    that a backward through a graph that saved its old values raises instead of using new ones."""
+    if tensor._versions is None:
+        tensor._versions = [1]
+    else:
+        tensor._versions[0] += 1
 
 
 def _write(target: Tensor, name: str, values: np.ndarray) -> None:

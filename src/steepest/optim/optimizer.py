@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from steepest.tensor import Tensor, enable_grad
+from steepest.tensor import Tensor, bump_version, enable_grad
 
 __all__ = ["Optimizer", "check_hyperparameter"]
 
@@ -302,6 +302,8 @@ class Optimizer:
                     self._step_each(params, group)
                 else:
                     self._step_flat(bucket, group)
+                for param in params:  # as torch: a graph that saved the old weights is stale
+                    bump_version(param)
         return loss
 
     def _params_with_grad(self, index: int, group: dict) -> dict:
