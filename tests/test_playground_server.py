@@ -125,6 +125,10 @@ def test_malformed_and_oversized_messages(client):
     with client.websocket_connect("/ws") as ws:
         ws.send_text("{not json")
         assert "malformed JSON" in receive(ws, "error")["message"]
+        ws.send_text('{"type": "x", "a": ' + "1" * 5000 + "}")   # Python refuses 5000 digits
+        assert "malformed JSON" in receive(ws, "error")["message"]
+        ws.send_text("[" * 5000)                                   # too deep to parse
+        assert "malformed JSON" in receive(ws, "error")["message"]
         ws.send_text(json.dumps({"type": "config", "config": {"seed": 1}, "pad": "x" * 70000}))
         assert "over the limit" in receive(ws, "error")["message"]
         ws.send_json({"type": "step"})

@@ -44,6 +44,7 @@ def decode_unit(text: str) -> np.ndarray:
     ({"momentum": 1.5}, "momentum"),
     ({"optimizer": "sgd", "nesterov": True}, "nesterov"),
     ({"wings": 2}, "wings"),
+    ({"lr": 10 ** 400}, "lr"),
 ])
 def test_bad_config_names_the_field(bad, field):
     with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
@@ -284,3 +285,22 @@ def test_any_paths_request_is_accepted_or_refused_with_a_config_error(raw):
         paths.check_request(raw)
     except ConfigError as error:
         assert str(error)
+
+
+def test_a_penalty_that_blows_up_stops_the_run_with_an_explanation():
+    """lr · L2 rate > 2 makes the weights grow whatever the data loss does (MSE on sigmoid
+    outputs stays bounded): the run must stop and say so, never stream inf."""
+    session = Session({"loss": "mse", "regularization": "l2", "reg_rate": 10, "lr": 1})
+    session.step(400)
+    assert session.diverged is not None
+    assert all(np.isfinite(p.data).all() for p in session.model.parameters())
+    json.dumps(session.snapshot(), allow_nan=False)
+
+
+def test_the_chain_rule_inspector_leaves_the_training_gradients_alone():
+    session = Session({"optimizer": "sgd", "lr": 0.05})
+    session.step(5)
+    before = [p.grad.copy() for p in session.model.parameters()]
+    chain.inspect(session, 0, 0, 1)
+    for grad, p in zip(before, session.model.parameters()):
+        np.testing.assert_array_equal(p.grad, grad)

@@ -50,11 +50,15 @@ def inspect(session, layer, row, col) -> dict:
     X, T = session.X_train[index], session.T_train[index]
 
     # Autodiff: the gradient the optimizer would use for this batch.
+    parameters = list(session.model.parameters())
+    training_grads = [p.grad for p in parameters]  # the snapshot's gradient norms use these
     session.model.zero_grad()
     loss = session.batch_loss(index)
     penalty = session.penalty()
     (loss if penalty is None else loss + penalty).backward()
     autodiff = float(W.grad[row, col])
+    for parameter, grad in zip(parameters, training_grads):
+        parameter.grad = grad
 
     # Manual forward, keeping pre-activations z and activations a per Linear layer.
     modules = list(session.model)

@@ -46,9 +46,17 @@ class ConfigError(ValueError):
     """A configuration value the playground cannot use; the message names the field."""
 
 
+def _finite(value) -> bool:
+    """math.isfinite that answers False, not OverflowError, for an int beyond any float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _number(cfg, name, low, high, *, integer=False, low_open=False):
     value = cfg[name]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
         raise ConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {value!r}")
     if integer and value != int(value):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
@@ -132,7 +140,7 @@ def _check_points(cfg):
         raise ConfigError(f"points must be a list of at most {MAX_POINTS} [x1, x2, label] rows")
     for i, row in enumerate(points):
         ok = isinstance(row, list) and len(row) == 3 and all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in row)
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and _finite(v) for v in row)
         if not ok or abs(row[0]) > 6 or abs(row[1]) > 6 or row[2] not in (0, 1, 2, 3, 4, 5):
             raise ConfigError(f"points[{i}] must be [x1, x2, label] with |x| <= 6 and label "
                               f"0..5, got {row!r}")

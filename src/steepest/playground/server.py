@@ -28,8 +28,8 @@ from steepest.playground.config import ConfigError
 from steepest.playground.session import Race, Session
 
 __all__ = [
-    "Limits", "MessageError", "Conversation", "create_app", "serve", "STATIC",
-    "LOCAL_HOSTS", "CLOSED",
+    "Limits", "MessageError", "Oversized", "INBOX_MESSAGES", "Conversation", "create_app",
+    "serve", "STATIC", "LOCAL_HOSTS", "CLOSED",
 ]
 
 STATIC = Path(__file__).parent / "static"
@@ -50,6 +50,17 @@ class Limits:
         self.max_steps_per_message = max_steps_per_message
 
 
+#: messages waiting for the session at most; the socket is not read while the inbox is full
+INBOX_MESSAGES = 16
+
+
+class Oversized:
+    """A message over the size limit, of which only the size is kept."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+
 class MessageError(ValueError):
     """A message the session cannot act on; its text goes back to the page."""
 
@@ -60,7 +71,8 @@ class Conversation:
     def __init__(self, websocket: WebSocket, limits: Limits):
         self.ws = websocket
         self.limits = limits
-        self.inbox: asyncio.Queue = asyncio.Queue()
+        # bounded: a page that sends faster than the session answers waits (back-pressure)
+        self.inbox: asyncio.Queue = asyncio.Queue(maxsize=INBOX_MESSAGES)
         self.config: dict | None = None
         self.race_optimizers: list | None = None
         self.trainer = None          # a Session or a Race
@@ -93,11 +105,15 @@ class Conversation:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
-                text = message.get("text")
-                if text is None:
+                data = message.get("text")
+                if data is None:
                     data = message.get("bytes") or b""
-                    text = data if len(data) > self.limits.max_message_bytes else data.decode("utf-8", "replace")
-                await self.inbox.put(text)
+                size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+                if size > self.limits.max_message_bytes:
+                    data = Oversized(size)  # only its size is kept
+                elif isinstance(data, bytes):
+                    data = data.decode("utf-8", "replace")
+                await self.inbox.put(data)
         except WebSocketDisconnect:
             pass
         await self.inbox.put(None)
@@ -169,14 +185,13 @@ class Conversation:
         """Act on one message; False when the socket closed."""
         if raw is None:
             return False
-        size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
-        if size > self.limits.max_message_bytes:
-            await self.error(f"message of {size} bytes is over the limit of "
+        if isinstance(raw, Oversized):
+            await self.error(f"message of {raw.size} bytes is over the limit of "
                              f"{self.limits.max_message_bytes} bytes")
             return True
         try:
             message = json.loads(raw)
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (ValueError, RecursionError, TypeError) as exc:  # incl. 5000-digit integers
             await self.error(f"malformed JSON message: {exc}")
             return True
         kind = message.get("type") if isinstance(message, dict) else None

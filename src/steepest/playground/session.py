@@ -213,8 +213,9 @@ class Session:
             penalty = self.penalty()
             if penalty is not None:
                 loss = loss + penalty
-            if not math.isfinite(value) or value > DIVERGED_LOSS:
-                self._stop(value)
+            total = value if penalty is None else loss.item()  # L1/L2 can diverge on their own
+            if not math.isfinite(total) or total > DIVERGED_LOSS:
+                self._stop(total)
                 break
             loss.backward()
             self.optimizer.step()

@@ -78,7 +78,7 @@ function syncControls() {
   }
   $("layer-count").textContent = `${state.hidden.length} hidden layer${state.hidden.length === 1 ? "" : "s"}`;
   for (const name of state.hide) {
-    document.querySelectorAll(`[data-control="${name}"]`).forEach((node) => { node.hidden = true; });
+    document.querySelectorAll(`[data-control="${CSS.escape(name)}"]`).forEach((node) => { node.hidden = true; });
     const control = $(name);
     if (control) (control.closest(".row, .field") || control).hidden = true;
   }

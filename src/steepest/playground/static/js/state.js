@@ -57,7 +57,7 @@ export function fromHash(hash) {
   const text = hash.replace(/^#/, "");
   for (const part of text ? text.split("&") : []) {
     const [key, raw = ""] = part.split("=");
-    if (key in state) state[key] = decodeValue(key, decodeURIComponent(raw));
+    if (Object.prototype.hasOwnProperty.call(state, key)) state[key] = decodeValue(key, decodeURIComponent(raw));
   }
   const givenActivations = /(^|&)activations=/.test(text);
   if (!givenActivations || state.activations.length !== state.hidden.length) {
