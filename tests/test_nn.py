@@ -525,3 +525,18 @@ def test_flatten_of_an_empty_batch_matches_torch():
     x = np.zeros((0, 3, 2))
     out = nn.Flatten()(st.tensor(x))
     assert out.shape == tuple(torch.nn.Flatten()(torch.tensor(x)).shape) == (0, 6)
+
+
+def test_load_state_dict_and_init_make_a_graph_of_the_old_weights_stale():
+    """torch raises here (copy_ under no_grad bumps the version); the old graph must not
+    silently backpropagate with the new weights."""
+    layer = nn.Linear(2, 1)
+    loss = (layer.weight ** 2).sum()
+    layer.load_state_dict({"weight": np.full((1, 2), 5.0), "bias": np.zeros(1)})
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    w = st.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w ** 2).sum()
+    nn.init.constant_(w, 5.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()

@@ -144,3 +144,19 @@ def test_batches_cover_the_dataset_once(n, batch_size, drop_last, shuffle):
     assert len(seen) == expected
     if not shuffle:
         np.testing.assert_array_equal(seen, rows[:expected])
+
+
+def test_a_dataset_subclass_with_its_own_getitem_is_batched_sample_by_sample():
+    from steepest.utils.data import DataLoader, Subset, TensorDataset
+
+    class Reversed(TensorDataset):
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return st.tensor(x.data[::-1].copy()), y
+
+    X, y = np.arange(6.0).reshape(3, 2), np.arange(3)
+    dataset = Reversed(st.tensor(X), st.tensor(y))
+    for data in (dataset, Subset(dataset, [0, 1, 2])):
+        xb, yb = next(iter(DataLoader(data, batch_size=3)))
+        np.testing.assert_array_equal(xb.data, X[:, ::-1])
+        np.testing.assert_array_equal(yb.data, y)

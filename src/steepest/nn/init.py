@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from steepest.tensor import Tensor, default_generator
+from steepest.tensor import Tensor, bump_version, default_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -43,8 +43,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
                      f"{sorted(linear_like | {'tanh', 'relu', 'leaky_relu'})}")
 
 
-def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.data[...] = values.astype(tensor.dtype, copy=False)
+def _fill(tensor: Tensor, values) -> Tensor:
+    """Write ``values`` into ``tensor`` in place; a graph of its old values becomes stale."""
+    tensor.data[...] = np.asarray(values).astype(tensor.dtype, copy=False)
+    bump_version(tensor)
     return tensor
 
 
@@ -62,8 +64,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
     """Fill with a constant."""
-    tensor.data[...] = value
-    return tensor
+    return _fill(tensor, value)
 
 
 def zeros_(tensor: Tensor) -> Tensor:

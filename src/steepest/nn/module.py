@@ -7,7 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
-from steepest.tensor import Tensor
+from steepest.tensor import Tensor, bump_version
 
 __all__ = ["Parameter", "Module"]
 
@@ -218,6 +218,7 @@ class Module:
             raise ValueError(f"load_state_dict for {type(self).__name__}: " + ", ".join(problems))
         for name, value in converted.items():
             own[name].data[...] = value
+            bump_version(own[name])  # a graph of the old values must not backpropagate now
 
     # ----------------------------------------------------------------- display
     def extra_repr(self) -> str:

@@ -129,10 +129,13 @@ def default_collate(samples: list):
 
 
 def _indexable_by_batch(dataset) -> bool:
-    """Whether ``dataset[array_of_indices]`` gives the collated batch directly."""
-    while isinstance(dataset, Subset):
+    """Whether ``dataset[array_of_indices]`` gives the collated batch directly: only for
+    TensorDataset and Subset themselves, not for subclasses with their own ``__getitem__``
+    (a per-sample transform must see one sample at a time)."""
+    while type(dataset).__getitem__ is Subset.__getitem__ and isinstance(dataset, Subset):
         dataset = dataset.dataset
-    return isinstance(dataset, TensorDataset)
+    return (isinstance(dataset, TensorDataset)
+            and type(dataset).__getitem__ is TensorDataset.__getitem__)
 
 
 class DataLoader:
