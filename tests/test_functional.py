@@ -277,3 +277,12 @@ def test_cross_entropy_at_1e308_is_silent_and_equals_torch(labels, no_float_warn
     expected.sum().backward()
     np.testing.assert_array_equal(out.data, expected.detach().numpy())
     np.testing.assert_array_equal(x.grad, zt.grad.numpy())
+
+
+def test_softmax_without_dim_on_3d_input_warns_like_torch_and_uses_its_dim():
+    x = np.random.default_rng(0).normal(size=(2, 3, 4))
+    with pytest.warns(UserWarning, match="no dim given"):
+        ours = F.softmax(st.tensor(x))
+    with pytest.warns(UserWarning):
+        expected = torch.nn.functional.softmax(torch.tensor(x))
+    np.testing.assert_allclose(ours.data, expected.numpy(), rtol=1e-12)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numbers
 
+import warnings
+
 import numpy as np
 
 from steepest import activations, losses
@@ -54,10 +56,16 @@ def tanh(input) -> Tensor:
 
 
 def _softmax_dim(dim, ndim: int) -> int:
-    """torch's choice when ``dim`` is None: 0 for 0-, 1- and 3-D input, else 1."""
+    """torch's choice when ``dim`` is None: 0 for 0-, 1- and 3-D input, else 1. Where that is
+    not the last axis (3-D and 4-D+ input) it warns, as torch does, since it is rarely meant."""
     if dim is not None:
         return dim
-    return 0 if ndim in (0, 1, 3) else 1
+    chosen = 0 if ndim in (0, 1, 3) else 1
+    if ndim > 2:
+        warnings.warn(f"softmax: no dim given for a {ndim}-D input, so it normalises over "
+                      f"dim {chosen} (torch's implicit, deprecated rule), not the last one; "
+                      f"pass dim= explicitly", UserWarning, stacklevel=3)
+    return chosen
 
 
 def _in_dtype(input, dtype) -> Tensor:
