@@ -502,6 +502,17 @@ def test_series_leave_out_non_finite_and_non_ok_runs():
 
 # --------------------------------------------------------------------------- command line
 
+def test_a_sweep_where_every_run_diverged_still_writes_its_report(tmp_path, capsys):
+    out = tmp_path / "s"
+    code = main(["sweep", "--data", "moons", "--n-samples", "60", "--hidden", "6", "--epochs",
+                 "2", "--optimizer", "sgd", "--lr", "1e6", "--seeds", "1", "--workers", "1",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert [run.status for run in read_runs(out / "runs.jsonl").values()] == ["diverged"]
+    for name in ("summary.csv", "sweep.png", "time.png", "index.html"):
+        assert (out / name).exists()
+
+
 def test_cli_sweep_writes_records_summary_and_report(tmp_path, capsys):
     out = tmp_path / "s"
     code = main(["sweep", "--data", "moons", "--n-samples", "60", "--hidden", "6", "--epochs",

@@ -141,6 +141,10 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
                                clip_on=False, zorder=6, gid=status)
                     ax.scatter([], [], marker=marker, c="0.25", s=36,
                                label=f"{status} (some seed)")
+            if not any(len(s["x"]) for s in series.values()):  # no run finished: only marks
+                rates = [p[0] for points in marks.values() for p in points if p[0] > 0]
+                if rates:
+                    ax.set_xlim(min(rates) / 2, max(rates) * 2)
             ax.set_xscale("log")
             if "loss" in metric and any(v > 0 for s in series.values() for v in s["max"]) \
                     and _spread(series) > 20:
