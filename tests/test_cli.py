@@ -379,3 +379,27 @@ def test_train_says_what_is_wrong_and_what_to_try(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "chance level" in text and "vanishing gradients" in text
     assert "--activation relu" in text
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_ends(tmp_path, capsys, monkeypatch):
+    import steepest
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "moons", "--n-samples", "100", "--epochs", "2",
+                 "--out", str(out)]) == 0
+    old = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert "decision_boundary.png" in old
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as patch:
+        patch.setattr(steepest, "fit", interrupted)
+        assert main(["train", "--data", "circles", "--epochs", "1", "--overwrite",
+                     "--out", str(out)]) == 130
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == old
+
+    assert main(["train", "--data", "digits", "--hidden", "8", "--epochs", "1", "--overwrite",
+                 "--out", str(out)]) == 0
+    left = {path.name for path in out.iterdir()}
+    assert "decision_boundary.png" not in left   # the old run's, not written by a 64-D run
+    assert {"history.json", "checkpoint.npz"} <= left

@@ -275,3 +275,20 @@ def test_a_page_that_leaves_mid_reply_ends_its_session_quietly(capsys):
     assert asyncio.run(configure_then_close_then_pause()) is False
     assert socket.sent_after_close == 1    # no second send of an error to a closed socket
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cli_says_in_one_line_when_the_port_is_taken_or_out_of_range():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for argv, fragment in ((["--port", str(port)], "could not start"),
+                               (["--port", "99999"], "must be from 1 to 65535")):
+            done = subprocess.run([sys.executable, "-m", "steepest", "playground", "--no-browser",
+                                   *argv], capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2
+            assert fragment in done.stderr and "Traceback" not in done.stderr

@@ -547,3 +547,11 @@ def test_cli_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, flags, fragme
     err = capsys.readouterr().err
     assert code == 2 and fragment in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_sweep_run_without_lr_equals_steepest_train_without_lr(tmp_path, capsys):
+    assert main(["train", "--data", "moons", "--n-samples", "60", "--hidden", "6", "--epochs",
+                 "2", "--out", str(tmp_path / "t")]) == 0
+    trained = json.loads((tmp_path / "t" / "history.json").read_text())
+    swept = sweep_mlp(data="moons", n_samples=60, hidden=[6], epochs=2, seed=0).to_dict()
+    np.testing.assert_allclose(swept["history"]["loss"], trained["history"]["loss"], rtol=1e-12)

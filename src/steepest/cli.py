@@ -36,8 +36,6 @@ __all__ = ["main", "build_parser"]
 
 _OPTIMIZER_CLASSES = {"gd": "GD", "sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam",
                       "adamw": "AdamW", "adagrad": "Adagrad"}
-_DEFAULT_LR = {"gd": 0.1, "sgd": 0.1, "rmsprop": 1e-3, "adam": 1e-2, "adamw": 1e-2,
-               "adagrad": 1e-2}
 _HIDDEN_ACTIVATIONS = ("binary_step", "leaky_relu", "linear", "relu", "sigmoid", "tanh")
 
 # settings of a run that --resume takes from the checkpoint (and that must not change)
@@ -54,15 +52,16 @@ class CLIError(ValueError):
 
 # --------------------------------------------------------------------------- argument types
 
-def _int_at_least(low: int):
-    """An argparse type: a whole number >= ``low``."""
+def _int_at_least(low: int, high: int | None = None):
+    """An argparse type: a whole number >= ``low`` (and <= ``high`` if given)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
         return value
     return parse
 
@@ -204,7 +203,8 @@ def _add_sweep(sub) -> None:
 def _add_playground(sub) -> None:
     playground = sub.add_parser("playground", help="watch a network learn in the browser",
                                 description="Start the local playground server and open it.")
-    playground.add_argument("--port", type=_int_at_least(1), default=8000, help="default 8000")
+    playground.add_argument("--port", type=_int_at_least(1, 65535), default=8000,
+                            help="default 8000")
     playground.add_argument("--host", default="127.0.0.1",
                             help="default 127.0.0.1 (this machine only); 0.0.0.0 for a classroom")
     playground.add_argument("--no-browser", dest="browser", action="store_false",
@@ -254,7 +254,9 @@ def _settings(args, saved: dict | None = None) -> dict:
     if settings["hidden"] is None:
         settings["hidden"] = [128] if settings["data"] == "digits" else [16, 16]
     if settings["lr"] is None:
-        settings["lr"] = _DEFAULT_LR[settings["optimizer"]]
+        from steepest.sweeps import DEFAULT_LR  # one table: a sweep run equals a train run
+
+        settings["lr"] = DEFAULT_LR[settings["optimizer"]]
     return settings
 
 
@@ -398,10 +400,7 @@ def _cmd_train(args) -> int:
     if saved is not None:
         loaded = load_checkpoint(checkpoint, model, optimizer)
         initial_epoch, history = loaded["epoch"] or 0, loaded["history"]
-    if args.overwrite:
-        for name in RUN_FILES:
-            if os.path.exists(os.path.join(out, name)):
-                os.remove(os.path.join(out, name))
+    run_began_ns = time.time_ns()  # with --overwrite, older files go only once this run ends
     extra = {"config": settings, "epochs": epochs}
     if scaler is not None:
         extra["standardizer"] = {"mean": scaler.mean_, "scale": scaler.scale_}
@@ -411,6 +410,7 @@ def _cmd_train(args) -> int:
           + (f"; resuming after epoch {initial_epoch}" if saved is not None else ""))
     if initial_epoch >= epochs:
         print(f"already trained for {initial_epoch} epochs (--epochs {epochs}); nothing to do")
+        return 0
     verbose = "auto" if args.verbose is None else args.verbose
     steps = StepLosses()
     start = time.perf_counter()
@@ -437,6 +437,8 @@ def _cmd_train(args) -> int:
         if len(error.history) > initial_epoch:
             plot_gradient_norms(error.history, model, os.path.join(out, "gradient_norms.png"))
             written.append("gradient_norms.png")
+        if args.overwrite:
+            _remove_older_run_files(out, run_began_ns)
         print(f"wrote {', '.join(os.path.join(out, name) for name in written)} (the run up to "
               f"the divergence)")
         raise
@@ -469,8 +471,20 @@ def _cmd_train(args) -> int:
     if _quiet(verbose):  # fit printed its diagnosis itself otherwise
         for finding in history.diagnosis:
             print(f"diagnosis: {finding}")
+    if args.overwrite:
+        _remove_older_run_files(out, run_began_ns)
     print(f"wrote {', '.join(os.path.join(out, name) for name in written)}")
     return 0
+
+
+def _remove_older_run_files(out: str, run_began_ns: int) -> None:
+    """After an --overwrite run: remove the replaced run's files that this run did not write
+    again (a decision boundary of 2-D data, a checkpoint of a run that diverged at once).
+    Until then the old run stays whole, so a Ctrl-C early in the new one loses nothing."""
+    for name in RUN_FILES:
+        path = os.path.join(out, name)
+        if os.path.exists(path) and os.stat(path).st_mtime_ns < run_began_ns:
+            os.remove(path)
 
 
 def _quiet(verbose) -> bool:
@@ -545,7 +559,11 @@ def _cmd_tour(args) -> int:
 def _cmd_playground(args) -> int:
     from steepest.playground.server import serve
 
-    serve(host=args.host, port=args.port, open_browser=args.browser)
+    try:
+        serve(host=args.host, port=args.port, open_browser=args.browser)
+    except SystemExit as stop:  # uvicorn exits (after its own one-line ERROR) if it cannot bind
+        raise CLIError(f"the playground could not start on {args.host}:{args.port} (is the "
+                       f"port in use? try --port {args.port + 1})") from stop
     return 0
 
 

@@ -696,8 +696,9 @@ OPTIMIZERS = {
     "adamw": ("AdamW", {}),
     "adagrad": ("Adagrad", {}),
 }
-_DEFAULT_LR = {"gd": 0.1, "sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "rmsprop": 1e-3,
-               "adam": 1e-3, "adamw": 1e-3, "adagrad": 1e-2}
+#: learning rate when none is given; also ``steepest train``'s, so a run equals a train run
+DEFAULT_LR = {"gd": 0.1, "sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "rmsprop": 1e-3,
+              "adam": 1e-2, "adamw": 1e-2, "adagrad": 1e-2}
 
 
 def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, seed: int = 0,
@@ -729,7 +730,7 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
     sizes = [X.shape[1], *hidden, int(np.max(y)) + 1]
     model = st.nn.mlp(sizes, activation=activation, generator=np.random.default_rng(seed))
     name, defaults = OPTIMIZERS[optimizer]
-    options = dict(defaults, lr=lr if lr is not None else _DEFAULT_LR[optimizer])
+    options = dict(defaults, lr=lr if lr is not None else DEFAULT_LR[optimizer])
     if momentum is not None:
         options["momentum"] = momentum
     if weight_decay is not None:
