@@ -374,6 +374,35 @@ def test_ctrl_c_on_the_command_line_then_rerun_completes_the_sweep(tmp_path):
     assert len(lines) == 16 and len({json.loads(line)["key"] for line in lines}) == 16
 
 
+def test_sigterm_to_the_command_alone_stops_its_workers_and_keeps_the_runs(tmp_path):
+    out = tmp_path / "sweep"
+    args = [sys.executable, "-m", "steepest", "sweep", "--data", "moons", "--n-samples", "60",
+            "--hidden", "6", "--epochs", "40", "--batch-size", "4", "--optimizer", "sgd,adam",
+            "--lr", "1e-3:1:4", "--seeds", "2", "--workers", "2", "--out", str(out)]
+    proc = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": SRC},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = out / "runs.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and \
+            (not runs.exists() or len(runs.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    children = [int(pid) for pid in
+                open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+    proc.send_signal(signal.SIGTERM)    # the main process only, as `kill PID` does
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before it could be stopped")
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert len(runs.read_text().splitlines()) >= 2
+    deadline = time.monotonic() + 20
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}")
+                 and "zombie" not in open(f"/proc/{pid}/status").read()]
+        time.sleep(0.1)
+    assert not alive, f"worker processes left running: {alive}"
+
+
 # --------------------------------------------------------------------------- lost workers
 
 def test_a_worker_killed_mid_run_is_retried_once(tmp_path):

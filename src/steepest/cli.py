@@ -580,6 +580,20 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (kill, a job scheduler) end a command as Ctrl-C does: one line, exit 130,
+    runs recorded so far kept and worker processes stopped, instead of an abrupt death."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv=None) -> int:
     """Run the ``steepest`` command on ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
@@ -588,6 +602,7 @@ def main(argv=None) -> int:
     overflow inside training is left to the divergence guard to report.
     """
     prefix = "steepest"
+    _stop_on_sigterm()
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         print(f"{prefix}: warning: {' '.join(str(message).split())}", file=sys.stderr)

@@ -393,13 +393,25 @@ def _execute(train_fn, config: dict, marker: str | None) -> dict:
             "seconds": time.perf_counter() - start}
 
 
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """A local pool whose workers die quietly on SIGTERM (the default action), whatever
+    handler the parent process installed before forking them."""
+    return ProcessPoolExecutor(workers, initializer=_default_sigterm)
+
+
+def _default_sigterm() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class _Pool:
     """The executor a sweep runs on; a broken process pool is replaced by a new one."""
 
     def __init__(self, executor, workers):
         self.given = executor
         self.workers = workers or default_workers()
-        self.executor = executor if executor is not None else ProcessPoolExecutor(self.workers)
+        self.executor = executor if executor is not None else _process_pool(self.workers)
         self.markers = tempfile.mkdtemp(prefix="steepest-sweep-") \
             if isinstance(self.executor, ProcessPoolExecutor) else None
 
@@ -417,10 +429,13 @@ class _Pool:
                                "to resume it")
         workers = getattr(self.executor, "_max_workers", self.workers)
         self.executor.shutdown(wait=True)
-        self.executor = ProcessPoolExecutor(workers)
+        self.executor = _process_pool(workers)
 
     def close(self, cancel: bool = False) -> None:
         if self.executor is not self.given:
+            if cancel:  # interrupted: stop the runs in progress too, leave no worker behind
+                for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+                    process.terminate()
             self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
         if self.markers:
             for name in os.listdir(self.markers):
