@@ -540,3 +540,12 @@ def test_load_state_dict_and_init_make_a_graph_of_the_old_weights_stale():
     nn.init.constant_(w, 5.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+@pytest.mark.parametrize("norm_type", [0, -1.0, -math.inf])
+def test_clip_grad_norm_refuses_orders_that_are_not_sizes(norm_type):
+    w = st.tensor(np.ones(3), requires_grad=True)
+    w.grad = np.array([1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match="norm_type must be > 0"):
+        nn.utils.clip_grad_norm_([w], 1.0, norm_type=norm_type)
+    np.testing.assert_array_equal(w.grad, [1.0, 0.0, 2.0])

@@ -35,6 +35,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     """
     max_norm = _check_number("clip_grad_norm_", "max_norm", max_norm)
     norm_type = _check_number("clip_grad_norm_", "norm_type", norm_type)
+    if not norm_type > 0:  # torch also takes 0 (a count of non-zeros) and negative orders
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (e.g. 2.0, 1.0 or inf), got "
+                         f"{norm_type:g}; orders <= 0 are not norms of a gradient's size")
     grads = _grads(parameters)
     if not grads:
         return Tensor(0.0)
