@@ -584,3 +584,16 @@ def test_a_sweep_run_without_lr_equals_steepest_train_without_lr(tmp_path, capsy
     trained = json.loads((tmp_path / "t" / "history.json").read_text())
     swept = sweep_mlp(data="moons", n_samples=60, hidden=[6], epochs=2, seed=0).to_dict()
     np.testing.assert_allclose(swept["history"]["loss"], trained["history"]["loss"], rtol=1e-12)
+
+
+def test_the_cli_counts_only_this_grids_finished_runs_and_names_a_linear_model(tmp_path,
+                                                                                capsys):
+    out = str(tmp_path / "s")
+    common = ["sweep", "--data", "moons", "--n-samples", "60", "--epochs", "1", "--seeds", "1",
+              "--workers", "1", "--out", out]
+    assert main([*common, "--hidden", "6", "--optimizer", "sgd", "--lr", "0.1"]) == 0
+    capsys.readouterr()
+    assert main([*common, "--hidden", ",", "--optimizer", "adam", "--lr", "0.01"]) == 0
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert "already in" not in first_line          # the sgd run belongs to another grid
+    assert "linear model (no hidden layer)" in first_line and "MLP" not in first_line

@@ -895,7 +895,12 @@ def add_sweep_arguments(parser) -> None:
 
 
 def _describe_model(config: Mapping) -> str:
-    hidden = config.get("hidden") or ([128] if config["data"] == "digits" else [16, 16])
+    hidden = config.get("hidden")
+    if hidden is None:
+        hidden = [128] if config["data"] == "digits" else [16, 16]
+    if not hidden:  # --hidden , : no hidden layer
+        return (f"{config['data']}, linear model (no hidden layer), "
+                f"{config['epochs']} epochs")
     return (f"{config['data']}, MLP hidden {'-'.join(map(str, hidden))} "
             f"({config.get('activation', 'relu')}), {config['epochs']} epochs")
 
@@ -943,7 +948,8 @@ def sweep_cli(args) -> int:
         where = "a local Dask cluster" if args.scheduler == "local" else \
             f"the Dask cluster at {args.scheduler}"
     n_runs = len(args.optimizer) * len(args.lr) * len(args.seeds)
-    already = read_runs(os.path.join(out, RUNS_FILE))
+    keys = {config_key(config) for config in expand_grid(grid)}
+    already = keys & read_runs(os.path.join(out, RUNS_FILE)).keys()  # of this grid only
     rates = f" ({args.lr[0]:g} to {args.lr[-1]:g})" if len(args.lr) > 1 else f" ({args.lr[0]:g})"
     print(f"steepest sweep: {_count(args.optimizer, 'optimizer')} x "
           f"{_count(args.lr, 'learning rate')}{rates} x {_count(args.seeds, 'seed')} = "
@@ -955,7 +961,6 @@ def sweep_cli(args) -> int:
         result = sweep(sweep_mlp, grid, executor=executor, workers=args.workers, out=out,
                        retry_failed=args.retry_failed, progress=None)
     except KeyboardInterrupt:
-        keys = {config_key(config) for config in expand_grid(grid)}
         done = len(keys & read_runs(os.path.join(out, RUNS_FILE)).keys())
         print(f"steepest sweep: interrupted; {done} of {n_runs} runs are in "
               f"{os.path.join(out, RUNS_FILE)}; rerun the same command to run the rest",
