@@ -403,3 +403,20 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_ends(tmp_path, capsys, mo
     left = {path.name for path in out.iterdir()}
     assert "decision_boundary.png" not in left   # the old run's, not written by a 64-D run
     assert {"history.json", "checkpoint.npz"} <= left
+
+
+def test_resume_with_nothing_to_do_stops_there_and_restores_the_sigterm_handler(tmp_path,
+                                                                                capsys):
+    import signal
+
+    out = tmp_path / "run"
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["train", "--data", "moons", "--n-samples", "100", "--epochs", "2",
+                 "--out", str(out)]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+    saved = (out / "checkpoint.npz").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", "--epochs", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "nothing to do" in text and "wrote" not in text
+    assert (out / "checkpoint.npz").read_bytes() == saved

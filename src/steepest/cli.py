@@ -25,6 +25,7 @@ adds its parser and sets ``run`` (a function ``args -> exit code``) as its defau
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -584,14 +585,22 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _stop_on_sigterm() -> None:
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c():
     """Let SIGTERM (kill, a job scheduler) end a command as Ctrl-C does: one line, exit 130,
-    runs recorded so far kept and worker processes stopped, instead of an abrupt death."""
+    runs recorded so far kept and worker processes stopped, instead of an abrupt death. The
+    previous handler comes back afterwards (main may run inside another program)."""
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv=None) -> int:
@@ -601,8 +610,12 @@ def main(argv=None) -> int:
     are shown as ``steepest <command>: warning: ...`` without file paths, and floating-point
     overflow inside training is left to the divergence guard to report.
     """
+    with _sigterm_as_ctrl_c():
+        return _main(argv)
+
+
+def _main(argv) -> int:
     prefix = "steepest"
-    _stop_on_sigterm()
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         print(f"{prefix}: warning: {' '.join(str(message).split())}", file=sys.stderr)
