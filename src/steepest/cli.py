@@ -401,7 +401,6 @@ def _cmd_train(args) -> int:
     if saved is not None:
         loaded = load_checkpoint(checkpoint, model, optimizer)
         initial_epoch, history = loaded["epoch"] or 0, loaded["history"]
-    run_began_ns = time.time_ns()  # with --overwrite, older files go only once this run ends
     extra = {"config": settings, "epochs": epochs}
     if scaler is not None:
         extra["standardizer"] = {"mean": scaler.mean_, "scale": scaler.scale_}
@@ -438,8 +437,9 @@ def _cmd_train(args) -> int:
         if len(error.history) > initial_epoch:
             plot_gradient_norms(error.history, model, os.path.join(out, "gradient_norms.png"))
             written.append("gradient_norms.png")
-        if args.overwrite:
-            _remove_older_run_files(out, run_began_ns)
+        if args.overwrite:  # the checkpoint is this run's once an epoch has ended
+            _remove_older_run_files(out, written + ["checkpoint.npz"] * (
+                len(error.history) > initial_epoch))
         print(f"wrote {', '.join(os.path.join(out, name) for name in written)} (the run up to "
               f"the divergence)")
         raise
@@ -473,18 +473,19 @@ def _cmd_train(args) -> int:
         for finding in history.diagnosis:
             print(f"diagnosis: {finding}")
     if args.overwrite:
-        _remove_older_run_files(out, run_began_ns)
+        _remove_older_run_files(out, written)
     print(f"wrote {', '.join(os.path.join(out, name) for name in written)}")
     return 0
 
 
-def _remove_older_run_files(out: str, run_began_ns: int) -> None:
+def _remove_older_run_files(out: str, written: list) -> None:
     """After an --overwrite run: remove the replaced run's files that this run did not write
     again (a decision boundary of 2-D data, a checkpoint of a run that diverged at once).
-    Until then the old run stays whole, so a Ctrl-C early in the new one loses nothing."""
+    Until then the old run stays whole, so a Ctrl-C early in the new one loses nothing.
+    Decided by name, not by modification time (which some file systems keep to the second)."""
     for name in RUN_FILES:
         path = os.path.join(out, name)
-        if os.path.exists(path) and os.stat(path).st_mtime_ns < run_began_ns:
+        if name not in written and os.path.exists(path):
             os.remove(path)
 
 
