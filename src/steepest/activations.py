@@ -42,7 +42,7 @@ def sigmoid(x: Tensor) -> Tensor:
     Stable for any z (no overflow warning at |z| = 1e4).
     """
     x = as_tensor(x)
-    out = _stable_sigmoid(x.data)
+    out = _stable_sigmoid(x._data)
     return _record(out, (x,), lambda g: (g * out * (1.0 - out),), "Sigmoid",
                    saves_output=True)
 
@@ -53,7 +53,7 @@ def tanh(x: Tensor) -> Tensor:
     Like the sigmoid but centred on zero; derivative 1 − tanh² ≤ 1 still vanishes for large |z|.
     """
     x = as_tensor(x)
-    out = np.tanh(x.data)
+    out = np.tanh(x._data)
     return _record(out, (x,), lambda g: (g * (1.0 - out * out),), "Tanh", saves_output=True)
 
 
@@ -65,8 +65,8 @@ def relu(x: Tensor) -> Tensor:
     for every input are "dead" and stop learning.
     """
     x = as_tensor(x)
-    out = np.maximum(x.data, 0)
-    return _record(out, (x,), lambda g: (g * (x.data > 0),), "ReLU")
+    out = np.maximum(x._data, 0)
+    return _record(out, (x,), lambda g: (g * (x._data > 0),), "ReLU")
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -75,8 +75,8 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     A ReLU with a small slope for negative inputs, so no unit's gradient is exactly zero.
     """
     x = as_tensor(x)
-    slope = np.where(x.data > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
-    return _record(x.data * slope, (x,), lambda g: (g * slope,), "LeakyReLU")
+    slope = np.where(x._data > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
+    return _record(x._data * slope, (x,), lambda g: (g * slope,), "LeakyReLU")
 
 
 def _class_axis(op: str, axis, dim) -> int:
@@ -95,7 +95,7 @@ def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
     x = as_tensor(x)
     axis = _class_axis("softmax", axis, dim)
     with np.errstate(over="ignore"):   # max − (−1e308) is −inf: exp gives the exact 0
-        shifted = x.data - x.data.max(axis=axis, keepdims=True)
+        shifted = x._data - x._data.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
     out = e / e.sum(axis=axis, keepdims=True)
 
@@ -114,7 +114,7 @@ def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -
     x = as_tensor(x)
     axis = _class_axis("log_softmax", axis, dim)
     with np.errstate(over="ignore"):   # max − (−1e308) is −inf, the exact log-probability
-        shifted = x.data - x.data.max(axis=axis, keepdims=True)
+        shifted = x._data - x._data.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(g):
@@ -130,7 +130,7 @@ def binary_step(x: Tensor) -> Tensor:
     learn by gradient descent. Provided for the lessons, with exactly that (zero) gradient.
     """
     x = as_tensor(x)
-    out = (x.data >= 0).astype(x.dtype)
+    out = (x._data >= 0).astype(x.dtype)
     return _record(out, (x,), lambda g: (np.zeros_like(g),), "BinaryStep")
 
 

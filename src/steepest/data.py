@@ -78,7 +78,7 @@ def _shuffled(X: np.ndarray, y: np.ndarray, rng: np.random.Generator):
 
 
 def _as_ndarray(a) -> np.ndarray:
-    return a.data if isinstance(a, Tensor) else np.asarray(a)
+    return a._data if isinstance(a, Tensor) else np.asarray(a)
 
 
 # --------------------------------------------------------------------------- toy 2-D sets

@@ -144,7 +144,7 @@ def _array(value, name: str, hint: str = "", todo: str | None = None) -> np.ndar
     if _unfilled(value):
         raise NotFilledInError(name, hint, message=todo)
     if isinstance(value, st.Tensor):
-        value = value.data
+        value = value._data
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -611,7 +611,7 @@ def _line_gradient(w: np.ndarray, x, z):
     residual = st.tensor(z) - W * st.tensor(x)
     J = (residual * residual).sum(axis=-1)
     J.sum().backward()
-    return J.data, W.grad[..., 0]
+    return J._data, W.grad[..., 0]
 
 
 def check_linear_gradient(dJdw, w=LINE_W0, x=None, z=None) -> bool:
@@ -715,8 +715,8 @@ def _chain_truth(p: dict) -> dict:
     E = st.losses.half_sse(a2, st.tensor(number(p["T"])))
     E.backward()
     out = {k: float(v.grad) for k, v in leaves.items()}
-    out.update(z1=float(z1.data), a1=float(a1.data), z2=float(z2.data), a2=float(a2.data),
-               E=float(E.data))
+    out.update(z1=float(z1._data), a1=float(a1._data), z2=float(z2._data), a2=float(a2._data),
+               E=float(E._data))
     return out
 
 
@@ -926,7 +926,7 @@ def check_derivative(fn, activation: str = "sigmoid") -> bool:
     Z = st.tensor(z.copy(), requires_grad=True)
     a_tensor = forward(Z)
     a_tensor.sum().backward()
-    truth, a = Z.grad, a_tensor.data
+    truth, a = Z.grad, a_tensor._data
     got = _call_learner(fn, z, name)
     _finite(got, f"the output of {name}")
     if _close(got, truth):
@@ -974,7 +974,7 @@ def _optimizer_run(make, w0: np.ndarray, grads: list) -> np.ndarray:
     for g in grads:
         param.grad = np.array(g, dtype=np.float64)
         optimizer.step()
-    return param.data.copy()
+    return param._data.copy()
 
 
 def _unchanged(w_final, w0) -> None:

@@ -64,19 +64,19 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-7, rtol: float = 
     GradcheckResult
         ``ok``, the largest absolute and relative errors and where the worst one sits.
     """
-    points = [Tensor(np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64),
+    points = [Tensor(np.array(x._data if isinstance(x, Tensor) else x, dtype=np.float64),
                      requires_grad=True) for x in inputs]
     first = _scalar_output(fn, points, None)
     projection = None
     if first.data.size != 1:
         projection = np.random.default_rng(seed).standard_normal(first.shape)
     _scalar_output(fn, points, projection).backward()
-    analytic = [p.grad if p.grad is not None else np.zeros_like(p.data) for p in points]
+    analytic = [p._grad if p._grad is not None else np.zeros_like(p._data) for p in points]
 
     worst = (0.0, 0.0, 0, ())
     ok = True
     for which, point in enumerate(points):
-        flat = point.data.reshape(-1)
+        flat = point._data.reshape(-1)
         for i in range(flat.size):
             original = flat[i]
             flat[i] = original + eps

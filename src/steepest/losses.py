@@ -49,7 +49,7 @@ def _target_like(target, prediction: Tensor) -> Tensor:
     """A float target in the prediction's dtype (so float32 runs stay float32)."""
     target = as_tensor(target)
     if target.dtype != prediction.dtype and not target.requires_grad:
-        target = Tensor._wrap(target.data.astype(prediction.dtype))
+        target = Tensor._wrap(target._data.astype(prediction.dtype))
     return target
 
 
@@ -76,7 +76,7 @@ def _squared_error(name: str, prediction, target, factor: float, reduction: str)
     target = _target_like(target, prediction)
     _check_same_shape(name, prediction, target)
     _check_reduction(name, reduction)
-    diff = prediction.data - target.data
+    diff = prediction._data - target._data
     value, scale = _reduce(factor * (diff * diff), reduction)
 
     def backward(g):
@@ -117,7 +117,7 @@ def l1(prediction, target, reduction: str = "mean") -> Tensor:
     target = _target_like(target, prediction)
     _check_same_shape("l1", prediction, target)
     _check_reduction("l1", reduction)
-    diff = prediction.data - target.data
+    diff = prediction._data - target._data
     value, scale = _reduce(np.abs(diff), reduction)
 
     def backward(g):
@@ -135,7 +135,7 @@ def _scores_as_rows(loss: str, scores: Tensor) -> np.ndarray:
         raise ValueError(f"{loss}: input has shape {scores.shape}, i.e. {scores.shape[-1]} "
                          f"output per sample, but it needs one output per class (C >= 2); for "
                          f"a single output use binary_cross_entropy_with_logits")
-    return scores.data if scores.ndim == 2 else scores.data[None, :]
+    return scores._data if scores.ndim == 2 else scores._data[None, :]
 
 
 def _class_labels(loss: str, scores: Tensor, target_data: np.ndarray) -> np.ndarray:
@@ -179,7 +179,7 @@ def cross_entropy(logits, target, reduction: str = "mean",
     logits = as_tensor(logits)
     _check_reduction("cross_entropy", reduction)
     label_smoothing = _check_label_smoothing("cross_entropy", label_smoothing)
-    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target_data = target._data if isinstance(target, Tensor) else np.asarray(target)
     z = _scores_as_rows("cross_entropy", logits)
     n, classes = z.shape
     with np.errstate(over="ignore"):   # max − (−1e308) is −inf: exp gives the exact 0
@@ -225,7 +225,7 @@ def nll(log_probabilities, target, reduction: str = "mean") -> Tensor:
     """
     scores = as_tensor(log_probabilities)
     _check_reduction("nll", reduction)
-    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target_data = target._data if isinstance(target, Tensor) else np.asarray(target)
     rows_data = _scores_as_rows("nll", scores)
     labels = _class_labels("nll", scores, target_data)
     rows = np.arange(rows_data.shape[0])
@@ -243,7 +243,7 @@ def nll(log_probabilities, target, reduction: str = "mean") -> Tensor:
 
 
 def _check_probability_targets(loss: str, target: Tensor) -> None:
-    t = target.data
+    t = target._data
     if t.size and not ((t >= 0) & (t <= 1)).all():
         raise ValueError(f"{loss}: targets must lie in [0, 1], got values from {t.min()} to "
                          f"{t.max()}")
@@ -260,18 +260,18 @@ def binary_cross_entropy(probabilities, target, reduction: str = "mean") -> Tens
     _check_same_shape("binary_cross_entropy", p, target)
     _check_reduction("binary_cross_entropy", reduction)
     _check_probability_targets("binary_cross_entropy", target)
-    if p.data.size and (p.data.min() < 0 or p.data.max() > 1):
+    if p._data.size and (p._data.min() < 0 or p._data.max() > 1):
         raise ValueError(f"binary_cross_entropy: probabilities must lie in [0, 1], got values "
-                         f"from {p.data.min()} to {p.data.max()}; use "
+                         f"from {p._data.min()} to {p._data.max()}; use "
                          f"binary_cross_entropy_with_logits for raw scores")
     with np.errstate(divide="ignore"):
-        log_p = np.maximum(np.log(p.data), -100.0)
-        log_1mp = np.maximum(np.log1p(-p.data), -100.0)
-    t = target.data
+        log_p = np.maximum(np.log(p._data), -100.0)
+        log_1mp = np.maximum(np.log1p(-p._data), -100.0)
+    t = target._data
     value, scale = _reduce(-(t * log_p + (1.0 - t) * log_1mp), reduction)
 
     def backward(g):
-        grad = (p.data - t) / np.maximum(p.data * (1.0 - p.data), 1e-12)
+        grad = (p._data - t) / np.maximum(p._data * (1.0 - p._data), 1e-12)
         return (grad * _expand_upstream(g, scale), None)
     return _record(value, (p, target), backward, "BinaryCrossEntropy")
 
@@ -286,10 +286,10 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     _check_same_shape("binary_cross_entropy_with_logits", z, target)
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _check_probability_targets("binary_cross_entropy_with_logits", target)
-    t = target.data
-    loss = np.maximum(z.data, 0) - z.data * t + np.log1p(np.exp(-np.abs(z.data)))
+    t = target._data
+    loss = np.maximum(z._data, 0) - z._data * t + np.log1p(np.exp(-np.abs(z._data)))
     value, scale = _reduce(loss, reduction)
 
     def backward(g):
-        return ((_stable_sigmoid(z.data) - t) * _expand_upstream(g, scale), None)
+        return ((_stable_sigmoid(z._data) - t) * _expand_upstream(g, scale), None)
     return _record(value, (z, target), backward, "BCEWithLogits")

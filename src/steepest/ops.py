@@ -111,6 +111,13 @@ def as_tensor(value) -> Tensor:
     return value if isinstance(value, Tensor) else Tensor(value)
 
 
+def _operand(t: Tensor, g):
+    """``t``'s values inside a backward: the array ``t._data`` on the first-order path (``g`` an
+    ndarray), the tensor ``t`` itself under ``create_graph=True`` (``g`` a Tensor), so that the
+    backward's own arithmetic is recorded and can be differentiated again."""
+    return t if isinstance(g, Tensor) else t._data
+
+
 def _scalar(value):
     """A NumPy scalar as a Python number, so it cannot upcast a float32 array."""
     return value.item() if isinstance(value, np.generic) else value
@@ -118,13 +125,13 @@ def _scalar(value):
 
 def _in_dtype(grad: np.ndarray, like: Tensor) -> np.ndarray:
     """``grad`` in ``like``'s dtype (an operand of the other float dtype upcasts the output)."""
-    return grad if grad.dtype == like.data.dtype else grad.astype(like.data.dtype)
+    return grad if grad.dtype == like._data.dtype else grad.astype(like._data.dtype)
 
 
 def _reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
     """Sum ``grad`` over the axes along which ``like`` was broadcast (in one ``sum``), in
     ``like``'s dtype."""
-    shape = like.data.shape
+    shape = like._data.shape
     if grad.shape != shape:
         extra = grad.ndim - len(shape)
         axes = tuple(range(extra)) + tuple(
@@ -150,9 +157,9 @@ def _binary(op: str, func, a, b):
 def add(a: Tensor, b) -> Tensor:
     """a + b; backward g to each operand (summed over its broadcast axes)."""
     if is_scalar(b):
-        return _record(a.data + _scalar(b), (a,), lambda g: (g,), "AddScalar")
+        return _record(a._data + _scalar(b), (a,), lambda g: (g,), "AddScalar")
     b = as_tensor(b)
-    out = _binary("add", np.add, a.data, b.data)
+    out = _binary("add", np.add, a._data, b._data)
 
     def backward(g):
         return (_reduce_to(g, a) if a.requires_grad else None,
@@ -163,9 +170,9 @@ def add(a: Tensor, b) -> Tensor:
 def sub(a: Tensor, b) -> Tensor:
     """a − b; backward g to a, −g to b (each summed over its broadcast axes)."""
     if is_scalar(b):
-        return _record(a.data - _scalar(b), (a,), lambda g: (g,), "SubScalar")
+        return _record(a._data - _scalar(b), (a,), lambda g: (g,), "SubScalar")
     b = as_tensor(b)
-    out = _binary("sub", np.subtract, a.data, b.data)
+    out = _binary("sub", np.subtract, a._data, b._data)
 
     def backward(g):
         return (_reduce_to(g, a) if a.requires_grad else None,
@@ -176,7 +183,7 @@ def sub(a: Tensor, b) -> Tensor:
 def rsub(a: Tensor, c) -> Tensor:
     """c − a for a scalar or array ``c`` on the left; backward −g."""
     if is_scalar(c):
-        return _record(_scalar(c) - a.data, (a,), lambda g: (-g,), "RSubScalar")
+        return _record(_scalar(c) - a._data, (a,), lambda g: (-g,), "RSubScalar")
     return sub(as_tensor(c), a)
 
 
@@ -184,13 +191,13 @@ def mul(a: Tensor, b) -> Tensor:
     """a · b (elementwise): ∂/∂a = b, ∂/∂b = a."""
     if is_scalar(b):
         c = _scalar(b)
-        return _record(a.data * c, (a,), lambda g: (g * c,), "MulScalar")
+        return _record(a._data * c, (a,), lambda g: (g * c,), "MulScalar")
     b = as_tensor(b)
-    out = _binary("mul", np.multiply, a.data, b.data)
+    out = _binary("mul", np.multiply, a._data, b._data)
 
     def backward(g):
-        return (_reduce_to(g * b.data, a) if a.requires_grad else None,
-                _reduce_to(g * a.data, b) if b.requires_grad else None)
+        return (_reduce_to(g * b._data, a) if a.requires_grad else None,
+                _reduce_to(g * a._data, b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Mul")
 
 
@@ -198,12 +205,12 @@ def div(a: Tensor, b) -> Tensor:
     """a / b: ∂/∂a = 1/b, ∂/∂b = −a/b²."""
     if is_scalar(b):
         c = _scalar(b)
-        return _record(a.data / c, (a,), lambda g: (g / c,), "DivScalar")
+        return _record(a._data / c, (a,), lambda g: (g / c,), "DivScalar")
     b = as_tensor(b)
-    out = _binary("div", np.divide, a.data, b.data)
+    out = _binary("div", np.divide, a._data, b._data)
 
     def backward(g):
-        g_over_b = g / b.data
+        g_over_b = g / b._data
         return (_reduce_to(g_over_b, a) if a.requires_grad else None,
                 _reduce_to(-g_over_b * out, b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Div", saves_output=True)
@@ -213,15 +220,15 @@ def rdiv(a: Tensor, c) -> Tensor:
     """c / a for a scalar or array ``c`` on the left: ∂/∂a = −c/a²."""
     if is_scalar(c):
         c = _scalar(c)
-        out = c / a.data
-        return _record(out, (a,), lambda g: (-g * out / a.data,), "RDivScalar",
+        out = c / a._data
+        return _record(out, (a,), lambda g: (-g * out / a._data,), "RDivScalar",
                        saves_output=True)
     return div(as_tensor(c), a)
 
 
 def neg(a: Tensor) -> Tensor:
     """−a; backward −g."""
-    return _record(-a.data, (a,), lambda g: (-g,), "Neg")
+    return _record(-a._data, (a,), lambda g: (-g,), "Neg")
 
 
 def pow(a: Tensor, exponent) -> Tensor:
@@ -229,22 +236,22 @@ def pow(a: Tensor, exponent) -> Tensor:
     if is_scalar(exponent):
         p = _scalar(exponent)
         if p == 2:
-            return _record(a.data * a.data, (a,), lambda g: (g * (2 * a.data),), "Square")
+            return _record(a._data * a._data, (a,), lambda g: (g * (2 * a._data),), "Square")
         if p == 0:  # a⁰ = 1, derivative 0 (also at a = 0, where p·a^(p−1) would be 0·∞)
-            return _record(np.ones_like(a.data), (a,), lambda g: (np.zeros_like(g),),
+            return _record(np.ones_like(a._data), (a,), lambda g: (np.zeros_like(g),),
                            "PowScalar")
-        out = a.data ** p
-        return _record(out, (a,), lambda g: (g * (p * a.data ** (p - 1)),), "PowScalar")
+        out = a._data ** p
+        return _record(out, (a,), lambda g: (g * (p * a._data ** (p - 1)),), "PowScalar")
     b = as_tensor(exponent)
-    out = _binary("pow", np.power, a.data, b.data)
+    out = _binary("pow", np.power, a._data, b._data)
 
     def backward(g):
         grad_a = grad_b = None
         if a.requires_grad:
-            grad_a = _reduce_to(g * b.data * np.power(a.data, b.data - 1), a)
+            grad_a = _reduce_to(g * b._data * np.power(a._data, b._data - 1), a)
         if b.requires_grad:
             with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.where(a.data > 0, np.log(np.where(a.data > 0, a.data, 1)), 0.0)
+                log_a = np.where(a._data > 0, np.log(np.where(a._data > 0, a._data, 1)), 0.0)
             grad_b = _reduce_to(g * out * log_a, b)
         return grad_a, grad_b
     return _record(out, (a, b), backward, "Pow", saves_output=True)
@@ -254,7 +261,7 @@ def rpow(a: Tensor, base) -> Tensor:
     """base ** a for a scalar base: ∂/∂a = base^a · ln(base)."""
     if is_scalar(base):
         c = _scalar(base)
-        out = np.power(c, a.data)
+        out = np.power(c, a._data)
         log_c = float(np.log(c)) if c > 0 else 0.0
         return _record(out, (a,), lambda g: (g * out * log_c,), "RPowScalar",
                        saves_output=True)
@@ -286,19 +293,19 @@ def matmul(a, b) -> Tensor:
         raise ValueError(f"matmul: operands must have at least one dimension, got shapes "
                          f"{a.shape} and {b.shape}; use * for scalars")
     try:
-        out = np.matmul(a.data, b.data)
+        out = np.matmul(a._data, b._data)
     except ValueError:
-        raise _matmul_error(a.data, b.data) from None
+        raise _matmul_error(a._data, b._data) from None
 
     if a.ndim == 2 and b.ndim == 2:
         def backward(g):
-            return (_in_dtype(g @ b.data.T, a) if a.requires_grad else None,
-                    _in_dtype(a.data.T @ g, b) if b.requires_grad else None)
+            return (_in_dtype(g @ b._data.T, a) if a.requires_grad else None,
+                    _in_dtype(a._data.T @ g, b) if b.requires_grad else None)
         return _record(out, (a, b), backward, "MatMul")
 
     def backward(g):
-        a2 = a.data[None, :] if a.ndim == 1 else a.data
-        b2 = b.data[:, None] if b.ndim == 1 else b.data
+        a2 = a._data[None, :] if a.ndim == 1 else a._data
+        b2 = b._data[:, None] if b.ndim == 1 else b._data
         g2 = g
         if b.ndim == 1:  # restore the dropped column axis first, then the dropped row axis
             g2 = np.expand_dims(g2, -1)
@@ -323,14 +330,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     if not isinstance(x, Tensor):
         x = as_tensor(x)
-    x_data, w_data = x.data, weight.data
+    x_data, w_data = x._data, weight._data
     if x_data.shape[-1:] != w_data.shape[1:]:
         raise ValueError(f"linear: input has shape {x.shape}, but the weight has shape "
                          f"{weight.shape} = (out_features, in_features); the input's last "
                          f"dimension must be {weight.shape[1]}")
     out = x_data @ w_data.T
     if bias is not None:
-        out += bias.data
+        out += bias._data
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
@@ -371,7 +378,7 @@ def sum(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tenso
     """Σ over ``axis`` (all axes if None); backward broadcasts the gradient back."""
     axis, keepdims = _axis_args("sum", axis, keepdims, dim, keepdim)
     axis = _normalize_axis(axis, a.ndim, "sum")
-    out = np.sum(a.data, axis=axis, keepdims=keepdims)
+    out = np.sum(a._data, axis=axis, keepdims=keepdims)
 
     def backward(g):
         if axis is None:  # a full reduction: one fresh array, not a read-only broadcast view
@@ -384,8 +391,8 @@ def mean(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tens
     """Mean over ``axis``; backward spreads g/n over the n reduced elements."""
     axis, keepdims = _axis_args("mean", axis, keepdims, dim, keepdim)
     axis = _normalize_axis(axis, a.ndim, "mean")
-    out = np.mean(a.data, axis=axis, keepdims=keepdims)
-    count = a.data.size // builtins.max(np.asarray(out).size, 1) if a.data.size else 1
+    out = np.mean(a._data, axis=axis, keepdims=keepdims)
+    count = a._data.size // builtins.max(np.asarray(out).size, 1) if a._data.size else 1
 
     def backward(g):
         if axis is None:
@@ -398,14 +405,14 @@ def mean(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tens
 def _extremum(name: str, reducer, a: Tensor, axis, keepdims: bool) -> Tensor:
     """max/min over ``axis``: the gradient goes to the extremal elements, shared equally among
     ties (torch's ``amax``/``amin``)."""
-    if a.data.size == 0:
+    if a._data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
     axis = _normalize_axis(axis, a.ndim, name)
-    out = reducer(a.data, axis=axis, keepdims=keepdims)
+    out = reducer(a._data, axis=axis, keepdims=keepdims)
 
     def backward(g):
         kept = _expand_reduced(np.asarray(out), a.shape, axis, keepdims)
-        mask = a.data == kept
+        mask = a._data == kept
         share = mask / mask.sum(axis=axis, keepdims=True)
         return ((share * _expand_reduced(g, a.shape, axis, keepdims)).astype(a.dtype, copy=False),)
     return _record(out, (a,), backward, name.capitalize(), saves_output=True)
@@ -419,15 +426,15 @@ min_result = namedtuple("min", ["values", "indices"])
 def _arg_extremum(name: str, finder, a: Tensor, axis, keepdims: bool) -> Tensor:
     """The index of the first extremal element along ``axis`` (over the flattened tensor if
     None), as an int64 tensor: not differentiable."""
-    if a.data.size == 0:
+    if a._data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
     if axis is None:
-        out = np.asarray(finder(a.data), dtype=np.int64)
+        out = np.asarray(finder(a._data), dtype=np.int64)
         return _wrap(out.reshape((1,) * a.ndim) if keepdims else out)
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"{name}: axis must be an int or None, got {axis!r}")
     axis = _normalize_axis(axis, a.ndim, name)[0]
-    return _wrap(finder(a.data, axis=axis, keepdims=keepdims).astype(np.int64, copy=False))
+    return _wrap(finder(a._data, axis=axis, keepdims=keepdims).astype(np.int64, copy=False))
 
 
 def argmax(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tensor:
@@ -445,12 +452,12 @@ def argmin(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Te
 def _select_along(a: Tensor, indices: Tensor, axis: int, keepdims: bool, op: str) -> Tensor:
     """a's elements at ``indices`` along ``axis``; backward puts g back at those indices only
     (torch's value-selecting backward of ``max(dim)``: ties do not share)."""
-    idx = indices.data if keepdims else np.expand_dims(indices.data, axis)
-    picked = np.take_along_axis(a.data, idx, axis=axis)
+    idx = indices._data if keepdims else np.expand_dims(indices._data, axis)
+    picked = np.take_along_axis(a._data, idx, axis=axis)
     out = picked if keepdims else np.squeeze(picked, axis=axis)
 
     def backward(g):
-        grad = np.zeros_like(a.data)
+        grad = np.zeros_like(a._data)
         np.put_along_axis(grad, idx, g if keepdims else np.expand_dims(g, axis), axis=axis)
         return (grad,)
     return _record(out, (a,), backward, op)
@@ -495,38 +502,38 @@ def min(a: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):
 def exp(a: Tensor) -> Tensor:
     """eᵃ; derivative eᵃ (the output itself)."""
     a = as_tensor(a)
-    out = np.exp(a.data)
+    out = np.exp(a._data)
     return _record(out, (a,), lambda g: (g * out,), "Exp", saves_output=True)
 
 
 def log(a: Tensor) -> Tensor:
     """ln a; derivative 1/a."""
     a = as_tensor(a)
-    out = np.log(a.data)
-    return _record(out, (a,), lambda g: (g / a.data,), "Log")
+    out = np.log(a._data)
+    return _record(out, (a,), lambda g: (g / a._data,), "Log")
 
 
 def sqrt(a: Tensor) -> Tensor:
     """√a; derivative 1/(2√a)."""
-    out = np.sqrt(a.data)
+    out = np.sqrt(a._data)
     return _record(out, (a,), lambda g: (g * 0.5 / out,), "Sqrt", saves_output=True)
 
 
 def sin(a: Tensor) -> Tensor:
     """sin a; derivative cos a."""
     a = as_tensor(a)
-    return _record(np.sin(a.data), (a,), lambda g: (g * np.cos(a.data),), "Sin")
+    return _record(np.sin(a._data), (a,), lambda g: (g * np.cos(a._data),), "Sin")
 
 
 def cos(a: Tensor) -> Tensor:
     """cos a; derivative −sin a."""
     a = as_tensor(a)
-    return _record(np.cos(a.data), (a,), lambda g: (-g * np.sin(a.data),), "Cos")
+    return _record(np.cos(a._data), (a,), lambda g: (-g * np.sin(a._data),), "Cos")
 
 
 def abs(a: Tensor) -> Tensor:
     """|a|; derivative sign(a) (0 at 0, as in torch)."""
-    return _record(np.abs(a.data), (a,), lambda g: (g * np.sign(a.data),), "Abs")
+    return _record(np.abs(a._data), (a,), lambda g: (g * np.sign(a._data),), "Abs")
 
 
 def _bound(op: str, name: str, value, default):
@@ -536,7 +543,7 @@ def _bound(op: str, name: str, value, default):
         if value.requires_grad:
             raise TypeError(f"{op}: {name} is a tensor that requires grad; steepest passes no "
                             f"gradient to the bounds, use a constant or .detach() it")
-        return value.data
+        return value._data
     return _scalar(value)
 
 
@@ -546,10 +553,10 @@ def clip(a: Tensor, min=None, max=None) -> Tensor:
         raise ValueError("clip: at least one of min and max must be given")
     lo = _bound("clip", "min", min, -np.inf)
     hi = _bound("clip", "max", max, np.inf)
-    out = np.clip(a.data, lo, hi).astype(a.dtype, copy=False)
+    out = np.clip(a._data, lo, hi).astype(a.dtype, copy=False)
 
     def backward(g):
-        return (g * ((a.data >= lo) & (a.data <= hi)),)
+        return (g * ((a._data >= lo) & (a._data <= hi)),)
     return _record(out, (a,), backward, "Clip")
 
 
@@ -567,12 +574,12 @@ def _pairwise_extremum(name, func, wins, a, b) -> Tensor:
     if is_scalar(a) and not is_scalar(b):
         a, b = b, a  # max/min are symmetric; a scalar on the right keeps a float32 tensor float32
     a = as_tensor(a)
-    b_data = _scalar(b) if is_scalar(b) else as_tensor(b).data
-    out = _binary(name, func, a.data, b_data)
+    b_data = _scalar(b) if is_scalar(b) else as_tensor(b)._data
+    out = _binary(name, func, a._data, b_data)
     b_tensor = b if isinstance(b, Tensor) else None
 
     def backward(g):
-        share_a = wins(a.data, b_data) + 0.5 * (a.data == b_data)
+        share_a = wins(a._data, b_data) + 0.5 * (a._data == b_data)
         grad_a = _reduce_to(g * share_a, a) if a.requires_grad else None
         if b_tensor is None:
             return (grad_a,)
@@ -587,14 +594,14 @@ def where(condition, a, b) -> Tensor:
 
     A Python scalar branch takes the other branch's dtype, so float32 stays float32.
     """
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
     if is_scalar(a) and isinstance(b, Tensor):  # a Python scalar takes the tensor's dtype
-        a = _wrap(np.asarray(_scalar(a), dtype=np.result_type(b.data, _scalar(a))))
+        a = _wrap(np.asarray(_scalar(a), dtype=np.result_type(b._data, _scalar(a))))
     if is_scalar(b) and isinstance(a, Tensor):
-        b = _wrap(np.asarray(_scalar(b), dtype=np.result_type(a.data, _scalar(b))))
+        b = _wrap(np.asarray(_scalar(b), dtype=np.result_type(a._data, _scalar(b))))
     a, b = as_tensor(a), as_tensor(b)
     try:
-        out = np.where(cond, a.data, b.data)
+        out = np.where(cond, a._data, b._data)
     except ValueError:
         raise ValueError(f"where: condition {cond.shape}, a {a.shape} and b {b.shape} do not "
                          f"broadcast together") from None
@@ -609,7 +616,7 @@ def where(condition, a, b) -> Tensor:
 def astype(a: Tensor, dtype) -> Tensor:
     """Cast to ``dtype``; float casts pass the gradient back in the input's dtype."""
     dtype = np.dtype(dtype)
-    out = a.data.astype(dtype)
+    out = a._data.astype(dtype)
     if dtype.kind != "f":
         return _wrap(out)
     return _record(out, (a,), lambda g: (g.astype(a.dtype),), "Cast")
@@ -619,7 +626,7 @@ def astype(a: Tensor, dtype) -> Tensor:
 def _view_of(out: Tensor, a: Tensor) -> Tensor:
     """Mark ``out`` as a view of ``a`` when their data share memory: they then share one
     version counter, so an in-place change through either is seen by both (as in torch)."""
-    if np.may_share_memory(out.data, a.data):
+    if np.may_share_memory(out._data, a._data):
         _share_version(out, a)
     return out
 
@@ -628,11 +635,11 @@ def reshape(a: Tensor, shape) -> Tensor:
     """The same elements in a new shape (a view when NumPy can make one); the gradient is
     reshaped back."""
     try:
-        out = a.data.reshape(shape)
+        out = a._data.reshape(shape)
     except (ValueError, TypeError):
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
-                         f"({a.data.size} elements) into shape {shape}") from None
+                         f"({a._data.size} elements) into shape {shape}") from None
     return _view_of(_record(out, (a,), lambda g: (g.reshape(a.shape),), "Reshape"), a)
 
 
@@ -670,7 +677,7 @@ def permute(a: Tensor, dims=None) -> Tensor:
         if sorted(_normalize_axis(dims, a.ndim, "permute", True)) != list(range(a.ndim)):
             raise ValueError(f"permute: dims {dims} must name each of the {a.ndim} axes of a "
                              f"tensor of shape {a.shape} exactly once")
-    out = np.transpose(a.data, dims)
+    out = np.transpose(a._data, dims)
     inverse = None if dims is None else tuple(np.argsort([ax % a.ndim for ax in dims]))
     return _view_of(_record(out, (a,), lambda g: (np.transpose(g, inverse),), "Permute"), a)
 
@@ -687,14 +694,14 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
 
 def clone(a: Tensor) -> Tensor:
     """A copy with its own memory; the gradient passes through unchanged."""
-    return _record(a.data.copy(), (a,), lambda g: (g,), "Clone")
+    return _record(a._data.copy(), (a,), lambda g: (g,), "Clone")
 
 
 def _plain_index(index):
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return index
 
 
@@ -708,11 +715,11 @@ def _is_basic_index(index) -> bool:
 def getitem(a: Tensor, index) -> Tensor:
     """a[index] with NumPy indexing; backward scatter-adds, so repeated indices accumulate."""
     index = _plain_index(index)
-    out = a.data[index]
+    out = a._data[index]
     basic = _is_basic_index(index)
 
     def backward(g):
-        grad = np.zeros_like(a.data)
+        grad = np.zeros_like(a._data)
         if basic:
             grad[index] = g
         else:
@@ -730,12 +737,12 @@ def index_put(a: Tensor, index, value) -> Tensor:
     """
     index = _plain_index(index)
     value_tensor = value if isinstance(value, Tensor) else None
-    out = a.data.copy()
+    out = a._data.copy()
     try:
-        out[index] = value.data if value_tensor is not None else value
+        out[index] = value._data if value_tensor is not None else value
     except ValueError:
         raise ValueError(f"setitem: a value of shape {np.shape(_data_of_value(value))} does not "
-                         f"broadcast to the selected shape {a.data[index].shape}") from None
+                         f"broadcast to the selected shape {a._data[index].shape}") from None
 
     def backward(g):
         grad_a = None
@@ -751,7 +758,7 @@ def index_put(a: Tensor, index, value) -> Tensor:
 
 
 def _data_of_value(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def concatenate(tensors, axis=None, *, dim=None) -> Tensor:
@@ -765,7 +772,7 @@ def concatenate(tensors, axis=None, *, dim=None) -> Tensor:
     if tensors[0].ndim:
         axis = _normalize_axis(axis, tensors[0].ndim, "concatenate")[0]
     try:
-        out = np.concatenate([t.data for t in tensors], axis=axis)
+        out = np.concatenate([t._data for t in tensors], axis=axis)
     except ValueError as error:
         raise ValueError(f"concatenate: shapes {[t.shape for t in tensors]} do not fit along "
                          f"axis {axis}: {error}") from None
@@ -792,7 +799,7 @@ def stack(tensors, axis=None, *, dim=None) -> Tensor:
         raise ValueError(f"stack: all tensors must have the same shape, got "
                          f"{[t.shape for t in tensors]}")
     axis = _normalize_axis(axis, tensors[0].ndim + 1, "stack")[0]
-    out = np.stack([t.data for t in tensors], axis=axis)
+    out = np.stack([t._data for t in tensors], axis=axis)
 
     def backward(g):
         return tuple(_in_dtype(np.take(g, i, axis=axis), t) for i, t in enumerate(tensors))

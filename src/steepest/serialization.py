@@ -39,7 +39,7 @@ class _TensorEncoder(_Encoder):
         if isinstance(value, OrderedDict):
             return {"__ordered__": super().encode(dict(value))}
         if isinstance(value, Tensor):
-            return {"__tensor__": super().encode(value.data),
+            return {"__tensor__": super().encode(value._data),
                     "requires_grad": bool(value.requires_grad),
                     "parameter": isinstance(value, Parameter)}
         return super().encode(value)

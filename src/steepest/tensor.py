@@ -148,7 +148,7 @@ def _integer_overflow(big) -> TypeError:
 def _as_array(data, dtype=None) -> np.ndarray:
     """Convert user data to an ndarray: Python floats become the default dtype, arrays keep theirs."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         try:
             return np.array(data, dtype=dtype)
@@ -198,13 +198,13 @@ class Tensor:
         The accumulated gradient of a leaf (an ndarray, not a tensor).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "name",
+    __slots__ = ("_data", "_grad", "requires_grad", "_parents", "_backward", "_op", "name",
                  "_versions", "_base", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        self.data = _as_array(data, dtype)
-        self.grad = None
+        self._data = _as_array(data, dtype)
+        self._grad = None
         self._parents = ()
         self._backward = None
         self._op = ""
@@ -219,8 +219,8 @@ class Tensor:
     def _wrap(cls, array: np.ndarray) -> "Tensor":
         """A tensor around an existing array, without copying or checks (the ops' fast path)."""
         out = object.__new__(cls)
-        out.data = array
-        out.grad = None
+        out._data = array
+        out._grad = None
         out.requires_grad = False
         out._parents = ()
         out._backward = None
@@ -232,27 +232,45 @@ class Tensor:
 
     # ----------------------------------------------------------------- properties
     @property
+    def data(self) -> np.ndarray:
+        """The values (see the class docstring for what editing them in place means)."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = value._data if isinstance(value, Tensor) else value
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value._data if isinstance(value, Tensor) else value
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim=None):
         """The shape as a tuple (``x.size()``) or the length of axis ``dim`` (``x.size(1)``),
         as torch; ``x.shape`` is the same tuple."""
         if dim is None:
-            return self.data.shape
-        return self.data.shape[_ops._normalize_axis(dim, self.ndim, "size")[0]]
+            return self._data.shape
+        return self._data.shape[_ops._normalize_axis(dim, self.ndim, "size")[0]]
 
     def numel(self) -> int:
         """The number of elements."""
-        return self.data.size
+        return self._data.size
 
     @property
     def _version(self) -> int:
@@ -265,14 +283,14 @@ class Tensor:
         return self._backward is None
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Turn gradient tracking on or off in place (off freezes a parameter)."""
-        if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
+        if requires_grad and self._data.dtype not in _FLOAT_DTYPES:
             raise TypeError(
                 f"requires_grad: only float32/float64 tensors can require gradients, "
-                f"got dtype {self.data.dtype} (integer tensors hold labels and indices)")
+                f"got dtype {self._data.dtype} (integer tensors hold labels and indices)")
         if not requires_grad and not self.is_leaf:
             raise RuntimeError("requires_grad_(False): only leaf tensors can be frozen; "
                                "use .detach() on a computed tensor")
@@ -281,21 +299,21 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
-        return self.data
+        return self._data
 
     def item(self) -> float:
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert to a Python number, "
                              f"got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data (and version counter), cut out of the graph."""
-        out = Tensor._wrap(self.data)
+        out = Tensor._wrap(self._data)
         _share_version(out, self)
         return out
 
@@ -354,13 +372,13 @@ class Tensor:
         return self.to(np.bool_)
 
     def zero_grad(self) -> None:
-        self.grad = None
+        self._grad = None
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=6, prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", precision=6, prefix="tensor(")
         extras = []
-        if self.data.dtype != _default_dtype and self.data.dtype.kind == "f":
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype != _default_dtype and self._data.dtype.kind == "f":
+            extras.append(f"dtype={self._data.dtype}")
         if self._op:
             extras.append(f"grad_fn=<{self._op}>")
         elif self.requires_grad:
@@ -368,13 +386,13 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self._data)
 
     def __format__(self, spec: str) -> str:
         """f-strings: a one-element tensor formats as its number (``f"{loss:>7f}"``)."""
-        if self.data.size == 1 and (spec or self.data.ndim == 0):
+        if self._data.size == 1 and (spec or self._data.ndim == 0):
             return format(self.item(), spec)
         if not spec:
             return str(self)
@@ -389,14 +407,14 @@ class Tensor:
 
     def __index__(self):
         """A one-element integer tensor as a list index: ``classes[pred.argmax(0)]``."""
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError(f"only a one-element integer tensor can be used as an index, got "
                             f"shape {self.shape} and dtype {self.dtype}")
-        return int(self.data.reshape(()))
+        return int(self._data.reshape(()))
 
     def __array__(self, dtype=None, copy=None):
         """NumPy's view of the tensor: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies."""
-        return np.array(self.data, dtype=dtype, copy=copy)
+        return np.array(self._data, dtype=dtype, copy=copy)
 
     __hash__ = object.__hash__
 
@@ -408,9 +426,9 @@ class Tensor:
         walked is freed afterwards unless ``retain_graph=True``; a second backward through a
         freed graph raises ``RuntimeError``.
         """
-        if self.data.dtype.kind in "iub":
+        if self._data.dtype.kind in "iub":
             raise RuntimeError(
-                f"backward: this tensor has integer dtype {self.data.dtype}; integer tensors "
+                f"backward: this tensor has integer dtype {self._data.dtype}; integer tensors "
                 f"hold labels and indices and are not differentiable, and a cast to an "
                 f"integer type cuts the graph. Keep the value you differentiate in float32 "
                 f"or float64")
@@ -419,14 +437,14 @@ class Tensor:
                 "backward: this tensor does not require grad and has no graph; create the "
                 "inputs with requires_grad=True (and not inside no_grad) to differentiate")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward: gradient can be implied only for a one-element (scalar) "
                     f"output, got shape {self.shape}; pass gradient= with that shape")
-            seed = np.ones_like(self.data)
+            seed = np.ones_like(self._data)
         else:
-            seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
-                            dtype=self.data.dtype)
+            seed = np.array(gradient._data if isinstance(gradient, Tensor) else gradient,
+                            dtype=self._data.dtype)
             if seed.shape != self.shape:
                 raise ValueError(f"backward: gradient has shape {seed.shape}, but the output "
                                  f"has shape {self.shape}; they must match")
@@ -528,22 +546,22 @@ class Tensor:
     # comparisons give boolean tensors of the data: they are not differentiable. Tensors still
     # hash by identity, so they key dicts and sets (membership tests on lists compare with ==)
     def __eq__(self, other):
-        return Tensor._wrap(np.asarray(self.data == _data_of(other)))
+        return Tensor._wrap(np.asarray(self._data == _data_of(other)))
 
     def __ne__(self, other):
-        return Tensor._wrap(np.asarray(self.data != _data_of(other)))
+        return Tensor._wrap(np.asarray(self._data != _data_of(other)))
 
     def __lt__(self, other):
-        return Tensor._wrap(self.data < _data_of(other))
+        return Tensor._wrap(self._data < _data_of(other))
 
     def __le__(self, other):
-        return Tensor._wrap(self.data <= _data_of(other))
+        return Tensor._wrap(self._data <= _data_of(other))
 
     def __gt__(self, other):
-        return Tensor._wrap(self.data > _data_of(other))
+        return Tensor._wrap(self._data > _data_of(other))
 
     def __ge__(self, other):
-        return Tensor._wrap(self.data >= _data_of(other))
+        return Tensor._wrap(self._data >= _data_of(other))
 
     # ----------------------------------------------------------------- method forms of ops
     def add(self, other, alpha=1):
@@ -712,12 +730,12 @@ def _inplace(target: Tensor, name: str, compute, operands=()) -> Tensor:
                 f"{name}: this tensor is a view of another tensor (from reshape, indexing, "
                 f"permute or detach), and an in-place change recorded for gradients would "
                 f"change that tensor behind its history; .clone() it first")
-        source = Tensor._wrap(target.data.copy())
+        source = Tensor._wrap(target._data.copy())
         source.requires_grad = target.requires_grad
         source._parents, source._backward, source._op = \
             target._parents, target._backward, target._op
         result = compute(source)
-    _write(target, name, result.data)
+    _write(target, name, result._data)
     if result._op:
         target._parents, target._backward, target._op = \
             result._parents, result._backward, result._op
@@ -742,7 +760,7 @@ def _write(target: Tensor, name: str, values: np.ndarray) -> None:
                            f"this tensor's shape {target.shape}; an in-place op cannot change "
                            f"the shape (write x = x + y to broadcast into a new tensor)")
     try:
-        np.copyto(target.data, values, casting="same_kind")
+        np.copyto(target._data, values, casting="same_kind")
     except TypeError:
         raise TypeError(f"{name}: result type {values.dtype} can't be cast to this tensor's "
                         f"dtype {target.dtype} in place; convert first, e.g. x = x.to("
@@ -752,7 +770,7 @@ def _write(target: Tensor, name: str, values: np.ndarray) -> None:
 
 
 def _data_of(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _consumer_counts(root: Tensor) -> dict:
@@ -802,7 +820,7 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
                         or grad.base is not None or not grad.flags.writeable):
                     grad = np.array(grad)  # the leaf owns its .grad: no view, no shared buffer
                 assigned.add(id(grad))
-                node.grad = grad if node.grad is None else node.grad + grad
+                node._grad = grad if node._grad is None else node._grad + grad
                 continue
             for parent, parent_grad in zip(parents, node._backward(grad)):
                 if parent_grad is None or not parent.requires_grad:

@@ -34,10 +34,10 @@ def two_neuron_chain(w1=0.15, b1=0.4, w2=0.45, b2=0.65):
     """The course's network as a steepest model, with the weights set by hand."""
     model = st.nn.Sequential(st.nn.Linear(1, 1), st.nn.Sigmoid(), st.nn.Linear(1, 1),
                              st.nn.Sigmoid())
-    model[0].weight.data[...] = w1
-    model[0].bias.data[...] = b1
-    model[2].weight.data[...] = w2
-    model[2].bias.data[...] = b2
+    model[0].weight._data[...] = w1
+    model[0].bias._data[...] = b1
+    model[2].weight._data[...] = w2
+    model[2].bias._data[...] = b2
     return model
 
 

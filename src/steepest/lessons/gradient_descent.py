@@ -53,7 +53,7 @@ def cost_curve(x, w_values) -> np.ndarray:
     x = st.tensor(np.asarray(x, dtype=float))
     w = st.tensor(np.asarray(w_values, dtype=float)[:, None])
     return st.losses.sse(w * x, (2.0 * x) * st.ones(len(w_values), 1),
-                         reduction="none").sum(axis=1).data
+                         reduction="none").sum(axis=1)._data
 
 
 def classify_run(w: np.ndarray, optimum: float = 2.0, tol: float = 1e-3) -> dict:

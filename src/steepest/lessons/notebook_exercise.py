@@ -143,8 +143,8 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
                     f"{len(run['losses']) - 1} steps (last {run['losses'][-1]:.4g}).")
         findings.append(
             f"The course notes' second cell computes New_W1 @ input (the transpose). With the "
-            f"original W1 that gives {_fmt(transposed_prediction.data)} and loss "
-            f"{transposed_loss:.6g} instead of input @ W1 = {_fmt(prediction.data)} and "
+            f"original W1 that gives {_fmt(transposed_prediction._data)} and loss "
+            f"{transposed_loss:.6g} instead of input @ W1 = {_fmt(prediction._data)} and "
             f"{loss.item():g}; this lesson uses input @ W1 everywhere, so the loss it prints "
             f"after an update is the loss of the model whose gradient was taken.")
 
@@ -170,9 +170,9 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
         name="notebook_exercise", title="2. The notebook exercise: loss below 1.30",
         course=COURSE, tables=[main_table, notes_table], findings=findings,
         data={"input": list(INPUT), "target": list(TARGET), "W1_row": list(W1_ROW),
-              "prediction": prediction.data, "loss": loss.item(), "gradient": G1,
+              "prediction": prediction._data, "loss": loss.item(), "gradient": G1,
               "threshold": threshold, "gain": gain, "diverges_above_lr": limit, "runs": runs,
-              "transposed": {"prediction": transposed_prediction.data,
+              "transposed": {"prediction": transposed_prediction._data,
                              "loss": transposed_loss, "after_one_step": inconsistency}},
         params={"lrs": list(lrs), "divergent_lrs": list(divergent_lrs),
                 "threshold": threshold, "max_steps": max_steps},

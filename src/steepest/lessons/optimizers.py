@@ -78,7 +78,7 @@ def run_path(f, start, optimizer: str, lr: float, steps: int):
     path, values = [], []
     with np.errstate(over="ignore", invalid="ignore"):
         for _, loss in descend(lambda: f(p), make_optimizer(optimizer, [p], lr), steps):
-            path.append(p.data.copy())
+            path.append(p._data.copy())
             values.append(loss.item())
     return np.array(path), np.array(values)
 

@@ -106,7 +106,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
     rng = generator or default_generator()
     keep = rng.random(input.shape) >= p
     mask = np.zeros(input.shape, input.dtype) if p == 1.0 else keep.astype(input.dtype) / (1.0 - p)
-    return _record(input.data * mask, (input,), lambda g: (g * mask,), "Dropout")
+    return _record(input._data * mask, (input,), lambda g: (g * mask,), "Dropout")
 
 
 # ----------------------------------------------------------------------------- losses
@@ -156,7 +156,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
 
 def _check_ignore_index(function: str, ignore_index, target) -> None:
     """steepest does not skip labelled rows: a label equal to ignore_index is refused."""
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    labels = target._data if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind in "iu" and (labels == ignore_index).any():
         raise NotImplementedError(f"{function}: labels equal to ignore_index={ignore_index} "
                                   f"would be skipped by torch; steepest does not skip rows, "

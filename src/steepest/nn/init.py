@@ -45,7 +45,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write ``values`` into ``tensor`` in place; a graph of its old values becomes stale."""
-    tensor.data[...] = np.asarray(values).astype(tensor.dtype, copy=False)
+    tensor._data[...] = np.asarray(values).astype(tensor.dtype, copy=False)
     bump_version(tensor)
     return tensor
 

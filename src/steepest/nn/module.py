@@ -109,7 +109,7 @@ class Module:
             yield param
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.data.size for p in self.parameters()
+        return sum(p._data.size for p in self.parameters()
                    if p.requires_grad or not trainable_only)
 
     # ----------------------------------------------------------------- modes and grads
@@ -126,7 +126,7 @@ class Module:
     def zero_grad(self) -> None:
         """Forget accumulated gradients (set them to None, as torch does by default)."""
         for param in self.parameters():
-            param.grad = None
+            param._grad = None
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         """Freeze (False) or unfreeze (True) every parameter; returns self."""
@@ -161,9 +161,9 @@ class Module:
             if target is None:
                 raise ValueError(f"Module.to: dtype must be float32 or float64, got {dtype!r}")
             for param in self.parameters():
-                if param.grad is not None and param.grad.dtype != target:
-                    param.grad = param.grad.astype(target)
-                param.data = param.data.astype(target, copy=False)
+                if param._grad is not None and param._grad.dtype != target:
+                    param._grad = param._grad.astype(target)
+                param._data = param._data.astype(target, copy=False)
         return self
 
     def float(self) -> "Module":
@@ -180,7 +180,7 @@ class Module:
     # ----------------------------------------------------------------- state
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of every parameter's array, by dotted name."""
-        return OrderedDict((name, param.data.copy()) for name, param in self.named_parameters())
+        return OrderedDict((name, param._data.copy()) for name, param in self.named_parameters())
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
         """Copy arrays into the parameters in place, after checking names, shapes and dtypes.
@@ -217,7 +217,7 @@ class Module:
         if problems:
             raise ValueError(f"load_state_dict for {type(self).__name__}: " + ", ".join(problems))
         for name, value in converted.items():
-            own[name].data[...] = value
+            own[name]._data[...] = value
             bump_version(own[name])  # a graph of the old values must not backpropagate now
 
     # ----------------------------------------------------------------- display
@@ -242,7 +242,7 @@ class Module:
 def _array_of(value):
     """An entry of a state dict as an ndarray of numbers, or None if it is not one."""
     try:
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        array = np.asarray(value._data if isinstance(value, Tensor) else value)
     except (TypeError, ValueError):
         return None
     return array if array.dtype.kind in "biuf" else None

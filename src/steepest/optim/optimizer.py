@@ -85,16 +85,16 @@ class _FlatBucket:
 
     def __init__(self, params: list):
         self.params = list(params)
-        self.shapes = [param.data.shape for param in self.params]
-        bounds = np.cumsum([0] + [param.data.size for param in self.params]).tolist()
+        self.shapes = [param._data.shape for param in self.params]
+        bounds = np.cumsum([0] + [param._data.size for param in self.params]).tolist()
         self.slices = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        dtype = self.params[0].data.dtype
+        dtype = self.params[0]._data.dtype
         self.data = np.empty(bounds[-1], dtype=dtype)
         self.grad = np.empty(bounds[-1], dtype=dtype)
         self.data_views = self._views(self.data)
         for param, view in zip(self.params, self.data_views):
-            view[...] = param.data
-            param.data = view
+            view[...] = param._data
+            param._data = view
         self.state: dict = {}
         self.state_views: dict = {}    # key -> each parameter's view into state[key]
         self.param_states: list = []   # each parameter's state dict, as gathered
@@ -116,7 +116,7 @@ class _FlatBucket:
     def holds_data(self) -> bool:
         """Whether every parameter's ``.data`` is still its view (not rebound)."""
         for param, view in zip(self.params, self.data_views):
-            if param.data is not view:
+            if param._data is not view:
                 return False
         return True
 
@@ -153,7 +153,7 @@ class _FlatBucket:
                 return False
             for key, value in state.items():
                 if isinstance(value, np.ndarray):
-                    if value.shape != param.data.shape or value.dtype != dtype:
+                    if value.shape != param._data.shape or value.dtype != dtype:
                         return False
                 elif isinstance(first[key], np.ndarray) or not _same_value(value, first[key]):
                     return False
@@ -279,9 +279,9 @@ class Optimizer:
         for group in self.param_groups:
             for param in group["params"]:
                 if set_to_none:
-                    param.grad = None
-                elif param.grad is not None:
-                    param.grad[...] = 0
+                    param._grad = None
+                elif param._grad is not None:
+                    param._grad[...] = 0
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient.
@@ -315,10 +315,10 @@ class Optimizer:
         """
         by_dtype: dict = {}
         for i, param in enumerate(group["params"]):
-            grad = param.grad
+            grad = param._grad
             if grad is None or not param.requires_grad:
                 continue
-            data = param.data
+            data = param._data
             if (not isinstance(grad, np.ndarray) or grad.shape != data.shape
                     or grad.dtype != data.dtype):
                 self._bad_grad(index, i, param, grad)
@@ -347,8 +347,8 @@ class Optimizer:
         for param in params:
             state = self.state.get(param)
             if state is None:
-                state = self.state[param] = self._init_state(param.data, group)
-            self._update(param.data, param.grad, state, group)
+                state = self.state[param] = self._init_state(param._data, group)
+            self._update(param._data, param._grad, state, group)
 
     def _flat_bucket(self, key: tuple, params: list, group: dict):
         """The flat buffers for ``params`` (one group, one dtype), or None to go per parameter.
@@ -377,7 +377,7 @@ class Optimizer:
         if not bucket.state_in_sync(self.state):
             for param in params:
                 if param not in self.state:
-                    self.state[param] = self._init_state(param.data, group)
+                    self.state[param] = self._init_state(param._data, group)
             if not bucket.gather_state(self.state):
                 return None
         return bucket
@@ -387,14 +387,14 @@ class Optimizer:
         by_dtype: dict = {}
         for param in params:
             if param.requires_grad:
-                by_dtype.setdefault(param.data.dtype, []).append(param)
+                by_dtype.setdefault(param._data.dtype, []).append(param)
         for dtype, same_dtype in by_dtype.items():
             if len(same_dtype) > 1:  # one parameter is its own flat buffer already
                 self._buckets[(index, dtype)] = _FlatBucket(same_dtype)
 
     def _step_flat(self, bucket: "_FlatBucket", group: dict) -> None:
         """The flat path: gradients gathered into one buffer, one update over the whole bucket."""
-        np.concatenate([param.grad.reshape(-1) for param in bucket.params], out=bucket.grad)
+        np.concatenate([param._grad.reshape(-1) for param in bucket.params], out=bucket.grad)
         self._update(bucket.data, bucket.grad, bucket.state, group)
         bucket.scatter_state()
 

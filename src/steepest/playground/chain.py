@@ -68,13 +68,13 @@ def inspect(session, layer, row, col) -> dict:
         while modules[position] is not lin:
             position += 1
         inputs.append(a_prev)
-        z = a_prev @ lin.weight.data.T + lin.bias.data
+        z = a_prev @ lin.weight._data.T + lin.bias._data
         z_list.append(z)
         activation = modules[position + 1] if position + 1 < len(modules) else None
         if k < len(linears) - 1:
             derivs.append(_local_derivative(activation, z))
             with st.no_grad():
-                a_prev = activation(st.tensor(z)).data
+                a_prev = activation(st.tensor(z))._data
     out = st.tensor(z_list[-1], requires_grad=True)
     session.task.loss(out, st.tensor(T)).backward()
     dL_dout = out.grad                                           # (n, outputs)
@@ -91,7 +91,7 @@ def inspect(session, layer, row, col) -> dict:
             factors = [("input a", x_in), ("f'(z)", f_i)]
             for step, k in enumerate(units):
                 m = layer + 1 + step
-                w = linears[m].weight.data[k, chain_units[step]]
+                w = linears[m].weight._data[k, chain_units[step]]
                 product = product * w
                 factors.append((f"w{m}[{k},{chain_units[step]}]", np.full(len(index), w)))
                 if m < len(linears) - 1:
@@ -110,9 +110,9 @@ def inspect(session, layer, row, col) -> dict:
     else:
         delta = dL_dout
         for m in range(len(linears) - 1, layer, -1):
-            delta = (delta @ linears[m].weight.data) * derivs[m - 1]
+            delta = (delta @ linears[m].weight._data) * derivs[m - 1]
         total_paths = float((x_in * delta[:, row]).sum())
-    w_value = float(W.data[row, col])
+    w_value = float(W._data[row, col])
     rate, kind = session.config["reg_rate"], session.config["regularization"]
     penalty_grad = 0.0 if kind == "none" else rate * (np.sign(w_value) if kind == "l1" else w_value)
     return {"type": "inspect", "layer": layer, "row": row, "col": col, "weight": w_value,

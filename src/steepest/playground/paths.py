@@ -102,17 +102,17 @@ def run_paths(function: str, start, steps: int, optimizers: list) -> dict:
     for cfg in optimizers:
         xy = Parameter(np.array(start, dtype=np.float64))
         opt = build_optimizer(cfg, [xy])
-        path = [xy.data.tolist()]
+        path = [xy._data.tolist()]
         escaped = False
         for _ in range(steps):
             opt.zero_grad()
             value = f(xy[0], xy[1])
             value.backward()
             opt.step()
-            if not np.all(np.isfinite(xy.data)) or np.abs(xy.data).max() > ESCAPE:
+            if not np.all(np.isfinite(xy._data)) or np.abs(xy._data).max() > ESCAPE:
                 escaped = True
                 break
-            path.append(xy.data.tolist())
+            path.append(xy._data.tolist())
         with st.no_grad():
             final = float(f(xy[0], xy[1]).item()) if not escaped else None
         results.append({"name": label_of(cfg), "config": cfg, "path": path,

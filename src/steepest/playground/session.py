@@ -263,7 +263,7 @@ class Session:
             h = st.tensor(X)
             for layer in self.model:
                 h = layer(h)
-                outputs.append(h.data)
+                outputs.append(h._data)
         return outputs
 
     def dataset_loss(self, X: np.ndarray, T: np.ndarray) -> float:
@@ -344,9 +344,9 @@ class Session:
             "type": "snapshot", "step": self.step_count,
             "epoch": self.step_count // self.steps_per_epoch,
             "train_loss": _finite(train_loss), "test_loss": _finite(test_loss), "lr": self.lr,
-            "weights": [np.round(m.weight.data, 4).tolist() for m in self.model
+            "weights": [np.round(m.weight._data, 4).tolist() for m in self.model
                         if isinstance(m, Linear)],
-            "biases": [np.round(m.bias.data, 4).tolist() for m in self.model
+            "biases": [np.round(m.bias._data, 4).tolist() for m in self.model
                        if isinstance(m, Linear)],
             **stats, "notes": self.notes(stats), "diverged": self.diverged,
         }

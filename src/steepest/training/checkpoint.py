@@ -181,7 +181,7 @@ class _Encoder:
 
     def encode(self, value):
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._data
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in "biufcU":
                 raise TypeError(f"save_checkpoint: cannot store an array of dtype "

@@ -47,7 +47,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     """
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    grads = [p.grad for p in parameters if p.grad is not None]
+    grads = [p._grad for p in parameters if p._grad is not None]
     max_norm = float(max_norm)
     norm_type = float(norm_type)
     if not grads:
@@ -77,7 +77,7 @@ def gradient_norms(model) -> dict:
     """
     norms = {}
     for name, layer in linear_layers(model):
-        g = layer.weight.grad
+        g = layer.weight._grad
         norms[name] = math.nan if g is None else math.sqrt(float(np.dot(g.ravel(), g.ravel())))
     return norms
 
@@ -105,7 +105,7 @@ def update_to_weight_ratios(model, lr, log10: bool = True) -> dict:
     """
     ratios = {}
     for name, layer in linear_layers(model):
-        w, g = layer.weight.data, layer.weight.grad
+        w, g = layer.weight._data, layer.weight._grad
         spread = float(np.std(w))
         if g is None or spread == 0.0:
             ratios[name] = math.nan
@@ -126,7 +126,7 @@ def relative_update_norms(before: dict, model) -> dict:
         key = f"{name}.weight" if name else "weight"
         old = np.asarray(before[key])
         denom = float(np.linalg.norm(old))
-        change = float(np.linalg.norm(layer.weight.data - old))
+        change = float(np.linalg.norm(layer.weight._data - old))
         ratios[name] = change / denom if denom else math.nan
     return ratios
 
@@ -150,7 +150,7 @@ def dead_relu_fraction(model, x, batch_size: int = 1024) -> dict:
 
         def forward(inp):
             out = original(module, inp)
-            fired = (out.data > 0).reshape(-1, out.shape[-1]).any(axis=0)
+            fired = (out._data > 0).reshape(-1, out.shape[-1]).any(axis=0)
             active[name] = fired if active[name] is None else (active[name] | fired)
             return out
         return forward

@@ -373,7 +373,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
                 loss = loss_fn(out, Te[lo:hi])
                 loss.backward()
                 for i, w in enumerate(weights):
-                    g = w.grad
+                    g = w._grad
                     if g is not None:
                         g = g.ravel()
                         norm_sums[i] += sqrt(dot(g, g))
@@ -383,7 +383,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
                 value = loss.item()
                 loss_total += value * (hi - lo)
                 if task.metrics:
-                    sums.update(out.data, lo, hi, Te, Le)
+                    sums.update(out._data, lo, hi, Te, Le)
                 if batch_cbs:
                     batch_logs = {"loss": value, "size": hi - lo}
                     for cb in batch_cbs:

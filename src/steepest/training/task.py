@@ -38,7 +38,7 @@ def linear_layers(model: Module) -> list:
 
 def _first_dtype(model: Module):
     for p in model.parameters():
-        return p.data.dtype
+        return p._data.dtype
     return np.dtype(np.float64)
 
 
@@ -221,7 +221,7 @@ def _evaluate_arrays(model, loss_fn, X, task, batch_size, prefix="") -> dict:
                 hi = min(lo + batch_size, n)
                 out = model(_wrap(X[lo:hi]))
                 total += float(loss_fn(out, targets[lo:hi]).item()) * (hi - lo)
-                sums.update(out.data, lo, hi, targets, labels)
+                sums.update(out._data, lo, hi, targets, labels)
     finally:
         model.train(was_training)
     return {prefix + "loss": total / n, **sums.results(prefix)}

@@ -47,7 +47,7 @@ class TensorDataset(Dataset):
                              f"row per sample), got shapes {shapes}")
 
     def __getitem__(self, index):
-        return tuple(Tensor._wrap(t.data[index]) for t in self.tensors)
+        return tuple(Tensor._wrap(t._data[index]) for t in self.tensors)
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
@@ -111,7 +111,7 @@ def default_collate(samples: list):
     """
     first = samples[0]
     if isinstance(first, Tensor):
-        return Tensor._wrap(np.stack([s.data for s in samples]))
+        return Tensor._wrap(np.stack([s._data for s in samples]))
     if isinstance(first, (np.ndarray, np.generic)):
         return Tensor._wrap(np.stack([np.asarray(s) for s in samples]))
     if isinstance(first, numbers.Number) and not isinstance(first, bool):

@@ -106,14 +106,14 @@ def _check_capturable(output) -> None:
 
 def _seed(output: Tensor, gradient) -> np.ndarray:
     if gradient is None:
-        if output.data.size != 1:
+        if output._data.size != 1:
             raise RuntimeError(
                 f"graph: the output has shape {output.shape}, so ∂output/∂node is not a "
                 f"gradient; pass gradient= with shape {output.shape} (the seed of the reverse "
                 f"pass, as for backward), or capture a scalar such as output.sum()")
-        return np.ones_like(output.data)
-    seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
-                    dtype=output.data.dtype)
+        return np.ones_like(output._data)
+    seed = np.array(gradient._data if isinstance(gradient, Tensor) else gradient,
+                    dtype=output._data.dtype)
     if seed.shape != output.shape:
         raise ValueError(f"graph: gradient has shape {seed.shape}, but the output has shape "
                          f"{output.shape}; they must match")
@@ -173,7 +173,7 @@ def graph(output: Tensor, gradient=None, names=None) -> Graph:
         if tensor.is_leaf or grad is None:
             continue
         products = tensor._backward(grad)
-        locals_ = (tensor._backward(np.ones_like(tensor.data)) if tensor.data.size == 1
+        locals_ = (tensor._backward(np.ones_like(tensor._data)) if tensor._data.size == 1
                    else (None,) * len(tensor._parents))
         edges = []
         for parent, product, local in zip(tensor._parents, products, locals_):
@@ -191,7 +191,7 @@ def graph(output: Tensor, gradient=None, names=None) -> Graph:
         grad = grads.get(id(tensor))
         nodes.append(Node(
             id=i, op=tensor._op or LEAF, name=given.get(id(tensor), tensor.name),
-            shape=tuple(tensor.shape), dtype=str(tensor.dtype), value=_owned(tensor.data),
+            shape=tuple(tensor.shape), dtype=str(tensor.dtype), value=_owned(tensor._data),
             grad=None if grad is None else _owned(np.broadcast_to(grad, tensor.shape)),
             requires_grad=bool(tensor.requires_grad)))
     edges = [edge for tensor in tensors for edge in edges_by_target.get(id(tensor), ())]

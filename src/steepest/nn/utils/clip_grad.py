@@ -15,7 +15,7 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 def _grads(parameters) -> list:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p._grad for p in parameters if p._grad is not None]
 
 
 def _check_number(function: str, name: str, value) -> float:
