@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import sys
 import time
 import warnings
+
+from steepest.io import write_json
 
 __all__ = ["main", "build_parser"]
 
@@ -338,13 +339,6 @@ def _prepare_out(out: str) -> str:
     return out
 
 
-def _write_json(path: str, payload: dict) -> None:
-    from steepest.training.checkpoint import atomic_write
-
-    text = json.dumps(payload, indent=1)
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
-
-
 #: what ``steepest train`` writes into --out (``--overwrite`` removes them first)
 RUN_FILES = ("history.json", "checkpoint.npz", "training_curves.png", "gradient_norms.png",
              "decision_boundary.png")
@@ -426,9 +420,9 @@ def _cmd_train(args) -> int:
         diverged = {"message": _one_line(error), "epoch": error.epoch, "step": error.step,
                     "loss": error.loss if math.isfinite(error.loss) else None, "lr": error.lr}
         written = ["history.json", "training_curves.png"]
-        _write_json(os.path.join(out, "history.json"),
-                    {**error.history.to_dict(), "config": settings, "diverged": diverged,
-                     "step_losses": [v if math.isfinite(v) else None for v in losses]})
+        write_json(os.path.join(out, "history.json"),
+                   {**error.history.to_dict(), "config": settings, "diverged": diverged,
+                    "step_losses": [v if math.isfinite(v) else None for v in losses]}, indent=1)
         plot_step_losses(losses, os.path.join(out, "training_curves.png"),
                          steps_per_epoch=error.history.params.get("steps"),
                          first_epoch=initial_epoch,
@@ -449,9 +443,9 @@ def _cmd_train(args) -> int:
     train_scores = st.evaluate(model, st.losses.cross_entropy, X_train, y_train)
     val_scores = st.evaluate(model, st.losses.cross_entropy, X_val, y_val)
     written = ["history.json", "checkpoint.npz"]
-    _write_json(os.path.join(out, "history.json"),
-                {**history.to_dict(), "config": settings,
-                 "final": {"train": train_scores, "validation": val_scores}})
+    write_json(os.path.join(out, "history.json"),
+               {**history.to_dict(), "config": settings,
+                "final": {"train": train_scores, "validation": val_scores}}, indent=1)
     if len(history):
         history.plot(os.path.join(out, "training_curves.png"), title=title)
         plot_gradient_norms(history, model, os.path.join(out, "gradient_norms.png"))
@@ -537,9 +531,9 @@ def _cmd_lr_find(args) -> int:
                 title=f"LR range test: {settings['data']}, MLP {'-'.join(map(str, sizes))}, "
                       f"{name}")
     settings = {k: v for k, v in settings.items() if k != "lr"}
-    _write_json(os.path.join(out, "lr_find.json"),
-                {**result.to_dict(), "config": settings, "start_lr": args.start_lr,
-                 "end_lr": args.end_lr, "num_steps": args.num_steps})
+    write_json(os.path.join(out, "lr_find.json"),
+               {**result.to_dict(), "config": settings, "start_lr": args.start_lr,
+                "end_lr": args.end_lr, "num_steps": args.num_steps}, indent=1)
     stop = " (stopped early: the loss diverged)" if result.stopped_early else ""
     print(f"steepest lr-find: {len(result.lrs)} steps from {args.start_lr:g} to "
           f"{result.lrs[-1]:.3g}{stop}")

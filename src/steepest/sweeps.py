@@ -569,7 +569,7 @@ def _last_byte(path) -> bytes:
 
 def write_summary(path, runs) -> None:
     """One CSV row per run (config columns, status, final metrics, seconds, attempts, error)."""
-    from steepest.training.checkpoint import atomic_write
+    from steepest.io import write_text
 
     rows = summary_rows(runs)
     columns = []
@@ -579,8 +579,7 @@ def write_summary(path, runs) -> None:
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    data = text.getvalue().encode("utf-8")
-    atomic_write(path, lambda fh: fh.write(data))
+    write_text(path, text.getvalue())
 
 
 # --------------------------------------------------------------------------- sweep
