@@ -256,9 +256,9 @@ def _settings(args, saved: dict | None = None) -> dict:
     if settings["hidden"] is None:
         settings["hidden"] = [128] if settings["data"] == "digits" else [16, 16]
     if settings["lr"] is None:
-        from steepest.sweeps import DEFAULT_LR  # one table: a sweep run equals a train run
+        from steepest.optim.catalogue import OPTIMIZERS  # one table: a sweep run equals a train run
 
-        settings["lr"] = DEFAULT_LR[settings["optimizer"]]
+        settings["lr"] = OPTIMIZERS[settings["optimizer"]].default_lr
     return settings
 
 
