@@ -30,7 +30,7 @@ from steepest.optim.sgd import SGD
 from steepest.tensor import Tensor
 
 __all__ = ["Hyperparameter", "Entry", "OPTIMIZERS", "SCHEDULERS", "KINDS", "build_optimizer",
-           "build_scheduler", "validate", "python_code", "to_json", "entry"]
+           "build_scheduler", "validate", "python_code", "to_json", "entry", "takes"]
 
 #: The kinds of hyperparameter value a form or a command line can hold.
 KINDS = ("float", "int", "bool", "choice", "pair")
@@ -300,6 +300,11 @@ def entry(kind: str, name: str) -> Entry:
     if name not in table:
         raise ValueError(f"unknown {kind} {name!r}; expected one of {', '.join(table)}")
     return table[name]
+
+
+def takes(keyword: str, kind: str = "optimizer") -> list:
+    """The names of ``kind`` whose entry lists ``keyword`` (``takes('momentum')``)."""
+    return [name for name, e in _TABLES[kind].items() if keyword in e.names]
 
 
 def validate(kind: str, name: str, values: dict) -> dict:

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from steepest.optim.catalogue import OPTIMIZERS
+from steepest.optim.catalogue import OPTIMIZERS, takes
 from steepest.sweeps.executors import SerialExecutor, dask_executor, default_workers
 from steepest.sweeps.grid import expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs
@@ -79,7 +79,7 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--no-standardize", dest="standardize", action="store_false",
                         help="do not standardise the features")
     parser.add_argument("--momentum", type=float, default=None,
-                        help=f"momentum ({', '.join(_takes('momentum'))})")
+                        help=f"momentum ({', '.join(takes('momentum'))})")
     parser.add_argument("--weight-decay", type=float, default=None, help="weight decay")
     parser.add_argument("--clip-grad-norm", type=float, default=None, metavar="MAX_NORM",
                         help="clip the gradients' total norm")
@@ -93,11 +93,6 @@ def add_sweep_arguments(parser) -> None:
                              "LocalCluster (needs pip install 'steepest[dask]')")
     parser.add_argument("--retry-failed", action="store_true",
                         help="run again the runs recorded as failed in OUT/runs.jsonl")
-
-
-def _takes(keyword: str) -> list:
-    """The optimizers of the catalogue that take ``keyword``."""
-    return [name for name, entry in OPTIMIZERS.items() if keyword in entry.names]
 
 
 def _describe_model(config: Mapping) -> str:
