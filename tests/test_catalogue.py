@@ -223,3 +223,64 @@ def test_an_entry_refuses_a_keyword_its_class_does_not_take():
 def test_catalogue_is_the_public_module():
     assert st.optim.catalogue is catalogue
     assert set(catalogue.__all__) <= set(dir(catalogue))
+
+
+# ------------------------------------------------------------------ every entry, every surface
+
+def test_every_optimizer_trains_through_steepest_train(tmp_path, capsys, monkeypatch):
+    from steepest.cli import main
+    from steepest.report import training_plots
+
+    for plot in ("plot_decision_boundary", "plot_gradient_norms", "plot_training_curves",
+                 "plot_step_losses"):  # the plots are test_cli's; here: the optimizer
+        if hasattr(training_plots, plot):
+            monkeypatch.setattr(training_plots, plot, lambda *args, **kwargs: None)
+    monkeypatch.setattr(st.History, "plot", lambda *args, **kwargs: None)
+    for name, entry in OPTIMIZERS.items():
+        out = tmp_path / name
+        assert main(["train", "--data", "moons", "--n-samples", "40", "--hidden", "3",
+                     "--epochs", "1", "--optimizer", name, "--out", str(out)]) == 0, name
+        config = json.loads((out / "history.json").read_text())["config"]
+        assert config["optimizer"] == name and config["lr"] == entry.default_lr
+        assert f"{entry.label} lr={entry.default_lr:g}" in capsys.readouterr().out
+
+
+def test_every_optimizer_runs_in_one_steepest_sweep(tmp_path, capsys):
+    from steepest.cli import main
+    from steepest.sweeps import read_runs
+
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--data", "moons", "--n-samples", "40", "--hidden", "3",
+                 "--epochs", "1", "--optimizer", ",".join(OPTIMIZERS), "--lr", "0.01",
+                 "--seeds", "1", "--workers", "1", "--out", str(out)]) == 0
+    runs = read_runs(out / "runs.jsonl").values()
+    assert sorted(r.config["optimizer"] for r in runs) == sorted(OPTIMIZERS)
+    assert all(r.status == "ok" for r in runs)
+
+
+def test_sweep_mlp_builds_each_catalogue_optimizer_with_its_presets(monkeypatch):
+    from steepest.sweeps import mlp as sweep_mlp_module
+
+    built = {}
+    real = catalogue.build_optimizer
+
+    def spy(name, params, **values):
+        built[name] = real(name, params, **values)
+        raise KeyboardInterrupt  # stop before training: the optimizer is what is checked
+    monkeypatch.setattr(sweep_mlp_module.catalogue, "build_optimizer", spy)
+    for name in OPTIMIZERS:
+        with pytest.raises(KeyboardInterrupt):
+            sweep_mlp_module.sweep_mlp(data="moons", optimizer=name, n_samples=40, hidden=[3])
+        group = built[name].param_groups[0]
+        assert {k: group[k] for k in OPTIMIZERS[name].names} == validate("optimizer", name, {})
+
+
+def test_every_optimizer_runs_in_the_optimizers_lesson():
+    from steepest.lessons.optimizers import optimizers
+
+    lesson = optimizers(names=list(OPTIMIZERS), quadratic_steps=3, rosenbrock_steps=3,
+                        lr_grid=(1e-3, 1e-2), epochs=1, hidden=(4,), n_train=60)
+    labels = [e.label for e in OPTIMIZERS.values()]
+    assert lesson.data["names"] == labels
+    assert list(lesson.data["digits"]) == labels
+    assert list(lesson.data["landscapes"]["rosenbrock"]["runs"]) == labels

@@ -383,8 +383,6 @@ def test_train_says_what_is_wrong_and_what_to_try(tmp_path, capsys):
 
 
 def test_overwrite_keeps_the_old_run_until_the_new_one_ends(tmp_path, capsys, monkeypatch):
-    import steepest
-
     out = tmp_path / "run"
     assert main(["train", "--data", "moons", "--n-samples", "100", "--epochs", "2",
                  "--out", str(out)]) == 0
