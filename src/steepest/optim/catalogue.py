@@ -181,7 +181,8 @@ def _momentum(default: float = 0.0) -> Hyperparameter:
 
 
 def _weight_decay(default: float = 0.0, decoupled: bool = False) -> Hyperparameter:
-    how = "decoupled: w ← w − lr·wd·w" if decoupled else "L2, added to the gradient: g + wd·w"
+    how = "decoupled: w ← w − lr·wd·w" if decoupled else \
+        "L2, added to the gradient: g + wd·w"
     return _hp("weight_decay", default, "float", 0.0, None, label="weight decay",
                suggested=(0.0, 0.1), help=how)
 
