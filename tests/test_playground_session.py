@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings, strategies as hs
 
 import steepest as st
-from steepest.checkpoint import load_checkpoint
+from steepest.training.checkpoint import load_checkpoint
 from steepest.playground import chain, export, paths
 from steepest.playground.config import MAX_LAYERS, ConfigError, validate_config
 from steepest.playground.datasets import DATASETS, features, make_dataset

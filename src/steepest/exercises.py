@@ -55,7 +55,10 @@ from pathlib import Path
 
 import numpy as np
 
-import steepest as st  # steepest imports nothing from this module: no cycle
+from steepest import losses, nn
+from steepest.activations import leaky_relu, relu, sigmoid, tanh
+from steepest.optim import SGD, Adam
+from steepest.tensor import Tensor, tensor
 
 __all__ = [
     "ExerciseError", "NotFilledInError",
@@ -143,7 +146,7 @@ def _array(value, name: str, hint: str = "", todo: str | None = None) -> np.ndar
     """
     if _unfilled(value):
         raise NotFilledInError(name, hint, message=todo)
-    if isinstance(value, st.Tensor):
+    if isinstance(value, Tensor):
         value = value._data
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -281,10 +284,10 @@ def _notebook_loss(W1, input, target, layout: str = "row", grad: bool = True):
 
     ``layout="column"`` is the course notes' second cell, ``W1 @ input``.
     """
-    W = st.tensor(np.array(W1, dtype=np.float64), requires_grad=grad)
-    x = st.tensor(input)
+    W = tensor(np.array(W1, dtype=np.float64), requires_grad=grad)
+    x = tensor(input)
     prediction = x @ W if layout == "row" else W @ x
-    loss = st.losses.mse(prediction, st.tensor(target))
+    loss = losses.mse(prediction, tensor(target))
     if not grad:
         return loss.item(), None
     loss.backward()
@@ -607,8 +610,8 @@ def _line_problem(x, z):
 
 def _line_gradient(w: np.ndarray, x, z):
     """J(w) = Σ(z − w·x)² and dJ/dw by autodiff, for each w (any shape)."""
-    W = st.tensor(np.array(w, dtype=np.float64)[..., None], requires_grad=True)
-    residual = st.tensor(z) - W * st.tensor(x)
+    W = tensor(np.array(w, dtype=np.float64)[..., None], requires_grad=True)
+    residual = tensor(z) - W * tensor(x)
     J = (residual * residual).sum(axis=-1)
     J.sum().backward()
     return J._data, W.grad[..., 0]
@@ -707,12 +710,12 @@ def _chain_truth(p: dict) -> dict:
     def number(v):
         return np.array(float(v))  # float64 whatever steepest's default dtype is
 
-    leaves = {k: st.tensor(number(p[k]), requires_grad=True) for k in ("w1", "b1", "w2", "b2")}
+    leaves = {k: tensor(number(p[k]), requires_grad=True) for k in ("w1", "b1", "w2", "b2")}
     z1 = leaves["w1"] * float(p["x"]) + leaves["b1"]
-    a1 = st.sigmoid(z1)
+    a1 = sigmoid(z1)
     z2 = leaves["w2"] * a1 + leaves["b2"]
-    a2 = st.sigmoid(z2)
-    E = st.losses.half_sse(a2, st.tensor(number(p["T"])))
+    a2 = sigmoid(z2)
+    E = losses.half_sse(a2, tensor(number(p["T"])))
     E.backward()
     out = {k: float(v.grad) for k, v in leaves.items()}
     out.update(z1=float(z1._data), a1=float(a1._data), z2=float(z2._data), a2=float(a2._data),
@@ -860,10 +863,10 @@ _GRID = np.linspace(-6.0, 6.0, 49)
 
 def _activation(name: str):
     table = {
-        "sigmoid": (st.sigmoid, "σ'(z) = σ(z)·(1 − σ(z))"),
-        "tanh": (st.tanh, "tanh'(z) = 1 − tanh(z)²"),
-        "relu": (st.relu, "relu'(z) = 1 for z > 0, 0 for z < 0"),
-        "leaky_relu": (st.leaky_relu, "leaky_relu'(z) = 1 for z > 0, 0.01 for z < 0"),
+        "sigmoid": (sigmoid, "σ'(z) = σ(z)·(1 − σ(z))"),
+        "tanh": (tanh, "tanh'(z) = 1 − tanh(z)²"),
+        "relu": (relu, "relu'(z) = 1 for z > 0, 0 for z < 0"),
+        "leaky_relu": (leaky_relu, "leaky_relu'(z) = 1 for z > 0, 0.01 for z < 0"),
     }
     if name not in table:
         raise ValueError(f"check_derivative: activation must be one of {sorted(table)}, "
@@ -923,7 +926,7 @@ def check_derivative(fn, activation: str = "sigmoid") -> bool:
               f"`def {activation}_derivative(z): ...`", "type")
     forward, formula = _activation(activation)
     z = _GRID if activation not in ("relu", "leaky_relu") else _GRID[_GRID != 0]
-    Z = st.tensor(z.copy(), requires_grad=True)
+    Z = tensor(z.copy(), requires_grad=True)
     a_tensor = forward(Z)
     a_tensor.sum().backward()
     truth, a = Z.grad, a_tensor._data
@@ -969,7 +972,7 @@ def check_sigmoid_derivative(fn) -> bool:
 # --------------------------------------------------------------------------- optimizers by hand
 def _optimizer_run(make, w0: np.ndarray, grads: list) -> np.ndarray:
     """Apply ``make([param])`` to ``w0`` with the given gradient sequence; the final weights."""
-    param = st.nn.Parameter(np.array(w0, dtype=np.float64))
+    param = nn.Parameter(np.array(w0, dtype=np.float64))
     optimizer = make([param])
     for g in grads:
         param.grad = np.array(g, dtype=np.float64)
@@ -1005,7 +1008,7 @@ def check_momentum(w_final, w0, grads, lr: float = 0.1, momentum: float = 0.9) -
     step), ``w ← w − lr·v``. ``grads`` is the list of gradients of the successive steps.
     """
     w_final, w0, grads = _grads_and_start(w_final, w0, grads, "w_final")
-    truth = _optimizer_run(lambda p: st.optim.SGD(p, lr=lr, momentum=momentum), w0, grads)
+    truth = _optimizer_run(lambda p: SGD(p, lr=lr, momentum=momentum), w0, grads)
     if _close(w_final, truth):
         return _ok(f"after {len(grads)} steps the velocity has gathered the past gradients: "
                    f"w moved by {_fmt(w0 - truth)} (plain GD: {_fmt(lr * sum(grads))}).")
@@ -1042,7 +1045,7 @@ def check_adam(w_final, w0, grads, lr: float = 0.1, betas=(0.9, 0.999),
     ``m̂ = m/(1 − β1^t)``, ``v̂ = v/(1 − β2^t)``, ``w ← w − lr·m̂/(√v̂ + eps)``.
     """
     w_final, w0, grads = _grads_and_start(w_final, w0, grads, "w_final")
-    truth = _optimizer_run(lambda p: st.optim.Adam(p, lr=lr, betas=tuple(betas), eps=eps),
+    truth = _optimizer_run(lambda p: Adam(p, lr=lr, betas=tuple(betas), eps=eps),
                            w0, grads)
     if _close(w_final, truth):
         return _ok(f"w moved by {_fmt(w0 - truth)}. Adam's steps are about lr = {lr:g} in "
