@@ -27,7 +27,7 @@ LAYERS = {
     "data": 3, "utils": 3, "datasets": 3,
     "training": 4,
     "lessons": 5, "viz": 5, "serialization": 5,
-    "report": 6, "exercises": 6, "sweeps": 6, "playground": 6,
+    "report": 6, "exercises": 6, "notebook_editions": 6, "sweeps": 6, "playground": 6,
     "cli": 7, "__main__": 7,
     # old paths kept for users, with a DeprecationWarning; nothing in the package imports them
     "train": 8, "callbacks": 8, "checkpoint": 8, "diagnostics": 8,
