@@ -419,3 +419,96 @@ def test_resume_with_nothing_to_do_stops_there_and_restores_the_sigterm_handler(
     text = capsys.readouterr().out
     assert "nothing to do" in text and "wrote" not in text
     assert (out / "checkpoint.npz").read_bytes() == saved
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("optimizer", "adamm", "optimizer must be one of gd, sgd"),
+    ("optimizer", None, "optimizer=null"),
+    ("activation", "softplus", "activation must be one of"),
+    ("batch_size", None, "batch_size must be a whole number >= 1"),
+    ("lr", -1, "lr must be null or a number > 0"),
+    ("hidden", [0], "hidden must be null or a list of layer sizes"),
+    ("standardize", "yes", "standardize must be true or false"),
+])
+def test_resume_names_an_unusable_setting_in_the_checkpoint(tmp_path, capsys, key, value,
+                                                           expected):
+    from test_checkpoint import _rewrite
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "moons", "--n-samples", "60", "--epochs", "1",
+                 "--out", str(out)]) == 0
+
+    def change(meta, arrays):
+        meta["extra"]["config"][key] = value
+        return meta
+    _rewrite(out / "checkpoint.npz", change)
+    line = _expect_error(capsys, ["train", "--resume", "--epochs", "2", "--out", str(out)], 2,
+                         "steepest train: error: ", f"checkpoint.npz holds the setting {key}=",
+                         expected)
+    assert "unexpected" not in line
+
+
+def test_a_network_larger_than_the_memory_is_refused_before_allocating(tmp_path, capsys,
+                                                                      monkeypatch):
+    import steepest as st
+    from steepest import cli
+
+    def no_allocation(*args, **kwargs):
+        raise AssertionError("the network was allocated")
+    monkeypatch.setattr(st.nn, "mlp", no_allocation)
+    _expect_error(capsys, ["train", "--data", "moons", "--hidden", "1000000000,1000000000",
+                           "--out", str(tmp_path / "run")], 2,
+                  "--hidden 1000000000,1000000000 makes a network of 1e+18 parameters",
+                  "GiB of memory this machine has available", "use smaller hidden layers")
+    monkeypatch.setattr(cli, "_available_memory", lambda: 2**20)  # 1 MiB left
+    _expect_error(capsys, ["train", "--data", "moons", "--hidden", "4096", "--out",
+                           str(tmp_path / "run")], 2, "makes a network of 2.05e+04 parameters",
+                  "more than the 0.000977 GiB of memory")
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
+
+
+def test_available_memory_reads_meminfo():
+    from steepest import cli
+
+    with open("/proc/meminfo") as fh:
+        fields = dict(line.split(":", 1) for line in fh)
+    kib = int(fields["MemAvailable"].split()[0])
+    assert abs(cli._available_memory() - kib * 1024) < 2**30  # it moves while we read
+
+
+def test_a_noise_that_overflows_the_standardisation_is_refused_before_training(tmp_path,
+                                                                              capsys):
+    out = tmp_path / "run"
+    _expect_error(capsys, ["train", "--data", "moons", "--noise", "1e200", "--out", str(out)],
+                  2, "steepest train: error: noise 1e+200 is too large: the features' "
+                     "standard deviation overflows")
+    assert not (out / "history.json").exists()
+
+
+@pytest.mark.parametrize("host, fragment", [
+    ("256.300.1.1", "--host 256.300.1.1 is not an IPv4 address"),
+    ("", "--host must name an address, got an empty string"),
+    ("  ", "--host must name an address"),
+    ("192.0.2.1", "--host 192.0.2.1 is not an address of this machine"),
+])
+def test_playground_names_a_bad_host_not_the_port(capsys, monkeypatch, host, fragment):
+    from steepest.playground import server
+
+    monkeypatch.setattr(server, "serve", lambda **kwargs: pytest.fail("it served"))
+    line = _expect_error(capsys, ["playground", "--host", host, "--no-browser"], 2,
+                         "steepest playground: error: ", fragment)
+    assert "port" not in line
+
+
+def test_playground_names_a_port_in_use(capsys, monkeypatch):
+    import socket
+
+    from steepest.playground import server
+
+    monkeypatch.setattr(server, "serve", lambda **kwargs: pytest.fail("it served"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        _expect_error(capsys, ["playground", "--port", str(port), "--no-browser"], 2,
+                      f"--port {port} is in use on 127.0.0.1", f"try --port {port + 1}")

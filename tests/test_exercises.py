@@ -361,6 +361,15 @@ def test_critical_learning_rate():
         check_critical_learning_rate(1.0)
 
 
+@pytest.mark.parametrize("typed", [1.818, 1.82, 1.81])
+def test_a_rounded_critical_learning_rate_is_named_as_rounded(typed):
+    with raises("rounded", f"lr_max = {typed:g} is within 1% of the critical learning rate "
+                           f"but not exact: it looks rounded"):
+        check_critical_learning_rate(typed)
+    with raises("wrong", "not the critical learning rate"):
+        check_critical_learning_rate(typed * 1.02)
+
+
 # ----------------------------------------------------------------------------- chain rule
 def _chain():
     c = ex.CHAIN

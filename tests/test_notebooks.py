@@ -185,6 +185,8 @@ def test_learner_edition_checks_say_not_filled_in(path):
         else:
             assert not errors, (f"{path.name}: {_source(cell)[:60]!r} failed in the learner's "
                                 f"edition: {errors[0]['ename']}: {errors[0]['evalue']}")
+        assert "Ellipsis" not in _text(cell), (f"{path.name}: {_source(cell)[:60]!r} shows an "
+                                               f"unfilled TODO: {_text(cell)!r}")
     assert checked >= 1
 
 

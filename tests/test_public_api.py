@@ -4,7 +4,12 @@ its own API, not the NumPy, ``annotations`` or ``inspect`` it imports for itself
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +44,23 @@ def test_torch_style_imports_work():
     from steepest.utils.data import DataLoader, TensorDataset
     assert F is st.nn.functional and DataLoader is st.utils.data.DataLoader
     assert TensorDataset is st.utils.data.TensorDataset
-    assert callable(st.save) and callable(st.load)
+
+
+def test_save_and_load_take_torchs_leading_arguments_and_round_trip():
+    import inspect
+    import io
+
+    import numpy as np
+    import torch
+
+    import steepest as st
+    for ours, theirs, count in ((st.save, torch.save, 2), (st.load, torch.load, 2)):
+        assert list(inspect.signature(ours).parameters)[:count] == \
+            list(inspect.signature(theirs).parameters)[:count]
+    buffer = io.BytesIO()
+    st.save({"w": st.tensor([1.0, 2.0], dtype=st.float64)}, buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(st.load(buffer, weights_only=True)["w"].numpy(), [1.0, 2.0])
 
 
 def test_a_one_element_integer_tensor_indexes_a_list_like_torchs():
@@ -79,3 +100,53 @@ def test_every_public_module_declares_all_and_its_names_exist():
             unknown += [f"{name}.{item}" for item in module.__all__ if not hasattr(module, item)]
     assert not missing, f"modules without __all__: {missing}"
     assert not unknown, f"__all__ names that do not exist: {unknown}"
+
+
+# ---------------------------------------------------------------------------- README examples
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+#: run before each README block: a sweep runs one lr and seed per optimizer in this process
+#: and a Dask cluster is this process, so the block's code (every name and call) runs in
+#: seconds without a cluster
+_SMALL_SWEEPS = """
+import contextlib
+import steepest as st
+_sweep = st.sweep
+def _small_sweep(train_fn, grid, **kwargs):
+    kwargs.update(executor=None, workers=1)
+    return _sweep(train_fn, {k: v if k == "optimizer" else list(v)[:1] for k, v in grid.items()},
+                  **kwargs)
+st.sweep = _small_sweep
+st.dask_executor = lambda *args, **kwargs: contextlib.nullcontext(None)
+"""
+
+
+def st_path() -> str:
+    import steepest
+    return os.path.dirname(steepest.__file__)
+
+
+def _readme_blocks():
+    text = README.read_text(encoding="utf-8")
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_the_readme_has_python_examples():
+    blocks = _readme_blocks()
+    assert len(blocks) >= 3 and any("st.viz.graph" in b for b in blocks)
+    assert not any("docs/" in b for b in blocks), "an example writes into the repository"
+
+
+@pytest.mark.parametrize("index", range(len(_readme_blocks())))
+def test_every_readme_python_block_runs_in_an_empty_directory(tmp_path, index):
+    """A reader runs the examples anywhere: no file of the repository is needed or changed."""
+    block = _readme_blocks()[index]
+    env = {**os.environ, "MPLBACKEND": "Agg",
+           "PYTHONPATH": os.pathsep.join([str(Path(st_path()).parent), os.environ.get(
+               "PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", _SMALL_SWEEPS + block], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"README block {index}:\n{block}\n{done.stderr[-2000:]}"
+    written = sorted(p.name for p in tmp_path.iterdir())
+    if "graph.draw(" in block:
+        assert "chain.png" in written

@@ -375,3 +375,85 @@ def test_wide_tables_are_compact_and_say_so():
     assert "Shown to 3 significant digits; results.json has every digit." in wide
     narrow = _table(Table("T", columns[:3], [[1.23456789] * 3], digits=6))
     assert "<table>" in narrow and ">1.23457<" in narrow and "significant digits" not in narrow
+
+
+def _png_size(path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_every_image_states_its_size_so_the_page_does_not_jump(full_tour):
+    out, index, _ = full_tour
+    page = index.read_text(encoding="utf-8")
+    tags = re.findall(r"<img [^>]*>", page)
+    assert len(tags) == len(_images(page)) >= 2 * len(LESSON_NAMES)
+    for tag in tags:
+        src = re.search(r'src="([^"]+)"', tag).group(1)
+        width, height = _png_size(out / src)
+        assert f'width="{width}" height="{height}"' in tag, (tag, width, height)
+
+
+def test_the_graph_figures_edge_labels_are_at_least_9_px_on_the_page(full_tour):
+    """The graph's smallest text (its edge labels) is at least 9 CSS px high in a 1280 px
+    window, the whole graph is in view, and the page does not scroll sideways."""
+    from steepest.viz.draw import EDGE_FONT_SIZE
+
+    _, index, _ = full_tour
+    manager, browser, page = _browser_page(1280)
+    try:
+        page.goto(index.as_uri())
+        shown = page.evaluate("""async () => {
+            const img = document.querySelector('img[src$="backpropagation-graph.png"]');
+            img.scrollIntoView();
+            await img.decode();
+            const box = img.getBoundingClientRect();
+            return [img.clientWidth, img.naturalWidth, box.left, box.right,
+                    document.documentElement.clientWidth,
+                    document.documentElement.scrollWidth];
+        }""")
+    finally:
+        browser.close()
+        manager.stop()
+    content, natural, left, right, window, page_width = shown
+    label_px = EDGE_FONT_SIZE / 72 * 100 * content / natural
+    assert label_px >= 9.0, f"edge labels are {label_px:.1f} px on the page"
+    assert 0 <= left and right <= window, "the graph does not fit the window"
+    assert page_width <= 1280
+
+
+def test_capped_lines_of_the_sensitivity_plot_do_not_hide_each_other(tmp_path):
+    """Where several optimizers diverge at the same rates, each is still visible: no two
+    optimizers' points coincide, diverged runs are marked, and the caption says how."""
+    from steepest.lessons import run_lesson
+    from steepest.report import figures as figures_module
+
+    lesson = run_lesson("optimizers", quadratic_steps=20, rosenbrock_steps=40,
+                        lr_grid=(1e-3, 0.2, 0.5), epochs=1, n_train=200)
+    drawn = []
+    original = figures_module.save
+    figures_module.save = lambda fig, path: (drawn.append(fig), original(fig, path))
+    try:
+        records = figures_module.render_figures(lesson, tmp_path)
+    finally:
+        figures_module.save = original
+    figure = next(f for f in drawn if "Sensitivity" in f.get_suptitle())
+    caption = next(r.caption for r in records if r.file.endswith("-sweep.png"))
+    assert "drawn at that cap with each optimizer's line a little higher" in caption
+    shared_caps = 0
+    for ax in figure.axes:
+        points = {}
+        for line in ax.get_lines():
+            if line.get_label().startswith("_") or line.get_linestyle() in ("None", "") \
+                    or line.get_transform() != ax.transData:  # not the axhline
+                continue
+            points[line.get_label()] = set(zip(np.round(np.log10(line.get_xdata()), 9),
+                                               np.round(np.log10(line.get_ydata()), 9)))
+        capped = {name: {x for x, y in xy if y >= 3} for name, xy in points.items()}
+        shared_caps += sum(len(a & b) for i, a in enumerate(capped.values())
+                           for b in list(capped.values())[i + 1:])
+        names = list(points)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                assert not points[a] & points[b], f"{a} and {b} share points on {ax.get_title()}"
+        assert any(line.get_marker() == "x" for line in ax.get_lines())
+    assert shared_caps >= 1, "the grid made no two optimizers diverge at the same rate"

@@ -140,3 +140,125 @@ def test_torchs_load_arguments_are_accepted_and_devices_refused(tmp_path):
         np.testing.assert_array_equal(loaded["w"], np.ones(2))
     with pytest.raises(ValueError, match="map_location 'cuda:0' is not available.*CPU only"):
         st.load(tmp_path / "w", map_location="cuda:0")
+
+
+def test_save_writes_through_a_symbolic_link_as_torch_does(tmp_path):
+    torch = pytest.importorskip("torch")
+    for save, load, name in ((st.save, st.load, "st"), (torch.save, torch.load, "torch")):
+        target = tmp_path / f"{name}-target.pth"
+        link = tmp_path / f"{name}-link.pth"
+        save({"w": np.zeros(2)} if name == "st" else {"w": torch.zeros(2)}, target)
+        link.symlink_to(target.name)
+        save({"w": np.ones(2)} if name == "st" else {"w": torch.ones(2)}, link)
+        assert link.is_symlink() and os.readlink(link) == target.name
+        np.testing.assert_array_equal(np.asarray(load(target)["w"]), np.ones(2))
+    dangling = tmp_path / "dangling.pth"
+    dangling.symlink_to("created.pth")
+    st.save({"w": np.ones(1)}, dangling)
+    assert dangling.is_symlink() and (tmp_path / "created.pth").is_file()
+
+
+def _npz(meta, **arrays):
+    """An .npz whose __meta__ is ``meta`` (JSON text, or any array), as bytes."""
+    buffer = io.BytesIO()
+    np.savez(buffer, __meta__=np.array(meta) if isinstance(meta, str) else meta, **arrays)
+    return buffer.getvalue()
+
+
+def _header(obj, **overrides):
+    import json
+    return json.dumps({"format": "steepest-save", "version": 1, "object": obj, **overrides})
+
+
+def _zip(**members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _saved():
+    buffer = io.BytesIO()
+    st.save({"w": st.tensor(np.arange(64, dtype=np.float64)), "step": 3}, buffer)
+    return buffer.getvalue()
+
+
+def _flip_in_data(data: bytes) -> bytes:
+    at = data.index(np.arange(64, dtype=np.float64).tobytes()) + 100
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+
+
+def _lying_npy() -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (10 ** 12,)})
+    return header.getvalue() + b"\0" * 8
+
+
+_GOOD = _saved()
+_DAMAGED = {
+    "empty": (lambda: b"", "is empty"),
+    "truncated to half": (lambda: _GOOD[:len(_GOOD) // 2], "not a zip archive"),
+    "truncated to 10 bytes": (lambda: _GOOD[:10], "not a zip archive"),
+    "one byte short": (lambda: _GOOD[:-1], "not a zip archive"),
+    "random bytes": (lambda: np.random.default_rng(0).bytes(500), "not a zip archive"),
+    "text": (lambda: b"hello world\n", "not a zip archive"),
+    "flipped data byte": (lambda: _flip_in_data(_GOOD), "CRC"),
+    "a text member": (lambda: _zip(**{"readme.txt": "hi"}), "'readme.txt', which is not"),
+    "an empty zip": (lambda: _zip(), "no __meta__"),
+    "npy member of garbage": (lambda: _zip(**{"__meta__.npy": b"garbage"}), "magic"),
+    "npy header claims 8 TB": (lambda: _zip(**{"data/0.npy": _lying_npy()}), "should hold"),
+    "pickled meta": (lambda: _npz(np.array([{"a": 1}], dtype=object)), "Python objects"),
+    "no meta": (lambda: _zip_of_plain(), "no __meta__"),
+    "meta not JSON": (lambda: _npz("{not json"), "not valid JSON"),
+    "meta is null": (lambda: _npz("null"), "not a steepest-save header"),
+    "meta is a list": (lambda: _npz("[1, 2]"), "not a steepest-save header"),
+    "meta of numbers": (lambda: _npz(np.arange(3)), "not one JSON string"),
+    "meta of two strings": (lambda: _npz(np.array(["a", "b"])), "not one JSON string"),
+    "no object": (lambda: _npz('{"format": "steepest-save", "version": 1}'), "no 'object'"),
+    "version text": (lambda: _npz(_header(1, version="x")), "format version 'x'"),
+    "version from the future": (lambda: _npz(_header(1, version=99)), "newer steepest"),
+    "missing array": (lambda: _npz(_header({"__array__": "data/7"})), "data/7"),
+    "array key not text": (lambda: _npz(_header({"__array__": [1]})), "[1]"),
+    "tuple of a number": (lambda: _npz(_header({"__tuple__": 5})), "TypeError"),
+    "items not pairs": (lambda: _npz(_header({"__items__": [[1, 2, 3]]})), "ValueError"),
+    "items with a list key": (lambda: _npz(_header({"__items__": [[[1], 2]]})), "unhashable"),
+    "ordered of a number": (lambda: _npz(_header({"__ordered__": 3})), "TypeError"),
+    "deeply nested JSON": (lambda: _npz("[" * 100_000 + "]" * 100_000), "not valid JSON"),
+    "deeply nested structure": (lambda: _npz(_header(_deep(700))), "nested too deeply"),
+}
+
+
+def _zip_of_plain():
+    buffer = io.BytesIO()
+    np.savez(buffer, w=np.ones(2))
+    return buffer.getvalue()
+
+
+def _deep(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("case", list(_DAMAGED))
+def test_a_damaged_file_raises_one_value_error_naming_it(tmp_path, case):
+    build, what = _DAMAGED[case]
+    path = tmp_path / "damaged.pth"
+    path.write_bytes(build())
+    with pytest.raises(Exception) as caught:
+        st.load(path)
+    message = str(caught.value)
+    assert type(caught.value) is ValueError, f"{type(caught.value).__name__}: {message}"
+    assert message.startswith(f"load: {path} is not a file written by st.save, or it is "
+                              f"damaged: ") and "\n" not in message
+    assert what in message
+    with pytest.raises(ValueError, match="the file object .*damaged"):
+        st.load(io.BytesIO(path.read_bytes()))
+
+
+def test_the_damaged_file_table_is_large_and_the_good_file_loads():
+    assert len(_DAMAGED) >= 24
+    np.testing.assert_array_equal(st.load(io.BytesIO(_GOOD))["w"].numpy(), np.arange(64))

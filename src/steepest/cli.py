@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import sys
@@ -277,18 +278,44 @@ def _load_data(settings: dict):
 
 def _build(settings: dict, n_features: int, n_classes: int):
     from steepest.nn import mlp
-    from steepest.tensor import manual_seed
+    from steepest.tensor import get_default_dtype, manual_seed
 
     manual_seed(settings["seed"])
     sizes = [n_features, *settings["hidden"], n_classes]
+    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    itemsize = get_default_dtype().itemsize
+    # weights, gradients, two optimizer buffers (Adam), and each layer's output, its
+    # activation and their gradients for one batch
+    needed = itemsize * (4 * count + 4 * settings["batch_size"] * sum(sizes))
+    available = _available_memory()
+    too_big = (f"--hidden {_show(settings['hidden'])} makes a network of {count:.3g} "
+               f"parameters, which needs about {needed / 2**30:.3g} GiB to train")
+    if available is not None and needed > available:
+        raise CLIError(f"{too_big}, more than the {available / 2**30:.3g} GiB of memory this "
+                       f"machine has available; use smaller hidden layers")
     try:
         model = mlp(sizes, activation=settings["activation"])
     except MemoryError:
-        count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
-        raise CLIError(f"--hidden {_show(settings['hidden'])} makes a network of {count:.3g} "
-                       f"parameters ({8 * count / 2**30:.3g} GiB), more memory than this "
-                       f"machine can give; use smaller hidden layers") from None
+        raise CLIError(f"{too_big}, more memory than this machine can give; use smaller "
+                       f"hidden layers") from None
     return model, sizes
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory this machine can give now: ``MemAvailable`` of /proc/meminfo (Linux,
+    which overcommits: an allocation that is too large is not refused, the process is
+    killed later), else the physical memory (``os.sysconf``), else None (unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _make_optimizer(settings: dict, params):
@@ -347,8 +374,45 @@ def _saved_settings(checkpoint: str):
     if not isinstance(saved, dict) or not set(saved) <= set(_RUN_KEYS):
         raise CLIError(f"{checkpoint} was not written by 'steepest train' (no run settings "
                        f"inside); cannot resume it from the command line")
+    for key, value in saved.items():
+        expected = _saved_setting_problem(key, value)
+        if expected:
+            raise CLIError(f"{checkpoint} holds the setting {key}={json.dumps(value)}, but "
+                           f"{key} must be {expected}; cannot resume it from the command line")
     epochs = extra.get("epochs")
     return saved, (epochs if isinstance(epochs, int) and epochs > 0 else 30)
+
+
+def _saved_setting_problem(key: str, value) -> str | None:
+    """What a setting stored in a checkpoint should have been, or None if it is usable."""
+    from steepest.data import DATASET_NAMES
+
+    def number(v, low, high=math.inf, whole=False):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and \
+            (not whole or isinstance(v, int)) and low <= v < high
+    choices = {"data": DATASET_NAMES, "activation": _HIDDEN_ACTIVATIONS,
+               "optimizer": tuple(OPTIMIZERS)}
+    if key in choices:
+        return None if value in choices[key] else \
+            "one of " + ", ".join(map(str, choices[key]))
+    checks = {
+        "hidden": (lambda v: v is None or (isinstance(v, list) and all(
+            number(n, 1, whole=True) for n in v)), "null or a list of layer sizes >= 1"),
+        "n_samples": (lambda v: v is None or number(v, 1, whole=True), "null or a whole "
+                                                                       "number >= 1"),
+        "noise": (lambda v: v is None or number(v, 0), "null or a number >= 0"),
+        "lr": (lambda v: v is None or (number(v, 0) and v > 0), "null or a number > 0"),
+        "momentum": (lambda v: v is None or number(v, 0, 1), "null or a number in [0, 1)"),
+        "weight_decay": (lambda v: v is None or number(v, 0), "null or a number >= 0"),
+        "clip_grad_norm": (lambda v: v is None or (number(v, 0) and v > 0),
+                           "null or a number > 0"),
+        "batch_size": (lambda v: number(v, 1, whole=True), "a whole number >= 1"),
+        "seed": (lambda v: number(v, 0, whole=True), "a whole number >= 0"),
+        "val_split": (lambda v: number(v, 0, 1) and v > 0, "a number > 0 and < 1"),
+        "standardize": (lambda v: isinstance(v, bool), "true or false"),
+    }
+    usable, expected = checks[key]
+    return None if usable(value) else expected
 
 
 def _cmd_train(args) -> int:
@@ -536,12 +600,49 @@ def _cmd_tour(args) -> int:
 def _cmd_playground(args) -> int:
     from steepest.playground.server import serve
 
+    _check_address(args.host, args.port)
     try:
         serve(host=args.host, port=args.port, open_browser=args.browser)
     except SystemExit as stop:  # uvicorn exits (after its own one-line ERROR) if it cannot bind
-        raise CLIError(f"the playground could not start on {args.host}:{args.port} (is the "
-                       f"port in use? try --port {args.port + 1})") from stop
+        raise CLIError(f"the playground could not start on {args.host}:{args.port} (see the "
+                       f"message above)") from stop
     return 0
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse a --host that is empty, not an address of this machine, or a --port in use,
+    naming which, by binding a socket to it once before the server starts."""
+    import errno
+    import ipaddress
+    import socket
+
+    if not host.strip():
+        raise CLIError("--host must name an address, got an empty string (127.0.0.1 for this "
+                       "machine only, 0.0.0.0 for every network interface)")
+    if all(part.isdigit() for part in host.split(".")):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError as error:
+            raise CLIError(f"--host {host} is not an IPv4 address ({error})") from None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise CLIError(f"--host {host} is not a host name or address this machine can use "
+                       f"({error})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CLIError(f"--port {port} is in use on {host} (by another program or "
+                               f"playground); try --port {port + 1}") from None
+            if error.errno == errno.EACCES:
+                raise CLIError(f"--port {port} needs administrator rights; use a port from "
+                               f"1024 up") from None
+            raise CLIError(f"--host {host} is not an address of this machine "
+                           f"({error.strerror})") from None
 
 
 def _cmd_sweep(args) -> int:

@@ -593,5 +593,10 @@ def load_split(name: str, *, seed: int = 0, val_split: float = 0.2, standardize:
     scaler = None
     if standardize:
         scaler = Standardizer().fit(X_train)
+        if not np.isfinite(scaler.scale_).all():
+            cause = f"noise {noise:g} is too large" if noise is not None else \
+                f"data set {name!r} cannot be standardised"
+            raise ValueError(f"{cause}: the features' standard deviation overflows to "
+                             f"infinity, so standardised they would all be 0")
         X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
     return Split(X_train, X_val, y_train, y_val, scaler, int(np.max(y)) + 1)

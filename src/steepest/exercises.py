@@ -692,6 +692,10 @@ def check_critical_learning_rate(lr_max, x=None, z=None) -> bool:
     if _close(lr_max, truth / x.size) or _close(lr_max, truth * x.size):
         _fail("off by a factor n: J is a sum over the points, not a mean; its curvature is "
               "2Σx².", "mean_extra")
+    if _roughly(lr_max, truth):
+        _fail(f"lr_max = {_num(lr_max)} is within 1% of the critical learning rate but not "
+              f"exact: it looks rounded. Compute it in code from x (the check compares at "
+              f"float precision) instead of typing a rounded number.", "rounded")
     _fail(f"{_num(lr_max)} is not the critical learning rate: each step multiplies the distance "
           f"to the optimum by (1 − α·J''), with J'' = d²J/dw²; find the α where that factor "
           f"reaches −1.", "wrong")

@@ -10,13 +10,17 @@ array, plus ``__meta__``, a JSON description of the structure (the encoding of
 ``steepest.checkpoint``). Loading uses ``allow_pickle=False``, so it never runs code; unlike
 ``torch.load`` it cannot store arbitrary Python objects (a whole model, say): save the
 ``state_dict()`` instead. Writes to a path are atomic (a temporary file renamed over it), and
-the file is written at exactly ``path`` (NumPy's ``.npz`` suffix is not appended).
+the file is written at exactly ``path`` (NumPy's ``.npz`` suffix is not appended; a symbolic
+link is written through, so its target is updated and the link stays).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import zipfile
+import zlib
 from collections import OrderedDict
 
 import numpy as np
@@ -69,7 +73,80 @@ def save(obj, f) -> None:
     if hasattr(f, "write"):
         write(f)
     else:
-        atomic_write(f, write)
+        atomic_write(os.path.realpath(f), write)  # through a symbolic link, as torch.save
+
+
+class _Damaged(Exception):
+    """What is wrong with a file given to :func:`load` (turned into one ValueError)."""
+
+
+#: errors that reading or decoding a damaged file raises (a truncated zip, a bad header...)
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+                KeyError, IndexError, TypeError, AttributeError, RecursionError, zlib.error,
+                NotImplementedError)
+
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _read_array(data: bytes, member: str) -> np.ndarray:
+    """One ``.npy`` member, checked before anything is allocated: the header's shape must
+    match the bytes that follow it, and object (pickled) arrays are refused."""
+    buffer = io.BytesIO(data)
+    version = np.lib.format.read_magic(buffer)
+    if version not in _NPY_HEADERS:
+        raise _Damaged(f"its array {member!r} has .npy format version {version}, which st.save "
+                       f"does not write")
+    shape, _, dtype = _NPY_HEADERS[version](buffer)
+    if dtype.hasobject:
+        raise _Damaged(f"its array {member!r} holds Python objects (pickled data is never "
+                       f"loaded)")
+    count = 1
+    for size in shape:
+        count *= size
+    if count * dtype.itemsize != len(data) - buffer.tell():
+        raise _Damaged(f"its array {member!r} should hold {count * dtype.itemsize} bytes for "
+                       f"shape {shape} and dtype {dtype}, but {len(data) - buffer.tell()} "
+                       f"follow its header")
+    buffer.seek(0)
+    return np.lib.format.read_array(buffer, allow_pickle=False)
+
+
+def _read_arrays(f) -> dict:
+    """The arrays of an ``.npz`` archive by name (without ``.npy``)."""
+    arrays = {}
+    with zipfile.ZipFile(f) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise _Damaged(f"it holds {info.filename!r}, which is not a NumPy array")
+            with archive.open(info) as member:
+                arrays[info.filename[:-len(".npy")]] = _read_array(member.read(), info.filename)
+    return arrays
+
+
+def _header(arrays: dict) -> dict:
+    """The JSON description stored as ``__meta__``, checked for the keys load needs."""
+    meta = arrays.pop("__meta__", None)
+    if meta is None:
+        raise _Damaged("it has no __meta__ entry")
+    if meta.dtype.kind != "U" or meta.shape != ():
+        raise _Damaged(f"its __meta__ entry is a {meta.dtype} array of shape {meta.shape}, not "
+                       f"one JSON string")
+    try:
+        header = json.loads(str(meta[()]))
+    except (ValueError, RecursionError) as error:
+        raise _Damaged(f"its __meta__ entry is not valid JSON ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise _Damaged("its __meta__ entry is not a steepest-save header")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _Damaged(f"its header has format version {version!r}, not a positive integer")
+    if version > VERSION:
+        raise _Damaged(f"it was written by a newer steepest (format version {version}; this "
+                       f"one reads up to {VERSION})")
+    if "object" not in header:
+        raise _Damaged("its header has no 'object' entry (the saved structure)")
+    return header
 
 
 def load(f, map_location=None, weights_only: bool = True):
@@ -77,24 +154,31 @@ def load(f, map_location=None, weights_only: bool = True):
 
     ``map_location`` may be None or "cpu" and ``weights_only`` is accepted (loading is always
     weights-only here), so torch's ``torch.load(path, weights_only=True)`` calls run as is.
+    A file that is missing or unreadable raises the usual ``OSError``; any other problem
+    (truncated, empty, not an archive, damaged entries or header) raises one ValueError that
+    names the file and what is wrong with it.
     """
     if map_location is not None and not _is_cpu(map_location):
         raise ValueError(f"load: map_location {map_location!r} is not available; steepest "
                          f"computes on the CPU only (use 'cpu' or None)")
-    name = f if not hasattr(f, "read") else getattr(f, "name", "the file")
+    name = getattr(f, "name", "the file object") if hasattr(f, "read") else os.fspath(f)
     try:
-        with np.load(f, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise ValueError(f"load: {os.fspath(name) if not hasattr(name, 'read') else name} is "
-                         f"not a file written by st.save ({error})") from None
-    meta = json.loads(str(arrays.pop("__meta__")[()])) if "__meta__" in arrays else {}
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"load: {name} is not a file written by st.save (no steepest-save "
-                         f"header)")
-    if meta.get("version", 0) > VERSION:
-        raise ValueError(f"load: {name} was written by a newer steepest (format version "
-                         f"{meta['version']}; this one reads up to {VERSION})")
-    return _TensorEncoder(arrays).decode(meta["object"])
+        if not hasattr(f, "read") and os.path.isfile(f) and os.path.getsize(f) == 0:
+            raise _Damaged("it is empty")
+        try:
+            arrays = _read_arrays(f)
+        except zipfile.BadZipFile as error:
+            raise _Damaged(f"it is not a zip archive, or it is truncated ({error})") from None
+        header = _header(arrays)
+        try:
+            return _TensorEncoder(arrays).decode(header["object"])
+        except RecursionError:
+            raise _Damaged("its structure is nested too deeply to rebuild") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _Damaged as error:
+        raise ValueError(f"load: {name} is not a file written by st.save, or it is damaged: "
+                         f"{error}") from None
+    except _READ_ERRORS as error:
+        raise ValueError(f"load: {name} is not a file written by st.save, or it is damaged: "
+                         f"{type(error).__name__}: {error}") from None

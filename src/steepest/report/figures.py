@@ -6,6 +6,7 @@ of :class:`Figure` records (file name and caption) in the order they appear on t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
 from steepest.report.graph_figures import backpropagation_graph
+from steepest.viz.draw import EDGE_FONT_SIZE
 from steepest.report.style import (
     ACTIVATION_COLORS, CLASS_COLORS, OPTIMIZER_COLORS, depth_colorbar, depth_colors, new_figure,
     qualitative, save, style,
@@ -25,10 +27,42 @@ __all__ = ["FigureFile", "FIGURES", "render_figures"]
 
 @dataclass
 class FigureFile:
-    """A PNG written for the page: its file name (inside the image folder) and caption."""
+    """A PNG written for the page: its file name (inside the image folder), caption, size in
+    pixels (0 where unknown), and the narrowest width in pixels at which its smallest text
+    stays readable (0: any; the page then lets it grow past the text column up to the window,
+    and scroll sideways in a narrower window, rather than shrink it further)."""
 
     file: str
     caption: str
+    width: int = 0
+    height: int = 0
+    min_width: int = 0
+
+
+#: the smallest text on the page, in CSS pixels
+READABLE_PX = 9.0
+DPI = 100  # what style.save writes
+
+
+def _readable_width(path: Path, smallest_points: float) -> int:
+    """The narrowest display width (pixels, with the 1 px border) at which text of
+    ``smallest_points`` in the PNG at ``path`` is :data:`READABLE_PX` high."""
+    natural = _png_size(path)[0]
+    return math.ceil(natural * READABLE_PX / (smallest_points / 72 * DPI)) + 2
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header."""
+    with open(path, "rb") as fh:
+        header = fh.read(24)
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+#: final distances at or beyond this (and non-finite ones: divergence) are drawn at it
+SENSITIVITY_CAP = 1e3
+#: each optimizer's capped points sit this factor above the previous one's, so none hides
+#: another where several diverge at the same rates
+CAP_OFFSET = 1.7
 
 
 def _nan_for_infinite(values) -> np.ndarray:
@@ -111,6 +145,14 @@ def _save(fig, img_dir: Path, lesson, stem: str) -> str:
     _settle_legends(fig)
     save(fig, Path(img_dir) / name)
     return name
+
+
+def _sized(figures: list, img_dir) -> list:
+    """The records with each PNG's pixel size filled in (the page's width/height attributes,
+    so it does not jump while images load)."""
+    for record in figures:
+        record.width, record.height = _png_size(Path(img_dir) / record.file)
+    return figures
 
 
 # ---------------------------------------------------------------- 1. gradient descent
@@ -295,7 +337,9 @@ def figures_backpropagation(lesson, img_dir) -> list[FigureFile]:
     figures.append(FigureFile(name, "The error before each iteration of forward pass, "
                                     "backpropagation and update."))
     fig, caption = backpropagation_graph(lesson)
-    figures.insert(1, FigureFile(_save(fig, img_dir, lesson, "graph"), caption))
+    name = _save(fig, img_dir, lesson, "graph")
+    figures.insert(1, FigureFile(name, caption, min_width=_readable_width(
+        Path(img_dir) / name, EDGE_FONT_SIZE)))
     return figures
 
 
@@ -518,26 +562,32 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
     grid = np.asarray(d["lr_grid"], dtype=float)
     for ax, (key, land) in zip(axes[0], lands.items()):
         start_distance = float(np.linalg.norm(np.subtract(land["start"], land["optimum"])))
-        for name, run in land["runs"].items():
+        for rank, (name, run) in enumerate(land["runs"].items()):
             sweep = np.asarray(run["sweep"], dtype=float)
-            shown = np.where(np.isfinite(sweep), np.minimum(sweep, 1e3), 1e3)
-            wild = ~np.asarray(run["tame"], dtype=bool)
+            capped = ~(sweep < SENSITIVITY_CAP)  # nan and inf too
+            shown = np.where(capped, SENSITIVITY_CAP * CAP_OFFSET ** rank, sweep)
+            wild = ~np.asarray(run["tame"], dtype=bool) & ~capped
             color = OPTIMIZER_COLORS[name]
             ax.loglog(grid, shown, "-", color=color, label=name)
-            ax.plot(grid[~wild], shown[~wild], "o", ms=4, color=color)
+            ax.plot(grid[~wild & ~capped], shown[~wild & ~capped], "o", ms=4, color=color)
             ax.plot(grid[wild], shown[wild], "o", ms=5, mfc="white", mec=color)
+            ax.plot(grid[capped], shown[capped], "x", ms=7, mew=1.8, color=color)
             ax.plot(run["lr"], run["final_distance"], "*", ms=13, mec="k", color=color)
         ax.plot([], [], "o", ms=5, mfc="white", mec="0.3", label="not tame")
+        ax.plot([], [], "x", ms=7, mew=1.8, color="0.3", label="diverged (at the cap)")
         ax.axhline(start_distance, color="0.4", ls=":", lw=1.2, label="start distance")
         ax.set_xlabel("learning rate")
-        ax.set_ylabel("final distance to optimum (capped at 1e3)")
+        ax.set_ylabel(f"final distance to optimum (capped at {SENSITIVITY_CAP:g})")
         ax.set_title(land["title"], fontsize=11)
         _legend(ax, fontsize=8.5)
     fig.suptitle("Sensitivity to the learning rate (star: the rate shown)")
     name = _save(fig, img_dir, lesson, "sweep")
-    figures.append(FigureFile(name, "Final distance to the optimum for every learning rate of "
-                                    "the grid; points at 1e3 diverged, hollow points are runs "
-                                    "that were not tame. " + d["selection_rule"]))
+    figures.append(FigureFile(name, (
+        f"Final distance to the optimum for every learning rate of the grid; ✕ marks runs "
+        f"that diverged or ended beyond {SENSITIVITY_CAP:g}, drawn at that cap with each "
+        f"optimizer's line a little higher than the one before (×{CAP_OFFSET:g}) so that "
+        f"none hides another; hollow points are runs that were not tame. ")
+        + d["selection_rule"]))
 
     digits = d["digits"]
     fig, axes = new_figure(11, 4.0, ncols=2)
@@ -579,4 +629,4 @@ def render_figures(lesson, img_dir) -> list[FigureFile]:
     """Write the lesson's PNGs into ``img_dir`` (created if needed); return their records."""
     Path(img_dir).mkdir(parents=True, exist_ok=True)
     with style():
-        return FIGURES[lesson.name](lesson, img_dir)
+        return _sized(FIGURES[lesson.name](lesson, img_dir), img_dir)

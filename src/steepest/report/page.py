@@ -62,6 +62,12 @@ tbody tr:nth-child(even) { background: #fafbfc; }
 p.note { color: var(--muted); font-size: 13.5px; margin: 2px 0 14px; }
 figure { margin: 16px 0 22px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+/* a figure with small labels is not shrunk below --least (labels 9 px high): it grows past
+   the text column, centred on it, up to its full size or the window's width, and scrolls
+   sideways in a window narrower than --least */
+figure.wide { --shown: min(var(--natural), calc(100vw - 32px)); width: var(--shown);
+              margin-left: calc(50% - var(--shown) / 2); overflow-x: auto; }
+figure.wide img { min-width: var(--least); }
 figcaption { color: var(--muted); font-size: 14px; margin-top: 4px; }
 .meta { color: var(--muted); font-size: 13px; }
 footer { border-top: 1px solid var(--line); color: var(--muted); font-size: 13px;
@@ -144,7 +150,10 @@ def _section(lesson, figures, img_prefix: str) -> str:
     if figures:
         parts.append("<h3>Plots</h3>")
         for fig in figures:
-            parts.append(f'<figure><img src="{html.escape(img_prefix + fig.file)}" '
+            size = f' width="{fig.width}" height="{fig.height}"' if fig.width else ""
+            wide = (f' class="wide" style="--natural: {fig.width + 2}px; --least: '
+                    f'{fig.min_width}px"') if fig.min_width and fig.width else ""
+            parts.append(f'<figure{wide}><img src="{html.escape(img_prefix + fig.file)}"{size} '
                          f'alt="{html.escape(fig.caption)}" loading="lazy">'
                          f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>")
     parts.append('<h3>Findings</h3><ul class="findings">')
