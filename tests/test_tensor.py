@@ -77,18 +77,18 @@ def test_default_dtype_can_be_float32():
 
 
 def test_constructors():
-    assert st.zeros(2, 3).shape == (2, 3) and st.zeros((2, 3)).data.sum() == 0
-    assert st.ones(4).data.sum() == 4
-    assert st.full((2, 2), 7.0).data.tolist() == [[7.0, 7.0], [7.0, 7.0]]
+    assert st.zeros(2, 3).shape == (2, 3) and st.zeros((2, 3)).numpy().sum() == 0
+    assert st.ones(4).numpy().sum() == 4
+    assert st.full((2, 2), 7.0).numpy().tolist() == [[7.0, 7.0], [7.0, 7.0]]
     assert st.zeros_like(st.ones(3)).shape == (3,)
-    assert st.ones_like(st.zeros((2, 1))).data.tolist() == [[1.0], [1.0]]
-    assert st.arange(5).data.tolist() == [0, 1, 2, 3, 4]
+    assert st.ones_like(st.zeros((2, 1))).numpy().tolist() == [[1.0], [1.0]]
+    assert st.arange(5).numpy().tolist() == [0, 1, 2, 3, 4]
     st.manual_seed(7)
     a = st.randn(3, 2)
     st.manual_seed(7)
     b = st.randn(3, 2)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert ((st.rand(100).data >= 0) & (st.rand(100).data < 1)).all()
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert ((st.rand(100).numpy() >= 0) & (st.rand(100).numpy() < 1)).all()
     assert st.zeros(2, requires_grad=True).requires_grad
 
 
@@ -169,7 +169,7 @@ def test_numpy_array_of_a_tensor_copies_and_asarray_shares():
     copied = np.array(t)
     copied[0] = 5.0
     assert t.data[0] == 1.0
-    assert np.asarray(t) is t.data
+    assert np.asarray(t) is t.numpy()
     assert np.asarray(t, dtype=np.float32).dtype == np.float32
 
 
@@ -338,7 +338,7 @@ def test_leaf_grads_are_distinct_writable_arrays(make):
     make(x, y).sum().backward()
     assert x.grad is not y.grad
     assert not np.shares_memory(x.grad, y.grad)
-    before = y.grad.copy()
+    before = y.grad.numpy().copy()
     x.grad[0, 0] = 123.0                       # in-place edit, as optimizers do
     x.grad *= 2.0
     np.testing.assert_array_equal(y.grad, before)
@@ -359,7 +359,7 @@ def test_leaf_grad_does_not_alias_the_gradient_argument():
 def test_gradient_of_a_broadcast_sum_is_writable():
     x = st.tensor(np.ones((2, 3)), requires_grad=True)
     x.sum().backward()
-    assert x.grad.flags.writeable
+    assert x.grad.numpy().flags.writeable
     x.grad += 1.0
     np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
 
@@ -367,9 +367,9 @@ def test_gradient_of_a_broadcast_sum_is_writable():
 def test_zero_dimensional_results_are_ndarrays():
     x = st.tensor(3.0, requires_grad=True)
     y = x * x + 1.0
-    assert isinstance(y.data, np.ndarray) and y.shape == ()
+    assert isinstance(y.numpy(), np.ndarray) and y.shape == ()
     y.backward()
-    assert isinstance(x.grad, np.ndarray) and x.grad.shape == () and x.grad == 6.0
+    assert isinstance(x.grad.numpy(), np.ndarray) and x.grad.shape == () and x.grad == 6.0
 
 
 def test_detach_and_freezing():
