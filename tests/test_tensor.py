@@ -30,7 +30,7 @@ def test_numpy_float_arrays_keep_their_dtype():
 def test_integer_tensors_are_allowed_but_cannot_require_grad():
     labels = st.tensor([0, 2, 1])
     assert labels.dtype.kind == "i"
-    np.testing.assert_array_equal((labels + 1).data, [1, 3, 2])
+    np.testing.assert_array_equal((labels + 1).numpy(), [1, 3, 2])
     with pytest.raises(TypeError, match="requires_grad.*int"):
         st.tensor([1, 2], requires_grad=True)
     with pytest.raises(TypeError, match="requires_grad"):
@@ -61,7 +61,7 @@ def test_tensor_copies_its_data():
     data = np.array([1.0, 2.0])
     t = st.tensor(data)
     data[0] = 100.0
-    assert t.data[0] == 1.0
+    assert t.numpy()[0] == 1.0
 
 
 def test_default_dtype_can_be_float32():
@@ -105,8 +105,8 @@ def test_comparisons_are_not_differentiable():
     x = st.tensor([1.0, -1.0], requires_grad=True)
     mask = x > 0
     assert mask.dtype == bool and not mask.requires_grad
-    assert (x >= 1.0).data.tolist() == [True, False]
-    assert (x < 0).data.tolist() == [False, True] and (x <= -1).data.tolist() == [False, True]
+    assert (x >= 1.0).numpy().tolist() == [True, False]
+    assert (x < 0).numpy().tolist() == [False, True] and (x <= -1).numpy().tolist() == [False, True]
 
 
 def test_float32_stays_float32_end_to_end():
@@ -155,7 +155,7 @@ def test_mixed_dtype_operands_each_get_a_gradient_in_their_own_dtype(make):
     a64, b64 = rng.uniform(0.5, 1.5, (2, 3)), rng.uniform(0.5, 1.5, (2, 3))
     a = st.tensor(a64.astype(np.float32), requires_grad=True)
     b = st.tensor(b64, requires_grad=True)
-    reference = [st.tensor(a.data.astype(np.float64), requires_grad=True),
+    reference = [st.tensor(a.numpy().astype(np.float64), requires_grad=True),
                  st.tensor(b64, requires_grad=True)]
     make(a, b).sum().backward()
     make(*reference).sum().backward()
@@ -168,7 +168,7 @@ def test_numpy_array_of_a_tensor_copies_and_asarray_shares():
     t = st.tensor([1.0, 2.0])
     copied = np.array(t)
     copied[0] = 5.0
-    assert t.data[0] == 1.0
+    assert t.numpy()[0] == 1.0
     assert np.asarray(t) is t.numpy()
     assert np.asarray(t, dtype=np.float32).dtype == np.float32
 
@@ -376,7 +376,7 @@ def test_detach_and_freezing():
     x = st.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2.0
     d = y.detach()
-    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.data, y.data)
+    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.numpy(), y.numpy())
     with pytest.raises(RuntimeError, match="leaf"):
         y.requires_grad_(False)
     x.requires_grad_(False)
