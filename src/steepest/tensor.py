@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numbers
 import threading
+import warnings
 import weakref
 from contextlib import contextmanager
 
@@ -257,6 +258,13 @@ class Tensor:
         access until the gradient changes (so ``x.grad.zero_()`` zeroes it in place)."""
         array = self._grad
         if array is None:
+            if self._op and self not in _retained:
+                warnings.warn(
+                    "The .grad attribute of a Tensor that is not a leaf Tensor is being "
+                    "accessed. Its .grad attribute won't be populated during backward(); call "
+                    ".retain_grad() on it before backward() if you want it, or read the "
+                    "gradient of a leaf (made with requires_grad=True)", UserWarning,
+                    stacklevel=2)
             return None
         cached = self._grad_tensor
         if cached is None or cached._data is not array:
@@ -324,7 +332,7 @@ class Tensor:
             raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
                                "requires_grad=False")
         if self._op:
-            _retained.add(self)
+            _retained.setdefault(self, True)
 
     @property
     def retains_grad(self) -> bool:
@@ -862,8 +870,33 @@ def _needed_counts(roots, inputs) -> dict:
 
 # Tensor hooks and retain_grad() live outside the slots, in weak tables: a backward pass
 # looks at them only while some tensor has one, so the usual pass pays nothing for them.
-_hooks = weakref.WeakKeyDictionary()   # tensor -> {handle id: fn}
-_retained = weakref.WeakSet()          # non-leaf tensors that keep their .grad
+class _ByTensor:
+    """A table keyed by tensor identity that forgets a tensor when it is collected (weakref's
+    own tables compare keys with ``==``, which is elementwise for tensors)."""
+
+    def __init__(self):
+        self._entries = {}
+
+    def __bool__(self):
+        return bool(self._entries)
+
+    def get(self, tensor, default=None):
+        entry = self._entries.get(id(tensor))
+        return entry[1] if entry is not None and entry[0]() is tensor else default
+
+    def __contains__(self, tensor):
+        return self.get(tensor, self) is not self
+
+    def setdefault(self, tensor, value):
+        if tensor not in self:
+            key = id(tensor)
+            self._entries[key] = (weakref.ref(tensor, lambda _: self._entries.pop(key, None)),
+                                  value)
+        return self.get(tensor)
+
+
+_hooks = _ByTensor()     # tensor -> {handle id: fn}
+_retained = _ByTensor()  # non-leaf tensors that keep their .grad -> True
 
 
 def _apply_hooks(node: Tensor, grad, create_graph: bool):

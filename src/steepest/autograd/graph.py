@@ -100,7 +100,12 @@ class Node:
         """One ``(node, 0)`` per input: the input's ``grad_fn``, an ``AccumulateGrad`` for a
         leaf that requires grad, None for an input that needs no gradient."""
         tensor = self._tensor
-        links = tuple((_link(parent), 0) for parent in tensor._parents)
+        parents = tensor._parents
+        if tensor._op == "Linear" and parents:  # torch: addmm(bias, input, weight.t())
+            links = (_link(parents[0]), _TransposedWeight(parents[1]))
+            return tuple((link, 0) for link in ((_link(parents[2]),) if len(parents) == 3
+                                                else ()) + links)
+        links = tuple((_link(parent), 0) for parent in parents)
         if tensor._op in _SCALAR_OPERAND and links:
             links += ((None, 0),)
         return links
@@ -142,6 +147,20 @@ class AccumulateGrad(Node):
         raise RuntimeError("AccumulateGrad: not callable; call backward() on an output")
 
 
+class _TransposedWeight(Node):
+    """The ``weight.t()`` inside torch's ``linear``, between its node and the weight's."""
+
+    __slots__ = ()
+
+    @property
+    def next_functions(self) -> tuple:
+        return ((_link(self._tensor), 0),)
+
+    def __call__(self, *grads):
+        return (Tensor._wrap(np.asarray(_data_of(grads[0])).T),)
+
+
+_TransposedWeight.__name__ = _TransposedWeight.__qualname__ = "TBackward0"
 _node_classes = {"AccumulateGrad": AccumulateGrad}
 
 
