@@ -370,3 +370,20 @@ def test_max_of_outputs_data_over_dim_as_the_tutorials_write_it():
     t_values, t_indices = torch.max(t_scores.data, 1)
     np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
     np.testing.assert_array_equal(values.numpy(), t_values.numpy())
+
+
+def test_viz_graph_runs_the_same_reverse_pass_without_hooks_or_grads():
+    x, tx = pair(3)
+    calls = []
+    h = x * x
+    h.register_hook(lambda g: calls.append(1))
+    h.retain_grad()
+    loss = (h * 2.0).sum()
+    picture = st.viz.graph(loss)
+    assert calls == [] and x.grad is None and h.grad is None
+    t_loss = (tx * tx * 2.0).sum()
+    t_loss.backward()
+    np.testing.assert_allclose(picture.node(x).grad, tx.grad.numpy(), **F64)
+    loss.backward()  # the capture kept the graph
+    assert calls == [1]
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), **F64)

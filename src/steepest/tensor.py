@@ -939,7 +939,7 @@ def _freed_error(op: str) -> RuntimeError:
 
 
 def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
-                  inputs=None, accumulate: bool = True):
+                  inputs=None, accumulate: bool = True, observe=None):
     """Send ``seeds`` back from ``roots``: each node runs once, when all its consumers have.
 
     ``inputs=None``: every leaf (and tensor that called ``retain_grad()``) accumulates its
@@ -947,6 +947,9 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
     ``.grad`` accumulates (``backward(inputs=...)``), without it the gradients are returned,
     one per input, None where unreached (``autograd.grad``). ``create_graph``: the seeds are
     tensors and every backward runs on tensors under grad mode, so that it is recorded too.
+    ``observe(node, grad, parent_grads)`` sees every node's complete gradient and what its
+    backward sent to each parent (None for a leaf); ``st.viz.graph`` draws from it, with
+    ``accumulate=False`` and without hooks.
     """
     for root in roots:
         if root._backward is None and root._op:
@@ -958,7 +961,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
             grads[root] = seed if root not in grads else grads[root] + seed
     targets = None if inputs is None else set(inputs)
     found = {}
-    hooked = bool(_hooks) or bool(_retained)
+    hooked = (bool(_hooks) or bool(_retained)) and observe is None
     assigned = set()  # ids of arrays already handed to a tensor's .grad in this pass
     ready = [root for root in grads if not pending[root]]
     finished = 0
@@ -983,11 +986,15 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
                 if node._backward is None:
                     if node._op:
                         raise _freed_error(node._op)
-                    if targets is None:
+                    if observe is not None:
+                        observe(node, grad, None)
+                    elif targets is None:
                         _accumulate(node, grad, assigned)
                     continue
                 if targets is None or any(parent in pending for parent in parents):
-                    _send(node, grad, grads, pending, create_graph)
+                    sent = _send(node, grad, grads, pending, create_graph)
+                    if observe is not None:
+                        observe(node, grad, sent)
                     if not retain_graph:
                         node._backward = None
                         node._parents = ()
@@ -1009,8 +1016,10 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
 
 
 def _send(node: Tensor, grad, grads: dict, pending: dict, create_graph: bool) -> None:
-    """Run ``node``'s backward on ``grad`` and add each parent's share into ``grads``."""
-    for parent, parent_grad in zip(node._parents, node._backward(grad)):
+    """Run ``node``'s backward on ``grad`` and add each parent's share into ``grads``;
+    returns the shares."""
+    sent = node._backward(grad)
+    for parent, parent_grad in zip(node._parents, sent):
         if parent_grad is None or parent not in pending:
             continue
         if create_graph and not isinstance(parent_grad, Tensor):
@@ -1020,6 +1029,7 @@ def _send(node: Tensor, grad, grads: dict, pending: dict, create_graph: bool) ->
                 f"create_graph, or use ops whose backward is recorded")
         existing = grads.get(parent)
         grads[parent] = parent_grad if existing is None else existing + parent_grad
+    return sent
 
 
 # ------------------------------------------------------------------------ constructors
