@@ -8,10 +8,13 @@ consumers once, then runs a node's backward as soon as all its consumers have ru
 
 Semantics (as in PyTorch):
 
-* only leaf tensors (made by the user, ``requires_grad=True``) receive ``.grad``;
+* only leaf tensors (made by the user, ``requires_grad=True``) receive ``.grad``, and
+  computed ones that called ``retain_grad()``;
 * gradients accumulate into ``.grad`` across ``backward()`` calls until zeroed;
-* each leaf's ``.grad`` is its own writable ndarray (never a view, never shared with another
-  leaf), so optimizers may update it in place;
+* ``.grad`` is a tensor over the leaf's own writable array ``_grad`` (never a view, never
+  shared with another leaf), so optimizers may update the array in place;
+* ``backward(create_graph=True)`` and ``st.autograd.grad(..., create_graph=True)`` run every
+  node's backward on tensors, so that the gradients carry a graph of their own;
 * ``backward()`` frees the graph it walked, so a second ``backward()`` through the same graph
   raises ``RuntimeError`` unless the first call passed ``retain_graph=True``;
 * under ``with no_grad():`` no graph is recorded at all;
@@ -20,8 +23,8 @@ Semantics (as in PyTorch):
   under ``no_grad`` (an optimizer step), and ``backward()`` through a node whose input (or
   saved output) was changed since the forward pass raises instead of giving a wrong gradient.
   Views (``reshape``, basic indexing, ``permute``, ``detach``) share their base's counter.
-  Not detected, as in torch: editing the ndarray ``x.data`` in place (``x.data[0] = 5``,
-  ``x.data -= ...``) between forward and backward; ``.data`` is outside the graph's view.
+  Not detected, as in torch: editing ``x.data`` in place (``x.data[0] = 5``,
+  ``x.data.mul_(2)``) between forward and backward: ``.data`` has its own version counter.
 
 Axis arguments: ``axis=``/``keepdims=`` (NumPy's spelling) are the canonical names; torch's
 ``dim=``/``keepdim=`` are accepted everywhere as aliases (passing both is an error). One
@@ -191,13 +194,17 @@ class Tensor:
 
     Attributes
     ----------
-    data : ndarray
-        The values (torch's ``.data`` is a tensor; here it is the ndarray itself). Editing it in
-        place (``x.data[0] = 5``, ``x.data -= ...``) bypasses the version counter: done between
-        a forward pass and its ``backward()`` it gives wrong gradients without a word, exactly
-        as torch's ``.data`` does. Use the in-place tensor ops under ``no_grad`` instead.
-    grad : ndarray or None
-        The accumulated gradient of a leaf (an ndarray, not a tensor).
+    data : Tensor
+        The values as a tensor outside the graph, sharing this tensor's memory but with a
+        version counter of its own, as torch's ``.data``: editing it in place
+        (``x.data[0] = 5``, ``x.data.mul_(2)``) bypasses the version check, so done between a
+        forward pass and its ``backward()`` it gives wrong gradients without a word, exactly as
+        in torch. Use the in-place tensor ops under ``no_grad`` instead. Assigning
+        (``p.data = t``) rebinds the values (the shape may change). ``numpy()`` is the ndarray.
+    grad : Tensor or None
+        The accumulated gradient (a tensor without a grad of its own, over the array
+        ``_grad`` that optimizers update).
+    grad_fn : the node that made this tensor (torch's names, ``MulBackward0``), None on leaves.
     """
 
     __slots__ = ("_data", "_grad", "requires_grad", "_parents", "_backward", "_op", "name",
