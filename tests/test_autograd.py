@@ -387,3 +387,18 @@ def test_viz_graph_runs_the_same_reverse_pass_without_hooks_or_grads():
     loss.backward()  # the capture kept the graph
     assert calls == [1]
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), **F64)
+
+
+def test_hooks_and_retain_grad_do_not_keep_tensors_alive():
+    import gc
+    import weakref
+
+    from steepest.tensor import _hooks, _retained
+    x, _ = pair(3)
+    h = x * 2.0
+    h.register_hook(lambda g: None)
+    h.retain_grad()
+    alive = weakref.ref(h)
+    del h
+    gc.collect()
+    assert alive() is None and not _hooks and not _retained

@@ -265,6 +265,7 @@ class Tensor:
         access until the gradient changes (so ``x.grad.zero_()`` zeroes it in place)."""
         array = self._grad
         if array is None:
+            self._grad_tensor = None  # zero_grad() dropped the array: drop its tensor too
             if self._op and self not in _retained:
                 warnings.warn(
                     "The .grad attribute of a Tensor that is not a leaf Tensor is being "
