@@ -111,7 +111,7 @@ def initial_weights(sizes, dtype, seed):
     generator = np.random.default_rng(seed)
     layers = [st.nn.Linear(i, o, dtype=dtype, generator=generator)
               for i, o in zip(sizes[:-1], sizes[1:])]
-    return [(layer.weight.data.copy(), layer.bias.data.copy()) for layer in layers]
+    return [(layer.weight.numpy().copy(), layer.bias.numpy().copy()) for layer in layers]
 
 
 # =============================================================================== steepest
@@ -119,8 +119,8 @@ def steepest_model(weights, activation, dtype):
     layers = []
     for i, (w, b) in enumerate(weights):
         layer = st.nn.Linear(w.shape[1], w.shape[0], dtype=dtype)
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
+        layer.weight.numpy()[...] = w
+        layer.bias.numpy()[...] = b
         layers.append(layer)
         if i < len(weights) - 1:
             layers.append(st.nn.ReLU() if activation == "relu" else st.nn.Tanh())
@@ -149,7 +149,7 @@ def make_steepest(weights, batches, activation, loss, optimizer, dtype):
     def current_loss():
         with st.no_grad():
             return float(loss_fn(model(first[0]), first[1]).item())
-    return step, current_loss, lambda: [p.data for p in params]
+    return step, current_loss, lambda: [p.numpy() for p in params]
 
 
 # =============================================================================== torch
@@ -423,7 +423,7 @@ def make_steepest_svm(weights, X, y):
     def current_loss():
         with st.no_grad():
             return float(total_loss().item())
-    return step, current_loss, lambda: [p.data for p in params]
+    return step, current_loss, lambda: [p.numpy() for p in params]
 
 
 # =============================================================================== data

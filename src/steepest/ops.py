@@ -196,8 +196,8 @@ def mul(a: Tensor, b) -> Tensor:
     out = _binary("mul", np.multiply, a._data, b._data)
 
     def backward(g):
-        return (_reduce_to(g * b._data, a) if a.requires_grad else None,
-                _reduce_to(g * a._data, b) if b.requires_grad else None)
+        return (_reduce_to(g * _operand(b, g), a) if a.requires_grad else None,
+                _reduce_to(g * _operand(a, g), b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Mul")
 
 
@@ -381,6 +381,9 @@ def sum(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tenso
     out = np.sum(a._data, axis=axis, keepdims=keepdims)
 
     def backward(g):
+        if isinstance(g, Tensor):  # create_graph: broadcast back by a recorded product
+            kept = tuple(1 if axis is None or i in axis else n for i, n in enumerate(a.shape))
+            return (g.reshape(kept) * np.ones(a.shape, dtype=a.dtype),)
         if axis is None:  # a full reduction: one fresh array, not a read-only broadcast view
             return (np.full(a.shape, g, dtype=a.dtype),)
         return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),)
