@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from steepest.ops import _axis_args, _record, _saved, _where, _zeros_like, as_tensor
+from steepest.ops import _axis_args, _masked, _record, _saved, _zeros_like, as_tensor
 from steepest.tensor import Tensor
 
 __all__ = [
@@ -76,7 +76,7 @@ def relu(x: Tensor) -> Tensor:
     """
     x = as_tensor(x)
     out = np.maximum(x._data, 0)
-    return _record(out, (x,), lambda g: (_where(x._data <= 0, 0, g),), "ReLU")
+    return _record(out, (x,), lambda g: (_masked(g, ~(x._data <= 0)),), "ReLU")
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:

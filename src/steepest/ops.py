@@ -150,6 +150,15 @@ def _where(condition: np.ndarray, a, b):
     return np.where(condition, a, b)
 
 
+def _masked(g, keep: np.ndarray):
+    """``g`` where ``keep``, exactly 0 elsewhere (torch selects there, so an upstream nan or inf
+    at a dropped entry gives 0, not nan·0). A multiplication by the mask when ``g`` is finite,
+    which is the same number and many times faster than ``np.where``."""
+    if isinstance(g, Tensor):
+        return where(keep, g, 0)
+    return g * keep if np.isfinite(g).all() else np.where(keep, g, 0)
+
+
 def _zeros_like(g):
     """A zero gradient shaped like ``g`` (an array, or a constant tensor under create_graph)."""
     zeros = np.zeros_like(g._data if isinstance(g, Tensor) else g)
@@ -655,7 +664,7 @@ def clip(a: Tensor, min=None, max=None) -> Tensor:
     out = np.clip(a._data, lo, hi).astype(a.dtype, copy=False)
 
     def backward(g):  # torch: the gradient where lo ≤ a ≤ hi, exactly 0 elsewhere (and at nan)
-        return (_where((a._data >= lo) & (a._data <= hi), g, 0),)
+        return (_masked(g, (a._data >= lo) & (a._data <= hi)),)
     return _record(out, (a,), backward, "Clip")
 
 
@@ -684,11 +693,11 @@ def _pairwise_extremum(name, func, loses, a, b) -> Tensor:
     def backward(g):
         tie = a._data == b_data
         shared = _where(tie, g * 0.5, g) if tie.any() else g
-        grad_a = _reduce_to(_where(loses(a._data, b_data), 0, shared), a) if a.requires_grad \
+        grad_a = _reduce_to(_masked(shared, ~loses(a._data, b_data)), a) if a.requires_grad \
             else None
         if b_tensor is None:
             return (grad_a,)
-        grad_b = _reduce_to(_where(loses(b_data, a._data), 0, shared), b_tensor) \
+        grad_b = _reduce_to(_masked(shared, ~loses(b_data, a._data)), b_tensor) \
             if b_tensor.requires_grad else None
         return grad_a, grad_b
     parents = (a,) if b_tensor is None else (a, b_tensor)
