@@ -93,7 +93,7 @@ def helper_test_op(st_fn, torch_fn=None, shapes=None, *, inputs=None, dtype=np.f
 
     # shape and dtype first
     assert isinstance(st_out, st.Tensor), f"expected a Tensor, got {type(st_out).__name__}"
-    assert isinstance(st_out.data, np.ndarray), f"data is a {type(st_out.data).__name__}"
+    assert isinstance(st_out.numpy(), np.ndarray), f"data is a {type(st_out.numpy()).__name__}"
     assert st_out.shape == tuple(torch_out.shape), \
         f"shape: steepest {st_out.shape}, torch {tuple(torch_out.shape)}"
     assert st_out.dtype == _TORCH_TO_NUMPY[torch_out.dtype], \
@@ -101,7 +101,7 @@ def helper_test_op(st_fn, torch_fn=None, shapes=None, *, inputs=None, dtype=np.f
     assert st_out.dtype == dtype, f"dtype: {dtype} in, {st_out.dtype} out"
 
     tol = tolerance(dtype, rtol, atol)
-    np.testing.assert_allclose(st_out.data, torch_out.detach().numpy(), **tol,
+    np.testing.assert_allclose(st_out.numpy(), torch_out.detach().numpy(), **tol,
                                err_msg="forward values differ from torch")
     if not backward:
         return st_out, st_inputs
@@ -113,7 +113,8 @@ def helper_test_op(st_fn, torch_fn=None, shapes=None, *, inputs=None, dtype=np.f
         if not s.requires_grad:
             continue
         assert s.grad is not None, f"input {i}: no gradient"
-        assert isinstance(s.grad, np.ndarray), f"input {i}: grad is a {type(s.grad).__name__}"
+        assert isinstance(s.grad, st.Tensor) and not s.grad.requires_grad, \
+            f"input {i}: grad is a {type(s.grad).__name__}"
         assert s.grad.shape == s.shape, f"input {i}: grad shape {s.grad.shape} != {s.shape}"
         assert s.grad.dtype == s.dtype, f"input {i}: grad dtype {s.grad.dtype} != {s.dtype}"
         expected = np.zeros(s.shape, dtype) if t.grad is None else t.grad.numpy()

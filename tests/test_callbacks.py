@@ -307,14 +307,14 @@ def test_model_checkpoint_template_is_checked_at_train_begin(tmp_path):
     """Issue 12 §3: '{val_loss}' without validation data fails before the first epoch."""
     X, y = make_moons(64)
     model = _model([2, 8, 2])
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.numpy().copy() for p in model.parameters()]
     optimizer = st.optim.SGD(model.parameters(), lr=0.1)
     template = str(tmp_path / "ckpt-{epoch:02d}-{val_loss:.3f}.npz")
     with pytest.raises(ValueError, match=r"uses \{val_loss\}, which this run does not record "
                                          r"\(pass validation_data"):
         st.fit(model, CE, optimizer, X, y, epochs=2, verbose=0,
                callbacks=[ModelCheckpoint(template)])
-    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
+    assert all(np.array_equal(a, p.numpy()) for a, p in zip(before, model.parameters()))
     with pytest.raises(ValueError, match="unnamed field"):
         st.fit(model, CE, optimizer, X, y, epochs=1, verbose=0,
                callbacks=[ModelCheckpoint(str(tmp_path / "c-{}.npz"))])

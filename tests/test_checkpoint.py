@@ -32,7 +32,7 @@ def _setup(seed=0):
 
 
 def _weights(model):
-    return [p.data.copy() for p in model.parameters()]
+    return [p.numpy().copy() for p in model.parameters()]
 
 
 def test_round_trip_of_model_optimizer_history_and_extra(tmp_path, data):
@@ -51,7 +51,7 @@ def test_round_trip_of_model_optimizer_history_and_extra(tmp_path, data):
     fresh, fresh_optimizer, _ = _setup(seed=1)
     info = load_checkpoint(path, fresh, fresh_optimizer)
     for a, b in zip(model.parameters(), fresh.parameters()):
-        assert np.array_equal(a.data, b.data) and a.data.dtype == b.data.dtype
+        assert np.array_equal(a.numpy(), b.numpy()) and a.numpy().dtype == b.numpy().dtype
     saved, loaded = optimizer.state_dict(), fresh_optimizer.state_dict()
     assert loaded["param_groups"] == saved["param_groups"]
     assert isinstance(loaded["param_groups"][0]["betas"], tuple)
@@ -90,7 +90,7 @@ def test_a_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch, 
     restored, restored_optimizer, _ = _setup(seed=3)
     assert load_checkpoint(path, restored, restored_optimizer)["epoch"] == 1
     for a, b in zip(good, restored.parameters()):
-        assert np.array_equal(a, b.data)
+        assert np.array_equal(a, b.numpy())
 
 
 def test_a_failing_fsync_also_leaves_the_old_file(tmp_path, monkeypatch):
@@ -130,7 +130,7 @@ def test_resuming_gives_exactly_the_uninterrupted_weights(tmp_path, data):
                      scheduler=resumed_scheduler, **kwargs)
 
     for a, b in zip(model.parameters(), resumed.parameters()):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a.numpy(), b.numpy())
     assert history.history == uninterrupted.history
     assert history.epoch == uninterrupted.epoch
 
@@ -147,7 +147,7 @@ def test_resuming_without_the_optimizer_state_differs(tmp_path, data):
     resumed, resumed_optimizer, _ = _setup()
     load_checkpoint(path, resumed)  # weights only: Adam starts from zero moments
     st.fit(resumed, CE, resumed_optimizer, X, y, epochs=2, initial_epoch=1, verbose=0)
-    assert not np.array_equal(model[0].weight.data, resumed[0].weight.data)
+    assert not np.array_equal(model[0].weight.numpy(), resumed[0].weight.numpy())
 
 
 def test_load_errors_are_clear(tmp_path):
@@ -225,7 +225,7 @@ def test_a_refused_load_leaves_the_model_untouched(tmp_path):
     with pytest.raises(ValueError, match="holds no scheduler state, but the scheduler is StepLR"):
         load_checkpoint(path, other, scheduler=scheduler)
     for a, b in zip(before, other.parameters()):
-        assert np.array_equal(a, b.data)
+        assert np.array_equal(a, b.numpy())
 
 
 # --------------------------------------------------------------------------- damaged files
@@ -318,7 +318,7 @@ def test_a_damaged_checkpoint_is_refused_and_changes_nothing(tmp_path, case):
     with pytest.raises(ValueError, match=message):
         load_checkpoint(path, other, other_optimizer, scheduler=other_scheduler)
     for a, b in zip(weights, other.parameters()):
-        assert np.array_equal(a, b.data)
+        assert np.array_equal(a, b.numpy())
     after = other_optimizer.state_dict()
     assert after["param_groups"] == optimizer_state["param_groups"]
     for index, state in optimizer_state["state"].items():

@@ -216,7 +216,7 @@ def test_digits_match_scikit_learn_when_available():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     ref = sklearn_datasets.load_digits()
     raw, y = load_digits(normalize=False)
-    np.testing.assert_array_equal(raw, ref.data)
+    np.testing.assert_array_equal(raw, ref.numpy())
     np.testing.assert_array_equal(y, ref.target)
 
 
@@ -452,7 +452,7 @@ def test_loader_accepts_tensors_and_converts_integer_features():
     X = steepest.tensor(np.arange(12.0).reshape(6, 2))
     y = steepest.tensor(np.array([0.0, 1, 0, 1, 0, 1]))
     batches = list(DataLoader(X, y, batch_size=6, shuffle=False))
-    np.testing.assert_array_equal(batches[0][0], X.data)
+    np.testing.assert_array_equal(batches[0][0], X.numpy())
     xb, _ = next(iter(DataLoader(np.ones((4, 2), dtype=int), np.zeros(4), batch_size=2)))
     assert xb.dtype == np.float64
 

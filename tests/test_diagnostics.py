@@ -45,13 +45,13 @@ def test_update_to_weight_ratio_is_karpathys_log10_ratio():
     model = _model([2, 8, 2])
     _backward(model, X, y)
     ratios = update_to_weight_ratios(model, 0.01)
-    w, g = model[0].weight.data, model[0].weight.grad
+    w, g = model[0].weight.numpy(), model[0].weight.grad.numpy()
     assert ratios["0"] == pytest.approx(math.log10(0.01 * g.std() / w.std()), rel=1e-12)
     optimizer = st.optim.SGD([{"params": model[0].parameters(), "lr": 0.1},
                               {"params": model[2].parameters(), "lr": 0.001}])
     by_group = update_to_weight_ratios(model, optimizer, log10=False)
     assert by_group["0"] == pytest.approx(0.1 * g.std() / w.std())
-    g2, w2 = model[2].weight.grad, model[2].weight.data
+    g2, w2 = model[2].weight.grad.numpy(), model[2].weight.numpy()
     assert by_group["2"] == pytest.approx(0.001 * g2.std() / w2.std())
 
 
@@ -60,7 +60,7 @@ def test_relative_update_norms_measure_the_real_step():
     model = _model([2, 8, 2])
     before = model.state_dict()
     _backward(model, X, y)
-    grads = [model[0].weight.grad.copy(), model[2].weight.grad.copy()]
+    grads = [model[0].weight.grad.numpy().copy(), model[2].weight.grad.numpy().copy()]
     st.optim.GD(model.parameters(), lr=0.5).step()
     ratios = relative_update_norms(before, model)
     for name, grad in zip(("0", "2"), grads):
@@ -72,11 +72,11 @@ def test_dead_relu_fraction_counts_units_silent_on_every_sample():
     X, _ = make_moons(100)
     model = _model([2, 16, 8, 2])
     first = model[0]
-    first.weight.data[...] = 0.0
-    first.bias.data[:4] = -1.0   # 4 of 16 units never fire
-    first.bias.data[4:] = 1.0    # the others always do
-    model[2].weight.data[...] = 0.0
-    model[2].bias.data[...] = np.where(np.arange(8) < 6, -1.0, 1.0)  # 6 of 8 dead
+    first.weight.numpy()[...] = 0.0
+    first.bias.numpy()[:4] = -1.0   # 4 of 16 units never fire
+    first.bias.numpy()[4:] = 1.0    # the others always do
+    model[2].weight.numpy()[...] = 0.0
+    model[2].bias.numpy()[...] = np.where(np.arange(8) < 6, -1.0, 1.0)  # 6 of 8 dead
     fractions = dead_relu_fraction(model, X, batch_size=30)
     assert fractions == {"1": 0.25, "3": 0.75}
     assert model.training and "forward" not in vars(model[1])  # hooks removed, mode kept

@@ -77,7 +77,7 @@ def pair(name, kwargs, dtype=np.float64, **model_kw):
 
 def assert_same_bits(model_a, opt_a, model_b, opt_b):
     for p, q in zip(model_a.parameters(), model_b.parameters()):
-        assert p.dtype == q.dtype and np.array_equal(p.data, q.data)
+        assert p.dtype == q.dtype and np.array_equal(p.numpy(), q.numpy())
     sa, sb = opt_a.state_dict(), opt_b.state_dict()
     assert sa["param_groups"] == sb["param_groups"]
     assert sa["state"].keys() == sb["state"].keys()
@@ -93,7 +93,7 @@ def assert_same_bits(model_a, opt_a, model_b, opt_b):
 
 def uses_one_buffer(model):
     """Whether every parameter's data is a view into one common flat buffer."""
-    bases = [p.data.base for p in model.parameters()]
+    bases = [p.numpy().base for p in model.parameters()]
     return bases[0] is not None and all(base is bases[0] for base in bases)
 
 
@@ -118,11 +118,11 @@ def test_a_group_larger_than_one_cache_block_is_bit_identical():
 def test_state_arrays_are_views_of_one_buffer_and_stay_so():
     model = make_model()
     opt = optim.Adam(model.parameters(), lr=0.01)
-    arrays = [p.data for p in model.parameters()]
+    arrays = [p.numpy() for p in model.parameters()]
     train(model, opt, 2)
     first = [opt.state[p]["exp_avg"] for p in model.parameters()]
     train(model, opt, 2)
-    assert all(p.data is a for p, a in zip(model.parameters(), arrays))
+    assert all(p.numpy() is a for p, a in zip(model.parameters(), arrays))
     assert all(opt.state[p]["exp_avg"] is a for p, a in zip(model.parameters(), first))
     assert len({id(a.base) for a in first}) == 1 and first[0].base is not None
     assert all(opt.state[p]["step"] == 4 for p in model.parameters())
@@ -132,7 +132,7 @@ def test_rebinding_data_is_detected_and_used():
     def rebind(step, model, opt):
         if step == 3:  # the user replaces a weight's array (fresh values, same shape)
             layer = model[2]
-            layer.weight.data = np.full_like(layer.weight.data, 0.01)
+            layer.weight.data = np.full_like(layer.weight.numpy(), 0.01)
 
     (model_a, opt_a), (model_b, opt_b) = pair("Adam", dict(lr=0.01))
     train(model_a, opt_a, 6, rebind)
@@ -171,17 +171,17 @@ def test_freezing_after_the_optimizer_is_made_gets_a_bucket_of_its_own():
     train(model_b, opt_b, 5)
     assert_same_bits(model_a, opt_a, model_b, opt_b)
     trainable = [p for p in model_a.parameters() if p.requires_grad]
-    assert len({id(p.data.base) for p in trainable}) == 1  # one buffer again, without it
-    assert model_a[2].weight.data.base is not trainable[0].data.base
+    assert len({id(p.numpy().base) for p in trainable}) == 1  # one buffer again, without it
+    assert model_a[2].weight.numpy().base is not trainable[0].numpy().base
 
 
 def test_frozen_parameter_does_not_move():
     model = make_model()
     model[0].weight.requires_grad_(False)
     opt = optim.Adam(model.parameters(), lr=0.1)
-    before = model[0].weight.data.copy()
+    before = model[0].weight.numpy().copy()
     train(model, opt, 3)
-    assert np.array_equal(model[0].weight.data, before)
+    assert np.array_equal(model[0].weight.numpy(), before)
     assert model[0].weight not in opt.state
 
 
@@ -199,7 +199,7 @@ def test_add_param_group_later():
         train(model, opt, 7, add_group)
         runs.append((model, opt))
     assert_same_bits(*runs[0], *runs[1])
-    assert runs[0][0][4].weight.data.base is runs[0][0][2].bias.data.base
+    assert runs[0][0][4].weight.numpy().base is runs[0][0][2].bias.numpy().base
 
 
 def test_mixed_dtypes_in_one_group():
@@ -217,9 +217,9 @@ def test_mixed_dtypes_in_one_group():
             opt.step()
         runs.append((a, b, c, d, opt))
     for p, q in zip(runs[0][:4], runs[1][:4]):
-        assert p.dtype == q.dtype and np.array_equal(p.data, q.data)
+        assert p.dtype == q.dtype and np.array_equal(p.numpy(), q.numpy())
     a, b, c, d, flat_opt = runs[0]
-    assert a.data.base is c.data.base and b.data.base is d.data.base  # one buffer per dtype
+    assert a.numpy().base is c.numpy().base and b.numpy().base is d.numpy().base  # one buffer per dtype
     assert a.dtype == np.float64 and b.dtype == np.float32
     assert flat_opt.state[b]["exp_avg"].dtype == np.float32
 
@@ -245,7 +245,7 @@ def test_state_dict_round_trip_continues_exactly():
     model = make_model()
     opt = optim.Adam(model.parameters(), lr=0.01, amsgrad=True)
     train(model, opt, 4)
-    saved_params = [p.data.copy() for p in model.parameters()]
+    saved_params = [p.numpy().copy() for p in model.parameters()]
     saved = opt.state_dict()
     per_param = make_model()
     reference = make_optimizer("Adam", per_param.parameters(), False, lr=0.01, amsgrad=True)
@@ -260,7 +260,7 @@ def test_state_dict_round_trip_continues_exactly():
 
     resumed = make_model()
     for p, values in zip(resumed.parameters(), saved_params):
-        p.data[...] = values
+        p.numpy()[...] = values
     resumed_opt = optim.Adam(resumed.parameters(), lr=0.01, amsgrad=True)
     resumed_opt.load_state_dict(saved)
     train(resumed, resumed_opt, 3)
@@ -295,4 +295,4 @@ def test_one_parameter_and_single_parameter_groups_work():
             opt.zero_grad()
             st.ops.sum(param * param).backward()
             opt.step()
-    assert np.array_equal(p.data, q.data)
+    assert np.array_equal(p.numpy(), q.numpy())

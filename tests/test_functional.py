@@ -58,7 +58,7 @@ def test_softmax_dtype_argument_casts_first(name):
     zt = torch.tensor(z, requires_grad=True)
     expected = getattr(TF, name)(zt, 1, dtype=torch.float64)
     assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
     upstream = RNG.normal(size=(3, 4))
     out.backward(upstream)
     expected.backward(torch.tensor(upstream))
@@ -71,7 +71,7 @@ def test_softmax_at_1e308_is_silent_and_equals_torch(name, no_float_warnings):
     z = np.array([[1e308, -1e308, 0.0], [-1e308, -1e308, -1e308], [1e308, 1e308, -1e308]])
     with no_float_warnings():
         out = getattr(F, name)(st.tensor(z), dim=1)
-    np.testing.assert_array_equal(out.data, getattr(TF, name)(torch.tensor(z), 1).numpy())
+    np.testing.assert_array_equal(out.numpy(), getattr(TF, name)(torch.tensor(z), 1).numpy())
 
 
 def test_linear(helper_test_op, float_dtype):
@@ -83,10 +83,10 @@ def test_dropout_scales_and_masks_with_its_generator():
     x = st.tensor(np.full((50, 40), 3.0), requires_grad=True)
     a = F.dropout(x, 0.25, generator=np.random.default_rng(1))
     b = F.dropout(x, 0.25, generator=np.random.default_rng(1))
-    np.testing.assert_array_equal(a.data, b.data)
-    assert set(np.unique(a.data)) == {0.0, 4.0}
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert set(np.unique(a.numpy())) == {0.0, 4.0}
     a.sum().backward()
-    np.testing.assert_array_equal(x.grad, a.data / 3.0)
+    np.testing.assert_array_equal(x.grad, a.numpy() / 3.0)
     assert F.dropout(x, 0.25, training=False) is x
     assert F.dropout(x, 0.0) is x
 
@@ -259,7 +259,7 @@ def test_empty_input_gives_torchs_answer(case, reduction):
     out = st_fn(x, st.tensor(target), reduction=reduction)
     expected = torch_fn(torch.tensor(empty), torch.tensor(target), reduction=reduction)
     assert out.shape == tuple(expected.shape)
-    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
     if reduction != "none":
         out.backward()
         assert x.grad.shape == (0, 3)
@@ -275,7 +275,7 @@ def test_cross_entropy_at_1e308_is_silent_and_equals_torch(labels, no_float_warn
     zt = torch.tensor(z, requires_grad=True)
     expected = TF.cross_entropy(zt, torch.tensor(labels), reduction="none")
     expected.sum().backward()
-    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
     np.testing.assert_array_equal(x.grad, zt.grad.numpy())
 
 
@@ -285,4 +285,4 @@ def test_softmax_without_dim_on_3d_input_warns_like_torch_and_uses_its_dim():
         ours = F.softmax(st.tensor(x))
     with pytest.warns(UserWarning):
         expected = torch.nn.functional.softmax(torch.tensor(x))
-    np.testing.assert_allclose(ours.data, expected.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-12)

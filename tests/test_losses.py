@@ -104,7 +104,7 @@ def test_cross_entropy_equals_nll_of_log_softmax(helper_test_op):
     a, b = st.tensor(z, requires_grad=True), st.tensor(z, requires_grad=True)
     fused = st.losses.cross_entropy(a, labels)
     unfused = -st.log_softmax(b)[np.arange(3), labels].mean()
-    np.testing.assert_allclose(fused.data, unfused.data, rtol=1e-12)
+    np.testing.assert_allclose(fused.numpy(), unfused.numpy(), rtol=1e-12)
     fused.backward()
     unfused.backward()
     np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12, atol=1e-15)
@@ -141,7 +141,7 @@ def test_bce_with_logits_equals_bce_of_sigmoid(helper_test_op):
     b = helper_test_op(lambda z, t: st.losses.binary_cross_entropy(st.sigmoid(z), t),
                        lambda z, t: F.binary_cross_entropy(torch.sigmoid(z), t), inputs=[z, t],
                        requires_grad=[True, False])[0]
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
 
 
 # ------------------------------------------------------------------------- extremes
@@ -151,7 +151,7 @@ def test_cross_entropy_with_huge_logits(helper_test_op, dtype, no_float_warnings
     with no_float_warnings():
         out, (z, _) = helper_test_op(st.losses.cross_entropy, F.cross_entropy,
                                      inputs=[logits, np.array([0, 2, 1])], dtype=dtype)
-    assert np.isfinite(out.data).all() and np.isfinite(z.grad).all()
+    assert np.isfinite(out.numpy()).all() and np.isfinite(z.grad).all()
     assert out.item() > 1e3   # the wrong classes are 1e4 below the right ones
 
 
@@ -163,7 +163,7 @@ def test_bce_with_logits_with_huge_logits(helper_test_op, dtype, no_float_warnin
         out, (zt, _) = helper_test_op(st.losses.binary_cross_entropy_with_logits,
                                       F.binary_cross_entropy_with_logits, inputs=[z, t],
                                       requires_grad=[True, False], dtype=dtype)
-    assert np.isfinite(out.data).all() and np.isfinite(zt.grad).all()
+    assert np.isfinite(out.numpy()).all() and np.isfinite(zt.grad).all()
 
 
 def test_binary_cross_entropy_clamps_log_like_torch(helper_test_op, no_float_warnings):
@@ -175,7 +175,7 @@ def test_binary_cross_entropy_clamps_log_like_torch(helper_test_op, no_float_war
             p, t, reduction="none"), lambda p, t: F.binary_cross_entropy(p, t, reduction="none"),
             inputs=[p, t], requires_grad=[True, False],
             rtol=1e-7)  # gradient ±1e12·g there: torch rounds its 1e-12 clamp differently
-    np.testing.assert_array_equal(out.data, [0.0, 0.0, 100.0, 100.0, np.log(2.0)])
+    np.testing.assert_array_equal(out.numpy(), [0.0, 0.0, 100.0, 100.0, np.log(2.0)])
     assert np.isfinite(pt.grad).all()
 
 

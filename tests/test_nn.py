@@ -19,20 +19,20 @@ def test_linear_layout_and_forward_match_torch():
     layer = nn.Linear(3, 4, generator=np.random.default_rng(0))
     assert layer.weight.shape == (4, 3) and layer.bias.shape == (4,)
     x = np.random.default_rng(1).standard_normal((5, 3))
-    expected = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(layer.weight.data),
-                                          torch.from_numpy(layer.bias.data)).numpy()
+    expected = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(layer.weight.numpy()),
+                                          torch.from_numpy(layer.bias.numpy())).numpy()
     out = layer(st.tensor(x))
     assert out.shape == (5, 4)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-14)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-14)
     single = layer(st.tensor(x[0]))  # one sample without a batch axis, as torch allows
-    np.testing.assert_allclose(single.data, expected[0], rtol=1e-14)
+    np.testing.assert_allclose(single.numpy(), expected[0], rtol=1e-14)
 
 
 def test_linear_gradients_match_torch():
     layer = nn.Linear(3, 2, generator=np.random.default_rng(0))
     x = np.random.default_rng(1).standard_normal((6, 3))
-    w = torch.tensor(layer.weight.data, requires_grad=True)
-    b = torch.tensor(layer.bias.data, requires_grad=True)
+    w = torch.tensor(layer.weight.numpy(), requires_grad=True)
+    b = torch.tensor(layer.bias.numpy(), requires_grad=True)
     torch.nn.functional.linear(torch.from_numpy(x), w, b).pow(2).sum().backward()
     (layer(st.tensor(x)) ** 2).sum().backward()
     np.testing.assert_allclose(layer.weight.grad, w.grad.numpy(), rtol=1e-13)
@@ -44,16 +44,16 @@ def test_linear_without_bias():
     assert layer.bias is None
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
     x = np.ones((1, 3))
-    np.testing.assert_allclose(layer(st.tensor(x)).data, x @ layer.weight.data.T)
+    np.testing.assert_allclose(layer(st.tensor(x)).numpy(), x @ layer.weight.numpy().T)
 
 
 def test_linear_default_init_is_uniform_within_one_over_sqrt_fan_in():
     layer = nn.Linear(400, 500, generator=np.random.default_rng(0))
     bound = 1 / math.sqrt(400)
-    for values in (layer.weight.data, layer.bias.data):
+    for values in (layer.weight.numpy(), layer.bias.numpy()):
         assert np.abs(values).max() <= bound
         assert np.abs(values).max() > 0.98 * bound  # fills the whole interval
-    w = layer.weight.data
+    w = layer.weight.numpy()
     assert abs(w.mean()) < 0.01 * bound
     assert w.std() == pytest.approx(bound / math.sqrt(3), rel=0.01)  # std of U(−b, b)
 
@@ -65,11 +65,11 @@ def test_linear_init_is_reproducible_with_manual_seed():
     b = nn.mlp([3, 5, 2])
     c = nn.mlp([3, 5, 2])
     for p, q, r in zip(a.parameters(), b.parameters(), c.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
-        assert not np.array_equal(q.data, r.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+        assert not np.array_equal(q.numpy(), r.numpy())
     d = nn.Linear(3, 2, generator=np.random.default_rng(7))
     e = nn.Linear(3, 2, generator=np.random.default_rng(7))
-    np.testing.assert_array_equal(d.weight.data, e.weight.data)
+    np.testing.assert_array_equal(d.weight.numpy(), e.weight.numpy())
 
 
 def test_linear_dtype_and_invalid_sizes():
@@ -147,15 +147,15 @@ def test_mlp_xavier_init_works_for_every_activation(activation):
     gain = {"tanh": 5 / 3, "relu": math.sqrt(2), "leaky_relu": math.sqrt(2 / (1 + 0.01 ** 2))
             }.get(activation, 1.0)
     bound = gain * math.sqrt(6 / (4 + 6))
-    assert np.abs(model[0].weight.data).max() <= bound
-    assert not model[0].bias.data.any()
+    assert np.abs(model[0].weight.numpy()).max() <= bound
+    assert not model[0].bias.numpy().any()
 
 
 # ----------------------------------------------------------------- Dropout
 def test_dropout_is_the_identity_in_eval_mode():
     drop = nn.Dropout(0.4).eval()
     x = st.tensor(np.random.default_rng(0).standard_normal((10, 10)))
-    np.testing.assert_array_equal(drop(x).data, x.data)
+    np.testing.assert_array_equal(drop(x).numpy(), x.numpy())
 
 
 def test_dropout_zeroes_a_fraction_p_and_scales_survivors():
@@ -163,12 +163,12 @@ def test_dropout_zeroes_a_fraction_p_and_scales_survivors():
     drop = nn.Dropout(p, generator=np.random.default_rng(0))
     x = st.tensor(np.full((200, 500), 2.0), requires_grad=True)
     out = drop(x)
-    zero_fraction = np.mean(out.data == 0)
+    zero_fraction = np.mean(out.numpy() == 0)
     assert zero_fraction == pytest.approx(p, abs=0.005)  # 100 000 draws: std ≈ 0.0015
-    np.testing.assert_allclose(out.data[out.data != 0], 2.0 / (1 - p))
-    assert out.data.mean() == pytest.approx(2.0, rel=0.01)  # inverted dropout keeps the mean
+    np.testing.assert_allclose(out.numpy()[out.numpy() != 0], 2.0 / (1 - p))
+    assert out.numpy().mean() == pytest.approx(2.0, rel=0.01)  # inverted dropout keeps the mean
     out.sum().backward()
-    np.testing.assert_allclose(x.grad, out.data / 2.0)  # gradient flows through survivors only
+    np.testing.assert_allclose(x.grad, out.numpy() / 2.0)  # gradient flows through survivors only
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", True, float("nan"), None])
@@ -183,7 +183,7 @@ def test_dropout_with_p_one_zeroes_everything_like_torch():
     x = st.tensor(np.ones((3, 4)), requires_grad=True)
     out = nn.Dropout(1.0)(x)
     out.sum().backward()
-    assert not out.data.any() and not x.grad.any()
+    assert not out.numpy().any() and not x.grad.numpy().any()
     assert not torch.nn.Dropout(1.0)(torch.ones(3, 4)).any()
 
 
@@ -194,14 +194,14 @@ def test_state_dict_round_trip():
     assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     b.load_state_dict(state)
     for p, q in zip(a.parameters(), b.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
     state["0.bias"][:] = 99.0  # the state dict holds copies
-    assert not np.any(a[0].bias.data == 99.0)
+    assert not np.any(a[0].bias.numpy() == 99.0)
 
 
 def test_load_state_dict_names_missing_and_unexpected_keys():
     model = nn.mlp([3, 4, 2])
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.numpy().copy() for p in model.parameters()]
     state = model.state_dict()
     del state["2.bias"]
     state["3.weight"] = np.zeros((2, 4))
@@ -211,11 +211,11 @@ def test_load_state_dict_names_missing_and_unexpected_keys():
     assert "missing" in message and "2.bias" in message
     assert "unexpected" in message and "3.weight" in message
     for p, array in zip(model.parameters(), before):
-        np.testing.assert_array_equal(p.data, array)  # nothing was loaded
+        np.testing.assert_array_equal(p.numpy(), array)  # nothing was loaded
     state["0.weight"] = np.full((4, 3), 0.5)
     model.load_state_dict(state, strict=False)  # non-strict loads what matches
-    np.testing.assert_array_equal(model[0].weight.data, np.full((4, 3), 0.5))
-    np.testing.assert_array_equal(model[2].bias.data, before[3])  # missing: left as it was
+    np.testing.assert_array_equal(model[0].weight.numpy(), np.full((4, 3), 0.5))
+    np.testing.assert_array_equal(model[2].bias.numpy(), before[3])  # missing: left as it was
 
 
 def test_load_state_dict_names_shape_mismatches():
@@ -232,7 +232,7 @@ def test_load_state_dict_accepts_torch_weights():
     model = nn.mlp([3, 4, 2])
     model.load_state_dict({k: v.detach().numpy() for k, v in tnet.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((5, 3))
-    np.testing.assert_allclose(model(st.tensor(x)).data,
+    np.testing.assert_allclose(model(st.tensor(x)).numpy(),
                                tnet(torch.from_numpy(x)).detach().numpy(), rtol=1e-13)
 
 
@@ -263,7 +263,7 @@ def _weight():
         "kaiming_uniform_a_sqrt5", "kaiming_normal", "kaiming_normal_fan_out"])
 def test_initialiser_statistics(fill, kind, scale):
     """scale is the bound of U(−b, b) or the std of N(0, std²); 120 000 draws each."""
-    w = fill(_weight(), np.random.default_rng(0)).data
+    w = fill(_weight(), np.random.default_rng(0)).numpy()
     assert abs(w.mean()) < 0.02 * (scale if kind == "normal" else scale / math.sqrt(3))
     if kind == "uniform":
         assert np.abs(w).max() <= scale
@@ -285,7 +285,7 @@ def test_initialisers_agree_with_torch_statistically():
          lambda w: torch.nn.init.kaiming_uniform_(w, a=math.sqrt(5))),
     ]
     for ours, theirs in pairs:
-        w = ours(_weight(), generator=np.random.default_rng(0)).data
+        w = ours(_weight(), generator=np.random.default_rng(0)).numpy()
         assert w.std() == pytest.approx(theirs(tw).std().item(), rel=0.02)
 
 
@@ -305,7 +305,7 @@ def test_fans_of_a_convolution_kernel_count_the_receptive_field_like_torch():
     assert (fan_in, fan_out) == (4 * 15, 8 * 15)
     w = init.xavier_uniform_(nn.Parameter(np.empty(shape)), generator=np.random.default_rng(0))
     bound = math.sqrt(6 / (fan_in + fan_out))
-    assert bound * 0.98 < np.abs(w.data).max() <= bound
+    assert bound * 0.98 < np.abs(w.numpy()).max() <= bound
 
 
 def test_fans_need_two_dimensions():
@@ -331,21 +331,21 @@ def test_linear_accepts_numpy_integers():
 def test_load_state_dict_writes_nothing_when_a_late_entry_is_bad():
     """Every entry is checked and converted before the first write (no half-loaded model)."""
     model = nn.mlp([3, 4, 2])
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.numpy().copy() for p in model.parameters()]
     for bad in (np.array(["a", "b"]), np.zeros(2, complex), np.zeros(3), None, "x"):
         state = {k: np.full(v.shape, 7.0) for k, v in model.state_dict().items()}
         state["2.bias"] = bad
         with pytest.raises(ValueError, match=r"2\.bias"):
             model.load_state_dict(state)
         for p, array in zip(model.parameters(), before):
-            np.testing.assert_array_equal(p.data, array)
+            np.testing.assert_array_equal(p.numpy(), array)
 
 
 def test_load_state_dict_converts_numbers_and_tensors():
     model = nn.mlp([2, 1])
     model.load_state_dict({"0.weight": st.tensor([[1, 2]]), "0.bias": np.array([3], np.int32)})
-    np.testing.assert_array_equal(model[0].weight.data, [[1.0, 2.0]])
-    assert model[0].bias.dtype == np.float64 and model[0].bias.data[0] == 3.0
+    np.testing.assert_array_equal(model[0].weight.numpy(), [[1.0, 2.0]])
+    assert model[0].bias.dtype == np.float64 and model[0].bias.numpy()[0] == 3.0
     with pytest.raises(TypeError, match="dict of arrays.*NoneType"):
         model.load_state_dict(None)
 
@@ -393,7 +393,7 @@ def test_apply_visits_children_before_parents_like_torch():
         if isinstance(m, nn.Linear):
             nn.init.constant_(m.weight, 0.5)
     model.apply(init_weights)
-    assert (model[1][1].weight.data == 0.5).all()
+    assert (model[1][1].weight.numpy() == 0.5).all()
 
 
 def test_requires_grad_freezes_every_parameter():
@@ -421,10 +421,10 @@ def test_to_dtype_converts_parameters_in_place(dtype):
     model = nn.mlp([2, 3, 1])
     weight = model[0].weight
     x = np.ones((1, 2))
-    expected = model(st.tensor(x)).data
+    expected = model(st.tensor(x)).numpy()
     model.to("cpu", dtype) if not isinstance(dtype, torch.dtype) else model.float()
     assert model[0].weight is weight and weight.dtype == np.float32
-    np.testing.assert_allclose(model(st.tensor(x, dtype=np.float32)).data, expected, rtol=1e-6)
+    np.testing.assert_allclose(model(st.tensor(x, dtype=np.float32)).numpy(), expected, rtol=1e-6)
     assert model.double()[0].weight.dtype == np.float64
     with pytest.raises(ValueError, match="dtype must be float32 or float64, got 'int64'"):
         model.to(dtype="int64")
@@ -436,7 +436,7 @@ def test_flatten_dims_like_torch(start, end):
     out = nn.Flatten(start, end)(st.tensor(x))
     expected = torch.nn.Flatten(start, end)(torch.tensor(x))
     assert out.shape == tuple(expected.shape)
-    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
     assert nn.Flatten()(st.tensor(x)).shape == (2, 60)
 
 
@@ -454,10 +454,10 @@ def test_flatten_gradient_and_errors():
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_softmax_modules_take_dim(cls, dim):
     x = np.random.default_rng(0).normal(size=(3, 4))
-    np.testing.assert_allclose(getattr(nn, cls)(dim=dim)(st.tensor(x)).data,
+    np.testing.assert_allclose(getattr(nn, cls)(dim=dim)(st.tensor(x)).numpy(),
                                getattr(torch.nn, cls)(dim=dim)(torch.tensor(x)).numpy(),
                                rtol=1e-12)
-    np.testing.assert_allclose(getattr(nn, cls)(axis=dim)(st.tensor(x)).data,
+    np.testing.assert_allclose(getattr(nn, cls)(axis=dim)(st.tensor(x)).numpy(),
                                getattr(torch.nn, cls)(dim=dim)(torch.tensor(x)).numpy(),
                                rtol=1e-12)
 
@@ -499,7 +499,7 @@ def test_clip_grad_norm_uses_torchs_epsilon():
     p.grad = np.array([3.0, 4.0])
     nn.utils.clip_grad_norm_([p], 5.0)
     np.testing.assert_allclose(p.grad, np.array([3.0, 4.0]) * 5.0 / (5.0 + 1e-6), rtol=1e-15)
-    assert (p.grad < [3.0, 4.0]).all()
+    assert (p.grad.numpy() < [3.0, 4.0]).all()
 
 
 def test_clip_grad_norm_skips_missing_grads_and_refuses_nonfinite():

@@ -157,7 +157,7 @@ def test_linear_equals_unfused_graph():
     upstream = random((5, 4), seed=4)
     out_fused = st.linear(*fused)
     out_plain = plain[0] @ plain[1].T + plain[2]
-    np.testing.assert_allclose(out_fused.data, out_plain.data, rtol=1e-12)
+    np.testing.assert_allclose(out_fused.numpy(), out_plain.numpy(), rtol=1e-12)
     out_fused.backward(upstream)
     out_plain.backward(upstream)
     for f, p in zip(fused, plain):
@@ -351,7 +351,7 @@ def test_t_and_transpose_of_a_matrix_swap_its_axes(helper_test_op, float_dtype):
     """A torch user's x.transpose(0, 1) on a matrix is its transpose (not x unchanged)."""
     for fn in (lambda x: x.t(), lambda x: x.transpose(0, 1), lambda x: x.transpose(1, 0)):
         out, (x,) = helper_test_op(fn, shapes=[(3, 4)], dtype=float_dtype)
-        np.testing.assert_array_equal(out.data, x.data.T)
+        np.testing.assert_array_equal(out.numpy(), x.numpy().T)
     helper_test_op(lambda x: x.t(), shapes=[(4,)], dtype=float_dtype)
     with pytest.raises(ValueError, match=r"t: expects a tensor with at most 2 dimensions"):
         st.zeros(2, 3, 4).t()
@@ -501,9 +501,9 @@ def test_broadcast_matches_numpy_forward(shapes, seed):
     """The forward of every broadcasting op is NumPy's own broadcast result."""
     a, b = _operands(shapes.input_shapes, seed, "div")
     ta, tb = st.tensor(a), st.tensor(b)
-    np.testing.assert_array_equal((ta + tb).data, a + b)
-    np.testing.assert_array_equal((ta * tb).data, a * b)
-    np.testing.assert_array_equal((ta / tb).data, a / b)
+    np.testing.assert_array_equal((ta + tb).numpy(), a + b)
+    np.testing.assert_array_equal((ta * tb).numpy(), a * b)
+    np.testing.assert_array_equal((ta / tb).numpy(), a / b)
     np.testing.assert_array_equal(st.minimum(ta, tb).data, np.minimum(a, b))
 
 
@@ -525,7 +525,7 @@ def test_out_of_range_axis_raises_as_numpy(call, axis, ndim):
                        match=f"axis {axis} is out of bounds for array of dimension {ndim}"):
         call(x)
     with pytest.raises(np.exceptions.AxisError):
-        np.sum(x.data, axis=axis) if ndim == 2 else np.stack([x.data, x.data], axis=axis)
+        np.sum(x.numpy(), axis=axis) if ndim == 2 else np.stack([x.numpy(), x.numpy()], axis=axis)
 
 
 def test_batched_matmul_mismatch_names_the_batch_dims():

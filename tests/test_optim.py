@@ -69,8 +69,8 @@ def mlp_problem(dtype):
                                torch.nn.Tanh(), torch.nn.Linear(8, 2)).to(_torch_dtype(dtype))
     with torch.no_grad():
         for t_layer, s_layer in zip(tnet[::2], net[::2]):
-            t_layer.weight.copy_(torch.from_numpy(s_layer.weight.data))
-            t_layer.bias.copy_(torch.from_numpy(s_layer.bias.data))
+            t_layer.weight.copy_(torch.from_numpy(s_layer.weight.numpy()))
+            t_layer.bias.copy_(torch.from_numpy(s_layer.bias.numpy()))
     rng = np.random.default_rng(2)
     x = rng.standard_normal((16, 3)).astype(dtype)
     y = rng.integers(0, 2, 16)
@@ -109,14 +109,14 @@ def run_against_torch(problem, name, kwargs, dtype, share_grads=False, steps=STE
                 p.grad = q.grad.numpy().copy()
         else:
             (loss() * sign).backward()
-        grads_before = [p.grad.copy() for p in params]
+        grads_before = [p.grad.numpy().copy() for p in params]
         opt.step()
         topt.step()
         for p, q, g in zip(params, tparams, grads_before):
             assert p.dtype == dtype, "the parameter changed dtype"
             np.testing.assert_array_equal(p.grad, g, err_msg="step() modified .grad")
             expected = q.detach().numpy()
-            worst = max(worst, float(np.max(np.abs(p.data - expected)) / np.max(np.abs(expected))))
+            worst = max(worst, float(np.max(np.abs(p.numpy() - expected)) / np.max(np.abs(expected))))
     return worst
 
 
@@ -164,7 +164,7 @@ def _quadratic_step(params, opt):
 
 def test_param_groups_with_their_own_lr_match_torch():
     a, b = Parameter(np.array([1.0, -2.0])), Parameter(np.array([[0.5, 3.0]]))
-    ta, tb = (torch.tensor(x.data.copy(), requires_grad=True) for x in (a, b))
+    ta, tb = (torch.tensor(x.numpy().copy(), requires_grad=True) for x in (a, b))
     opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.01}], lr=0.1, momentum=0.9)
     topt = torch.optim.SGD([{"params": [ta]}, {"params": [tb], "lr": 0.01}], lr=0.1,
                            momentum=0.9, foreach=False)
@@ -174,8 +174,8 @@ def test_param_groups_with_their_own_lr_match_torch():
         topt.zero_grad()
         (((ta - 1) ** 2).sum() + ((tb - 1) ** 2).sum()).backward()
         topt.step()
-    np.testing.assert_allclose(a.data, ta.detach().numpy(), rtol=1e-14)
-    np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(a.numpy(), ta.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(b.numpy(), tb.detach().numpy(), rtol=1e-14)
 
 
 @pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "GD"])
@@ -184,16 +184,16 @@ def test_params_without_grad_and_frozen_params_do_not_move(name):
     frozen.requires_grad_(False)
     kwargs = {"momentum": 0.9} if name == "SGD" else {}
     opt = getattr(optim, name)([used, unused, frozen], lr=0.1, **kwargs)
-    start_unused, start_frozen = unused.data.copy(), frozen.data.copy()
+    start_unused, start_frozen = unused.numpy().copy(), frozen.numpy().copy()
     for _ in range(3):
         opt.zero_grad()
         ((used - 1.0) ** 2).sum().backward()
         frozen.grad = np.ones(2)  # a stray gradient on a frozen parameter is ignored
         opt.step()
     assert unused.grad is None
-    np.testing.assert_array_equal(unused.data, start_unused)
-    np.testing.assert_array_equal(frozen.data, start_frozen)
-    assert not np.array_equal(used.data, [2.0, -1.0])
+    np.testing.assert_array_equal(unused.numpy(), start_unused)
+    np.testing.assert_array_equal(frozen.numpy(), start_frozen)
+    assert not np.array_equal(used.numpy(), [2.0, -1.0])
     assert unused not in opt.state and frozen not in opt.state
 
 
@@ -231,7 +231,7 @@ def test_state_dict_resume_equals_uninterrupted_run(name, kwargs):
     opt_b.load_state_dict(opt_state)
     train(model_b, opt_b, 10)
     for (key, p), q in zip(model.named_parameters(), model_b.parameters()):
-        assert np.array_equal(p.data, q.data), key
+        assert np.array_equal(p.numpy(), q.numpy()), key
     saved = opt.state_dict()
     for index, state in opt_b.state_dict()["state"].items():
         for key, value in state.items():
@@ -242,7 +242,7 @@ def test_state_buffers_are_updated_in_place_and_keep_float32():
     model = st.nn.mlp([3, 4, 2], dtype=np.float32, generator=np.random.default_rng(0))
     opt = optim.Adam(model.parameters(), lr=0.01, amsgrad=True, weight_decay=0.1)
     x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
-    arrays = [p.data for p in model.parameters()]
+    arrays = [p.numpy() for p in model.parameters()]
     buffers = None
     for _ in range(3):
         opt.zero_grad()
@@ -253,7 +253,7 @@ def test_state_buffers_are_updated_in_place_and_keep_float32():
         assert buffers is None or current == buffers
         buffers = current
     for p, array in zip(model.parameters(), arrays):
-        assert p.data is array and p.dtype == np.float32
+        assert p.numpy() is array and p.dtype == np.float32
         state = opt.state[p]
         assert all(state[k].dtype == np.float32 for k in ("exp_avg", "exp_avg_sq"))
 
@@ -264,7 +264,7 @@ def test_gd_equals_sgd_with_defaults():
     for _ in range(5):
         _quadratic_step([a], gd)
         _quadratic_step([b], sgd)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_defaults_match_torch():
@@ -287,7 +287,7 @@ def test_step_with_closure_returns_the_loss():
         return loss
     loss = opt.step(closure)
     assert loss.item() == pytest.approx(1.0)
-    assert p.data[0] == pytest.approx(2.0 - 0.1 * 2.0)
+    assert p.numpy()[0] == pytest.approx(2.0 - 0.1 * 2.0)
 
 
 @pytest.mark.parametrize("name, kwargs, mentions", [
@@ -386,27 +386,29 @@ def test_gradient_of_the_wrong_shape_or_dtype_is_refused_naming_the_parameter(na
     opt = getattr(optim, name)([a, b], lr=0.1)
     opt.flat_storage = flat
     a.grad = np.ones((2, 3))
-    b.grad = np.ones(1)  # would broadcast into every weight
+    with pytest.raises(RuntimeError, match=r"grad: assigned a gradient of shape \(1,\)"):
+        b.grad = np.ones(1)  # the .grad setter refuses it, as torch's does
+    b._grad = np.ones(1)  # the optimizer still checks arrays put there underneath
     with pytest.raises(ValueError, match=r"parameter 1 of group 0 \('bias'\) has shape \(3,\), "
                                          r"but its .grad has shape \(1,\)"):
         opt.step()
-    b.grad = np.ones(3, dtype=np.float32)
+    b._grad = np.ones(3, dtype=np.float32)
     with pytest.raises(TypeError, match=r"parameter 1 .* dtype float64, but its .grad has "
                                         r"dtype float32"):
         opt.step()
-    b.grad = [1.0, 1.0, 1.0]
+    b._grad = [1.0, 1.0, 1.0]
     with pytest.raises(TypeError, match=r"parameter 1 .* \.grad of type list"):
         opt.step()
-    assert not a.data.any() and not b.data.any()  # nothing moved, not even parameter 0
+    assert not a.numpy().any() and not b.numpy().any()  # nothing moved, not even parameter 0
 
 
 def test_a_bad_gradient_in_a_later_group_stops_the_whole_step():
     a, b = Parameter(np.zeros(2)), Parameter(np.zeros(3))
     opt = optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
-    a.grad, b.grad = np.ones(2), np.ones((3, 1))
+    a.grad, b._grad = np.ones(2), np.ones((3, 1))
     with pytest.raises(ValueError, match=r"parameter 0 of group 1 has shape \(3,\)"):
         opt.step()
-    assert not a.data.any()
+    assert not a.numpy().any()
 
 
 def test_optimizer_of_none_names_the_argument():

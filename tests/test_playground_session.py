@@ -64,16 +64,16 @@ def test_batch_larger_than_training_set_uses_the_whole_set():
 def test_gd_step_is_lr_times_gradient_and_lr_changes_without_reset():
     session = Session({"optimizer": "gd", "lr": 0.1, "hidden": [3]})
     session.step(5)
-    weights = [p.data.copy() for p in session.model.parameters()]
+    weights = [p.numpy().copy() for p in session.model.parameters()]
     session.set_lr(0.5)
-    assert all(np.array_equal(w, p.data) for w, p in zip(weights, session.model.parameters()))
+    assert all(np.array_equal(w, p.numpy()) for w, p in zip(weights, session.model.parameters()))
     index = session._next_batch()
     session.model.zero_grad()
     session.batch_loss(index).backward()
-    grads = [p.grad.copy() for p in session.model.parameters()]
+    grads = [p.grad.numpy().copy() for p in session.model.parameters()]
     session.step(1)
     for w, g, p in zip(weights, grads, session.model.parameters()):
-        np.testing.assert_allclose(p.data, w - 0.5 * g, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(p.numpy(), w - 0.5 * g, rtol=1e-12, atol=1e-15)
     assert session.lr_changes == [[5, 0.5]]
 
 
@@ -102,7 +102,7 @@ def test_multiclass_heatmap_holds_classes_and_softmax_cross_entropy():
     session = Session({"dataset": "spirals", "n_classes": 4, "hidden": [8]})
     assert session.task.kind == "classes" and session.task.n_outputs == 4
     out = session.model(st.tensor(session.X_train))
-    expected = torch.nn.functional.cross_entropy(torch.tensor(out.data),
+    expected = torch.nn.functional.cross_entropy(torch.tensor(out.numpy()),
                                                  torch.tensor(session.y_train)).item()
     assert session.dataset_loss(session.X_train, session.T_train) == pytest.approx(expected, rel=1e-12)
     classes = np.frombuffer(base64.b64decode(session.snapshot()["output"]["class"]), np.uint8)
@@ -112,24 +112,24 @@ def test_multiclass_heatmap_holds_classes_and_softmax_cross_entropy():
 def test_binary_step_stops_gradient_to_earlier_layers():
     session = Session({"hidden": [4, 4], "activations": ["tanh", "binary_step"], "optimizer": "sgd",
                        "lr": 0.1})
-    first = session.model[0].weight.data.copy()
+    first = session.model[0].weight.numpy().copy()
     session.step(20)
     snap = session.snapshot()
     assert snap["grad_norms"][0] == 0 and snap["grad_norms"][1] == 0 and snap["grad_norms"][2] > 0
-    assert np.array_equal(first, session.model[0].weight.data)
+    assert np.array_equal(first, session.model[0].weight.numpy())
     assert any("Binary step" in note for note in snap["notes"])
 
 
 def test_dead_relu_units_are_counted():
     session = Session({"hidden": [4], "activation": "relu"})
-    session.model[0].bias.data[:2] = -1e3
+    session.model[0].bias.numpy()[:2] = -1e3
     assert session.snapshot()["dead_relu"] == 2
 
 
 def test_update_ratio_matches_karpathy_formula():
     session = Session({"optimizer": "gd", "lr": 0.1, "hidden": [3]})
     session.step(1)
-    w, g = session.model[0].weight.data, session.model[0].weight.grad
+    w, g = session.model[0].weight.numpy(), session.model[0].weight.grad.numpy()
     expected = math.log10(0.1 * np.std(g) / np.std(w))
     assert session.snapshot()["update_ratios"][0] == pytest.approx(expected, rel=1e-12)
 
@@ -164,7 +164,7 @@ def test_exported_python_reproduces_the_weights_exactly():
     namespace = {"__name__": "exported"}
     exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
     for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
-        assert np.array_equal(mine.data, theirs.data)
+        assert np.array_equal(mine.numpy(), theirs.numpy())
 
 
 def test_checkpoint_export_loads_into_a_fresh_model(tmp_path):
@@ -176,7 +176,7 @@ def test_checkpoint_export_loads_into_a_fresh_model(tmp_path):
     fresh = build_model({**session.config, "seed": 99}, 1)
     info = load_checkpoint(path, fresh)
     for a, b in zip(session.model.parameters(), fresh.parameters()):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a.numpy(), b.numpy())
     assert info["extra"]["steps"] == 10
     run = json.loads(export.run_json(session)["content"])
     assert run["steps"] == 10 and run["config"]["hidden"] == [3]
@@ -186,7 +186,7 @@ def test_race_shares_start_and_matches_standalone_sessions():
     base = {"hidden": [4], "dataset": "moons"}
     race = Race(base, [{"optimizer": "sgd", "lr": 0.1, "momentum": 0.9}, {"optimizer": "adam", "lr": 0.01}])
     for p, q in zip(*(s.model.parameters() for s in race.sessions)):
-        assert np.array_equal(p.data, q.data)
+        assert np.array_equal(p.numpy(), q.numpy())
     race.step(30)
     alone = Session({**base, "optimizer": "adam", "lr": 0.01})
     alone.step(30)
@@ -200,10 +200,10 @@ def test_race_shares_start_and_matches_standalone_sessions():
 
 def test_lr_range_test_proposes_a_rate_and_leaves_weights():
     session = Session({"hidden": [4]})
-    before = [p.data.copy() for p in session.model.parameters()]
+    before = [p.numpy().copy() for p in session.model.parameters()]
     result = session.lr_range()
     assert 1e-5 <= result["suggested_lr"] <= 10
-    assert all(np.array_equal(b, p.data) for b, p in zip(before, session.model.parameters()))
+    assert all(np.array_equal(b, p.numpy()) for b, p in zip(before, session.model.parameters()))
 
 
 def test_gd_path_on_quadratic_matches_the_closed_form():
@@ -293,14 +293,14 @@ def test_a_penalty_that_blows_up_stops_the_run_with_an_explanation():
     session = Session({"loss": "mse", "regularization": "l2", "reg_rate": 10, "lr": 1})
     session.step(400)
     assert session.diverged is not None
-    assert all(np.isfinite(p.data).all() for p in session.model.parameters())
+    assert all(np.isfinite(p.numpy()).all() for p in session.model.parameters())
     json.dumps(session.snapshot(), allow_nan=False)
 
 
 def test_the_chain_rule_inspector_leaves_the_training_gradients_alone():
     session = Session({"optimizer": "sgd", "lr": 0.05})
     session.step(5)
-    before = [p.grad.copy() for p in session.model.parameters()]
+    before = [p.grad.numpy().copy() for p in session.model.parameters()]
     chain.inspect(session, 0, 0, 1)
     for grad, p in zip(before, session.model.parameters()):
         np.testing.assert_array_equal(p.grad, grad)

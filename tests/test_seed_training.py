@@ -45,7 +45,7 @@ def _notebook_step(x, target, w1, opt):
 def test_notebook_starting_point():
     x, target, w1, opt = _notebook(0.01)
     loss = st.losses.mse(x @ w1, target)
-    np.testing.assert_allclose((x @ w1).data, NOTEBOOK["prediction"], rtol=RTOL)
+    np.testing.assert_allclose((x @ w1).numpy(), NOTEBOOK["prediction"], rtol=RTOL)
     assert loss.item() == pytest.approx(NOTEBOOK["loss"], rel=RTOL)
     loss.backward()
     np.testing.assert_allclose(w1.grad, NOTEBOOK["gradient"], rtol=RTOL)
@@ -91,10 +91,10 @@ def test_notebook_lr_0_14_diverges():
 # ----------------------------------------------------------------- 2. the two-neuron chain
 def _chain():
     model = nn.Sequential(nn.Linear(1, 1), nn.Sigmoid(), nn.Linear(1, 1), nn.Sigmoid())
-    model[0].weight.data[...] = CHAIN["w1"]
-    model[0].bias.data[...] = CHAIN["b1"]
-    model[2].weight.data[...] = CHAIN["w2"]
-    model[2].bias.data[...] = CHAIN["b2"]
+    model[0].weight.numpy()[...] = CHAIN["w1"]
+    model[0].bias.numpy()[...] = CHAIN["b1"]
+    model[2].weight.numpy()[...] = CHAIN["w2"]
+    model[2].bias.numpy()[...] = CHAIN["b2"]
     return model, optim.GD(model.parameters(), lr=CHAIN["lr"])
 
 
@@ -146,4 +146,4 @@ def test_chain_with_sgd_defaults_equals_gd():
         _chain_step(model_gd, gd)
         _chain_step(model_sgd, sgd)
     for p, q in zip(model_gd.parameters(), model_sgd.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())

@@ -42,7 +42,7 @@ def _notebook_W1():
 def test_notebook_prediction_loss_and_gradient():
     W1 = _notebook_W1()
     prediction, loss = _notebook_loss(W1)
-    close(prediction.data, NOTEBOOK["prediction"])
+    close(prediction.numpy(), NOTEBOOK["prediction"])
     close(loss.item(), NOTEBOOK["loss"])
     loss.backward()
     close(W1.grad, NOTEBOOK["gradient"])

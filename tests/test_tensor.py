@@ -30,7 +30,7 @@ def test_numpy_float_arrays_keep_their_dtype():
 def test_integer_tensors_are_allowed_but_cannot_require_grad():
     labels = st.tensor([0, 2, 1])
     assert labels.dtype.kind == "i"
-    np.testing.assert_array_equal((labels + 1).data, [1, 3, 2])
+    np.testing.assert_array_equal((labels + 1).numpy(), [1, 3, 2])
     with pytest.raises(TypeError, match="requires_grad.*int"):
         st.tensor([1, 2], requires_grad=True)
     with pytest.raises(TypeError, match="requires_grad"):
@@ -61,7 +61,7 @@ def test_tensor_copies_its_data():
     data = np.array([1.0, 2.0])
     t = st.tensor(data)
     data[0] = 100.0
-    assert t.data[0] == 1.0
+    assert t.numpy()[0] == 1.0
 
 
 def test_default_dtype_can_be_float32():
@@ -77,18 +77,18 @@ def test_default_dtype_can_be_float32():
 
 
 def test_constructors():
-    assert st.zeros(2, 3).shape == (2, 3) and st.zeros((2, 3)).data.sum() == 0
-    assert st.ones(4).data.sum() == 4
-    assert st.full((2, 2), 7.0).data.tolist() == [[7.0, 7.0], [7.0, 7.0]]
+    assert st.zeros(2, 3).shape == (2, 3) and st.zeros((2, 3)).numpy().sum() == 0
+    assert st.ones(4).numpy().sum() == 4
+    assert st.full((2, 2), 7.0).numpy().tolist() == [[7.0, 7.0], [7.0, 7.0]]
     assert st.zeros_like(st.ones(3)).shape == (3,)
-    assert st.ones_like(st.zeros((2, 1))).data.tolist() == [[1.0], [1.0]]
-    assert st.arange(5).data.tolist() == [0, 1, 2, 3, 4]
+    assert st.ones_like(st.zeros((2, 1))).numpy().tolist() == [[1.0], [1.0]]
+    assert st.arange(5).numpy().tolist() == [0, 1, 2, 3, 4]
     st.manual_seed(7)
     a = st.randn(3, 2)
     st.manual_seed(7)
     b = st.randn(3, 2)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert ((st.rand(100).data >= 0) & (st.rand(100).data < 1)).all()
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert ((st.rand(100).numpy() >= 0) & (st.rand(100).numpy() < 1)).all()
     assert st.zeros(2, requires_grad=True).requires_grad
 
 
@@ -105,8 +105,8 @@ def test_comparisons_are_not_differentiable():
     x = st.tensor([1.0, -1.0], requires_grad=True)
     mask = x > 0
     assert mask.dtype == bool and not mask.requires_grad
-    assert (x >= 1.0).data.tolist() == [True, False]
-    assert (x < 0).data.tolist() == [False, True] and (x <= -1).data.tolist() == [False, True]
+    assert (x >= 1.0).numpy().tolist() == [True, False]
+    assert (x < 0).numpy().tolist() == [False, True] and (x <= -1).numpy().tolist() == [False, True]
 
 
 def test_float32_stays_float32_end_to_end():
@@ -155,7 +155,7 @@ def test_mixed_dtype_operands_each_get_a_gradient_in_their_own_dtype(make):
     a64, b64 = rng.uniform(0.5, 1.5, (2, 3)), rng.uniform(0.5, 1.5, (2, 3))
     a = st.tensor(a64.astype(np.float32), requires_grad=True)
     b = st.tensor(b64, requires_grad=True)
-    reference = [st.tensor(a.data.astype(np.float64), requires_grad=True),
+    reference = [st.tensor(a.numpy().astype(np.float64), requires_grad=True),
                  st.tensor(b64, requires_grad=True)]
     make(a, b).sum().backward()
     make(*reference).sum().backward()
@@ -168,8 +168,8 @@ def test_numpy_array_of_a_tensor_copies_and_asarray_shares():
     t = st.tensor([1.0, 2.0])
     copied = np.array(t)
     copied[0] = 5.0
-    assert t.data[0] == 1.0
-    assert np.asarray(t) is t.data
+    assert t.numpy()[0] == 1.0
+    assert np.asarray(t) is t.numpy()
     assert np.asarray(t, dtype=np.float32).dtype == np.float32
 
 
@@ -338,7 +338,7 @@ def test_leaf_grads_are_distinct_writable_arrays(make):
     make(x, y).sum().backward()
     assert x.grad is not y.grad
     assert not np.shares_memory(x.grad, y.grad)
-    before = y.grad.copy()
+    before = y.grad.numpy().copy()
     x.grad[0, 0] = 123.0                       # in-place edit, as optimizers do
     x.grad *= 2.0
     np.testing.assert_array_equal(y.grad, before)
@@ -359,7 +359,7 @@ def test_leaf_grad_does_not_alias_the_gradient_argument():
 def test_gradient_of_a_broadcast_sum_is_writable():
     x = st.tensor(np.ones((2, 3)), requires_grad=True)
     x.sum().backward()
-    assert x.grad.flags.writeable
+    assert x.grad.numpy().flags.writeable
     x.grad += 1.0
     np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
 
@@ -367,16 +367,16 @@ def test_gradient_of_a_broadcast_sum_is_writable():
 def test_zero_dimensional_results_are_ndarrays():
     x = st.tensor(3.0, requires_grad=True)
     y = x * x + 1.0
-    assert isinstance(y.data, np.ndarray) and y.shape == ()
+    assert isinstance(y.numpy(), np.ndarray) and y.shape == ()
     y.backward()
-    assert isinstance(x.grad, np.ndarray) and x.grad.shape == () and x.grad == 6.0
+    assert isinstance(x.grad.numpy(), np.ndarray) and x.grad.shape == () and x.grad == 6.0
 
 
 def test_detach_and_freezing():
     x = st.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2.0
     d = y.detach()
-    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.data, y.data)
+    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.numpy(), y.numpy())
     with pytest.raises(RuntimeError, match="leaf"):
         y.requires_grad_(False)
     x.requires_grad_(False)

@@ -36,7 +36,7 @@ def test_cast_methods_match_torch_dtypes(cast):
     x, tx = pair(random((2, 3)))
     out, expected = getattr(x, cast)(), getattr(tx, cast)()
     assert out.dtype == np.dtype(str(expected.dtype).removeprefix("torch."))
-    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
@@ -97,7 +97,7 @@ def test_equality_is_elementwise_and_tensors_still_hash_by_identity():
     for ours, theirs in ((pred == y, tpred == ty), (pred != y, tpred != ty),
                          (pred == 1, tpred == 1), (1 != pred, 1 != tpred)):
         assert ours.dtype == np.bool_
-        np.testing.assert_array_equal(ours.data, theirs.numpy())
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert np.mean(pred == y) == 0.5
     assert (pred.argmax() == st.tensor(1)).item()
     a, b = st.tensor([1.0]), st.tensor([1.0])
@@ -162,14 +162,14 @@ def test_max_min_with_dim_return_values_and_indices_as_torch():
             out = getattr(x, name)(dim, keepdim)
             expected = getattr(tx, name)(dim, keepdim)
             assert type(out).__name__ == name and out._fields == ("values", "indices")
-            np.testing.assert_array_equal(out.values.data, expected.values.detach().numpy())
-            np.testing.assert_array_equal(out.indices.data, expected.indices.numpy())
+            np.testing.assert_array_equal(out.values.numpy(), expected.values.detach().numpy())
+            np.testing.assert_array_equal(out.indices.numpy(), expected.indices.numpy())
             assert out.indices.dtype == np.int64
             (out.values * 2).sum().backward()
             (expected.values * 2).sum().backward()
             np.testing.assert_array_equal(x.grad, tx.grad.numpy())
             values, indices = getattr(st, name)(x, dim=dim, keepdim=keepdim)
-            np.testing.assert_array_equal(indices.data, expected.indices.numpy())
+            np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
 
 
 @pytest.mark.parametrize("name", ["argmax", "argmin"])
@@ -180,9 +180,9 @@ def test_argmax_argmin_as_torch(name, dim, keepdim):
     out = getattr(x, name)(dim=dim, keepdim=keepdim)
     expected = getattr(torch, name)(tx, dim=dim, keepdim=keepdim)
     assert out.dtype == np.int64 and out.shape == tuple(expected.shape)
-    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
     if dim is not None:
-        np.testing.assert_array_equal(getattr(st, name)(x, dim).data,
+        np.testing.assert_array_equal(getattr(st, name)(x, dim).numpy(),
                                       getattr(torch, name)(tx, dim).numpy())
 
 
@@ -231,7 +231,7 @@ def test_linspace_as_torch(args, dtype):
     out = st.linspace(*args, dtype=None if dtype is None else getattr(st, dtype))
     expected = torch.linspace(*args, dtype=torch.float64 if dtype is None else torch.float32)
     assert out.dtype == (np.float64 if dtype is None else np.float32)
-    np.testing.assert_allclose(out.data, expected.numpy(), **tolerance(out.dtype))
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), **tolerance(out.dtype))
 
 
 @pytest.mark.parametrize("args", [(5,), (2, 9), (1, 10, 3), (0.0, 1.0, 0.1), (-1, 1, 0.25),
@@ -243,13 +243,13 @@ def test_arange_as_torch(args):
         expected = torch.arange(*args, dtype=torch.float64)
     assert out.dtype == {torch.int64: np.int64, torch.float64: np.float64}[expected.dtype]
     assert out.shape == tuple(expected.shape)
-    np.testing.assert_allclose(out.data, expected.double().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.double().numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_from_numpy_shares_memory_both_ways():
     array = np.arange(6.0).reshape(2, 3)
     x = st.from_numpy(array)
-    assert x.dtype == np.float64 and np.shares_memory(x.data, array)
+    assert x.dtype == np.float64 and np.shares_memory(x.numpy(), array)
     array[0, 0] = 7.0
     x[1, 2] = -1.0
     assert x[0, 0].item() == 7.0 and array[1, 2] == -1.0
@@ -263,13 +263,13 @@ def test_from_numpy_shares_memory_both_ways():
 def test_like_constructors():
     x = st.tensor(random((2, 3)).astype(np.float32))
     for out, fill in ((st.zeros_like(x), 0.0), (st.ones_like(x), 1.0)):
-        assert out.shape == (2, 3) and out.dtype == np.float32 and np.all(out.data == fill)
+        assert out.shape == (2, 3) and out.dtype == np.float32 and np.all(out.numpy() == fill)
     assert st.zeros_like(x, dtype=st.float64).dtype == np.float64
     st.manual_seed(0)
     first = st.randn_like(x)
     st.manual_seed(0)
     assert first.shape == (2, 3) and first.dtype == np.float32
-    np.testing.assert_array_equal(first.data, st.randn_like(x).data)
+    np.testing.assert_array_equal(first.numpy(), st.randn_like(x).data)
     assert st.randn_like(st.tensor([1, 2])).dtype == np.float64
     assert st.ones_like(x, requires_grad=True).requires_grad
 
@@ -284,7 +284,7 @@ def test_setitem_on_plain_tensors_as_numpy():
     expected[:, 1] = 0
     expected[0] = [9.0, 8.0, 7.0, 6.0]
     expected[expected > 10] = -1.0
-    np.testing.assert_array_equal(x.data, expected)
+    np.testing.assert_array_equal(x.numpy(), expected)
     assert x._version == 3
 
 
@@ -295,7 +295,7 @@ def test_setitem_on_a_leaf_that_requires_grad_only_under_no_grad():
         w[:, 1] = 0
     with st.no_grad():
         w[:, 1] = 0
-    assert np.all(w.data[:, 1] == 0) and w.is_leaf and w.requires_grad
+    assert np.all(w.numpy()[:, 1] == 0) and w.is_leaf and w.requires_grad
 
 
 def test_setitem_in_a_graph_is_differentiable_as_torch(helper_test_op, float_dtype):
@@ -340,15 +340,15 @@ def test_inplace_ops_in_a_graph_match_torch(helper_test_op, float_dtype, fn):
 
 def test_inplace_ops_without_grad_change_the_tensor_itself():
     x, tx = pair(random((2, 3)))
-    array = x.data
+    array = x.numpy()
     for step in (lambda t: t.__iadd__(1.0), lambda t: t.__isub__(t * 0.5),
                  lambda t: t.__imul__(3), lambda t: t.__itruediv__(2), lambda t: t.add_(t),
                  lambda t: t.mul_(-1), lambda t: t.clamp_(-2, 1), lambda t: t.fill_(0.5),
                  lambda t: t.copy_(t * 4), lambda t: t.zero_()):
         before = x._version
         assert step(x) is x and step(tx) is tx
-        assert x.data is array and x._version == before + 1
-        np.testing.assert_allclose(x.data, tx.numpy(), rtol=1e-12)
+        assert x.numpy() is array and x._version == before + 1
+        np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("op", ["+=", "-=", "*=", "/=", "add_", "mul_", "zero_", "fill_",
@@ -365,7 +365,7 @@ def test_inplace_on_a_leaf_that_requires_grad_outside_no_grad_is_refused_as_in_t
     w = st.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match=message):
         run(w)
-    assert w._version == 0 and np.all(w.data == 1)
+    assert w._version == 0 and np.all(w.numpy() == 1)
 
 
 def test_manual_sgd_step_as_in_the_torch_tutorial():
@@ -382,7 +382,7 @@ def test_manual_sgd_step_as_in_the_torch_tutorial():
                 param -= 1e-2 * param.grad
             param.grad = None
     assert w.is_leaf and w.requires_grad and w._version == 3
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("case", ["saved output", "saved input", "leaf under no_grad",
@@ -440,7 +440,7 @@ def test_inplace_on_a_view_in_a_graph_is_refused_clearly():
         h[0].zero_()
     with st.no_grad():
         h[0].zero_()  # outside a recorded graph a view writes through, as in torch
-    assert np.all(h.data[0] == 0) and h._version == 1
+    assert np.all(h.numpy()[0] == 0) and h._version == 1
 
 
 def test_setitem_that_reads_the_tensor_itself_is_refused_at_backward():
@@ -498,11 +498,11 @@ def test_inplace_errors_name_the_op_shape_and_dtype():
         labels *= 0.5
     assert x._version == 0 and labels._version == 0
     labels += 1  # int stays int
-    np.testing.assert_array_equal(labels.data, [1, 2, 3])
+    np.testing.assert_array_equal(labels.numpy(), [1, 2, 3])
     x32 = st.zeros(2, dtype=st.float32)
     x32 += st.tensor([0.1, 0.2])  # float64 into float32: cast, as torch
     assert x32.dtype == np.float32
-    np.testing.assert_allclose(x32.data, [0.1, 0.2], rtol=1e-7)
+    np.testing.assert_allclose(x32.numpy(), [0.1, 0.2], rtol=1e-7)
 
 
 def test_backward_after_an_optimizer_step_through_a_graph_of_the_old_weights_raises():

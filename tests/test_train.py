@@ -76,7 +76,7 @@ def test_fit_equals_the_hand_written_loop():
             loss.backward()
             optimizer.step()
     for a, b in zip(model.parameters(), reference.parameters()):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a.numpy(), b.numpy())
 
 
 def test_loss_and_accuracy_are_means_over_samples_not_batches():
@@ -380,7 +380,7 @@ def test_validation_split_holds_out_a_stratified_random_part():
     assert history.params["samples"] == 150
     np.testing.assert_allclose(history["val_loss"], expected["val_loss"], rtol=1e-12)
     for a, b in zip(split.parameters(), by_hand.parameters()):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match="either validation_data or validation_split"):
         st.fit(split, CE, st.optim.SGD(split.parameters(), lr=0.1), X, y, epochs=1,
                validation_split=0.2, validation_data=(X_val, y_val), verbose=0)
@@ -393,10 +393,10 @@ def test_validation_split_holds_out_a_stratified_random_part():
 def test_fit_refuses_an_optimizer_that_holds_none_of_the_models_parameters():
     X, y = make_moons(40)
     model, other = _small_model(), _small_model(seed=1)
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.numpy().copy() for p in model.parameters()]
     with pytest.raises(ValueError, match="optimizer holds none of the model's 4 trainable"):
         st.fit(model, CE, st.optim.SGD(other.parameters(), lr=0.1), X, y, epochs=1, verbose=0)
-    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
+    assert all(np.array_equal(a, p.numpy()) for a, p in zip(before, model.parameters()))
     # one group over part of the model is a legitimate choice (the rest stays frozen)
     st.fit(model, CE, st.optim.SGD(model[0].parameters(), lr=0.1), X, y, epochs=1, verbose=0)
 

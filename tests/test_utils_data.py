@@ -18,7 +18,7 @@ Y = np.arange(22) % 4
 
 
 def _as_numpy(batch):
-    return [np.asarray(t.data if isinstance(t, st.Tensor) else t.numpy()) for t in batch]
+    return [np.asarray(t.numpy() if isinstance(t, st.Tensor) else t.numpy()) for t in batch]
 
 
 @pytest.mark.parametrize("batch_size, drop_last", [(1, False), (5, False), (5, True), (22, True),
@@ -53,7 +53,7 @@ def test_shuffle_visits_every_sample_once_and_follows_the_generator():
     dataset = TensorDataset(X, Y)
 
     def epoch(loader):
-        return np.concatenate([xb.data[:, 0] for xb, _ in loader])
+        return np.concatenate([xb.numpy()[:, 0] for xb, _ in loader])
     a = DataLoader(dataset, batch_size=4, shuffle=True, generator=np.random.default_rng(5))
     b = DataLoader(dataset, batch_size=4, shuffle=True, generator=np.random.default_rng(5))
     first, second = epoch(a), epoch(a)
@@ -138,7 +138,7 @@ def test_batches_cover_the_dataset_once(n, batch_size, drop_last, shuffle):
     batches = [batch for (batch,) in loader]
     assert len(batches) == len(loader)
     assert all(len(b) == batch_size for b in batches[:-1])
-    seen = np.concatenate([b.data for b in batches]) if batches else np.zeros(0)
+    seen = np.concatenate([b.numpy() for b in batches]) if batches else np.zeros(0)
     assert len(np.unique(seen)) == len(seen)
     expected = n - n % batch_size if drop_last else n
     assert len(seen) == expected
@@ -152,11 +152,11 @@ def test_a_dataset_subclass_with_its_own_getitem_is_batched_sample_by_sample():
     class Reversed(TensorDataset):
         def __getitem__(self, index):
             x, y = super().__getitem__(index)
-            return st.tensor(x.data[::-1].copy()), y
+            return st.tensor(x.numpy()[::-1].copy()), y
 
     X, y = np.arange(6.0).reshape(3, 2), np.arange(3)
     dataset = Reversed(st.tensor(X), st.tensor(y))
     for data in (dataset, Subset(dataset, [0, 1, 2])):
         xb, yb = next(iter(DataLoader(data, batch_size=3)))
-        np.testing.assert_array_equal(xb.data, X[:, ::-1])
-        np.testing.assert_array_equal(yb.data, y)
+        np.testing.assert_array_equal(xb.numpy(), X[:, ::-1])
+        np.testing.assert_array_equal(yb.numpy(), y)

@@ -23,6 +23,7 @@ from steepest.activations import (
     binary_step, identity, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh,
 )
 from steepest.gradcheck import gradcheck
+from steepest import autograd
 from steepest import losses, nn, optim, data
 from steepest import utils
 from steepest import training

@@ -288,7 +288,7 @@ def _notebook_loss(W1, input, target, layout: str = "row", grad: bool = True):
     if not grad:
         return loss.item(), None
     loss.backward()
-    return loss.item(), W.grad
+    return loss.item(), W._grad
 
 
 def check_gradient(G1, W1=None, input=None, target=None) -> bool:
@@ -611,7 +611,7 @@ def _line_gradient(w: np.ndarray, x, z):
     residual = st.tensor(z) - W * st.tensor(x)
     J = (residual * residual).sum(axis=-1)
     J.sum().backward()
-    return J._data, W.grad[..., 0]
+    return J._data, W._grad[..., 0]
 
 
 def check_linear_gradient(dJdw, w=LINE_W0, x=None, z=None) -> bool:
@@ -926,7 +926,7 @@ def check_derivative(fn, activation: str = "sigmoid") -> bool:
     Z = st.tensor(z.copy(), requires_grad=True)
     a_tensor = forward(Z)
     a_tensor.sum().backward()
-    truth, a = Z.grad, a_tensor._data
+    truth, a = Z._grad, a_tensor._data
     got = _call_learner(fn, z, name)
     _finite(got, f"the output of {name}")
     if _close(got, truth):

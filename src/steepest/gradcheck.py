@@ -68,7 +68,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-7, rtol: float = 
                      requires_grad=True) for x in inputs]
     first = _scalar_output(fn, points, None)
     projection = None
-    if first.data.size != 1:
+    if first._data.size != 1:
         projection = np.random.default_rng(seed).standard_normal(first.shape)
     _scalar_output(fn, points, projection).backward()
     analytic = [p._grad if p._grad is not None else np.zeros_like(p._data) for p in points]

@@ -8,10 +8,13 @@ consumers once, then runs a node's backward as soon as all its consumers have ru
 
 Semantics (as in PyTorch):
 
-* only leaf tensors (made by the user, ``requires_grad=True``) receive ``.grad``;
+* only leaf tensors (made by the user, ``requires_grad=True``) receive ``.grad``, and
+  computed ones that called ``retain_grad()``;
 * gradients accumulate into ``.grad`` across ``backward()`` calls until zeroed;
-* each leaf's ``.grad`` is its own writable ndarray (never a view, never shared with another
-  leaf), so optimizers may update it in place;
+* ``.grad`` is a tensor over the leaf's own writable array ``_grad`` (never a view, never
+  shared with another leaf), so optimizers may update the array in place;
+* ``backward(create_graph=True)`` and ``st.autograd.grad(..., create_graph=True)`` run every
+  node's backward on tensors, so that the gradients carry a graph of their own;
 * ``backward()`` frees the graph it walked, so a second ``backward()`` through the same graph
   raises ``RuntimeError`` unless the first call passed ``retain_graph=True``;
 * under ``with no_grad():`` no graph is recorded at all;
@@ -20,8 +23,8 @@ Semantics (as in PyTorch):
   under ``no_grad`` (an optimizer step), and ``backward()`` through a node whose input (or
   saved output) was changed since the forward pass raises instead of giving a wrong gradient.
   Views (``reshape``, basic indexing, ``permute``, ``detach``) share their base's counter.
-  Not detected, as in torch: editing the ndarray ``x.data`` in place (``x.data[0] = 5``,
-  ``x.data -= ...``) between forward and backward; ``.data`` is outside the graph's view.
+  Not detected, as in torch: editing ``x.data`` in place (``x.data[0] = 5``,
+  ``x.data.mul_(2)``) between forward and backward: ``.data`` has its own version counter.
 
 Axis arguments: ``axis=``/``keepdims=`` (NumPy's spelling) are the canonical names; torch's
 ``dim=``/``keepdim=`` are accepted everywhere as aliases (passing both is an error). One
@@ -33,6 +36,8 @@ from __future__ import annotations
 
 import numbers
 import threading
+import warnings
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -189,22 +194,27 @@ class Tensor:
 
     Attributes
     ----------
-    data : ndarray
-        The values (torch's ``.data`` is a tensor; here it is the ndarray itself). Editing it in
-        place (``x.data[0] = 5``, ``x.data -= ...``) bypasses the version counter: done between
-        a forward pass and its ``backward()`` it gives wrong gradients without a word, exactly
-        as torch's ``.data`` does. Use the in-place tensor ops under ``no_grad`` instead.
-    grad : ndarray or None
-        The accumulated gradient of a leaf (an ndarray, not a tensor).
+    data : Tensor
+        The values as a tensor outside the graph, sharing this tensor's memory but with a
+        version counter of its own, as torch's ``.data``: editing it in place
+        (``x.data[0] = 5``, ``x.data.mul_(2)``) bypasses the version check, so done between a
+        forward pass and its ``backward()`` it gives wrong gradients without a word, exactly as
+        in torch. Use the in-place tensor ops under ``no_grad`` instead. Assigning
+        (``p.data = t``) rebinds the values (the shape may change). ``numpy()`` is the ndarray.
+    grad : Tensor or None
+        The accumulated gradient (a tensor without a grad of its own, over the array
+        ``_grad`` that optimizers update).
+    grad_fn : the node that made this tensor (torch's names, ``MulBackward0``), None on leaves.
     """
 
     __slots__ = ("_data", "_grad", "requires_grad", "_parents", "_backward", "_op", "name",
-                 "_versions", "_base", "__weakref__")
+                 "_versions", "_base", "_grad_tensor", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         self._data = _as_array(data, dtype)
         self._grad = None
+        self._grad_tensor = None
         self._parents = ()
         self._backward = None
         self._op = ""
@@ -221,6 +231,7 @@ class Tensor:
         out = object.__new__(cls)
         out._data = array
         out._grad = None
+        out._grad_tensor = None
         out.requires_grad = False
         out._parents = ()
         out._backward = None
@@ -232,22 +243,56 @@ class Tensor:
 
     # ----------------------------------------------------------------- properties
     @property
-    def data(self) -> np.ndarray:
-        """The values (see the class docstring for what editing them in place means)."""
-        return self._data
+    def data(self) -> "Tensor":
+        """The values as a tensor outside the graph: shares this tensor's memory but has its
+        own version counter (see the class docstring for what editing it in place means)."""
+        return Tensor._wrap(self._data)
 
     @data.setter
     def data(self, value) -> None:
-        self._data = value._data if isinstance(value, Tensor) else value
+        array = _data_of(value)
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"data: expected a Tensor or an ndarray, got {type(value).__name__}")
+        if self.requires_grad and array.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"data: this tensor requires grad, so its data must be float32 or "
+                            f"float64, got dtype {array.dtype}")
+        self._data = array
 
     @property
     def grad(self):
-        """The gradient accumulated by ``backward()`` (None until then)."""
-        return self._grad
+        """The gradient accumulated by ``backward()`` (None until then): a tensor without a
+        grad of its own sharing memory with the accumulated array, the same object on every
+        access until the gradient changes (so ``x.grad.zero_()`` zeroes it in place)."""
+        array = self._grad
+        if array is None:
+            if self._op and self not in _retained:
+                warnings.warn(
+                    "The .grad attribute of a Tensor that is not a leaf Tensor is being "
+                    "accessed. Its .grad attribute won't be populated during backward(); call "
+                    ".retain_grad() on it before backward() if you want it, or read the "
+                    "gradient of a leaf (made with requires_grad=True)", UserWarning,
+                    stacklevel=2)
+            return None
+        cached = self._grad_tensor
+        if cached is None or cached._data is not array:
+            cached = self._grad_tensor = Tensor._wrap(array)
+        return cached
 
     @grad.setter
     def grad(self, value) -> None:
-        self._grad = value._data if isinstance(value, Tensor) else value
+        if value is None:
+            self._grad = self._grad_tensor = None
+            return
+        array = _data_of(value)
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"grad: expected a Tensor, an ndarray or None, got "
+                            f"{type(value).__name__}")
+        if array.shape != self.shape or array.dtype != self.dtype:
+            raise RuntimeError(f"grad: assigned a gradient of shape {array.shape} and dtype "
+                               f"{array.dtype}; expected this tensor's shape {self.shape} and "
+                               f"dtype {self.dtype}")
+        self._grad = array
+        self._grad_tensor = value if isinstance(value, Tensor) else None
 
     @property
     def shape(self) -> tuple:
@@ -279,8 +324,38 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        """True for tensors the user made (no recorded parents)."""
-        return self._backward is None
+        """True for tensors the user made (not computed by a recorded op); a computed tensor
+        stays a non-leaf after ``backward()`` freed its graph, as in torch."""
+        return not self._op
+
+    @property
+    def grad_fn(self):
+        """The node that computed this tensor (``MulBackward0``, ...), or None for a leaf."""
+        return None if not self._op else _graph.node_of(self)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's ``.grad`` in ``backward()`` (a no-op on a leaf)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
+                               "requires_grad=False")
+        if self._op:
+            _retained.setdefault(self, True)
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
+        return bool(self._op) and self in _retained
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` whenever the gradient with respect to this tensor is computed;
+        a tensor it returns replaces the gradient. Returns a handle whose ``remove()`` undoes
+        the registration."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        return _graph.RemovableHandle(_hooks.setdefault(self, {}), hook)
 
     def __len__(self) -> int:
         return len(self._data)
@@ -380,7 +455,7 @@ class Tensor:
         if self._data.dtype != _default_dtype and self._data.dtype.kind == "f":
             extras.append(f"dtype={self._data.dtype}")
         if self._op:
-            extras.append(f"grad_fn=<{self._op}>")
+            extras.append(f"grad_fn=<{_graph.torch_name(self)}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
@@ -419,36 +494,17 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ----------------------------------------------------------------- backward
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
         """Backpropagate: accumulate d(self)/d(leaf) * gradient into every leaf's ``.grad``.
 
         ``gradient`` may be omitted only for a one-element tensor (it defaults to 1). The graph
-        walked is freed afterwards unless ``retain_graph=True``; a second backward through a
-        freed graph raises ``RuntimeError``.
+        walked is freed afterwards unless ``retain_graph=True`` (default: ``create_graph``); a
+        second backward through a freed graph raises ``RuntimeError``. ``create_graph=True``
+        records the backward pass itself, so the ``.grad`` tensors can be differentiated again.
+        ``inputs``: accumulate only into these tensors' ``.grad`` (leaves or not).
         """
-        if self._data.dtype.kind in "iub":
-            raise RuntimeError(
-                f"backward: this tensor has integer dtype {self._data.dtype}; integer tensors "
-                f"hold labels and indices and are not differentiable, and a cast to an "
-                f"integer type cuts the graph. Keep the value you differentiate in float32 "
-                f"or float64")
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad and has no graph; create the "
-                "inputs with requires_grad=True (and not inside no_grad) to differentiate")
-        if gradient is None:
-            if self._data.size != 1:
-                raise RuntimeError(
-                    f"backward: gradient can be implied only for a one-element (scalar) "
-                    f"output, got shape {self.shape}; pass gradient= with that shape")
-            seed = np.ones_like(self._data)
-        else:
-            seed = np.array(gradient._data if isinstance(gradient, Tensor) else gradient,
-                            dtype=self._data.dtype)
-            if seed.shape != self.shape:
-                raise ValueError(f"backward: gradient has shape {seed.shape}, but the output "
-                                 f"has shape {self.shape}; they must match")
-        _run_backward(self, seed, retain_graph)
+        _graph.run([self], [gradient], retain_graph, create_graph, inputs, who="backward")
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other):
@@ -773,15 +829,15 @@ def _data_of(value):
     return value._data if isinstance(value, Tensor) else value
 
 
-def _consumer_counts(root: Tensor) -> dict:
+def _consumer_counts(roots) -> dict:
     """For each node that needs a gradient, the number of recorded uses that send it one.
 
     A node's gradient is complete once every op that used it (counted once per use) has run
     its backward: these counts are the whole topological sort (Kahn's algorithm). One dict
     entry per node, iterative, and a straight chain costs one lookup per node.
     """
-    counts = {root: 0}  # tensors hash by identity, so they key dicts
-    stack = [root]
+    counts = dict.fromkeys(roots, 0)  # tensors hash by identity, so they key dicts
+    stack = list(counts)
     while stack:
         for parent in stack.pop()._parents:
             if parent.requires_grad:
@@ -793,48 +849,169 @@ def _consumer_counts(root: Tensor) -> dict:
     return counts
 
 
-def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
-    """Send ``seed`` back from ``root``: each node runs once, when all its consumers have."""
-    if root._backward is None and root._op:
-        raise RuntimeError(
-            "backward: trying to backward through the graph a second time; the first "
-            "backward() freed it. Call backward(retain_graph=True) the first time if you "
-            "need to backpropagate through the same graph twice")
-    pending = _consumer_counts(root)
-    grads = {root: seed}
-    assigned = set()  # ids of arrays already handed to a leaf's .grad in this pass
-    ready = [root]
-    finished = 0
-    while ready:
+def _needed_counts(roots, inputs) -> dict:
+    """``_consumer_counts`` restricted to the nodes through which a gradient reaches one of
+    ``inputs`` (``autograd.grad`` and ``backward(inputs=...)`` run no other backward)."""
+    counts = _consumer_counts(roots)
+    remaining, order = dict(counts), []
+    ready = [node for node, count in counts.items() if not count]
+    while ready:  # a dry run of Kahn's algorithm: consumers before the nodes they use
         node = ready.pop()
-        finished += 1
-        grad = grads.pop(node, None)
-        parents = node._parents
-        if grad is not None:
-            if node._backward is None:
-                if node._op:
-                    raise RuntimeError(
-                        f"backward: the graph through '{node._op}' was already freed by an "
-                        f"earlier backward(); pass retain_graph=True to the first call")
-                if (id(grad) in assigned or not isinstance(grad, np.ndarray)
-                        or grad.base is not None or not grad.flags.writeable):
-                    grad = np.array(grad)  # the leaf owns its .grad: no view, no shared buffer
-                assigned.add(id(grad))
-                node._grad = grad if node._grad is None else node._grad + grad
-                continue
-            for parent, parent_grad in zip(parents, node._backward(grad)):
-                if parent_grad is None or not parent.requires_grad:
-                    continue
-                existing = grads.get(parent)
-                grads[parent] = parent_grad if existing is None else existing + parent_grad
-            if not retain_graph:
-                node._backward = None
-                node._parents = ()
-        for parent in parents:
+        order.append(node)
+        for parent in node._parents:
             if parent.requires_grad:
-                pending[parent] -= 1
-                if not pending[parent]:
+                remaining[parent] -= 1
+                if not remaining[parent]:
                     ready.append(parent)
+    needed = set(inputs)
+    for node in reversed(order):
+        if node not in needed and any(parent in needed for parent in node._parents):
+            needed.add(node)
+    kept = {node: 0 for node in counts if node in needed}
+    for node in kept:
+        for parent in node._parents:
+            if parent in kept:
+                kept[parent] += 1
+    return kept
+
+
+# Tensor hooks and retain_grad() live outside the slots, in weak tables: a backward pass
+# looks at them only while some tensor has one, so the usual pass pays nothing for them.
+class _ByTensor:
+    """A table keyed by tensor identity that forgets a tensor when it is collected (weakref's
+    own tables compare keys with ``==``, which is elementwise for tensors)."""
+
+    def __init__(self):
+        self._entries = {}
+
+    def __bool__(self):
+        return bool(self._entries)
+
+    def get(self, tensor, default=None):
+        entry = self._entries.get(id(tensor))
+        return entry[1] if entry is not None and entry[0]() is tensor else default
+
+    def __contains__(self, tensor):
+        return self.get(tensor, self) is not self
+
+    def setdefault(self, tensor, value):
+        if tensor not in self:
+            key = id(tensor)
+            self._entries[key] = (weakref.ref(tensor, lambda _: self._entries.pop(key, None)),
+                                  value)
+        return self.get(tensor)
+
+
+_hooks = _ByTensor()     # tensor -> {handle id: fn}
+_retained = _ByTensor()  # non-leaf tensors that keep their .grad -> True
+
+
+def _apply_hooks(node: Tensor, grad, create_graph: bool):
+    """Run ``node``'s hooks on its gradient, in the order registered; a hook that returns a
+    tensor replaces the gradient (with the same shape)."""
+    for fn in tuple(_hooks.get(node, {}).values()):
+        result = fn(grad if isinstance(grad, Tensor) else Tensor._wrap(grad))
+        if result is None:
+            continue
+        if np.shape(result) != node.shape:
+            raise RuntimeError(f"hook {getattr(fn, '__name__', fn)!r} returned a gradient of "
+                               f"shape {np.shape(result)}; expected shape {node.shape}")
+        if create_graph:
+            grad = result if isinstance(result, Tensor) else Tensor._wrap(np.asarray(result))
+        else:
+            grad = np.asarray(_data_of(result), dtype=node._data.dtype)
+    return grad
+
+
+def _accumulate(node: Tensor, grad, assigned: set) -> None:
+    """Add ``grad`` into ``node``'s ``.grad``. On the ndarray path the tensor owns its array
+    (no view, no buffer shared with another tensor); under create_graph it is a tensor with a
+    graph, a differentiable copy at first and a differentiable sum after (as torch)."""
+    if isinstance(grad, Tensor):
+        total = _ops.clone(grad) if node._grad is None else node.grad + grad
+        node._grad, node._grad_tensor = total._data, total
+        return
+    if (id(grad) in assigned or not isinstance(grad, np.ndarray) or grad.base is not None
+            or not grad.flags.writeable):
+        grad = np.array(grad)
+    assigned.add(id(grad))
+    node._grad = grad if node._grad is None else node._grad + grad
+
+
+def _freed_error(op: str) -> RuntimeError:
+    return RuntimeError(
+        f"backward: trying to backward through the graph a second time: the graph through "
+        f"'{op}' was already freed by an earlier backward(). Call backward(retain_graph=True) "
+        f"the first time if you need to backpropagate through the same graph twice")
+
+
+def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
+                  inputs=None, accumulate: bool = True, observe=None):
+    """Send ``seeds`` back from ``roots``: each node runs once, when all its consumers have.
+
+    ``inputs=None``: every leaf (and tensor that called ``retain_grad()``) accumulates its
+    ``.grad``. Otherwise only the nodes leading to ``inputs`` run; with ``accumulate`` their
+    ``.grad`` accumulates (``backward(inputs=...)``), without it the gradients are returned,
+    one per input, None where unreached (``autograd.grad``). ``create_graph``: the seeds are
+    tensors and every backward runs on tensors under grad mode, so that it is recorded too.
+    ``observe(node, grad, parent_grads)`` sees every node's complete gradient and what its
+    backward sent to each parent (None for a leaf); ``st.viz.graph`` draws from it, with
+    ``accumulate=False`` and without hooks.
+    """
+    for root in roots:
+        if root._backward is None and root._op:
+            raise _freed_error(root._op)
+    pending = _consumer_counts(roots) if inputs is None else _needed_counts(roots, inputs)
+    grads = {}
+    for root, seed in zip(roots, seeds):
+        if root in pending:
+            grads[root] = seed if root not in grads else grads[root] + seed
+    targets = None if inputs is None else set(inputs)
+    found = {}
+    hooked = (bool(_hooks) or bool(_retained)) and observe is None
+    assigned = set()  # ids of arrays already handed to a tensor's .grad in this pass
+    ready = [root for root in grads if not pending[root]]
+    finished = 0
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            finished += 1
+            grad = grads.pop(node, None)
+            parents = node._parents
+            if grad is not None:
+                if hooked:
+                    grad = _apply_hooks(node, grad, create_graph)
+                    if accumulate and targets is None and node._op and node in _retained:
+                        _accumulate(node, grad, assigned)
+                if targets is not None and node in targets:
+                    if accumulate:
+                        _accumulate(node, grad, assigned)
+                    else:
+                        found[node] = grad
+                if node._backward is None:
+                    if node._op:
+                        raise _freed_error(node._op)
+                    if observe is not None:
+                        observe(node, grad, None)
+                    elif targets is None:
+                        _accumulate(node, grad, assigned)
+                    continue
+                if targets is None or any(parent in pending for parent in parents):
+                    sent = _send(node, grad, grads, pending, create_graph)
+                    if observe is not None:
+                        observe(node, grad, sent)
+                    if not retain_graph:
+                        node._backward = None
+                        node._parents = ()
+            for parent in parents:
+                if parent in pending:
+                    pending[parent] -= 1
+                    if not pending[parent]:
+                        ready.append(parent)
+    finally:
+        _grad_mode.enabled = previous
     if finished < len(pending):
         stuck = sorted({node._op or "leaf" for node, count in pending.items() if count})
         raise RuntimeError(
@@ -842,6 +1019,24 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             "by an inplace operation: the graph loops back through a tensor changed in place "
             f"(ops waiting on it: {', '.join(stuck)}), so no order of the chain rule exists; "
             "clone() the tensor before changing it in place")
+    return None if inputs is None else [found.get(t) for t in inputs]
+
+
+def _send(node: Tensor, grad, grads: dict, pending: dict, create_graph: bool) -> None:
+    """Run ``node``'s backward on ``grad`` and add each parent's share into ``grads``;
+    returns the shares."""
+    sent = node._backward(grad)
+    for parent, parent_grad in zip(node._parents, sent):
+        if parent_grad is None or parent not in pending:
+            continue
+        if create_graph and not isinstance(parent_grad, Tensor):
+            raise NotImplementedError(
+                f"backward(create_graph=True): the backward of '{node._op}' is not "
+                f"differentiable yet (it computed on arrays); differentiate once, without "
+                f"create_graph, or use ops whose backward is recorded")
+        existing = grads.get(parent)
+        grads[parent] = parent_grad if existing is None else existing + parent_grad
+    return sent
 
 
 # ------------------------------------------------------------------------ constructors
@@ -943,4 +1138,5 @@ def is_scalar(value) -> bool:
 
 
 from steepest import activations as _activations  # noqa: E402  (operators dispatch here)
+from steepest.autograd import graph as _graph  # noqa: E402
 from steepest import ops as _ops  # noqa: E402

@@ -59,8 +59,8 @@ def _grads(name: str, outputs: tuple, inputs: tuple, cotangents, create_graph: b
     differentiable = [(out, v) for out, v in zip(outputs, cotangents) if out.requires_grad]
     if differentiable:
         found = grad(tuple(o for o, _ in differentiable), inputs,
-                     tuple(v for _, v in differentiable), create_graph=create_graph,
-                     allow_unused=True)
+                     tuple(v for _, v in differentiable), retain_graph=True,
+                     create_graph=create_graph, allow_unused=True)
     else:
         found = (None,) * len(inputs)
     results = []

@@ -37,7 +37,7 @@ def _elementwise(name: str, grid: np.ndarray):
     out = ACTIVATIONS[name].function(z)
     out.sum().backward()
     # linear is the identity: out is z itself, and z.grad holds d(sum z)/dz = 1
-    return out._data.copy(), z.grad.copy(), ACTIVATIONS[name].derivative(grid)
+    return out._data.copy(), z._grad.copy(), ACTIVATIONS[name].derivative(grid)
 
 
 def _softmax_curve(grid: np.ndarray, other_scores):
@@ -47,7 +47,7 @@ def _softmax_curve(grid: np.ndarray, other_scores):
     p[:, 0].sum().backward()          # ∂p1/∂z1 lands in column 0 (each row independent)
     numpy_derivative = np.array([ACTIVATIONS["softmax"].derivative(row)[0, 0]
                                  for row in scores])
-    return p._data[:, 0].copy(), z.grad[:, 0].copy(), numpy_derivative
+    return p._data[:, 0].copy(), z._grad[:, 0].copy(), numpy_derivative
 
 
 def _span(values) -> str:

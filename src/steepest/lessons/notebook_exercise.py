@@ -88,7 +88,7 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
         prediction = x @ W1
         loss = _loss(prediction, target)
         loss.backward()
-        G1 = W1.grad.copy()
+        G1 = W1._grad.copy()
         gain = 2.0 * float(np.sum(np.square(INPUT))) / len(INPUT)  # 15: d(error)/d(lr) factor
         limit = 2.0 / gain
 

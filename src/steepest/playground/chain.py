@@ -33,7 +33,7 @@ def _local_derivative(activation, z: np.ndarray) -> np.ndarray:
     """f'(z) elementwise, from the activation's own backward pass."""
     t = st.tensor(z, requires_grad=True)
     st.sum(activation(t)).backward()
-    return t.grad
+    return t._grad
 
 
 def inspect(session, layer, row, col) -> dict:
@@ -51,14 +51,14 @@ def inspect(session, layer, row, col) -> dict:
 
     # Autodiff: the gradient the optimizer would use for this batch.
     parameters = list(session.model.parameters())
-    training_grads = [p.grad for p in parameters]  # the snapshot's gradient norms use these
+    training_grads = [p._grad for p in parameters]  # the snapshot's gradient norms use these
     session.model.zero_grad()
     loss = session.batch_loss(index)
     penalty = session.penalty()
     (loss if penalty is None else loss + penalty).backward()
-    autodiff = float(W.grad[row, col])
+    autodiff = float(W._grad[row, col])
     for parameter, grad in zip(parameters, training_grads):
-        parameter.grad = grad
+        parameter._grad = grad
 
     # Manual forward, keeping pre-activations z and activations a per Linear layer.
     modules = list(session.model)
@@ -77,7 +77,7 @@ def inspect(session, layer, row, col) -> dict:
                 a_prev = activation(st.tensor(z))._data
     out = st.tensor(z_list[-1], requires_grad=True)
     session.task.loss(out, st.tensor(T)).backward()
-    dL_dout = out.grad                                           # (n, outputs)
+    dL_dout = out._grad                                           # (n, outputs)
 
     later = [lin.out_features for lin in linears[layer + 1:]]   # units on the path after i
     n_paths = int(np.prod(later)) if later else 1

@@ -1,8 +1,9 @@
 """Capture the recorded graph behind a tensor, with the gradient of the output at every node.
 
 ``Tensor.backward`` keeps gradients only for leaves and frees the graph it walked. To show
-the chain rule node by node (as micrograd's ``draw_dot`` does), :func:`graph` runs its **own**
-reverse pass over the graph, calling each node's recorded backward closure, and keeps
+the chain rule node by node (as micrograd's ``draw_dot`` does), :func:`graph` runs the same
+reverse pass (``steepest.tensor._run_backward``) with an observer, keeping the graph and
+leaving every ``.grad`` alone (no hooks run), and keeps
 
 * every node's value and ∂output/∂node (intermediate nodes too),
 * along every edge ``parent → child`` the *product* ∂output/∂child · ∂child/∂parent that the
@@ -22,7 +23,8 @@ import weakref
 
 import numpy as np
 
-from steepest.tensor import Tensor
+from steepest.autograd import graph as autograd_graph
+from steepest.tensor import Tensor, _run_backward
 from steepest.viz.layout import collapse
 from steepest.viz.structure import LEAF, Edge, GraphData, Node
 from steepest.viz.text import parse_dict, to_dict, to_dot, to_json
@@ -104,22 +106,6 @@ def _check_capturable(output) -> None:
             "pass the result")
 
 
-def _seed(output: Tensor, gradient) -> np.ndarray:
-    if gradient is None:
-        if output._data.size != 1:
-            raise RuntimeError(
-                f"graph: the output has shape {output.shape}, so ∂output/∂node is not a "
-                f"gradient; pass gradient= with shape {output.shape} (the seed of the reverse "
-                f"pass, as for backward), or capture a scalar such as output.sum()")
-        return np.ones_like(output._data)
-    seed = np.array(gradient._data if isinstance(gradient, Tensor) else gradient,
-                    dtype=output._data.dtype)
-    if seed.shape != output.shape:
-        raise ValueError(f"graph: gradient has shape {seed.shape}, but the output has shape "
-                         f"{output.shape}; they must match")
-    return seed
-
-
 def _names(names) -> dict:
     """``{"w1": tensor, ...}`` (or pairs, e.g. ``model.named_parameters()``) → id → name."""
     if names is None:
@@ -156,7 +142,7 @@ def graph(output: Tensor, gradient=None, names=None) -> Graph:
     Graph, whose nodes run parents first and output last. Leaves' ``.grad`` are not changed.
     """
     _check_capturable(output)
-    seed = _seed(output, gradient)
+    seed = autograd_graph.seed(output, gradient, who="graph")
     tensors = _all_nodes(output)
     freed = [t for t in tensors if t._op and t._backward is None]
     if freed:
@@ -166,25 +152,23 @@ def graph(output: Tensor, gradient=None, names=None) -> Graph:
     given = _names(names)
     position = {id(t): i for i, t in enumerate(tensors)}
 
-    grads = {id(output): seed}
-    edges_by_target = {}
-    for tensor in reversed(tensors):
-        grad = grads.get(id(tensor))
-        if tensor.is_leaf or grad is None:
-            continue
-        products = tensor._backward(grad)
+    grads, edges_by_target = {}, {}
+
+    def observe(tensor, grad, products):
+        """Keep each node's gradient and, per edge, what the chain rule sent along it."""
+        grads[id(tensor)] = grad
+        if products is None:
+            return
         locals_ = (tensor._backward(np.ones_like(tensor._data)) if tensor._data.size == 1
                    else (None,) * len(tensor._parents))
-        edges = []
+        edges = edges_by_target[id(tensor)] = []
         for parent, product, local in zip(tensor._parents, products, locals_):
             wanted = parent.requires_grad and product is not None
             edges.append(Edge(position[id(parent)], position[id(tensor)],
                               local=_owned(local) if wanted and local is not None else None,
                               product=_owned(product) if wanted else None))
-            if wanted:
-                existing = grads.get(id(parent))
-                grads[id(parent)] = product if existing is None else existing + product
-        edges_by_target[id(tensor)] = edges
+
+    _run_backward([output], [seed], retain_graph=True, accumulate=False, observe=observe)
 
     nodes = []
     for i, tensor in enumerate(tensors):
