@@ -5,8 +5,7 @@
 ``st.autograd.functional`` builds jacobian, hessian, hvp, vhp, jvp and vjp on it.
 """
 
+from steepest.autograd import functional
 from steepest.autograd.graph import AccumulateGrad, Node, RemovableHandle, backward, grad
 
 __all__ = ["grad", "backward", "Node", "AccumulateGrad", "RemovableHandle", "functional"]
-
-from steepest.autograd import functional  # noqa: E402  (it builds on grad)

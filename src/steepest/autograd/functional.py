@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steepest.autograd import grad
+from steepest.autograd.graph import grad
 from steepest.ops import concatenate
 from steepest.tensor import Tensor
 
