@@ -15,8 +15,9 @@ it computes with NumPy on arrays (the fast first-order path); called with a Tens
 (``create_graph=True``) the same formula runs on tensors through these very ops, so it is
 recorded and can be differentiated again. The helpers below make one formula serve both:
 ``_operand`` (an input's values), ``_saved`` (the output's values), ``_math`` (NumPy or this
-module), ``_where`` and ``_reduce_to``. Masks (ReLU, clamp, max) are constants: their
-derivative is zero almost everywhere, as in torch.
+module), ``_where``, ``_masked`` and ``_reduce_to``. Masks (ReLU, clamp, max) are constants:
+their derivative is zero almost everywhere, as in torch, and they select rather than multiply
+where the upstream gradient holds a nan or inf (torch's ``threshold_backward``).
 """
 
 from __future__ import annotations
@@ -853,7 +854,7 @@ def _scatter(g, like: Tensor, index, basic: bool):
     else:
         np.add.at(grad, index, values)
     if isinstance(g, Tensor):
-        return _record(grad, (g,), lambda upstream: (upstream[index],), "IndexBackward")
+        return _record(grad, (g,), lambda upstream: (upstream[index],), "IndexAdd")
     return grad
 
 
