@@ -159,3 +159,15 @@ def test_activation_table_describes_the_seven():
         assert entry.formula and entry.range and entry.characteristic
         python_name = "identity" if entry.name == "linear" else entry.name  # course's "linear"
         assert entry.function is getattr(act, python_name)
+
+
+def test_relu_at_nan_passes_the_gradient_as_torch():
+    """torch's threshold_backward zeroes the gradient only where the input is ≤ 0: at a nan
+    input (nan ≤ 0 is false) the gradient passes."""
+    values = [np.nan, -1.0, 0.0, 2.0]
+    x = st.tensor(values, dtype=st.float64, requires_grad=True)
+    x_torch = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    st.relu(x).sum().backward()
+    torch.relu(x_torch).sum().backward()
+    np.testing.assert_array_equal(np.asarray(x.grad), x_torch.grad.numpy())
+    np.testing.assert_array_equal(np.asarray(x.grad), [1.0, 0.0, 0.0, 1.0])

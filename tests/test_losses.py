@@ -218,3 +218,52 @@ def test_cross_entropy_shape_errors():
 def test_binary_cross_entropy_rejects_non_probabilities():
     with pytest.raises(ValueError, match=r"binary_cross_entropy.*\[0, 1\].*with_logits"):
         st.losses.binary_cross_entropy(st.tensor([0.5, 1.5]), st.tensor([0.0, 1.0]))
+
+
+# --------------------------------------------- issue 22: targets get gradients, torch's epsilon
+def _loss_grads(fn, prediction, target, reduction):
+    ours = [st.tensor(v, dtype=st.float64, requires_grad=True) for v in (prediction, target)]
+    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
+              for v in (prediction, target)]
+    out_st, out_torch = fn(st.nn.functional, *ours, reduction), fn(F, *theirs, reduction)
+    seed = np.linspace(0.5, 1.5, out_st.numel()).reshape(out_st.shape)
+    out_st.backward(seed)
+    out_torch.backward(torch.tensor(seed))
+    return ours, theirs
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name, fn, prediction, target", [
+    ("cross_entropy", lambda f, z, p, r: f.cross_entropy(z, p, reduction=r),
+     [[1.0, 2.0], [0.5, -1.0]], [[0.3, 0.7], [0.9, 0.1]]),
+    ("cross_entropy_smoothed",
+     lambda f, z, p, r: f.cross_entropy(z, p, reduction=r, label_smoothing=0.2),
+     [[1.0, 2.0, -1.0]], [[0.3, 0.5, 0.2]]),
+    ("binary_cross_entropy", lambda f, p, t, r: f.binary_cross_entropy(p, t, reduction=r),
+     [0.2, 0.9, 1e-13, 0.5], [0.3, 1.0, 0.0, 0.5]),
+    ("binary_cross_entropy_with_logits",
+     lambda f, z, t, r: f.binary_cross_entropy_with_logits(z, t, reduction=r),
+     [0.5, -2.0, 30.0], [0.3, 1.0, 0.0]),
+])
+def test_loss_targets_receive_torchs_gradients(name, fn, prediction, target, reduction):
+    ours, theirs = _loss_grads(fn, prediction, target, reduction)
+    for position, (mine, torchs) in enumerate(zip(ours, theirs)):
+        assert mine.grad is not None, f"{name}: input {position} got no gradient"
+        np.testing.assert_allclose(np.asarray(mine.grad), torchs.grad.numpy(), rtol=1e-10,
+                                   err_msg=f"{name}: gradient of input {position}")
+
+
+def test_cross_entropy_target_gradient_of_the_reproducer():
+    z = st.tensor([[1.0, 2.0]], dtype=st.float64, requires_grad=True)
+    p = st.tensor([[0.3, 0.7]], dtype=st.float64, requires_grad=True)
+    st.nn.functional.cross_entropy(z, p).backward()
+    np.testing.assert_allclose(np.asarray(p.grad), [[1.3132616875, 0.3132616875]], rtol=1e-9)
+
+
+@pytest.mark.parametrize("p", [1e-12, 1 - 1e-12, 9.9999999e-13, 1e-13, 2e-12, 0.0, 1.0])
+def test_binary_cross_entropy_clamps_where_torch_does(p):
+    """torch clamps p(1 − p) at its float32 epsilon 1e-12 (9.99999996e-13), not at the float64
+    1e-12: at p = 1e-12 the product 1e-12 − 1e-24 lies between the two."""
+    ours, theirs = _loss_grads(lambda f, q, t, r: f.binary_cross_entropy(q, t, reduction=r),
+                               [p], [0.3], "sum")
+    np.testing.assert_allclose(np.asarray(ours[0].grad), theirs[0].grad.numpy(), rtol=1e-14)

@@ -4,6 +4,8 @@ ops' error messages."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -578,3 +580,87 @@ def test_reshape_and_shape_op_errors():
         st.stack([st.tensor(np.ones((2, 3))), st.tensor(np.ones((2, 4)))])
     with pytest.raises(ValueError, match=r"max.*empty"):
         st.tensor(np.ones((0, 3))).max()
+
+
+# ------------------------------------------------ issue 22: torch's edges and nan semantics
+def _grads_against_torch(fn, values, upstream=None):
+    """Gradients of fn(*values) (float64) in steepest and torch, under ``upstream`` (ones by
+    default), as lists of arrays."""
+    ours = [st.tensor(v, dtype=st.float64, requires_grad=True) for v in values]
+    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+    out_st, out_torch = fn(st, *ours), fn(torch, *theirs)
+    seed = np.ones(out_st.shape) if upstream is None else np.asarray(upstream, dtype=float)
+    out_st.backward(seed)
+    out_torch.backward(torch.tensor(seed))
+    return [np.asarray(t.grad) for t in ours], [t.grad.numpy() for t in theirs]
+
+
+@pytest.mark.parametrize("bias_shape", [(1,), ()], ids=["(1,)", "()"])
+def test_linear_bias_gradient_has_the_bias_shape(bias_shape):
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), rng.normal(size=bias_shape)]
+    ours, theirs = _grads_against_torch(
+        lambda m, x, w, b: m.nn.functional.linear(x, w, b), values)
+    assert ours[2].shape == bias_shape
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
+
+
+def test_pow_edges_match_torch_without_warnings():
+    """0**0 gives the base 0; a zero base with p ≥ 0 gives the exponent 0; a negative base gives
+    the exponent nan; 0**−1 gives −inf to both (torch's pow_backward formulas)."""
+    base, exponent = [0.0, -2.0, 0.0, 2.0, 0.0, -1.5], [0.0, 2.0, -1.0, 0.0, 3.0, 0.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours, theirs = _grads_against_torch(lambda m, a, b: a ** b, [base, exponent])
+        for p in (0.0, 1.5, -1.0, 2.0):
+            ours_scalar, theirs_scalar = _grads_against_torch(lambda m, a: a ** p,
+                                                              [[0.0, -1.0, 2.0]])
+            np.testing.assert_allclose(ours_scalar[0], theirs_scalar[0], rtol=1e-12,
+                                       err_msg=f"a ** {p}")
+        for c in (0.0, -2.0, 2.0):
+            ours_base, theirs_base = _grads_against_torch(lambda m, a: c ** a,
+                                                          [[2.0, 0.0, -1.0, 0.5]])
+            np.testing.assert_allclose(ours_base[0], theirs_base[0], rtol=1e-12,
+                                       err_msg=f"{c} ** a")
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
+    assert ours[0][0] == 0.0 and np.isnan(ours[1][1])
+
+
+def test_max_of_all_elements_routes_the_gradient_to_the_nan():
+    ours, theirs = _grads_against_torch(lambda m, a: a.max(), [[1.0, np.nan, 3.0, np.nan]])
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[0], [0.0, 0.5, 0.0, 0.5])
+    ours, theirs = _grads_against_torch(lambda m, a: a.min(), [[1.0, np.nan, -3.0]])
+    np.testing.assert_array_equal(ours[0], theirs[0])
+
+
+def test_max_along_an_axis_with_a_nan_row_gives_torchs_nan_row():
+    values = [[[1.0, np.nan, 3.0], [1.0, 2.0, 2.0]]]
+    ours, theirs = _grads_against_torch(
+        lambda m, a: a.amax(dim=1) if m is torch else a.max(axis=1), values)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+
+
+INF, NAN = np.inf, np.nan
+
+
+@pytest.mark.parametrize("name, fn, values, upstream", [
+    ("relu", lambda m, a: m.relu(a), [[NAN, -1.0, 1.0, 0.0, -2.0]], [1.0, INF, NAN, NAN, NAN]),
+    ("clamp", lambda m, a: m.clamp(a, 0.0, 0.7), [[-1.0, 1.0, 0.5, NAN]], [INF, NAN, 1.0, 1.0]),
+    ("where", lambda m, a: m.where(a > 0, a, a * 2), [[-1.0, 1.0]], [INF, NAN]),
+    ("maximum", lambda m, a: m.maximum(a, m.zeros(3, dtype=a.dtype)), [[NAN, -1.0, 0.0]],
+     [1.0, INF, NAN]),
+    ("max", lambda m, a: a.max().reshape(1), [[1.0, 5.0, 2.0]], [INF]),
+    ("max_dim", lambda m, a: a.max(0)[0].reshape(1), [[1.0, 5.0, 2.0]], [NAN]),
+    ("getitem", lambda m, a: a[1:], [[1.0, 5.0, 2.0]], [NAN, INF]),
+    ("nll", lambda m, a: m.nn.functional.nll_loss(a, m.tensor([1, 0]), reduction="none"),
+     [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]], [INF, NAN]),
+])
+def test_a_nan_or_inf_upstream_meets_a_zero_mask_as_in_torch(name, fn, values, upstream):
+    """torch selects (threshold_backward, where, masked_fill, scatter) rather than multiplying
+    by a 0/1 mask: an upstream nan or inf leaves the unselected entries exactly 0, and a nan
+    input passes ReLU's gradient (nan > 0 is false, so it is not thresholded away)."""
+    with np.errstate(invalid="ignore"):
+        ours, theirs = _grads_against_torch(fn, values, upstream)
+    np.testing.assert_array_equal(ours[0], theirs[0], err_msg=name)
