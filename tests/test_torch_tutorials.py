@@ -50,7 +50,8 @@ def both(program, *args):
 
 
 def _numpy(value):
-    return value.detach().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    return value.detach().numpy() if isinstance(value, (torch.Tensor, st.Tensor)) \
+        else np.asarray(value)
 
 
 def assert_same_state(torch_state: dict, st_state: dict):

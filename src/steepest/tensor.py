@@ -39,6 +39,7 @@ import numpy as np
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "randn_like", "full",
+    "full_like",
     "arange", "linspace", "from_numpy", "randn", "rand", "manual_seed", "default_generator",
     "no_grad", "enable_grad", "is_grad_enabled", "set_default_dtype", "get_default_dtype",
     "check_device", "float32", "float64", "int32", "int64",
@@ -167,9 +168,7 @@ def _as_array(data, dtype=None) -> np.ndarray:
             array = array.astype(_default_dtype, copy=False)
         elif array.dtype not in _FLOAT_DTYPES:
             array = array.astype(np.float32)  # float16 and friends: compute in float32
-    elif array.dtype.kind == "b":
-        array = array.astype(_default_dtype)
-    elif array.dtype.kind not in "iu":
+    elif array.dtype.kind not in "iub":
         raise TypeError(f"tensor: unsupported data of dtype {array.dtype}; expected numbers")
     return array
 
@@ -413,8 +412,26 @@ class Tensor:
         return int(self._data.reshape(()))
 
     def __array__(self, dtype=None, copy=None):
-        """NumPy's view of the tensor: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies."""
+        """NumPy's view of the tensor: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies.
+
+        Refused for a tensor that requires grad while grad mode is on, as torch refuses: a
+        NumPy function would compute on the values outside the graph, and the gradient would
+        silently miss that path (``(w * np.exp(w)).sum()``). Use ``st.exp(w)`` to stay in the
+        graph, or ``w.detach()`` for the values alone.
+        """
+        if self.requires_grad and _grad_mode.enabled:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad: a NumPy function would "
+                "compute outside the graph and its gradient would be lost. Use steepest's "
+                "own function (st.exp(w), not np.exp(w)) to differentiate through it, or "
+                "tensor.detach() (or .numpy() under st.no_grad()) for the values alone")
         return np.array(self._data, dtype=dtype, copy=copy)
+
+    def __iter__(self):
+        """The sub-tensors along the first axis (views, as torch); a 0-d tensor is not iterable."""
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
 
     __hash__ = object.__hash__
 
@@ -452,34 +469,34 @@ class Tensor:
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _ops.add(_ops._lift(self, other), other)
 
     def __radd__(self, other):
-        return _ops.add(self, other)
+        return _ops.add(_ops._lift(self, other), other)
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _ops.sub(_ops._lift(self, other), other)
 
     def __rsub__(self, other):
-        return _ops.rsub(self, other)
+        return _ops.rsub(_ops._lift(self, other), other)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _ops.mul(_ops._lift(self, other), other)
 
     def __rmul__(self, other):
-        return _ops.mul(self, other)
+        return _ops.mul(_ops._lift(self, other), other)
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _ops.div(_ops._lift(self, other, True), other)
 
     def __rtruediv__(self, other):
-        return _ops.rdiv(self, other)
+        return _ops.rdiv(_ops._lift(self, other, True), other)
 
     def __pow__(self, exponent):
-        return _ops.pow(self, exponent)
+        return _ops.pow(_ops._lift(self, exponent), exponent)
 
     def __rpow__(self, base):
-        return _ops.rpow(self, base)
+        return _ops.rpow(_ops._lift(self, base), base)
 
     def __neg__(self):
         return _ops.neg(self)
@@ -495,6 +512,40 @@ class Tensor:
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)
+
+    # bool and integer operators (not differentiable, except %, as torch)
+    def __and__(self, other):
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops.bitwise_xor(other, self)
+
+    def __invert__(self):
+        return _ops.bitwise_not(self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
 
     def __setitem__(self, index, value):
         """``x[index] = value`` in place (differentiable for a tensor in a graph: the overwritten
@@ -690,6 +741,178 @@ class Tensor:
     def log_softmax(self, axis=None, *, dim=None):
         return _activations.log_softmax(self, axis, dim=dim)
 
+    # torch's surface: statistics, maths, linear algebra, indexing and shape (issue 20 item 4)
+    def var(self, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
+            keepdims=None, ddof=None, dtype=None, out=None):
+        """Variance, unbiased by default as torch (``unbiased=False``/``correction=0`` for the
+        population variance; NumPy's ``ddof=`` is accepted, so ``np.var(t)`` stays NumPy's)."""
+        source = _numpy_call_args(self, "var", dtype, out)
+        return _ops.var(source, dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims, ddof=ddof)
+
+    def std(self, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
+            keepdims=None, ddof=None, dtype=None, out=None):
+        """Standard deviation, unbiased by default as torch (see ``var``)."""
+        source = _numpy_call_args(self, "std", dtype, out)
+        return _ops.std(source, dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims, ddof=ddof)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        return _ops.norm(self, p, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _ops.logsumexp(self, dim, keepdim)
+
+    def cumsum(self, dim, *, dtype=None):
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        return _ops.prod(self, dim, keepdim, dtype=dtype)
+
+    def log10(self):
+        return _ops.log10(self)
+
+    def log2(self):
+        return _ops.log2(self)
+
+    def log1p(self):
+        return _ops.log1p(self)
+
+    def expm1(self):
+        return _ops.expm1(self)
+
+    def rsqrt(self):
+        return _ops.rsqrt(self)
+
+    def square(self):
+        return _ops.square(self)
+
+    def sign(self):
+        return _ops.sign(self)
+
+    def floor(self):
+        return _ops.floor(self)
+
+    def ceil(self):
+        return _ops.ceil(self)
+
+    def round(self, decimals: int = 0):
+        return _ops.round(self, decimals)
+
+    def __round__(self, ndigits=None):
+        """``round(t)``: a one-element tensor as a Python number, as torch."""
+        value = self.item()
+        return round(value) if ndigits is None else round(value, ndigits)
+
+    def trunc(self):
+        return _ops.trunc(self)
+
+    def flip(self, *dims):
+        return _ops.flip(self, _shape_of(dims))
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def mm(self, other):
+        return _ops.mm(self, other)
+
+    def bmm(self, other):
+        return _ops.bmm(self, other)
+
+    def outer(self, other):
+        return _ops.outer(self, other)
+
+    def where(self, condition, other):
+        """``self`` where ``condition`` is True, else ``other`` (torch's ``x.where(c, y)``)."""
+        return _ops.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        """Set the elements where ``mask`` is True to ``value``, in place."""
+        return _inplace(self, "masked_fill_", lambda t: _ops.masked_fill(t, mask, value),
+                        (value,))
+
+    def gather(self, dim, index):
+        return _ops.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        return _ops.scatter(self, dim, index, src, value=value)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        """``scatter`` in place."""
+        return _inplace(self, "scatter_", lambda t: _ops.scatter(t, dim, index, src,
+                                                                 value=value), (src,))
+
+    def scatter_add(self, dim, index, src):
+        return _ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        """``scatter_add`` in place."""
+        return _inplace(self, "scatter_add_", lambda t: _ops.scatter_add(t, dim, index, src),
+                        (src,))
+
+    def index_select(self, dim, index):
+        return _ops.index_select(self, dim, index)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return _ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops.sort(self, dim, descending, stable).indices
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def expand(self, *sizes):
+        return _ops.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _ops.expand(self, other.shape)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, *sizes)
+
+    def split(self, split_size, dim=0):
+        return _ops.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ops.chunk(self, chunks, dim)
+
+    def dim(self) -> int:
+        """The number of dimensions (``ndim``), as torch."""
+        return self._data.ndim
+
+    def nelement(self) -> int:
+        """The number of elements (``numel``), as torch."""
+        return self._data.size
+
+    def floor_divide(self, other):
+        return _ops.floor_divide(self, other)
+
+    def remainder(self, other):
+        return _ops.remainder(self, other)
+
+    def logical_not(self):
+        return Tensor._wrap(np.logical_not(self._data))
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: a new leaf with copied values (a Parameter stays a Parameter),
+        as torch; only leaves can be copied, a computed tensor names ``detach()``."""
+        if not self.is_leaf:
+            raise RuntimeError("deepcopy: only tensors created by the user (graph leaves) "
+                               "support the deepcopy protocol; deepcopy x.detach() instead")
+        if id(self) in memo:
+            return memo[id(self)]
+        out = object.__new__(type(self))
+        Tensor.__init__(out, self._data.copy(), requires_grad=self.requires_grad)
+        if self._grad is not None:
+            out._grad = self._grad.copy()
+        out.name = self.name
+        memo[id(self)] = out
+        return out
+
 
 def _numpy_call_args(t: Tensor, op: str, dtype, out) -> Tensor:
     if out is not None:
@@ -845,9 +1068,16 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
 
 
 # ------------------------------------------------------------------------ constructors
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Make a tensor from data (copied). Python floats become float64 unless ``dtype`` says."""
+def tensor(data, requires_grad: bool = False, dtype=None, *, device=None) -> Tensor:
+    """Make a tensor from data (copied). Python floats become the default dtype unless
+    ``dtype`` says, ints int64, bools bool (a mask), as torch."""
+    _cpu_only(device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _cpu_only(device, who: str) -> None:
+    if device is not None:
+        check_device(device, who)
 
 
 def _shape_of(shape) -> tuple:
@@ -856,29 +1086,58 @@ def _shape_of(shape) -> tuple:
     return tuple(shape)
 
 
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _cpu_only(device, "zeros")
     return Tensor(np.zeros(_shape_of(shape), dtype=dtype or _default_dtype),
                   requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _cpu_only(device, "ones")
     return Tensor(np.ones(_shape_of(shape), dtype=dtype or _default_dtype),
                   requires_grad=requires_grad)
 
 
-def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full(shape, value, dtype=dtype or _default_dtype),
+def _dtype_of_value(value) -> np.dtype:
+    """torch's dtype for a fill value: bool, int64 for integers, the default float dtype."""
+    if isinstance(value, Tensor):
+        return value.dtype
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(np.bool_)
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return np.dtype(np.int64)
+    if isinstance(value, np.floating):
+        return np.dtype(value.dtype)
+    return _default_dtype
+
+
+def full(shape, value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    """A tensor of ``shape`` filled with ``value``, in the dtype torch infers from it (bool,
+    int64, or the default float dtype) unless ``dtype`` says."""
+    _cpu_only(device, "full")
+    shape = (shape,) if isinstance(shape, (numbers.Integral, np.integer)) else tuple(shape)
+    return Tensor(np.full(shape, _data_of(value), dtype=dtype or _dtype_of_value(value)),
                   requires_grad=requires_grad)
 
 
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """Zeros of ``t``'s shape and (unless ``dtype`` says) dtype."""
+    _cpu_only(device, "zeros_like")
     return Tensor(np.zeros_like(_data_of(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """Ones of ``t``'s shape and (unless ``dtype`` says) dtype."""
+    _cpu_only(device, "ones_like")
     return Tensor(np.ones_like(_data_of(t), dtype=dtype), requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, value, dtype=None, requires_grad: bool = False, *,
+              device=None) -> Tensor:
+    """``value`` in ``t``'s shape and (unless ``dtype`` says) dtype, as torch.full_like."""
+    _cpu_only(device, "full_like")
+    return Tensor(np.full_like(_data_of(t), _data_of(value), dtype=dtype),
+                  requires_grad=requires_grad)
 
 
 def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
@@ -889,9 +1148,11 @@ def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, generator=Non
     return randn(data.shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, *,
+           device=None) -> Tensor:
     """Values start, start + step, ... below end (``arange(n)`` counts 0 … n−1), as torch:
     int64 for integer arguments, the default float dtype if any argument is a float."""
+    _cpu_only(device, "arange")
     if end is None:
         start, end = 0, start
     if dtype is None and any(isinstance(v, (float, np.floating)) for v in (start, end, step)):
@@ -899,10 +1160,12 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False, *,
+             device=None) -> Tensor:
     """``steps`` evenly spaced values from start to end inclusive, computed as torch does:
     start + i·Δ for the first half, end − (steps−1−i)·Δ for the second half,
     Δ = (end − start)/(steps − 1)."""
+    _cpu_only(device, "linspace")
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     i = np.arange(steps, dtype=np.float64)
