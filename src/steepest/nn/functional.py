@@ -16,7 +16,9 @@ import warnings
 import numpy as np
 
 from steepest import activations, losses
-from steepest.ops import _record, as_tensor, astype, mean, reshape, rsqrt, scatter_add, var
+from steepest.ops import (
+    _record, as_tensor, astype, matmul, mean, reshape, rsqrt, scatter_add, var,
+)
 from steepest.ops import linear as _linear
 from steepest.tensor import Tensor, bump_version, default_generator, no_grad
 
@@ -87,7 +89,18 @@ def log_softmax(input, dim=None, dtype=None) -> Tensor:
 
 
 def linear(input, weight, bias=None) -> Tensor:
-    """input @ weightᵀ + bias, with weight of shape (out_features, in_features)."""
+    """input @ weightᵀ + bias, with weight of shape (out_features, in_features). A 1-D weight
+    (in_features,) gives input @ weight, one number per sample (as torch, without a bias)."""
+    weight = as_tensor(weight)
+    if weight.ndim == 1:
+        if bias is not None:
+            raise ValueError(f"linear: a 1-D weight (shape {weight.shape}) takes no bias, as "
+                             f"in torch; give the weight as (1, {weight.shape[0]}) for a "
+                             f"layer with one output and a bias")
+        return matmul(input, weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be (out_features, in_features) or 1-D, got "
+                         f"shape {weight.shape}")
     return _linear(input, weight, bias)
 
 
