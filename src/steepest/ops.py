@@ -1017,7 +1017,7 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim=None, *, correction=None, ax
     return sqrt(variance) if variance.requires_grad else _wrap(np.sqrt(variance._data))
 
 
-def norm(a: Tensor, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+def norm(a: Tensor, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     """The vector p-norm (Σ|a|ᵖ)^(1/p) over ``dim`` (all elements if None): p = 2 ('fro'),
     1, inf (max |a|), -inf (min |a|), 0 (the count of non-zeros) or any other number.
 
@@ -1072,7 +1072,7 @@ def norm(a: Tensor, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=Non
     return _record(np.asarray(out, dtype=a.dtype), (a,), backward, "Norm")
 
 
-def logsumexp(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+def logsumexp(a: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     """log Σ exp(a) over ``dim``, computed as m + log Σ exp(a − m) with m the maximum (0 where
     m is infinite), so large values do not overflow. Backward: g · softmax(a) = g·exp(a − out)."""
     axis, keepdims = _reduction_axes("logsumexp", a, dim, keepdim, axis, keepdims)
@@ -1128,7 +1128,7 @@ def flip(a: Tensor, dims) -> Tensor:
                                          np.flip(g, dims) if dims else g,), "Flip")
 
 
-def prod(a: Tensor, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
+def prod(a: Tensor, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None) -> Tensor:
     """Π a over ``dim`` (all elements if None). Backward: g times the product of the other
     elements, computed from products to the left and to the right (exact with zeros)."""
     if dtype is not None:
