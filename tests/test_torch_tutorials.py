@@ -263,7 +263,7 @@ def _initial_state():
                              st.nn.Linear(32, 32, generator=np.random.default_rng(2)),
                              st.nn.ReLU(),
                              st.nn.Linear(32, 10, generator=np.random.default_rng(3)))
-    return {f"linear_relu_stack.{k}": v for k, v in model.state_dict().items()}
+    return {f"linear_relu_stack.{k}": np.array(v) for k, v in model.state_dict().items()}
 
 
 def quickstart(torch, nn, DataLoader, TensorDataset, path):

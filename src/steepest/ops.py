@@ -35,7 +35,7 @@ __all__ = [
     "log1p", "expm1", "rsqrt", "square", "sign", "floor", "ceil", "round", "trunc", "dot", "mm",
     "bmm", "outer", "masked_fill", "gather", "scatter", "scatter_add", "index_select", "sort",
     "topk", "expand", "repeat", "split", "chunk", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "bitwise_not", "floor_divide", "remainder", "pad_zeros",
+    "bitwise_not", "floor_divide", "remainder",
 ]
 
 _wrap = Tensor._wrap
@@ -623,7 +623,7 @@ def where(condition, a=None, b=None):
     tensor per axis.
     """
     if a is None and b is None:
-        return nonzero_tuple(condition)
+        return _nonzero_tuple(condition)
     cond = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
     if is_scalar(a) and isinstance(b, Tensor):  # a Python scalar takes the tensor's dtype
         a = _wrap(np.asarray(_scalar(a), dtype=np.result_type(b._data, _scalar(a))))
@@ -1416,7 +1416,7 @@ def _scatter(op: str, a: Tensor, dim, index, src, reduce_add: bool) -> Tensor:
         if src_tensor.requires_grad:
             picked = getitem(g, parts) if isinstance(g, Tensor) else g[parts]
             pad = [(0, n_s - n_i) for n_i, n_s in zip(index.shape, src_tensor.shape)]
-            grad_src = pad_zeros(picked, pad) if isinstance(g, Tensor) else np.pad(picked, pad)
+            grad_src = _pad_zeros(picked, pad) if isinstance(g, Tensor) else np.pad(picked, pad)
         return grad_a, grad_src
     parents = (a,) if src_tensor is None else (a, src_tensor)
     return _record(out, parents, backward, "ScatterAdd" if reduce_add else "Scatter")
@@ -1428,7 +1428,7 @@ def _hit(shape: tuple, parts: tuple) -> np.ndarray:
     return hit
 
 
-def pad_zeros(a: Tensor, pad) -> Tensor:
+def _pad_zeros(a: Tensor, pad) -> Tensor:
     """``a`` padded with zeros, ``pad`` = [(before, after)] per axis; backward crops g."""
     crop = tuple(slice(before, before + n) for (before, _), n in zip(pad, a.shape))
     return _record(np.pad(a._data, pad), (a,), lambda g: (getitem(g, crop) if isinstance(
@@ -1659,7 +1659,7 @@ def remainder(a, b) -> Tensor:
     return _record(out, parents, backward, "Remainder")
 
 
-def nonzero_tuple(condition) -> tuple:
+def _nonzero_tuple(condition) -> tuple:
     """The indices where ``condition`` is true, one int64 tensor per axis (torch.where(c))."""
     data = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     return tuple(_wrap(i.astype(np.int64, copy=False)) for i in np.nonzero(data))
