@@ -1122,10 +1122,11 @@ def cumsum(a: Tensor, dim, *, dtype=None) -> Tensor:
 
 def flip(a: Tensor, dims) -> Tensor:
     """The elements in reverse order along ``dims``; backward flips g back."""
-    dims = _normalize_axis(dims, builtins.max(a.ndim, 1), "flip") if a.ndim else None
-    out = np.flip(a._data, dims).copy() if a.ndim else a._data.copy()
-    return _record(out, (a,), lambda g: (flip(g, dims) if isinstance(g, Tensor) else
-                                         np.flip(g, dims) if dims else g,), "Flip")
+    dims = _normalize_axis(dims, a.ndim, "flip")
+
+    def backward(g):
+        return (flip(g, dims) if isinstance(g, Tensor) else np.flip(g, dims),)
+    return _record(np.flip(a._data, dims).copy(), (a,), backward, "Flip")
 
 
 def prod(a: Tensor, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None) -> Tensor:
@@ -1343,14 +1344,12 @@ def masked_fill(a: Tensor, mask, value) -> Tensor:
         grad_a = g * keep if a.requires_grad else None
         if value_tensor is None:
             return (grad_a,)
-        grad_value = None
-        if value_tensor.requires_grad:
-            grad_value = (g * full_mask).sum()
-            if isinstance(grad_value, np.ndarray) or isinstance(grad_value, np.generic):
-                grad_value = np.asarray(grad_value, dtype=value_tensor.dtype)
-            elif grad_value.dtype != value_tensor.dtype:
-                grad_value = astype(grad_value, value_tensor.dtype)
-        return grad_a, grad_value
+        if not value_tensor.requires_grad:
+            return grad_a, None
+        grad_value = (g * full_mask).sum()
+        if isinstance(grad_value, Tensor):
+            return grad_a, astype(grad_value, value_tensor.dtype)
+        return grad_a, np.asarray(grad_value, dtype=value_tensor.dtype)
     parents = (a,) if value_tensor is None else (a, value_tensor)
     return _record(out, parents, backward, "MaskedFill")
 
@@ -1407,9 +1406,12 @@ def _scatter(op: str, a: Tensor, dim, index, src, reduce_add: bool) -> Tensor:
 
     def backward(g):
         grad_a = None
-        if a.requires_grad:
-            grad_a = g if reduce_add else masked_fill(g, _hit(a.shape, parts), 0.0) \
-                if isinstance(g, Tensor) else np.where(_hit(a.shape, parts), 0, g)
+        if a.requires_grad and reduce_add:
+            grad_a = g
+        elif a.requires_grad:  # the overwritten places pass nothing back
+            written = _hit(a.shape, parts)
+            grad_a = masked_fill(g, written, 0.0) if isinstance(g, Tensor) else \
+                np.where(written, 0, g)
         if src_tensor is None:
             return (grad_a,)
         grad_src = None

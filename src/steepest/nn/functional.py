@@ -212,8 +212,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
         raise IndexError(f"embedding: index out of range: the table has {rows} rows, got "
                          f"indices from {indices.min()} to {indices.max()}")
     if padding_idx is not None:
-        padding_idx = padding_idx % rows if -rows <= padding_idx < rows else _bad_padding(
-            padding_idx, rows)
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"embedding: padding_idx must be within the {rows} rows (-{rows} "
+                             f"to {rows - 1}), got {padding_idx}")
+        padding_idx %= rows
     flat = indices.reshape(-1) % rows
     keep = None if padding_idx is None else (flat != padding_idx)[:, None]
 
@@ -229,11 +231,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
         return (grad,)
     out = weight._data[flat].reshape(indices.shape + (width,))
     return _record(out, (weight,), backward, "Embedding")
-
-
-def _bad_padding(padding_idx, rows):
-    raise ValueError(f"embedding: padding_idx must be within the {rows} rows (-{rows} to "
-                     f"{rows - 1}), got {padding_idx}")
 
 
 def _channel_shape(input: Tensor, size: int) -> tuple:
