@@ -551,7 +551,7 @@ def test_clip_grad_norm_refuses_orders_that_are_not_sizes(norm_type):
     np.testing.assert_array_equal(w.grad, [1.0, 0.0, 2.0])
 
 
-# ----------------------------------------------------------------- layers of the courses (issue 20.6)
+# ------------------------------------------------------------- layers of the courses (issue 20.6)
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
@@ -703,7 +703,7 @@ def test_activation_modules_accept_inplace_false():
         nn.ReLU(inplace=True)
 
 
-# ----------------------------------------------------------------- state dicts as torch's (22.13, 24)
+# ------------------------------------------------------------- state dicts as torch's (22.13, 24)
 def _pair_of_models():
     layers = [(nn.Linear(2, 3, dtype=st.float64), torch.nn.Linear(2, 3).double()),
               (nn.ReLU(), torch.nn.ReLU()),

@@ -419,3 +419,46 @@ def test_float32_stays_float32_through_a_float64_scalar_tensor_with_its_gradient
     y.backward()
     assert np.asarray(x.grad).dtype == np.float32 and np.asarray(s.grad).dtype == np.float64
     assert float(np.asarray(s.grad)) == 3.0
+
+
+# ------------------------------------------------------------------------- more of torch's names
+@pytest.mark.parametrize("expression", [
+    lambda x, m: x.any(), lambda x, m: (x > 0).all(1), lambda x, m: x.any(0, keepdim=True),
+    lambda x, m: x.isnan(), lambda x, m: x.isinf(), lambda x, m: x.isfinite(),
+    lambda x, m: m.logical_and(x > 0, x < 1), lambda x, m: (x > 0).logical_or(x < -1),
+    lambda x, m: (x > 0).logical_xor(x > 1), lambda x, m: m.logical_not(x),
+    lambda x, m: x.eq(0.0), lambda x, m: x.ne(0.0), lambda x, m: x.lt(1.0),
+    lambda x, m: x.le(1.0), lambda x, m: x.gt(1.0), lambda x, m: x.ge(1.0),
+    lambda x, m: x.nonzero(), lambda x, m: m.nonzero(x, as_tuple=True)[1],
+    lambda x, m: x.count_nonzero(), lambda x, m: x.count_nonzero(dim=0),
+    lambda x, m: x.new_zeros(2, 3), lambda x, m: x.new_ones((2,)), lambda x, m: x.new_full(
+        (2,), 7), lambda x, m: x.new_tensor([1, 2]), lambda x, m: (x > 0).type_as(m.tensor([1])),
+], ids=lambda f: "")
+def test_non_differentiable_surface_as_torch(expression):
+    data = np.array([[0.0, 1.5, -2.0], [np.nan, 0.5, np.inf]])
+    ours, theirs = expression(st.tensor(data), st), expression(torch.tensor(data), torch)
+    assert ours.shape == tuple(theirs.shape)
+    assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch."))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("expression", [
+    lambda x: x.amax(1), lambda x: x.amin(0, keepdim=True), lambda x: x.amax(),
+    lambda x: x.maximum(x.flip(1)), lambda x: x.minimum(x * 0.5), lambda x: x.neg(),
+    lambda x: x.reciprocal(), lambda x: x.tril(), lambda x: x.triu(1),
+    lambda x: x.tril().masked_fill(x.tril() == 0, float("-inf")).softmax(-1),
+    lambda x: x.unbind(1)[2], lambda x: x.masked_select(x > 0.5), lambda x: x.tile(2),
+    lambda x: x.view_as(x.t()), lambda x: x.reshape_as(x.t()),
+], ids=lambda f: "")
+def test_differentiable_surface_as_torch(helper_test_op, float_dtype, expression):
+    data = np.array([[0.3, 1.5, -2.0], [1.5, 0.7, 0.2], [-0.1, 0.4, 2.2]])
+    helper_test_op(expression, inputs=[data], dtype=float_dtype)
+
+
+def test_containment_allclose_equal_and_layout_methods_as_torch():
+    x, tx = st.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    assert (2.0 in x) == (2.0 in tx) is True and (5.0 in x) == (5.0 in tx) is False
+    assert x.allclose(x + 1e-9) and not x.allclose(x + 1e-3) and st.allclose(x, x)
+    assert x.equal(st.tensor([1.0, 2.0, 3.0])) and not x.equal(st.tensor([1.0, 2.0]))
+    assert x.cpu() is x and x.contiguous() is x
+    assert x.is_floating_point() and not st.tensor([1]).is_floating_point()

@@ -26,6 +26,10 @@ from steepest.ops import (
     masked_fill, mm, norm, outer, prod, remainder, repeat, result_type, round, rsqrt, scatter,
     scatter_add, sign, sort, split, square, std, topk, trunc, var,
 )
+from steepest.ops import (
+    all, allclose, any, count_nonzero, equal, isfinite, isinf, isnan, logical_and, logical_not,
+    logical_or, logical_xor, masked_select, nonzero, tril, triu, unbind,
+)
 from steepest.activations import (
     binary_step, identity, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh,
 )

@@ -35,7 +35,9 @@ __all__ = [
     "log1p", "expm1", "rsqrt", "square", "sign", "floor", "ceil", "round", "trunc", "dot", "mm",
     "bmm", "outer", "masked_fill", "gather", "scatter", "scatter_add", "index_select", "sort",
     "topk", "expand", "repeat", "split", "chunk", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "bitwise_not", "floor_divide", "remainder",
+    "bitwise_not", "floor_divide", "remainder", "any", "all", "isnan", "isinf", "isfinite",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "tril", "triu", "unbind",
+    "masked_select", "nonzero", "count_nonzero", "allclose", "equal",
 ]
 
 _wrap = Tensor._wrap
@@ -371,7 +373,8 @@ def _normalize_axis(axis, ndim, op: str = "reduce", allow_duplicate: bool = Fals
         return None
     try:
         if ndim == 0:  # torch accepts dims 0 and -1 on a 0-d tensor: there is nothing to reduce
-            if any(d not in (0, -1) for d in (axis if isinstance(axis, tuple) else (axis,))):
+            dims = axis if isinstance(axis, tuple) else (axis,)
+            if builtins.any(d not in (0, -1) for d in dims):
                 raise AxisError(f"dim {axis} is out of range for a 0-d tensor (only 0 and -1)")
             return ()
         return normalize_axis_tuple(axis, ndim, allow_duplicate=allow_duplicate)
@@ -749,8 +752,8 @@ def _plain_index_part(part):
 def _is_basic_index(index) -> bool:
     """Slices, integers, None and Ellipsis select each element at most once."""
     parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(p, (slice, int, type(None), type(Ellipsis))) and not isinstance(p, bool)
-               for p in parts)
+    return builtins.all(isinstance(p, (slice, int, type(None), type(Ellipsis)))
+                        and not isinstance(p, bool) for p in parts)
 
 
 def getitem(a: Tensor, index) -> Tensor:
@@ -1390,7 +1393,7 @@ def _scatter(op: str, a: Tensor, dim, index, src, reduce_add: bool) -> Tensor:
     parts = _index_tuple(op, a, dim, index)
     src_tensor = src if isinstance(src, Tensor) else None
     if src_tensor is not None:
-        if src_tensor.ndim != index.ndim or any(
+        if src_tensor.ndim != index.ndim or builtins.any(
                 n_i > n_s for n_i, n_s in zip(index.shape, src_tensor.shape)):
             raise ValueError(f"{op}: src of shape {src_tensor.shape} must be at least as large "
                              f"as index {index.shape} in every dimension")
@@ -1513,7 +1516,7 @@ def expand(a: Tensor, *sizes) -> Tensor:
         raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
                          f"tensor's number of dimensions ({a.ndim}), shape {a.shape}")
     shape = tuple(n if n != -1 else a.shape[i - extra] for i, n in enumerate(sizes))
-    if any(n == -1 for n in sizes[:extra]):
+    if builtins.any(n == -1 for n in sizes[:extra]):
         raise ValueError(f"expand: -1 is not allowed for the new leading dimensions {sizes}")
     try:
         out = np.broadcast_to(a._data, shape)
@@ -1665,3 +1668,121 @@ def _nonzero_tuple(condition) -> tuple:
     """The indices where ``condition`` is true, one int64 tensor per axis (torch.where(c))."""
     data = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     return tuple(_wrap(i.astype(np.int64, copy=False)) for i in np.nonzero(data))
+
+
+# ---------------------------------------------------------------------------- more of torch's names
+def any(a: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    """Whether any element (along ``dim``) is non-zero: a bool tensor."""
+    axis, keepdims = _reduction_axes("any", a, dim, keepdim, axis, keepdims)
+    return _wrap(np.asarray(np.any(a._data, axis=axis, keepdims=keepdims)))
+
+
+def all(a: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    """Whether every element (along ``dim``) is non-zero: a bool tensor."""
+    axis, keepdims = _reduction_axes("all", a, dim, keepdim, axis, keepdims)
+    return _wrap(np.asarray(np.all(a._data, axis=axis, keepdims=keepdims)))
+
+
+def _elementwise_test(function, a) -> Tensor:
+    return _wrap(np.asarray(function(as_tensor(a)._data)))
+
+
+def isnan(a) -> Tensor:
+    """Where a is NaN (bool)."""
+    return _elementwise_test(np.isnan, a)
+
+
+def isinf(a) -> Tensor:
+    """Where a is ±inf (bool)."""
+    return _elementwise_test(np.isinf, a)
+
+
+def isfinite(a) -> Tensor:
+    """Where a is neither NaN nor ±inf (bool)."""
+    return _elementwise_test(np.isfinite, a)
+
+
+def logical_and(a, b) -> Tensor:
+    """a ∧ b, each read as a truth value (non-zero is True): a bool tensor."""
+    return _wrap(np.asarray(_binary("logical_and", np.logical_and, *_arrays(a, b))))
+
+
+def logical_or(a, b) -> Tensor:
+    """a ∨ b, each read as a truth value (non-zero is True): a bool tensor."""
+    return _wrap(np.asarray(_binary("logical_or", np.logical_or, *_arrays(a, b))))
+
+
+def logical_xor(a, b) -> Tensor:
+    """a ⊻ b, each read as a truth value (non-zero is True): a bool tensor."""
+    return _wrap(np.asarray(_binary("logical_xor", np.logical_xor, *_arrays(a, b))))
+
+
+def logical_not(a) -> Tensor:
+    """¬a, read as a truth value (non-zero is True): a bool tensor."""
+    return _elementwise_test(np.logical_not, a)
+
+
+def _arrays(*values) -> tuple:
+    return tuple(v._data if isinstance(v, Tensor) else _scalar(v) for v in values)
+
+
+def _triangle(name: str, keep, a: Tensor, diagonal: int) -> Tensor:
+    if a.ndim < 2:
+        raise ValueError(f"{name}: expected a tensor with at least 2 dimensions, got shape "
+                         f"{a.shape}")
+    rows, cols = a.shape[-2:]
+    mask = keep(np.ones((rows, cols), dtype=bool), diagonal)
+    return where(mask, a, 0)
+
+
+def tril(a: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (entries with col − row ≤ diagonal), the rest 0;
+    the gradient passes only through the kept entries."""
+    return _triangle("tril", np.tril, as_tensor(a), diagonal)
+
+
+def triu(a: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (entries with col − row ≥ diagonal), the rest 0;
+    the gradient passes only through the kept entries."""
+    return _triangle("triu", np.triu, as_tensor(a), diagonal)
+
+
+def unbind(a: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim``, each without that dim (views), as torch.unbind."""
+    axis = _one_axis("unbind", a, dim)
+    lead = (slice(None),) * axis
+    return tuple(getitem(a, lead + (i,)) for i in range(a.shape[axis]))
+
+
+def masked_select(a: Tensor, mask) -> Tensor:
+    """The elements where the bool ``mask`` (broadcast to a's shape) is True, as a 1-D tensor;
+    backward puts g back at those places."""
+    mask = _mask_of("masked_select", mask)
+    shape = np.broadcast_shapes(a.shape, mask.shape)
+    source = a if shape == a.shape else expand(a, shape)
+    return getitem(source, np.broadcast_to(mask, shape))
+
+
+def nonzero(a, as_tuple: bool = False):
+    """The indices of the non-zero elements: an (n, ndim) int64 tensor, or with ``as_tuple``
+    one index tensor per dim."""
+    if as_tuple:
+        return _nonzero_tuple(a)
+    return _wrap(np.argwhere(as_tensor(a)._data).astype(np.int64, copy=False))
+
+
+def count_nonzero(a: Tensor, dim=None) -> Tensor:
+    """The number of non-zero elements (along ``dim``), int64."""
+    axis = _normalize_axis(dim, a.ndim, "count_nonzero")
+    return _wrap(np.asarray(np.count_nonzero(a._data, axis=axis), dtype=np.int64))
+
+
+def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    """Whether |a − b| ≤ atol + rtol·|b| everywhere (torch's defaults)."""
+    return bool(np.allclose(*_arrays(as_tensor(a), as_tensor(b)), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
+
+
+def equal(a, b) -> bool:
+    """Whether a and b have the same shape and the same elements."""
+    return bool(np.array_equal(as_tensor(a)._data, as_tensor(b)._data))

@@ -895,7 +895,141 @@ class Tensor:
         return _ops.remainder(self, other)
 
     def logical_not(self):
-        return Tensor._wrap(np.logical_not(self._data))
+        return _ops.logical_not(self)
+
+    def logical_and(self, other):
+        return _ops.logical_and(self, other)
+
+    def logical_or(self, other):
+        return _ops.logical_or(self, other)
+
+    def logical_xor(self, other):
+        return _ops.logical_xor(self, other)
+
+    def any(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
+        _numpy_call_args(self, "any", None, out)
+        return _ops.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def all(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
+        _numpy_call_args(self, "all", None, out)
+        return _ops.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim=None, keepdim=False):
+        """The maximum over ``dim`` (all if None), its gradient shared among ties."""
+        return _ops.max(self, axis=dim, keepdims=keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        """The minimum over ``dim`` (all if None), its gradient shared among ties."""
+        return _ops.min(self, axis=dim, keepdims=keepdim)
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def isnan(self):
+        return _ops.isnan(self)
+
+    def isinf(self):
+        return _ops.isinf(self)
+
+    def isfinite(self):
+        return _ops.isfinite(self)
+
+    def maximum(self, other):
+        return _ops.maximum(self, other)
+
+    def minimum(self, other):
+        return _ops.minimum(self, other)
+
+    def neg(self):
+        return _ops.neg(self)
+
+    def reciprocal(self):
+        """1 / self; derivative −1/self²."""
+        return _ops.rdiv(_ops._lift(self, 1, True), 1)
+
+    def tril(self, diagonal=0):
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops.triu(self, diagonal)
+
+    def unbind(self, dim=0):
+        return _ops.unbind(self, dim)
+
+    def masked_select(self, mask):
+        return _ops.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple=False):
+        return _ops.nonzero(self, as_tuple)
+
+    def count_nonzero(self, dim=None):
+        return _ops.count_nonzero(self, dim)
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other) -> bool:
+        return _ops.equal(self, other)
+
+    def tile(self, *dims):
+        """``repeat`` with missing leading counts taken as 1, as torch.tile."""
+        dims = _shape_of(dims)
+        return _ops.repeat(self, (1,) * (self.ndim - len(dims)) + tuple(dims))
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        """Zeros of ``size`` in this tensor's dtype (unless ``dtype`` says)."""
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        """Ones of ``size`` in this tensor's dtype (unless ``dtype`` says)."""
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
+        """``fill_value`` in ``size``, in this tensor's dtype (unless ``dtype`` says)."""
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, requires_grad=False):
+        """A tensor of ``data`` in this tensor's dtype (unless ``dtype`` says)."""
+        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def cpu(self):
+        """This tensor: steepest computes on the CPU only."""
+        return self
+
+    def contiguous(self):
+        """This tensor (NumPy handles any memory layout)."""
+        return self
+
+    def __contains__(self, element) -> bool:
+        """``value in t``: whether any element equals ``value``, as torch."""
+        return bool(np.any(self._data == _data_of(element)))
 
     def __deepcopy__(self, memo):
         """``copy.deepcopy``: a new leaf with copied values (a Parameter stays a Parameter),
