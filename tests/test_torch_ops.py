@@ -462,3 +462,12 @@ def test_containment_allclose_equal_and_layout_methods_as_torch():
     assert x.equal(st.tensor([1.0, 2.0, 3.0])) and not x.equal(st.tensor([1.0, 2.0]))
     assert x.cpu() is x and x.contiguous() is x
     assert x.is_floating_point() and not st.tensor([1]).is_floating_point()
+
+
+@pytest.mark.parametrize("other", ["f64_0d", "i64", "f64"])
+def test_where_promotes_as_torch(same_default_dtype, other):
+    mask = [True, False]
+    ours = st.where(st.tensor(mask), OPERANDS["f32"](st), OPERANDS[other](st))
+    theirs = torch.where(torch.tensor(mask), OPERANDS["f32"](torch), OPERANDS[other](torch))
+    assert TORCH_DTYPES[ours.dtype] == theirs.dtype
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy())

@@ -638,6 +638,8 @@ def where(condition, a=None, b=None):
     except ValueError:
         raise ValueError(f"where: condition {cond.shape}, a {a.shape} and b {b.shape} do not "
                          f"broadcast together") from None
+    if a.dtype != b.dtype:  # torch's promotion: a 0-d float64 branch keeps float32 float32
+        out = out.astype(result_type(a, b), copy=False)
 
     def backward(g):
         zero = np.zeros((), dtype=g.dtype)
