@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import warnings
@@ -58,7 +59,7 @@ def test_update_to_weight_ratio_is_karpathys_log10_ratio():
 def test_relative_update_norms_measure_the_real_step():
     X, y = make_moons(50)
     model = _model([2, 8, 2])
-    before = model.state_dict()
+    before = copy.deepcopy(model.state_dict())  # state_dict aliases the weights, as torch
     _backward(model, X, y)
     grads = [model[0].weight.grad.numpy().copy(), model[2].weight.grad.numpy().copy()]
     st.optim.GD(model.parameters(), lr=0.5).step()
@@ -128,7 +129,7 @@ def test_lr_range_test_restores_weights_and_optimizer_state(digits, tmp_path):
     model = _model([64, 32, 10])
     optimizer = st.optim.Adam(model.parameters(), lr=1e-3)
     st.fit(model, CE, optimizer, X, y, epochs=1, verbose=0)  # non-empty Adam state
-    weights = model.state_dict()
+    weights = copy.deepcopy(model.state_dict())
     state = optimizer.state_dict()
 
     result = lr_range_test(model, CE, optimizer, X, y, start_lr=1e-6, end_lr=10.0,

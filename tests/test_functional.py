@@ -286,3 +286,73 @@ def test_softmax_without_dim_on_3d_input_warns_like_torch_and_uses_its_dim():
     with pytest.warns(UserWarning):
         expected = torch.nn.functional.softmax(torch.tensor(x))
     np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- issue 20.6, 22.23
+@pytest.mark.parametrize("num_classes", [-1, 6])
+def test_one_hot_as_torch(num_classes):
+    labels = [[0, 3], [2, 1]]
+    ours, theirs = F.one_hot(st.tensor(labels), num_classes), \
+        TF.one_hot(torch.tensor(labels), num_classes)
+    assert ours.dtype == np.int64 and ours.shape == tuple(theirs.shape)
+    assert ours.tolist() == theirs.tolist()
+    with pytest.raises(ValueError, match=r"class values must be in \[0, 3\)"):
+        F.one_hot(st.tensor([0, 3]), 3)
+    with pytest.raises(TypeError, match="integer"):
+        F.one_hot(st.tensor([0.0, 1.0]))
+
+
+def test_one_hot_rows_times_a_table_is_an_embedding_lookup(helper_test_op, float_dtype):
+    """Karpathy's makemore: ``F.one_hot(ix, 27).float() @ C`` equals ``C[ix]``."""
+    helper_test_op(lambda ix, table: F.one_hot(ix, 4).to(table.dtype) @ table
+                   if isinstance(ix, st.Tensor) else TF.one_hot(ix, 4).to(table.dtype) @ table,
+                   inputs=[np.array([3, 0, 3]), np.arange(8.0).reshape(4, 2)], dtype=float_dtype)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+def test_embedding_function_as_torch(helper_test_op, float_dtype, padding_idx):
+    helper_test_op(lambda ix, w: (F if isinstance(w, st.Tensor) else TF).embedding(
+        ix, w, padding_idx=padding_idx),
+        inputs=[np.array([[0, 2, 3], [3, 3, 1]]), np.arange(12.0).reshape(4, 3) / 5],
+        dtype=float_dtype)
+
+
+def test_batch_norm_function_in_training_updates_the_running_statistics_as_torch(
+        helper_test_op, float_dtype):
+    running = {}
+    for module in (st, torch):
+        running[module.__name__] = (module.zeros(3, dtype=getattr(module, str(float_dtype))),
+                                    module.ones(3, dtype=getattr(module, str(float_dtype))))
+
+    def bn(x, w, b):
+        mean, var = running[("steepest" if isinstance(x, st.Tensor) else "torch")]
+        return (F if isinstance(x, st.Tensor) else TF).batch_norm(
+            x, mean, var, w, b, training=True, momentum=0.2, eps=1e-3)
+    helper_test_op(bn, shapes=[(5, 3, 2), (3,), (3,)], dtype=float_dtype)
+    for ours, theirs in zip(running["steepest"], running["torch"]):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(),
+                                   rtol=1e-10 if float_dtype == np.float64 else 1e-5)
+
+
+def test_batch_norm_function_in_evaluation_as_torch(helper_test_op, float_dtype):
+    def bn(x, mean, var):
+        return (F if isinstance(x, st.Tensor) else TF).batch_norm(x, mean, var)
+    helper_test_op(bn, shapes=[(4, 3), (3,), (3,)], low=[-2.0, -1.0, 0.5], high=[2.0, 1.0, 2.0],
+                   dtype=float_dtype, requires_grad=[True, False, False])
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+def test_layer_norm_function_as_torch(helper_test_op, float_dtype, shape):
+    helper_test_op(lambda x, w, b: (F if isinstance(x, st.Tensor) else TF).layer_norm(
+        x, shape, w, b, eps=1e-4), shapes=[(4,) + shape, shape, shape], dtype=float_dtype)
+
+
+def test_linear_with_a_one_dimensional_weight_as_torch(helper_test_op, float_dtype):
+    helper_test_op(lambda x, w: (F if isinstance(x, st.Tensor) else TF).linear(x, w),
+                   shapes=[(4, 3), (3,)], dtype=float_dtype)
+    helper_test_op(lambda x, w: (F if isinstance(x, st.Tensor) else TF).linear(x, w),
+                   shapes=[(3,), (3,)], dtype=float_dtype)
+    with pytest.raises(RuntimeError):
+        TF.linear(torch.ones(2, 3), torch.ones(3), torch.ones(1))
+    with pytest.raises(ValueError, match="a 1-D weight .* takes no bias"):
+        F.linear(st.ones(2, 3), st.ones(3), st.ones(1))

@@ -132,9 +132,9 @@ def test_repr_shows_parameter_counts():
 def test_sequential_accepts_only_modules():
     model = nn.Sequential(nn.Linear(2, 2))
     assert model.append(nn.ReLU()) is model and len(model) == 2
-    with pytest.raises(TypeError, match="Sequential: layer 1 is a function"):
+    with pytest.raises(TypeError, match="Sequential: entry '1' is a function"):
         nn.Sequential(nn.ReLU(), st.relu)
-    with pytest.raises(TypeError, match="Sequential: layer 2 is a function"):
+    with pytest.raises(TypeError, match="Sequential: entry '2' is a function"):
         model.append(st.relu)  # not silently kept as a plain attribute that forward skips
     assert len(model) == 2
 
@@ -194,9 +194,9 @@ def test_state_dict_round_trip():
     assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     b.load_state_dict(state)
     for p, q in zip(a.parameters(), b.parameters()):
-        np.testing.assert_array_equal(p.numpy(), q.numpy())
-    state["0.bias"][:] = 99.0  # the state dict holds copies
-    assert not np.any(a[0].bias.numpy() == 99.0)
+        np.testing.assert_array_equal(p.data, q.data)
+    state["0.bias"][:] = 99.0  # the state dict's tensors alias the parameters, as torch's
+    assert np.all(np.asarray(a[0].bias.detach()) == 99.0)
 
 
 def test_load_state_dict_names_missing_and_unexpected_keys():
@@ -549,3 +549,253 @@ def test_clip_grad_norm_refuses_orders_that_are_not_sizes(norm_type):
     with pytest.raises(ValueError, match="norm_type must be > 0"):
         nn.utils.clip_grad_norm_([w], 1.0, norm_type=norm_type)
     np.testing.assert_array_equal(w.grad, [1.0, 0.0, 2.0])
+
+
+# ------------------------------------------------------------- layers of the courses (issue 20.6)
+TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def _torch_copy(module, torch_module):
+    """Give ``torch_module`` the parameters and buffers of ``module`` (same values)."""
+    torch_module.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
+                                  for k, v in module.state_dict().items()})
+    return torch_module
+
+
+def _compare_grads(module, torch_module, float_dtype):
+    tol = {"rtol": 1e-10, "atol": 1e-12} if float_dtype == np.float64 else \
+        {"rtol": 1e-5, "atol": 1e-5}
+    theirs = dict(torch_module.named_parameters())
+    for name, param in module.named_parameters():
+        np.testing.assert_allclose(np.asarray(param.grad), theirs[name].grad.numpy(), **tol,
+                                   err_msg=name)
+
+
+def test_embedding_looks_up_rows_and_accumulates_gradients_as_torch(float_dtype):
+    emb = nn.Embedding(5, 3, padding_idx=1, dtype=float_dtype)
+    assert emb.weight.shape == (5, 3) and emb.weight.dtype == float_dtype
+    assert not emb.weight.numpy()[1].any()                 # the padding row starts at zero
+    temb = _torch_copy(emb, torch.nn.Embedding(5, 3, padding_idx=1,
+                                               dtype=TORCH_DTYPE[float_dtype]))
+    idx = [[0, 1, 4], [4, 4, 2]]                            # repeats accumulate; 1 is padding
+    out, tout = emb(st.tensor(idx)), temb(torch.tensor(idx))
+    assert out.shape == tuple(tout.shape) == (2, 3, 3) and out.dtype == float_dtype
+    np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+    upstream = np.random.default_rng(0).standard_normal((2, 3, 3)).astype(float_dtype)
+    out.backward(upstream)
+    tout.backward(torch.from_numpy(upstream))
+    _compare_grads(emb, temb, float_dtype)
+    assert not np.asarray(emb.weight.grad)[1].any()
+    with pytest.raises(IndexError, match="the table has 5 rows"):
+        emb(st.tensor([5]))
+    with pytest.raises(TypeError, match="integer indices"):
+        emb(st.tensor([1.0]))
+
+
+def test_embedding_from_pretrained_is_frozen_as_torch():
+    table = st.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=st.float64)
+    emb = nn.Embedding.from_pretrained(table)
+    assert not emb.weight.requires_grad
+    assert emb(st.tensor([1, 0])).tolist() == [[3.0, 4.0], [1.0, 2.0]]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"momentum": None}, {"momentum": 0.3},
+                                    {"affine": False}, {"track_running_stats": False}])
+@pytest.mark.parametrize("shape", [(8, 3), (6, 3, 4)])
+def test_batch_norm_1d_in_training_and_evaluation_as_torch(float_dtype, kwargs, shape):
+    bn = nn.BatchNorm1d(3, dtype=float_dtype, **kwargs)
+    tbn = _torch_copy(bn, torch.nn.BatchNorm1d(3, dtype=TORCH_DTYPE[float_dtype], **kwargs))
+    assert list(bn.state_dict()) == list(tbn.state_dict())
+    tol = {"rtol": 1e-10, "atol": 1e-12} if float_dtype == np.float64 else \
+        {"rtol": 1e-5, "atol": 1e-5}
+    rng = np.random.default_rng(1)
+    for step in range(3):
+        x = (rng.standard_normal(shape) * (step + 1) + step).astype(float_dtype)
+        sx = st.tensor(x, requires_grad=True)
+        tx = torch.tensor(x, requires_grad=True)
+        out, tout = bn(sx), tbn(tx)
+        assert out.dtype == float_dtype and out.shape == tuple(tout.shape)
+        np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), **tol)
+        upstream = rng.standard_normal(shape).astype(float_dtype)
+        out.backward(upstream)
+        tout.backward(torch.from_numpy(upstream))
+        np.testing.assert_allclose(np.asarray(sx.grad), tx.grad.numpy(), **tol)
+    if bn.affine:
+        _compare_grads(bn, tbn, float_dtype)
+    for key, value in tbn.state_dict().items():
+        np.testing.assert_allclose(bn.state_dict()[key].numpy(), value.numpy(), **tol,
+                                   err_msg=key)
+    bn.eval()
+    tbn.eval()
+    x = rng.standard_normal(shape).astype(float_dtype)
+    np.testing.assert_allclose(bn(st.tensor(x)).detach().numpy(),
+                               tbn(torch.tensor(x)).detach().numpy(), **tol)
+
+
+def test_batch_norm_refuses_one_value_per_channel_in_training_and_wrong_channels():
+    bn = nn.BatchNorm1d(3, dtype=st.float64)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bn(st.zeros(1, 3, dtype=st.float64))
+    with pytest.raises(ValueError, match="expected 3 channels"):
+        bn(st.zeros(4, 2, dtype=st.float64))
+    bn.eval()
+    assert bn(st.zeros(1, 3, dtype=st.float64)).shape == (1, 3)   # fine in evaluation
+
+
+def test_batch_norm_buffers_follow_to_dtype_and_load_from_torch():
+    tbn = torch.nn.BatchNorm1d(2).double()
+    tbn(torch.randn(5, 2, dtype=torch.float64))
+    bn = nn.BatchNorm1d(2, dtype=st.float32)
+    result = bn.load_state_dict({k: v.numpy() for k, v in tbn.state_dict().items()})
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_allclose(bn.running_var.numpy(), tbn.running_var.numpy(), rtol=1e-6)
+    assert int(bn.num_batches_tracked) == 1
+    bn.double()
+    assert bn.running_mean.dtype == np.float64 and bn.num_batches_tracked.dtype == np.int64
+    assert [name for name, _ in bn.named_buffers()] == ["running_mean", "running_var",
+                                                         "num_batches_tracked"]
+    assert len(list(bn.parameters())) == 2
+
+
+@pytest.mark.parametrize("normalized_shape,kwargs", [
+    (4, {}), ((3, 4), {}), (4, {"elementwise_affine": False}), (4, {"bias": False}),
+])
+def test_layer_norm_as_torch(float_dtype, normalized_shape, kwargs):
+    ln = nn.LayerNorm(normalized_shape, dtype=float_dtype, **kwargs)
+    tln = torch.nn.LayerNorm(normalized_shape, dtype=TORCH_DTYPE[float_dtype], **kwargs)
+    rng = np.random.default_rng(2)
+    with st.no_grad(), torch.no_grad():
+        for param, tparam in zip(ln.parameters(), tln.parameters()):
+            values = rng.standard_normal(param.shape).astype(float_dtype)
+            param.copy_(st.tensor(values))
+            tparam.copy_(torch.from_numpy(values))
+    x = rng.standard_normal((2, 3, 4)).astype(float_dtype)
+    sx, tx = st.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = ln(sx), tln(tx)
+    tol = {"rtol": 1e-10, "atol": 1e-12} if float_dtype == np.float64 else \
+        {"rtol": 1e-5, "atol": 1e-5}
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), **tol)
+    upstream = rng.standard_normal(x.shape).astype(float_dtype)
+    out.backward(upstream)
+    tout.backward(torch.from_numpy(upstream))
+    np.testing.assert_allclose(np.asarray(sx.grad), tx.grad.numpy(), **tol)
+    _compare_grads(ln, tln, float_dtype)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m, **kw: m.nn.Linear(2, 3, **kw), lambda m, **kw: m.nn.Embedding(4, 2, **kw),
+    lambda m, **kw: m.nn.BatchNorm1d(3, **kw), lambda m, **kw: m.nn.LayerNorm(3, **kw),
+], ids=["Linear", "Embedding", "BatchNorm1d", "LayerNorm"])
+def test_layers_accept_torch_factory_keywords(make):
+    layer = make(st, device="cpu", dtype=st.float32)
+    assert all(p.dtype == np.float32 for p in layer.parameters())
+    make(torch, device="cpu", dtype=torch.float32)
+    with pytest.raises(ValueError, match="device 'cuda' is not available"):
+        make(st, device="cuda")
+
+
+def test_activation_modules_accept_inplace_false():
+    for m in (st, torch):
+        m.nn.ReLU(inplace=False)
+        m.nn.LeakyReLU(0.1, inplace=False)
+        m.nn.Dropout(0.5, inplace=False)
+    with pytest.raises(NotImplementedError, match="inplace=True is not supported"):
+        nn.ReLU(inplace=True)
+
+
+# ------------------------------------------------------------- state dicts as torch's (22.13, 24)
+def _pair_of_models():
+    layers = [(nn.Linear(2, 3, dtype=st.float64), torch.nn.Linear(2, 3).double()),
+              (nn.ReLU(), torch.nn.ReLU()),
+              (nn.Linear(3, 1, dtype=st.float64), torch.nn.Linear(3, 1).double())]
+    return nn.Sequential(*[a for a, _ in layers]), torch.nn.Sequential(*[b for _, b in layers])
+
+
+def test_a_slice_of_sequential_keeps_its_keys_as_torch():
+    model, tmodel = _pair_of_models()
+    assert list(model[1:].state_dict()) == list(tmodel[1:].state_dict()) == ["2.weight",
+                                                                               "2.bias"]
+    assert model[1:][1] is model[2] and len(model[::2]) == 2
+
+
+def test_a_module_shared_twice_keeps_both_key_sets_as_torch():
+    shared, tshared = nn.Linear(2, 2, dtype=st.float64), torch.nn.Linear(2, 2).double()
+    model, tmodel = nn.Sequential(shared, nn.ReLU(), shared), \
+        torch.nn.Sequential(tshared, torch.nn.ReLU(), tshared)
+    assert list(model.state_dict()) == list(tmodel.state_dict())
+    assert len(list(model.parameters())) == len(list(tmodel.parameters())) == 2
+    result = model.load_state_dict({k: v.detach().numpy() for k, v in
+                                     tmodel.state_dict().items()})
+    assert result == ([], [])
+    np.testing.assert_array_equal(shared.weight.detach().numpy(), tshared.weight.detach().numpy())
+
+
+def test_state_dict_tensors_alias_the_parameters_as_torch():
+    model, tmodel = _pair_of_models()
+    state, tstate = model.state_dict(), tmodel.state_dict()
+    assert isinstance(state["0.weight"], st.Tensor) and not state["0.weight"].requires_grad
+    state["0.bias"].fill_(3.0)
+    tstate["0.bias"].fill_(3.0)
+    assert model[0].bias.tolist() == tmodel[0].bias.tolist() == [3.0, 3.0, 3.0]
+    snapshot = __import__("copy").deepcopy(model.state_dict())   # a copy, as in torch
+    with st.no_grad():
+        model[0].bias.fill_(0.0)
+    assert snapshot["0.bias"].tolist() == [3.0, 3.0, 3.0]
+
+
+def test_load_state_dict_returns_missing_and_unexpected_keys_as_torch():
+    model, tmodel = _pair_of_models()
+    state = {k: v.detach().numpy() for k, v in tmodel.state_dict().items()}
+    assert model.load_state_dict(state) == tmodel.load_state_dict(tmodel.state_dict())
+    del state["2.bias"]
+    state["extra"] = np.zeros(1)
+    ours = model.load_state_dict(state, strict=False)
+    theirs = tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()},
+                                    strict=False)
+    assert ours.missing_keys == theirs.missing_keys == ["2.bias"]
+    assert ours.unexpected_keys == theirs.unexpected_keys == ["extra"]
+
+
+def test_sequential_from_an_ordered_dict_and_list_operations_as_torch():
+    from collections import OrderedDict
+
+    def build(m):
+        return m.nn.Sequential(OrderedDict([("fc", m.nn.Linear(2, 3)), ("act", m.nn.ReLU())]))
+    model, tmodel = build(st), build(torch)
+    assert list(model.state_dict()) == list(tmodel.state_dict()) == ["fc.weight", "fc.bias"]
+    assert isinstance(model.fc, nn.Linear) and isinstance(model[1], nn.ReLU)
+
+    def grow(m, seq):
+        seq.append(m.nn.Linear(3, 4))
+        seq.insert(1, m.nn.Tanh())
+        seq.extend([m.nn.Sigmoid(), m.nn.Linear(4, 1)])
+        seq[0] = m.nn.Linear(2, 3)
+        del seq[2]
+        return [type(layer).__name__ for layer in seq], list(seq.state_dict())
+    assert grow(st, nn.Sequential(nn.Linear(2, 3), nn.ReLU())) == \
+        grow(torch, torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU()))
+    seq, tseq = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid()), \
+        torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid())
+    del seq[0:2]
+    del tseq[0:2]
+    assert [type(x).__name__ for x in seq] == [type(x).__name__ for x in tseq] == ["Sigmoid"]
+    assert list(seq._modules) == list(tseq._modules) == ["0"]
+    with pytest.raises(IndexError, match="index 3 is out of range"):
+        seq[3]
+
+
+# ----------------------------------------------------------------- init (22.23, 24)
+def test_calculate_gain_selu_and_friends_as_torch():
+    for name in ("selu", "conv3d", "conv_transpose2d", "tanh", "relu", "sigmoid", "linear"):
+        assert init.calculate_gain(name) == pytest.approx(torch.nn.init.calculate_gain(name))
+    assert init.calculate_gain("leaky_relu", 0.2) == \
+        pytest.approx(torch.nn.init.calculate_gain("leaky_relu", 0.2))
+
+
+@pytest.mark.parametrize("name", ["kaiming_uniform_", "kaiming_normal_"])
+def test_kaiming_on_an_empty_tensor_warns_and_returns_it_as_torch(name):
+    empty = st.zeros(0, 3, dtype=st.float64)
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        assert getattr(init, name)(empty) is empty
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        getattr(torch.nn.init, name)(torch.zeros(0, 3))

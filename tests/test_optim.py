@@ -10,6 +10,8 @@ differences where a gradient crosses zero), and must agree to 1e-5.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -224,7 +226,7 @@ def test_state_dict_resume_equals_uninterrupted_run(name, kwargs):
 
     model_a, opt_a = make(1)
     train(model_a, opt_a, 10)
-    model_state, opt_state = model_a.state_dict(), opt_a.state_dict()
+    model_state, opt_state = copy.deepcopy(model_a.state_dict()), opt_a.state_dict()
     train(model_a, opt_a, 3)  # the checkpoint must not change when training goes on
     model_b, opt_b = make(99)
     model_b.load_state_dict(model_state)

@@ -519,3 +519,140 @@ def test_backward_after_an_optimizer_step_through_a_graph_of_the_old_weights_rai
     torch.optim.SGD([tw], lr=0.1).step()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         tloss.backward()
+
+
+# ------------------------------------------------------------------------- issue 22, items 1-5, 23
+@pytest.mark.parametrize("index", [np.int64(1), np.int32(1), st.tensor(1)],
+                         ids=["np.int64", "np.int32", "0-d tensor"])
+def test_integer_scalar_indices_give_views_that_share_the_version_counter(index):
+    """An in-place edit through ``y[np.int64(1)]`` must be seen by backward, as torch raises."""
+    w = st.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=st.float64, requires_grad=True)
+    y = w * 1.0
+    z = (y ** 2).sum()
+    view = y[index]
+    assert np.shares_memory(view.numpy(), y.numpy())
+    with st.no_grad():
+        view.mul_(10)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+    tw = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    ty = tw * 1.0
+    tz = (ty ** 2).sum()
+    with torch.no_grad():
+        ty[1].mul_(10)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        tz.backward()
+
+
+def test_numpy_functions_refuse_a_tensor_that_requires_grad_as_torch():
+    w = st.tensor([1.0, 2.0], dtype=st.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Can't call numpy\(\).*st\.exp.*detach"):
+        (w * np.exp(w)).sum()
+    with pytest.raises(RuntimeError, match="Can't call numpy"):
+        np.exp(torch.tensor([1.0], requires_grad=True))
+    (w * st.exp(w)).sum().backward()     # the right way: [5.44, 22.17]
+    np.testing.assert_allclose(np.asarray(w.grad), [2 * np.e, 3 * np.e ** 2], rtol=1e-12)
+    np.testing.assert_array_equal(np.exp(w.detach()), np.exp([1.0, 2.0]))
+    with st.no_grad():                   # outside grad mode the values are all there is
+        np.testing.assert_array_equal(np.asarray(w), [1.0, 2.0])
+    assert np.asarray(st.tensor([1.0, 2.0])).tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("edit", [
+    lambda y, m: y[0].fill_(5), lambda y, m: y[m.tensor(0)].mul_(3),
+    lambda y, m: y[np.int64(0)].add_(1), lambda y, m: y[-1].fill_(7),
+], ids=["fill_", "tensor index mul_", "np.int64 add_", "negative fill_"])
+def test_writes_through_element_views_as_torch(edit):
+    data = [[1.0, 2.0], [3.0, 4.0]]
+    for shape in ((2, 2), (4,)):
+        y = st.tensor(data, dtype=st.float64).reshape(shape)
+        ty = torch.tensor(data, dtype=torch.float64).reshape(shape)
+        edit(y, st)
+        edit(ty, torch)
+        assert y.tolist() == ty.tolist()
+    y, ty = st.tensor(data, dtype=st.float64), torch.tensor(data, dtype=torch.float64)
+    y[1, 0].zero_()
+    ty[1, 0].zero_()
+    assert y.tolist() == ty.tolist()
+
+
+def test_a_zero_dimensional_tensor_is_not_iterable_as_torch():
+    for module in (st, torch):
+        with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+            list(module.tensor(5.0))
+        with pytest.raises(TypeError):
+            sum(module.tensor(2.0))
+    rows = list(st.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert [r.tolist() for r in rows] == [[1.0, 2.0], [3.0, 4.0]]
+    assert sum(st.tensor([1.0, 2.0, 3.0])).item() == 6.0
+
+
+@pytest.mark.parametrize("kwargs", [{"min": 1.5}, {"max": 2.5}, {"min": 1.5, "max": 2.5},
+                                    {"min": 2}, {"min": st.tensor(1.5)}])
+def test_clamp_of_an_integer_tensor_promotes_as_torch(kwargs):
+    torch_kwargs = {k: torch.tensor(v.item()) if isinstance(v, st.Tensor) else v
+                    for k, v in kwargs.items()}
+    ours = st.tensor([1, 2, 3]).clamp(**kwargs)
+    theirs = torch.tensor([1, 2, 3]).clamp(**torch_kwargs)
+    assert ours.tolist() == theirs.tolist()
+    assert ours.dtype.kind == ("f" if theirs.dtype.is_floating_point else "i")
+
+
+def test_clamp_in_place_refuses_a_float_bound_on_an_integer_tensor_as_torch():
+    x = st.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError):
+        torch.tensor([1, 2, 3]).clamp_(min=1.5)
+    with pytest.raises(TypeError, match="can't be cast"):
+        x.clamp_(min=1.5)
+    assert x.tolist() == [1, 2, 3]
+    assert st.tensor([1, 5]).clamp_(max=3).tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "argmax", "std", "logsumexp",
+                                "cumsum", "prod"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_dim_0_and_minus_1_on_a_zero_dimensional_tensor_as_torch(op, dim):
+    theirs = getattr(torch.tensor(2.0, dtype=torch.float64), op)(dim)
+    ours = getattr(st.tensor(2.0, dtype=st.float64), op)(dim)
+    if isinstance(theirs, tuple):
+        ours, theirs = ours[0], theirs[0]
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_dim_out_of_range_on_a_zero_dimensional_tensor_is_refused_as_torch():
+    with pytest.raises(IndexError):
+        torch.tensor(2.0).max(3)
+    with pytest.raises(IndexError, match="max: dim 3 is out of range for a 0-d tensor"):
+        st.tensor(2.0).max(3)
+    with pytest.raises(IndexError):
+        st.tensor(2.0).sum(1)
+
+
+def test_max_and_argmax_of_an_empty_tensor_along_a_non_empty_dim_as_torch():
+    ours, theirs = st.zeros(0, 3).max(1), torch.zeros(0, 3).max(1)
+    assert ours.values.shape == tuple(theirs.values.shape) == (0,)
+    assert ours.indices.shape == (0,) and ours.indices.dtype == np.int64
+    assert st.zeros(0, 3).argmax(1).shape == tuple(torch.zeros(0, 3).argmax(1).shape)
+    with pytest.raises(IndexError):
+        torch.zeros(0, 3).max(0)
+    with pytest.raises(ValueError, match="cannot reduce an empty tensor"):
+        st.zeros(0, 3).max(0)
+    with pytest.raises(ValueError, match="cannot reduce an empty tensor"):
+        st.zeros(0, 3).max()
+
+
+def test_deepcopy_of_leaves_and_modules():
+    import copy
+    w = st.tensor([1.0, 2.0], dtype=st.float64, requires_grad=True)
+    w2 = copy.deepcopy(w)
+    assert w2.requires_grad and w2.tolist() == [1.0, 2.0]
+    assert not np.shares_memory(w2.numpy(), w.numpy())
+    with pytest.raises(RuntimeError, match="only tensors created by the user"):
+        copy.deepcopy(w * 2)
+    model = st.nn.Linear(2, 1, dtype=st.float64)
+    clone = copy.deepcopy(model)
+    assert isinstance(clone.weight, st.nn.Parameter)
+    with st.no_grad():
+        clone.weight.fill_(0.0)
+    assert model.weight.numpy().any()

@@ -50,7 +50,8 @@ def both(program, *args):
 
 
 def _numpy(value):
-    return value.detach().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    return value.detach().numpy() if isinstance(value, (torch.Tensor, st.Tensor)) \
+        else np.asarray(value)
 
 
 def assert_same_state(torch_state: dict, st_state: dict):
@@ -262,7 +263,7 @@ def _initial_state():
                              st.nn.Linear(32, 32, generator=np.random.default_rng(2)),
                              st.nn.ReLU(),
                              st.nn.Linear(32, 10, generator=np.random.default_rng(3)))
-    return {f"linear_relu_stack.{k}": v for k, v in model.state_dict().items()}
+    return {f"linear_relu_stack.{k}": np.array(v) for k, v in model.state_dict().items()}
 
 
 def quickstart(torch, nn, DataLoader, TensorDataset, path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import sys
@@ -249,7 +250,7 @@ BAD_INPUTS = [
 def test_bad_input_is_rejected_before_training_with_a_clear_message(change, kwargs, message):
     X, y = make_moons(40)
     model = _small_model()
-    before = model.state_dict()
+    before = copy.deepcopy(model.state_dict())  # state_dict aliases the weights, as torch
     X, y = change(X, y)
     with pytest.raises(ValueError, match=message):
         st.fit(model, CE, st.optim.SGD(model.parameters(), lr=0.1), X, y, verbose=0, **kwargs)

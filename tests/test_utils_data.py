@@ -116,7 +116,7 @@ def test_random_split_and_loader_errors():
     dataset = TensorDataset(X, Y)
     with pytest.raises(ValueError, match=r"random_split: lengths must be counts summing to .*22"):
         random_split(dataset, [10, 10])
-    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or None, got 0"):
         DataLoader(dataset, batch_size=0)
     with pytest.raises(TypeError, match="dataset must support indexing and len"):
         DataLoader(5)
@@ -160,3 +160,32 @@ def test_a_dataset_subclass_with_its_own_getitem_is_batched_sample_by_sample():
         xb, yb = next(iter(DataLoader(data, batch_size=3)))
         np.testing.assert_array_equal(xb.numpy(), X[:, ::-1])
         np.testing.assert_array_equal(yb.numpy(), y)
+
+
+# ----------------------------------------------------------------------------- issue 22.23, 24
+def test_a_sample_of_a_one_dimensional_tensor_is_a_tensor_view_as_torch():
+    ours = TensorDataset(st.arange(4.0), st.arange(4))
+    theirs = tdata.TensorDataset(torch.arange(4.0), torch.arange(4))
+    x, tx = ours[1][0], theirs[1][0]
+    assert isinstance(x, st.Tensor) and x.shape == tuple(tx.shape) == ()
+    x += 10
+    tx += 10
+    assert ours.tensors[0].tolist() == theirs.tensors[0].tolist() == [0.0, 11.0, 2.0, 3.0]
+    assert ours[np.int64(2)][1].item() == 2
+
+
+def test_dataloader_without_batching_yields_samples_as_torch():
+    data = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    ours, theirs = DataLoader(data, batch_size=None), tdata.DataLoader(data, batch_size=None)
+    assert len(ours) == len(theirs) == 2
+    for a, b in zip(ours, theirs):
+        assert isinstance(a, st.Tensor) and a.tolist() == b.tolist()
+    pairs = TensorDataset(st.arange(3.0), st.arange(3))
+    tpairs = tdata.TensorDataset(torch.arange(3.0), torch.arange(3))
+    got = [[t.tolist() for t in s] for s in DataLoader(pairs, batch_size=None)]
+    assert got == [[t.tolist() for t in s] for s in tdata.DataLoader(tpairs, batch_size=None)]
+    shuffled = list(DataLoader(pairs, batch_size=None, shuffle=True,
+                               generator=np.random.default_rng(0)))
+    assert sorted(s[1].item() for s in shuffled) == [0, 1, 2]
+    with pytest.raises(ValueError, match="mutually exclusive with drop_last"):
+        DataLoader(pairs, batch_size=None, drop_last=True)

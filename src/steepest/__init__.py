@@ -10,13 +10,24 @@ import numpy as _np
 from steepest._version import __version__
 from steepest.tensor import (
     Tensor, arange, default_generator, enable_grad, float32, float64, from_numpy, full,
-    get_default_dtype, int32, int64, is_grad_enabled, linspace, manual_seed, no_grad, ones,
-    ones_like, rand, randn, randn_like, set_default_dtype, tensor, zeros, zeros_like,
+    full_like, get_default_dtype, int32, int64, is_grad_enabled, linspace, manual_seed,
+    no_grad, ones, ones_like, rand, randn, randn_like, set_default_dtype, tensor, zeros,
+    zeros_like,
 )
 from steepest.ops import (
     abs, argmax, argmin, cat, clip, clone, concatenate, cos, exp, flatten, linear, log, matmul,
     max, maximum, mean, min, minimum, permute, pow, reshape, sin, sqrt, squeeze, stack, sum,
     transpose, unsqueeze, where,
+)
+from steepest.ops import (
+    bitwise_and, bitwise_not, bitwise_or, bitwise_xor, bmm, ceil, chunk, cumsum, dot, expand,
+    expm1, flip, floor, floor_divide, gather, index_select, log10, log1p, log2, logsumexp,
+    masked_fill, mm, norm, outer, prod, remainder, repeat, result_type, round, rsqrt, scatter,
+    scatter_add, sign, sort, split, square, std, topk, trunc, var,
+)
+from steepest.ops import (
+    all, allclose, any, count_nonzero, equal, isfinite, isinf, isnan, logical_and, logical_not,
+    logical_or, logical_xor, masked_select, nonzero, tril, triu, unbind,
 )
 from steepest.activations import (
     binary_step, identity, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh,

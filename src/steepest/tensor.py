@@ -44,6 +44,7 @@ import numpy as np
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "randn_like", "full",
+    "full_like",
     "arange", "linspace", "from_numpy", "randn", "rand", "manual_seed", "default_generator",
     "no_grad", "enable_grad", "is_grad_enabled", "set_default_dtype", "get_default_dtype",
     "check_device", "float32", "float64", "int32", "int64",
@@ -172,9 +173,7 @@ def _as_array(data, dtype=None) -> np.ndarray:
             array = array.astype(_default_dtype, copy=False)
         elif array.dtype not in _FLOAT_DTYPES:
             array = array.astype(np.float32)  # float16 and friends: compute in float32
-    elif array.dtype.kind == "b":
-        array = array.astype(_default_dtype)
-    elif array.dtype.kind not in "iu":
+    elif array.dtype.kind not in "iub":
         raise TypeError(f"tensor: unsupported data of dtype {array.dtype}; expected numbers")
     return array
 
@@ -489,8 +488,26 @@ class Tensor:
         return int(self._data.reshape(()))
 
     def __array__(self, dtype=None, copy=None):
-        """NumPy's view of the tensor: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies."""
+        """NumPy's view of the tensor: ``np.asarray(t)`` shares the data, ``np.array(t)`` copies.
+
+        Refused for a tensor that requires grad while grad mode is on, as torch refuses: a
+        NumPy function would compute on the values outside the graph, and the gradient would
+        silently miss that path (``(w * np.exp(w)).sum()``). Use ``st.exp(w)`` to stay in the
+        graph, or ``w.detach()`` for the values alone.
+        """
+        if self.requires_grad and _grad_mode.enabled:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad: a NumPy function would "
+                "compute outside the graph and its gradient would be lost. Use steepest's "
+                "own function (st.exp(w), not np.exp(w)) to differentiate through it, or "
+                "tensor.detach() (or .numpy() under st.no_grad()) for the values alone")
         return np.array(self._data, dtype=dtype, copy=copy)
+
+    def __iter__(self):
+        """The sub-tensors along the first axis (views, as torch); a 0-d tensor is not iterable."""
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
 
     __hash__ = object.__hash__
 
@@ -509,34 +526,34 @@ class Tensor:
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _ops.add(_ops._lift(self, other), other)
 
     def __radd__(self, other):
-        return _ops.add(self, other)
+        return _ops.add(_ops._lift(self, other), other)
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _ops.sub(_ops._lift(self, other), other)
 
     def __rsub__(self, other):
-        return _ops.rsub(self, other)
+        return _ops.rsub(_ops._lift(self, other), other)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _ops.mul(_ops._lift(self, other), other)
 
     def __rmul__(self, other):
-        return _ops.mul(self, other)
+        return _ops.mul(_ops._lift(self, other), other)
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _ops.div(_ops._lift(self, other, True), other)
 
     def __rtruediv__(self, other):
-        return _ops.rdiv(self, other)
+        return _ops.rdiv(_ops._lift(self, other, True), other)
 
     def __pow__(self, exponent):
-        return _ops.pow(self, exponent)
+        return _ops.pow(_ops._lift(self, exponent), exponent)
 
     def __rpow__(self, base):
-        return _ops.rpow(self, base)
+        return _ops.rpow(_ops._lift(self, base), base)
 
     def __neg__(self):
         return _ops.neg(self)
@@ -552,6 +569,40 @@ class Tensor:
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)
+
+    # bool and integer operators (not differentiable, except %, as torch)
+    def __and__(self, other):
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops.bitwise_xor(other, self)
+
+    def __invert__(self):
+        return _ops.bitwise_not(self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
 
     def __setitem__(self, index, value):
         """``x[index] = value`` in place (differentiable for a tensor in a graph: the overwritten
@@ -746,6 +797,312 @@ class Tensor:
 
     def log_softmax(self, axis=None, *, dim=None):
         return _activations.log_softmax(self, axis, dim=dim)
+
+    # torch's surface: statistics, maths, linear algebra, indexing and shape (issue 20 item 4)
+    def var(self, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
+            keepdims=None, ddof=None, dtype=None, out=None):
+        """Variance, unbiased by default as torch (``unbiased=False``/``correction=0`` for the
+        population variance; NumPy's ``ddof=`` is accepted, so ``np.var(t)`` stays NumPy's)."""
+        source = _numpy_call_args(self, "var", dtype, out)
+        return _ops.var(source, dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims, ddof=ddof)
+
+    def std(self, dim=None, unbiased=None, keepdim=None, *, correction=None, axis=None,
+            keepdims=None, ddof=None, dtype=None, out=None):
+        """Standard deviation, unbiased by default as torch (see ``var``)."""
+        source = _numpy_call_args(self, "std", dtype, out)
+        return _ops.std(source, dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims, ddof=ddof)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        return _ops.norm(self, p, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _ops.logsumexp(self, dim, keepdim)
+
+    def cumsum(self, dim, *, dtype=None):
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        return _ops.prod(self, dim, keepdim, dtype=dtype)
+
+    def log10(self):
+        return _ops.log10(self)
+
+    def log2(self):
+        return _ops.log2(self)
+
+    def log1p(self):
+        return _ops.log1p(self)
+
+    def expm1(self):
+        return _ops.expm1(self)
+
+    def rsqrt(self):
+        return _ops.rsqrt(self)
+
+    def square(self):
+        return _ops.square(self)
+
+    def sign(self):
+        return _ops.sign(self)
+
+    def floor(self):
+        return _ops.floor(self)
+
+    def ceil(self):
+        return _ops.ceil(self)
+
+    def round(self, decimals: int = 0):
+        return _ops.round(self, decimals)
+
+    def __round__(self, ndigits=None):
+        """``round(t)``: a one-element tensor as a Python number, as torch."""
+        value = self.item()
+        return round(value) if ndigits is None else round(value, ndigits)
+
+    def trunc(self):
+        return _ops.trunc(self)
+
+    def flip(self, *dims):
+        return _ops.flip(self, _shape_of(dims))
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def mm(self, other):
+        return _ops.mm(self, other)
+
+    def bmm(self, other):
+        return _ops.bmm(self, other)
+
+    def outer(self, other):
+        return _ops.outer(self, other)
+
+    def where(self, condition, other):
+        """``self`` where ``condition`` is True, else ``other`` (torch's ``x.where(c, y)``)."""
+        return _ops.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        """Set the elements where ``mask`` is True to ``value``, in place."""
+        return _inplace(self, "masked_fill_", lambda t: _ops.masked_fill(t, mask, value),
+                        (value,))
+
+    def gather(self, dim, index):
+        return _ops.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        return _ops.scatter(self, dim, index, src, value=value)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        """``scatter`` in place."""
+        return _inplace(self, "scatter_", lambda t: _ops.scatter(t, dim, index, src,
+                                                                 value=value), (src,))
+
+    def scatter_add(self, dim, index, src):
+        return _ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        """``scatter_add`` in place."""
+        return _inplace(self, "scatter_add_", lambda t: _ops.scatter_add(t, dim, index, src),
+                        (src,))
+
+    def index_select(self, dim, index):
+        return _ops.index_select(self, dim, index)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return _ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops.sort(self, dim, descending, stable).indices
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def expand(self, *sizes):
+        return _ops.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _ops.expand(self, other.shape)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, *sizes)
+
+    def split(self, split_size, dim=0):
+        return _ops.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ops.chunk(self, chunks, dim)
+
+    def dim(self) -> int:
+        """The number of dimensions (``ndim``), as torch."""
+        return self._data.ndim
+
+    def nelement(self) -> int:
+        """The number of elements (``numel``), as torch."""
+        return self._data.size
+
+    def floor_divide(self, other):
+        return _ops.floor_divide(self, other)
+
+    def remainder(self, other):
+        return _ops.remainder(self, other)
+
+    def logical_not(self):
+        return _ops.logical_not(self)
+
+    def logical_and(self, other):
+        return _ops.logical_and(self, other)
+
+    def logical_or(self, other):
+        return _ops.logical_or(self, other)
+
+    def logical_xor(self, other):
+        return _ops.logical_xor(self, other)
+
+    def any(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
+        _numpy_call_args(self, "any", None, out)
+        return _ops.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def all(self, dim=None, keepdim=None, *, axis=None, keepdims=None, out=None):
+        _numpy_call_args(self, "all", None, out)
+        return _ops.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim=None, keepdim=False):
+        """The maximum over ``dim`` (all if None), its gradient shared among ties."""
+        return _ops.max(self, axis=dim, keepdims=keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        """The minimum over ``dim`` (all if None), its gradient shared among ties."""
+        return _ops.min(self, axis=dim, keepdims=keepdim)
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def isnan(self):
+        return _ops.isnan(self)
+
+    def isinf(self):
+        return _ops.isinf(self)
+
+    def isfinite(self):
+        return _ops.isfinite(self)
+
+    def maximum(self, other):
+        return _ops.maximum(self, other)
+
+    def minimum(self, other):
+        return _ops.minimum(self, other)
+
+    def neg(self):
+        return _ops.neg(self)
+
+    def reciprocal(self):
+        """1 / self; derivative −1/self²."""
+        return _ops.rdiv(_ops._lift(self, 1, True), 1)
+
+    def tril(self, diagonal=0):
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops.triu(self, diagonal)
+
+    def unbind(self, dim=0):
+        return _ops.unbind(self, dim)
+
+    def masked_select(self, mask):
+        return _ops.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple=False):
+        return _ops.nonzero(self, as_tuple)
+
+    def count_nonzero(self, dim=None):
+        return _ops.count_nonzero(self, dim)
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other) -> bool:
+        return _ops.equal(self, other)
+
+    def tile(self, *dims):
+        """``repeat`` with missing leading counts taken as 1, as torch.tile."""
+        dims = _shape_of(dims)
+        return _ops.repeat(self, (1,) * (self.ndim - len(dims)) + tuple(dims))
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        """Zeros of ``size`` in this tensor's dtype (unless ``dtype`` says)."""
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        """Ones of ``size`` in this tensor's dtype (unless ``dtype`` says)."""
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
+        """``fill_value`` in ``size``, in this tensor's dtype (unless ``dtype`` says)."""
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, requires_grad=False):
+        """A tensor of ``data`` in this tensor's dtype (unless ``dtype`` says)."""
+        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def cpu(self):
+        """This tensor: steepest computes on the CPU only."""
+        return self
+
+    def contiguous(self):
+        """This tensor (NumPy handles any memory layout)."""
+        return self
+
+    def __contains__(self, element) -> bool:
+        """``value in t``: whether any element equals ``value``, as torch."""
+        return bool(np.any(self._data == _data_of(element)))
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: a new leaf with copied values (a Parameter stays a Parameter),
+        as torch; only leaves can be copied, a computed tensor names ``detach()``."""
+        if not self.is_leaf:
+            raise RuntimeError("deepcopy: only tensors created by the user (graph leaves) "
+                               "support the deepcopy protocol; deepcopy x.detach() instead")
+        if id(self) in memo:
+            return memo[id(self)]
+        out = object.__new__(type(self))
+        Tensor.__init__(out, self._data.copy(), requires_grad=self.requires_grad)
+        if self._grad is not None:
+            out._grad = self._grad.copy()
+        out.name = self.name
+        memo[id(self)] = out
+        return out
 
 
 def _numpy_call_args(t: Tensor, op: str, dtype, out) -> Tensor:
@@ -1041,9 +1398,16 @@ def _send(node: Tensor, grad, grads: dict, pending: dict, create_graph: bool) ->
 
 
 # ------------------------------------------------------------------------ constructors
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Make a tensor from data (copied). Python floats become float64 unless ``dtype`` says."""
+def tensor(data, requires_grad: bool = False, dtype=None, *, device=None) -> Tensor:
+    """Make a tensor from data (copied). Python floats become the default dtype unless
+    ``dtype`` says, ints int64, bools bool (a mask), as torch."""
+    _cpu_only(device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _cpu_only(device, who: str) -> None:
+    if device is not None:
+        check_device(device, who)
 
 
 def _shape_of(shape) -> tuple:
@@ -1052,29 +1416,58 @@ def _shape_of(shape) -> tuple:
     return tuple(shape)
 
 
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _cpu_only(device, "zeros")
     return Tensor(np.zeros(_shape_of(shape), dtype=dtype or _default_dtype),
                   requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _cpu_only(device, "ones")
     return Tensor(np.ones(_shape_of(shape), dtype=dtype or _default_dtype),
                   requires_grad=requires_grad)
 
 
-def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full(shape, value, dtype=dtype or _default_dtype),
+def _dtype_of_value(value) -> np.dtype:
+    """torch's dtype for a fill value: bool, int64 for integers, the default float dtype."""
+    if isinstance(value, Tensor):
+        return value.dtype
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(np.bool_)
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return np.dtype(np.int64)
+    if isinstance(value, np.floating):
+        return np.dtype(value.dtype)
+    return _default_dtype
+
+
+def full(shape, value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    """A tensor of ``shape`` filled with ``value``, in the dtype torch infers from it (bool,
+    int64, or the default float dtype) unless ``dtype`` says."""
+    _cpu_only(device, "full")
+    shape = (shape,) if isinstance(shape, (numbers.Integral, np.integer)) else tuple(shape)
+    return Tensor(np.full(shape, _data_of(value), dtype=dtype or _dtype_of_value(value)),
                   requires_grad=requires_grad)
 
 
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """Zeros of ``t``'s shape and (unless ``dtype`` says) dtype."""
+    _cpu_only(device, "zeros_like")
     return Tensor(np.zeros_like(_data_of(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """Ones of ``t``'s shape and (unless ``dtype`` says) dtype."""
+    _cpu_only(device, "ones_like")
     return Tensor(np.ones_like(_data_of(t), dtype=dtype), requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, value, dtype=None, requires_grad: bool = False, *,
+              device=None) -> Tensor:
+    """``value`` in ``t``'s shape and (unless ``dtype`` says) dtype, as torch.full_like."""
+    _cpu_only(device, "full_like")
+    return Tensor(np.full_like(_data_of(t), _data_of(value), dtype=dtype),
+                  requires_grad=requires_grad)
 
 
 def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
@@ -1085,9 +1478,11 @@ def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, generator=Non
     return randn(data.shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, *,
+           device=None) -> Tensor:
     """Values start, start + step, ... below end (``arange(n)`` counts 0 … n−1), as torch:
     int64 for integer arguments, the default float dtype if any argument is a float."""
+    _cpu_only(device, "arange")
     if end is None:
         start, end = 0, start
     if dtype is None and any(isinstance(v, (float, np.floating)) for v in (start, end, step)):
@@ -1095,10 +1490,12 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False, *,
+             device=None) -> Tensor:
     """``steps`` evenly spaced values from start to end inclusive, computed as torch does:
     start + i·Δ for the first half, end − (steps−1−i)·Δ for the second half,
     Δ = (end − start)/(steps − 1)."""
+    _cpu_only(device, "linspace")
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
     i = np.arange(steps, dtype=np.float64)

@@ -10,6 +10,8 @@ every epoch (``steepest.training.diagnostics.gradient_norms``).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from steepest import losses, nn
@@ -98,7 +100,7 @@ def vanishing_gradient(activations=("sigmoid", "tanh", "relu"), hidden_layers: i
                              weight_init=weight_init)
             probe = _Probe(X_train, y_train)
             probe.record(model)
-            initial = model.state_dict()
+            initial = copy.deepcopy(model.state_dict())  # state_dict aliases the weights
             accuracy0 = evaluate(model, losses.cross_entropy, X_val, y_val)["accuracy"]
             history = fit(model, losses.cross_entropy, GD(model.parameters(), lr=lr),
                           X_train, y_train, epochs=epochs, batch_size=batch_size,

@@ -6,8 +6,9 @@
 
 from steepest.nn import functional, init, utils
 from steepest.nn.layers import (
-    ACTIVATION_MODULES, BinaryStep, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
-    ModuleDict, ModuleList, ReLU, Sequential, Sigmoid, Softmax, Tanh, mlp,
+    ACTIVATION_MODULES, BatchNorm1d, BinaryStep, Dropout, Embedding, Flatten, Identity,
+    LayerNorm, LeakyReLU, Linear, LogSoftmax, ModuleDict, ModuleList, ReLU, Sequential, Sigmoid,
+    Softmax, Tanh, mlp,
 )
 from steepest.nn.loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,
@@ -16,5 +17,5 @@ from steepest.nn.module import Module, Parameter
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid",
            "Tanh", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax", "BinaryStep", "Identity",
-           "Dropout", "Flatten", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+           "Dropout", "Flatten", "Embedding", "BatchNorm1d", "LayerNorm", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
            "BCEWithLogitsLoss", "ACTIVATION_MODULES", "mlp", "functional", "init", "utils"]

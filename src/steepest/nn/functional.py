@@ -16,13 +16,16 @@ import warnings
 import numpy as np
 
 from steepest import activations, losses
-from steepest.ops import _record, as_tensor, astype
+from steepest.ops import (
+    _record, as_tensor, astype, matmul, mean, reshape, rsqrt, scatter_add, var,
+)
 from steepest.ops import linear as _linear
-from steepest.tensor import Tensor, default_generator
+from steepest.tensor import Tensor, bump_version, default_generator, no_grad
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear",
            "dropout", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot", "embedding",
+           "batch_norm", "layer_norm"]
 
 
 def _unsupported(function: str, argument: str, value, default=None) -> None:
@@ -86,7 +89,18 @@ def log_softmax(input, dim=None, dtype=None) -> Tensor:
 
 
 def linear(input, weight, bias=None) -> Tensor:
-    """input @ weightᵀ + bias, with weight of shape (out_features, in_features)."""
+    """input @ weightᵀ + bias, with weight of shape (out_features, in_features). A 1-D weight
+    (in_features,) gives input @ weight, one number per sample (as torch, without a bias)."""
+    weight = as_tensor(weight)
+    if weight.ndim == 1:
+        if bias is not None:
+            raise ValueError(f"linear: a 1-D weight (shape {weight.shape}) takes no bias, as "
+                             f"in torch; give the weight as (1, {weight.shape[0]}) for a "
+                             f"layer with one output and a bias")
+        return matmul(input, weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be (out_features, in_features) or 1-D, got "
+                         f"shape {weight.shape}")
     return _linear(input, weight, bias)
 
 
@@ -161,3 +175,136 @@ def _check_ignore_index(function: str, ignore_index, target) -> None:
         raise NotImplementedError(f"{function}: labels equal to ignore_index={ignore_index} "
                                   f"would be skipped by torch; steepest does not skip rows, "
                                   f"drop them from the batch instead")
+
+
+# ----------------------------------------------------------------------------- layers' functions
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """Class indices as one-hot rows: shape (*, num_classes), int64, as torch (num_classes=-1:
+    the largest index + 1)."""
+    labels = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer (int64) tensor of class indices, got "
+                        f"dtype {labels.dtype}; convert with .long()")
+    if num_classes == -1:
+        if labels.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass it")
+        num_classes = int(labels.max()) + 1
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values "
+                         f"from {labels.min()} to {labels.max()}")
+    return Tensor._wrap((labels[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """The rows of ``weight`` (num_embeddings, embedding_dim) at the integer ``input``: shape
+    (*input.shape, embedding_dim). Backward adds g into the rows looked up (repeated indices
+    accumulate), except the row ``padding_idx``, which gets none (as torch)."""
+    _unsupported("embedding", "max_norm", max_norm)
+    _unsupported("embedding", "scale_grad_by_freq", scale_grad_by_freq, False)
+    _unsupported("embedding", "sparse", sparse, False)
+    indices = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: input must hold integer indices (int64), got dtype "
+                        f"{indices.dtype}; convert with .long()")
+    rows, width = weight.shape
+    if indices.size and (indices.min() < -rows or indices.max() >= rows):
+        raise IndexError(f"embedding: index out of range: the table has {rows} rows, got "
+                         f"indices from {indices.min()} to {indices.max()}")
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"embedding: padding_idx must be within the {rows} rows (-{rows} "
+                             f"to {rows - 1}), got {padding_idx}")
+        padding_idx %= rows
+    flat = indices.reshape(-1) % rows
+    keep = None if padding_idx is None else (flat != padding_idx)[:, None]
+
+    def backward(g):
+        g2 = g.reshape(-1, width)
+        if keep is not None:
+            g2 = g2 * keep
+        if isinstance(g, Tensor):
+            table = Tensor._wrap(np.zeros(weight.shape, weight.dtype))
+            return (scatter_add(table, 0, np.broadcast_to(flat[:, None], g2.shape).copy(), g2),)
+        grad = np.zeros(weight.shape, weight.dtype)
+        np.add.at(grad, flat, g2)
+        return (grad,)
+    out = weight._data[flat].reshape(indices.shape + (width,))
+    return _record(out, (weight,), backward, "Embedding")
+
+
+def _channel_shape(input: Tensor, size: int) -> tuple:
+    """(1, C, 1, ...): a per-channel vector's shape against (N, C, ...) input."""
+    return (1, size) + (1,) * (input.ndim - 2)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dim 1) of (N, C) or (N, C, L) input, as torch.
+
+    Training: x̂ = (x − mean) / √(var + eps) with the batch's mean and biased variance, and the
+    running statistics (if given) move in place: r ← (1 − momentum)·r + momentum·s, with the
+    unbiased variance n/(n−1)·var for ``running_var``. Evaluation: the running statistics
+    normalise. Then y = weight·x̂ + bias. Differentiable through mean, var and the arithmetic.
+    """
+    input = as_tensor(input)
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got "
+                         f"{input.shape}")
+    channels = input.shape[1]
+    shape = _channel_shape(input, channels)
+    axes = (0,) + tuple(range(2, input.ndim))
+    if training:
+        count = input._data.size // channels
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {input.shape}")
+        batch_mean = mean(input, axis=axes, keepdims=True)
+        batch_var = var(input, axis=axes, keepdims=True, correction=0)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                _blend(running_mean, batch_mean._data, momentum)
+                _blend(running_var, batch_var._data * (count / (count - 1)), momentum)
+        centre, spread = batch_mean, batch_var
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and "
+                             "running_var")
+        centre = reshape(as_tensor(running_mean), shape)
+        spread = reshape(as_tensor(running_var), shape)
+    out = (input - centre) * rsqrt(spread + eps)
+    if weight is not None:
+        out = out * reshape(weight, shape)
+    if bias is not None:
+        out = out + reshape(bias, shape)
+    return out
+
+
+def _blend(running, batch_value: np.ndarray, momentum: float) -> None:
+    """running ← (1 − momentum)·running + momentum·batch, in place (a buffer, no graph)."""
+    if running is None:
+        return
+    target = running._data
+    target *= 1.0 - momentum
+    target += momentum * batch_value.reshape(target.shape).astype(target.dtype, copy=False)
+    bump_version(running)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last dims ``normalized_shape`` of each sample:
+    y = (x − mean) / √(var + eps) · weight + bias, with the biased variance (as torch)."""
+    input = as_tensor(input)
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
+        else tuple(normalized_shape)
+    if input.shape[input.ndim - len(normalized_shape):] != normalized_shape \
+            or len(normalized_shape) > input.ndim:
+        raise ValueError(f"layer_norm: the input's last dims {input.shape} must be "
+                         f"normalized_shape {normalized_shape}")
+    axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    centred = input - mean(input, axis=axes, keepdims=True)
+    out = centred * rsqrt(var(input, axis=axes, keepdims=True, correction=0) + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out

@@ -8,6 +8,7 @@ Every function draws from ``generator`` if given, else from steepest's seeded gl
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -27,20 +28,25 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+_LINEAR_LIKE = {"linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
+                "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
+_GAINS = {"tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 3.0 / 4}
+
+
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The gain that keeps activations' variance steady through a layer (torch's values)."""
-    linear_like = {"linear", "identity", "sigmoid", "conv1d", "conv2d"}
-    if nonlinearity in linear_like:
+    """The gain that keeps activations' variance steady through a layer (torch's values:
+    1 for linear-like, 5/3 tanh, √2 relu, √(2/(1+slope²)) leaky_relu, 3/4 selu)."""
+    if nonlinearity in _LINEAR_LIKE:
         return 1.0
-    if nonlinearity == "tanh":
-        return 5.0 / 3
-    if nonlinearity == "relu":
-        return math.sqrt(2.0)
+    if nonlinearity in _GAINS:
+        return _GAINS[nonlinearity]
     if nonlinearity == "leaky_relu":
+        if param is not None and (isinstance(param, bool) or not isinstance(param, (int, float))):
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
     raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; expected one of "
-                     f"{sorted(linear_like | {'tanh', 'relu', 'leaky_relu'})}")
+                     f"{sorted(_LINEAR_LIKE | set(_GAINS) | {'leaky_relu'})}")
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
@@ -96,9 +102,19 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+def _empty(tensor: Tensor) -> bool:
+    """A tensor without elements: nothing to initialise (torch warns and returns it)."""
+    if tensor._data.size:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return True
+
+
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): U(−b, b) with b = gain·√(3 / fan) (keeps ReLU activations' variance)."""
+    if _empty(tensor):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, generator)
 
@@ -106,6 +122,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """He et al. (2015): N(0, std²) with std = gain / √fan."""
+    if _empty(tensor):
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 

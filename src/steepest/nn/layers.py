@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import OrderedDict
 
 import numpy as np
 
@@ -12,11 +13,22 @@ from steepest import activations as F
 from steepest.nn import functional, init
 from steepest.nn.module import Module, Parameter
 from steepest.ops import as_tensor, flatten, linear
-from steepest.tensor import Tensor, get_default_dtype
+from steepest.tensor import Tensor, check_device, get_default_dtype
 
 __all__ = ["Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid", "Tanh", "ReLU",
            "LeakyReLU", "Softmax", "LogSoftmax", "BinaryStep", "Identity", "Dropout", "Flatten",
-           "ACTIVATION_MODULES"]
+           "Embedding", "BatchNorm1d", "LayerNorm", "ACTIVATION_MODULES"]
+
+
+def _factory(who: str, device, dtype) -> np.dtype:
+    """torch's factory keywords of a layer: ``device`` must be the CPU, ``dtype`` a float
+    dtype (default: the default dtype)."""
+    if device is not None:
+        check_device(device, who)
+    dtype = np.dtype(dtype or get_default_dtype())
+    if dtype.kind != "f":
+        raise ValueError(f"{who}: dtype must be float32 or float64, got {dtype}")
+    return dtype
 
 
 class Linear(Module):
@@ -27,7 +39,7 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None,
-                 generator=None):
+                 generator=None, *, device=None):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -35,7 +47,7 @@ class Linear(Module):
                                  f"features), got {value!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        dtype = dtype or get_default_dtype()
+        dtype = _factory("Linear", device, dtype)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
         if bias:
@@ -54,23 +66,57 @@ class Linear(Module):
 
 
 class Sequential(Module):
-    """Modules applied one after another; indexable and iterable like a list."""
+    """Modules applied one after another; indexable and iterable like a list.
 
-    def __init__(self, *layers: Module):
+    As torch: ``Sequential(OrderedDict(name=module, ...))`` names the layers; a slice keeps
+    the layers' names (``seq[1:]`` has keys ``1.*``, ``2.*``, ... of the original), and
+    deleting renumbers the rest.
+    """
+
+    def __init__(self, *layers):
         super().__init__()
-        for layer in layers:
-            self.append(layer)
+        if len(layers) == 1 and isinstance(layers[0], OrderedDict):
+            for name, layer in layers[0].items():
+                self.add_module(name, _checked_module("Sequential", name, layer))
+        else:
+            for layer in layers:
+                self.append(layer)
 
     def forward(self, x):
         for layer in self._modules.values():
             x = layer(x)
         return x
 
+    def _key(self, index) -> str:
+        keys = list(self._modules)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"Sequential: indices must be integers or slices, got {index!r}")
+        if not -len(keys) <= index < len(keys):
+            raise IndexError(f"Sequential: index {index} is out of range for {len(keys)} "
+                             f"layers")
+        return keys[index]
+
     def __getitem__(self, index):
-        layers = list(self._modules.values())
         if isinstance(index, slice):
-            return Sequential(*layers[index])
-        return layers[index]
+            return type(self)(OrderedDict(list(self._modules.items())[index]))
+        return self._modules[self._key(index)]
+
+    def __setitem__(self, index, layer: Module) -> None:
+        key = self._key(index)
+        setattr(self, key, _checked_module("Sequential", key, layer))
+
+    def __delitem__(self, index) -> None:
+        keys = list(self._modules)[index] if isinstance(index, slice) else [self._key(index)]
+        for key in keys:
+            delattr(self, key)
+        self._renumber(list(self._modules.values()))
+
+    def _renumber(self, layers) -> None:
+        """Name ``layers`` 0, 1, 2, ... (torch keeps the numbering dense after a change)."""
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, layer in enumerate(layers):
+            setattr(self, str(i), layer)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -79,12 +125,34 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, layer: Module) -> "Sequential":
-        """Add ``layer`` at the end; returns self."""
-        if not isinstance(layer, Module):
-            raise TypeError(f"Sequential: layer {len(self)} is a {type(layer).__name__}, "
-                            f"expected a Module")
-        setattr(self, str(len(self)), layer)
+        """Add ``layer`` at the end (named by the current length, as torch); returns self."""
+        key = str(len(self))
+        setattr(self, key, _checked_module("Sequential", key, layer))
         return self
+
+    def insert(self, index: int, layer: Module) -> "Sequential":
+        """Put ``layer`` before position ``index`` (the layers after it move up one)."""
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                or not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index must be an int from {-n} to {n}, got "
+                             f"{index!r}")
+        layers = list(self._modules.values())
+        layers.insert(index, _checked_module("Sequential", index, layer))
+        self._renumber(layers)
+        return self
+
+    def extend(self, layers) -> "Sequential":
+        """Append each of ``layers``; returns self."""
+        for layer in layers:
+            self.append(layer)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the layer at ``index``."""
+        layer = self[index]
+        del self[index]
+        return layer
 
 
 class ModuleList(Module):
@@ -195,9 +263,15 @@ class Tanh(_Elementwise):
 
 
 class ReLU(_Elementwise):
-    """max(0, z), see ``steepest.activations.relu``."""
+    """max(0, z), see ``steepest.activations.relu``. ``inplace=False`` (torch's default) is
+    accepted; ``inplace=True`` is refused with a message (steepest computes out of place)."""
 
     function = staticmethod(F.relu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        functional._unsupported("ReLU", "inplace", inplace, False)
+        self.inplace = False
 
 
 class BinaryStep(_Elementwise):
@@ -216,9 +290,11 @@ class Identity(_Elementwise):
 class LeakyReLU(Module):
     """z if z > 0 else negative_slope·z."""
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
+        functional._unsupported("LeakyReLU", "inplace", inplace, False)
         self.negative_slope = negative_slope
+        self.inplace = False
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
@@ -287,6 +363,157 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Embedding(Module):
+    """A lookup table: ``Embedding(n, d)(indices)`` gives the rows of a learnable (n, d)
+    weight at the integer indices, shape (*indices.shape, d); see ``F.embedding``.
+
+    The weight starts as N(0, 1) draws (torch's default), with the row ``padding_idx`` (if
+    given) set to zero, and that row gets no gradient.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None,
+                 max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight=None, _freeze: bool = False, device=None,
+                 dtype=None, generator=None):
+        super().__init__()
+        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"Embedding: {name} must be a positive integer, got {value!r}")
+        functional._unsupported("Embedding", "max_norm", max_norm)
+        functional._unsupported("Embedding", "scale_grad_by_freq", scale_grad_by_freq, False)
+        functional._unsupported("Embedding", "sparse", sparse, False)
+        dtype = _factory("Embedding", device, dtype)
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings "
+                                 f"({num_embeddings}), got {padding_idx}")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype),
+                                    requires_grad=not _freeze)
+            init.normal_(self.weight, generator=generator)
+            if padding_idx is not None:
+                self.weight._data[padding_idx] = 0
+        else:
+            weight = as_tensor(_weight)
+            if weight.shape != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {weight.shape}, expected "
+                                 f"{(num_embeddings, embedding_dim)}")
+            self.weight = Parameter(weight._data, requires_grad=not _freeze)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None) -> "Embedding":
+        """An Embedding around the given (n, d) table (frozen unless ``freeze=False``)."""
+        embeddings = as_tensor(embeddings)
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{embeddings.shape}")
+        return cls(*embeddings.shape, padding_idx=padding_idx, _weight=embeddings,
+                   _freeze=freeze, dtype=embeddings.dtype)
+
+    def forward(self, input) -> Tensor:
+        return functional.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation of (N, C) or (N, C, L) input over each channel C, as torch.
+
+    Training mode normalises with the batch's statistics and updates ``running_mean`` and
+    ``running_var`` (unbiased) by ``momentum`` (None: the cumulative average over
+    ``num_batches_tracked`` batches); evaluation mode normalises with the running statistics
+    (or the batch's if ``track_running_stats=False``). ``affine``: a learnable per-channel
+    scale ``weight`` (ones) and shift ``bias`` (zeros).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral) \
+                or num_features < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive "
+                             f"integer, got {num_features!r}")
+        dtype = _factory(type(self).__name__, device, dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
+
+    def _check_input(self, input: Tensor) -> None:
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: expected 2-D or 3-D input (N, C) or "
+                             f"(N, C, L), got shape {input.shape}")
+
+    def forward(self, input) -> Tensor:
+        input = as_tensor(input)
+        self._check_input(input)
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels "
+                             f"(dim 1), got input of shape {input.shape}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked._data += 1
+            if self.momentum is None:  # the cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked._data)
+        use_batch = self.training or self.running_mean is None
+        keep = not self.training or self.track_running_stats
+        return functional.batch_norm(input, self.running_mean if keep else None,
+                                     self.running_var if keep else None, self.weight,
+                                     self.bias, use_batch, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last dims ``normalized_shape`` (mean 0, variance 1),
+    then scale by ``weight`` (ones) and shift by ``bias`` (zeros), as torch; the same in
+    training and evaluation. See ``F.layer_norm``."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        dtype = _factory("LayerNorm", device, dtype)
+        self.normalized_shape = (int(normalized_shape),) \
+            if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) \
+            if elementwise_affine else None
+        self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) \
+            if elementwise_affine and bias else None
+
+    def forward(self, input) -> Tensor:
+        return functional.layer_norm(input, self.normalized_shape, self.weight, self.bias,
+                                     self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 ACTIVATION_MODULES = {

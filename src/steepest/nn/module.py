@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from typing import Iterator
 
 import numpy as np
 
 from steepest.tensor import Tensor, bump_version
 
-__all__ = ["Parameter", "Module"]
+__all__ = ["Parameter", "Module", "IncompatibleKeys"]
+
+#: What ``load_state_dict`` returns, as torch's ``_IncompatibleKeys``: the keys of the module
+#: that the state dict lacked, and the keys of the state dict that the module does not have.
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Parameter(Tensor):
@@ -37,6 +41,8 @@ class Module:
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -44,18 +50,59 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                  f"before setting attribute {name!r}")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        if isinstance(value, Parameter):
+        if name in self._buffers:  # assigning a tensor (or None) to a buffer replaces it
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r} "
+                                f"of {type(self).__name__} (a Tensor or None is expected)")
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
+        if isinstance(value, Parameter):  # a replaced entry keeps its place in the order
+            self._modules.pop(name, None)
             self._parameters[name] = value
         elif isinstance(value, Module):
+            self._parameters.pop(name, None)
             self._modules[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
         object.__delattr__(self, name)
+
+    def add_module(self, name: str, module) -> None:
+        """Register ``module`` (a Module or None) as the child ``name``, as torch."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module: name must be a non-empty string without '.', got "
+                           f"{name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got "
+                            f"{type(module).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Keep ``tensor`` (e.g. BatchNorm's running mean) with the module: not a parameter
+        (no gradient, no optimizer), but saved in ``state_dict`` (unless ``persistent=False``)
+        and converted by ``to(dtype)``."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: name must be a non-empty string without '.', got "
+                           f"{name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
+                            f"{type(tensor).__name__}")
+        if name in self.__dict__ and name not in self._buffers:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, tensor)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -107,6 +154,31 @@ class Module:
     def parameters(self) -> Iterator[Parameter]:
         for _, param in self.named_parameters():
             yield param
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, each buffer once."""
+        seen = set()
+        for module_name, module in self.named_modules():
+            for name, buffer in module._buffers.items():
+                if buffer is None or id(buffer) in seen:
+                    continue
+                seen.add(id(buffer))
+                yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
+        """Every parameter and persistent buffer by dotted name, as torch's state dict lists
+        them: a module or tensor reachable twice (shared) appears under each name."""
+        for module_name, module in self.named_modules():
+            entries = list(module._parameters.items()) + [
+                (name, buffer) for name, buffer in module._buffers.items()
+                if name not in module._non_persistent_buffers]
+            for name, value in entries:
+                if value is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), value
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p._data.size for p in self.parameters()
@@ -164,6 +236,9 @@ class Module:
                 if param._grad is not None and param._grad.dtype != target:
                     param._grad = param._grad.astype(target)
                 param._data = param._data.astype(target, copy=False)
+            for buffer in self.buffers():
+                if buffer.dtype.kind == "f":
+                    buffer._data = buffer._data.astype(target, copy=False)
         return self
 
     def float(self) -> "Module":
@@ -178,22 +253,26 @@ class Module:
         return self
 
     # ----------------------------------------------------------------- state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of every parameter's array, by dotted name."""
-        return OrderedDict((name, param._data.copy()) for name, param in self.named_parameters())
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Every parameter and persistent buffer by dotted name, as torch: detached tensors
+        that share memory with the module (editing one edits the model; take
+        ``copy.deepcopy(model.state_dict())`` for a snapshot). A module or parameter that is
+        reachable twice appears under both names, so torch's state dicts load strictly."""
+        return OrderedDict((name, value.detach()) for name, value in self._named_state())
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters in place, after checking names, shapes and dtypes.
+    def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values into the parameters and buffers in place, after checking names, shapes
+        and dtypes; returns torch's ``(missing_keys, unexpected_keys)``.
 
         Every entry is checked and converted to its parameter's dtype first (numbers of a
         kind that converts safely: integers or floats into floats, not text or complex); a
-        ValueError names every missing and unexpected key and every entry that does not fit,
-        and nothing is changed unless everything fits.
+        ValueError names every missing and unexpected key (when ``strict``) and every entry
+        that does not fit, and nothing is changed unless everything fits.
         """
         if not hasattr(state, "keys"):
             raise TypeError(f"load_state_dict for {type(self).__name__}: state must be a dict "
                             f"of arrays by parameter name, got {type(state).__name__}")
-        own = dict(self.named_parameters())
+        own = dict(self._named_state())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         problems, converted = [], {}
@@ -219,6 +298,7 @@ class Module:
         for name, value in converted.items():
             own[name]._data[...] = value
             bump_version(own[name])  # a graph of the old values must not backpropagate now
+        return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- display
     def extra_repr(self) -> str:

@@ -16,6 +16,7 @@ Provided here: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LRSched
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import os
@@ -166,7 +167,7 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights:
-                self.best_weights = self.model.state_dict()
+                self.best_weights = copy.deepcopy(self.model.state_dict())  # a snapshot
             return
         self.wait += 1
         if self.wait >= self.patience:

@@ -285,7 +285,7 @@ def load_checkpoint(path, model, optimizer=None, restore_rng: bool = True, *,
     rng_state = _rng_state(decoder, meta, path) if restore_rng else None
 
     # 2. write, putting everything back if a target still refuses its part
-    before_model = model.state_dict()
+    before_model = copy.deepcopy(model.state_dict())  # state_dict aliases the weights
     before_optimizer = None if optimizer is None else copy.deepcopy(optimizer.state_dict())
     before_scheduler = None if scheduler is None else copy.deepcopy(scheduler.state_dict())
     try:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import warnings
@@ -458,7 +459,7 @@ def lr_range_test(model, loss_fn, optimizer, x, y, start_lr: float = 1e-7, end_l
             raise TypeError("lr_range_test: optimizer must be an Optimizer or a factory "
                             "params -> Optimizer")
         optimizer = optimizer(model.parameters())
-    weights = model.state_dict()
+    weights = copy.deepcopy(model.state_dict())  # state_dict aliases the weights
     optimizer_state = None if owned else optimizer.state_dict()
     step_count = getattr(optimizer, "_step_count", None)
     was_training = model.training

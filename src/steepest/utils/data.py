@@ -18,9 +18,10 @@ import numbers
 
 import numpy as np
 
-from steepest.tensor import Tensor, default_generator, tensor
+from steepest.tensor import Tensor, _share_version, default_generator, tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "default_collate"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "default_collate",
+           "default_convert"]
 
 
 class Dataset:
@@ -47,10 +48,21 @@ class TensorDataset(Dataset):
                              f"row per sample), got shapes {shapes}")
 
     def __getitem__(self, index):
+        """Row ``index`` of each tensor: for one integer index a view, as torch (a sample of a
+        1-D tensor is a 0-d tensor, and ``x += 1`` changes the dataset's tensor); for an array
+        of indices a batch (a copy)."""
+        if isinstance(index, (numbers.Integral, np.integer)) and not isinstance(index, bool):
+            return tuple(_row_view(t, int(index)) for t in self.tensors)
         return tuple(Tensor._wrap(t._data[index]) for t in self.tensors)
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
+
+
+def _row_view(t: Tensor, index: int) -> Tensor:
+    view = Tensor._wrap(t._data[index, ...])
+    _share_version(view, t)
+    return view
 
 
 class Subset(Dataset):
@@ -128,6 +140,18 @@ def default_collate(samples: list):
                     f"return tensors, arrays, numbers, or tuples/dicts of them")
 
 
+def default_convert(sample):
+    """A sample as it is, with NumPy arrays made tensors (tuples become lists), as torch's
+    ``default_convert``: what ``DataLoader(batch_size=None)`` yields."""
+    if isinstance(sample, np.ndarray):
+        return Tensor._wrap(sample)
+    if isinstance(sample, dict):
+        return {key: default_convert(value) for key, value in sample.items()}
+    if isinstance(sample, (tuple, list)):
+        return [default_convert(value) for value in sample]
+    return sample
+
+
 def _indexable_by_batch(dataset) -> bool:
     """Whether ``dataset[array_of_indices]`` gives the collated batch directly: only for
     TensorDataset and Subset themselves, not for subclasses with their own ``__getitem__``
@@ -144,8 +168,9 @@ class DataLoader:
     Parameters
     ----------
     dataset : Dataset (anything with ``__getitem__`` and ``__len__``)
-    batch_size : int
-        Samples per batch (default 1, as in torch).
+    batch_size : int or None
+        Samples per batch (default 1, as in torch). None turns batching off: each sample
+        comes by itself, as ``default_convert`` leaves it (no batch dimension).
     shuffle : bool
         Visit the samples in a new random order each epoch (default False, as in torch).
     drop_last : bool
@@ -165,20 +190,25 @@ class DataLoader:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader: dataset must support indexing and len() (a Dataset, "
                             f"e.g. TensorDataset(X, y)), got {type(dataset).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-                or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got "
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, numbers.Integral) or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be a positive integer or None, got "
                              f"{batch_size!r}")
+        if batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and "
+                             "is mutually exclusive with drop_last")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.generator = None if generator is None else _generator("DataLoader", generator)
-        self.collate_fn = collate_fn or default_collate
+        self.collate_fn = collate_fn or (default_collate if batch_size else default_convert)
 
     def __len__(self) -> int:
-        """Number of batches per epoch."""
+        """Number of batches per epoch (of samples, when ``batch_size`` is None)."""
         n = len(self.dataset)
+        if self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _fetch(self, indices: np.ndarray):
@@ -192,6 +222,10 @@ class DataLoader:
             order = (self.generator or default_generator()).permutation(n)
         else:
             order = np.arange(n)
+        if self.batch_size is None:
+            for i in order:
+                yield self.collate_fn(self.dataset[int(i)])
+            return
         for b in range(len(self)):
             yield self._fetch(order[b * self.batch_size:(b + 1) * self.batch_size])
 
