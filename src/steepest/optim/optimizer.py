@@ -597,8 +597,9 @@ class Optimizer:
                     shape = self._state_shape(key, param)
                     if shape is not None and value.shape != shape:
                         raise ValueError(f"{where}: state {key!r} of parameter {saved_index} "
-                                         f"has shape {value.shape}, expected {shape} (the "
-                                         f"parameter has shape {param.shape})")
+                                         f"has shape {value.shape}, the parameter has shape "
+                                         f"{param.shape}" + ("" if shape == param.shape else
+                                                             f" (expected {shape})"))
                     value = np.array(value, dtype=param.dtype)
                 restored[key] = value
             new_state[param] = restored
