@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from steepest.ops import _axis_args, _record, as_tensor
+from steepest.ops import _axis_args, _record, _saved, _where, _zeros_like, as_tensor
 from steepest.tensor import Tensor
 
 __all__ = [
@@ -43,8 +43,11 @@ def sigmoid(x: Tensor) -> Tensor:
     """
     x = as_tensor(x)
     out = _stable_sigmoid(x._data)
-    return _record(out, (x,), lambda g: (g * out * (1.0 - out),), "Sigmoid",
-                   saves_output=True)
+
+    def backward(g):
+        s = _saved(out, g, lambda: sigmoid(x))
+        return (g * s * (1.0 - s),)
+    return _record(out, (x,), backward, "Sigmoid", saves_output=True)
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -54,7 +57,11 @@ def tanh(x: Tensor) -> Tensor:
     """
     x = as_tensor(x)
     out = np.tanh(x._data)
-    return _record(out, (x,), lambda g: (g * (1.0 - out * out),), "Tanh", saves_output=True)
+
+    def backward(g):
+        t = _saved(out, g, lambda: tanh(x))
+        return (g * (1.0 - t * t),)
+    return _record(out, (x,), backward, "Tanh", saves_output=True)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -63,10 +70,13 @@ def relu(x: Tensor) -> Tensor:
     Passes positive inputs unchanged (derivative 1), blocks negative ones (derivative 0): the
     gradient does not shrink layer by layer, so deep nets keep learning. Units stuck below zero
     for every input are "dead" and stop learning.
+
+    Backward as torch's ``threshold_backward``: 0 where z ≤ 0 (an upstream nan or inf there
+    too), the gradient elsewhere, a nan input included.
     """
     x = as_tensor(x)
     out = np.maximum(x._data, 0)
-    return _record(out, (x,), lambda g: (g * (x._data > 0),), "ReLU")
+    return _record(out, (x,), lambda g: (_where(x._data <= 0, 0, g),), "ReLU")
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -100,7 +110,8 @@ def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
     out = e / e.sum(axis=axis, keepdims=True)
 
     def backward(g):
-        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+        s = _saved(out, g, lambda: softmax(x, axis))
+        return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
     return _record(out, (x,), backward, "Softmax", saves_output=True)
 
 
@@ -118,7 +129,8 @@ def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(g):
-        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+        probabilities = softmax(x, axis) if isinstance(g, Tensor) else np.exp(out)
+        return (g - probabilities * g.sum(axis=axis, keepdims=True),)
     return _record(out, (x,), backward, "LogSoftmax", saves_output=True)
 
 
@@ -131,7 +143,7 @@ def binary_step(x: Tensor) -> Tensor:
     """
     x = as_tensor(x)
     out = (x._data >= 0).astype(x.dtype)
-    return _record(out, (x,), lambda g: (np.zeros_like(g),), "BinaryStep")
+    return _record(out, (x,), lambda g: (_zeros_like(g),), "BinaryStep")
 
 
 def linear(x: Tensor) -> Tensor:

@@ -16,14 +16,15 @@ import numbers
 
 import numpy as np
 
-from steepest.activations import _stable_sigmoid
-from steepest.ops import _record, _reduce_to, as_tensor
+from steepest.activations import _stable_sigmoid, log_softmax, sigmoid, softmax
+from steepest.ops import _math, _operand, _record, _reduce_to, _where, as_tensor
 from steepest.tensor import Tensor
 
 __all__ = ["sse", "half_sse", "mse", "l1", "cross_entropy", "nll", "binary_cross_entropy",
            "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_BCE_EPSILON = float(np.float32(1e-12))  # torch clamps p(1 − p) at a float32 1e-12
 
 
 def _check_reduction(loss: str, reduction: str) -> None:
@@ -80,7 +81,9 @@ def _squared_error(name: str, prediction, target, factor: float, reduction: str)
     value, scale = _reduce(factor * (diff * diff), reduction)
 
     def backward(g):
-        grad = (2.0 * factor) * diff * _expand_upstream(g, scale)
+        difference = _operand(prediction, g) - _operand(target, g) if isinstance(g, Tensor) \
+            else diff
+        grad = (2.0 * factor) * difference * _expand_upstream(g, scale)
         return (_reduce_to(grad, prediction) if prediction.requires_grad else None,
                 _reduce_to(-grad, target) if target.requires_grad else None)
     return _record(value, (prediction, target), backward, name.upper())
@@ -174,7 +177,8 @@ def cross_entropy(logits, target, reduction: str = "mean",
     [0, C), or probabilities of the logits' shape. loss_n = −Σ_c t_nc · log softmax(z_n)_c,
     computed with log-sum-exp so large logits do not overflow. ``label_smoothing`` ε mixes the
     target with the uniform distribution, t ← (1 − ε)·t + ε/C, as torch does.
-    Backward (fused): softmax(z) · Σ_c t − t.
+    Backward (fused): softmax(z) · Σ_c t − t to the logits; −(1 − ε)·log softmax(z) to
+    probability targets that require grad.
     """
     logits = as_tensor(logits)
     _check_reduction("cross_entropy", reduction)
@@ -186,6 +190,7 @@ def cross_entropy(logits, target, reduction: str = "mean",
         shifted = z - z.max(axis=1, keepdims=True)
     exp_shifted = np.exp(shifted)
     sum_exp = exp_shifted.sum(axis=1, keepdims=True)
+    probability_target = None  # the target tensor when it holds probabilities (differentiable)
     if target_data.dtype.kind in "iu" or target_data.shape != logits.shape:
         labels = _class_labels("cross_entropy", logits, target_data)
         rows = np.arange(n)
@@ -197,6 +202,7 @@ def cross_entropy(logits, target, reduction: str = "mean",
             target_rows = None
     else:
         target_rows = target_data.reshape(z.shape).astype(z.dtype, copy=False)
+        probability_target = target if isinstance(target, Tensor) else None
     if target_rows is not None:
         if label_smoothing:
             target_rows = (1.0 - label_smoothing) * target_rows + label_smoothing / classes
@@ -206,22 +212,61 @@ def cross_entropy(logits, target, reduction: str = "mean",
         per_sample = per_sample.reshape(())
     value, scale = _reduce(per_sample, reduction)
 
+    def smoothed_target(g):
+        """The target rows: the array, or under create_graph the target tensor's own (so that
+        the logits' gradient is differentiated with respect to the target too)."""
+        if not isinstance(g, Tensor) or probability_target is None:
+            return target_rows
+        rows_of_target = probability_target.reshape(z.shape)
+        if label_smoothing:
+            return (1.0 - label_smoothing) * rows_of_target + label_smoothing / classes
+        return rows_of_target
+
     def backward(g):
-        grad = exp_shifted / sum_exp
-        if target_rows is None:
-            grad[rows, labels] -= 1.0
+        upstream = _row_upstream(g, scale)
+        graph = isinstance(g, Tensor)
+        rows_of_logits = logits.reshape(z.shape) if graph else None
+        if not logits.requires_grad:
+            grad = None
+        elif graph:
+            probs = softmax(rows_of_logits, 1)
+            t = smoothed_target(g)
+            if t is None:
+                grad = probs - _one_hot(z.shape, rows, labels, z.dtype)
+            else:
+                grad = probs * t.sum(axis=1, keepdims=True) - t
+            grad = (grad * upstream).reshape(logits.shape)
         else:
-            grad = grad * target_rows.sum(axis=1, keepdims=True) - target_rows
-        grad *= _row_upstream(g, scale)
-        return (grad.reshape(logits.shape),)
-    return _record(value.astype(z.dtype, copy=False), (logits,), backward, "CrossEntropy")
+            grad = exp_shifted / sum_exp
+            if target_rows is None:
+                grad[rows, labels] -= 1.0
+            else:
+                grad = grad * target_rows.sum(axis=1, keepdims=True) - target_rows
+            grad *= upstream
+            grad = grad.reshape(logits.shape)
+        if probability_target is None:
+            return (grad,)
+        if not probability_target.requires_grad:
+            return grad, None
+        log_p = log_softmax(rows_of_logits, 1) if graph else log_probs
+        grad_target = (-(1.0 - label_smoothing) * log_p * upstream).reshape(target.shape)
+        return grad, _reduce_to(grad_target, probability_target)
+    parents = (logits,) if probability_target is None else (logits, probability_target)
+    return _record(value.astype(z.dtype, copy=False), parents, backward, "CrossEntropy")
+
+
+def _one_hot(shape: tuple, rows: np.ndarray, labels: np.ndarray, dtype=bool) -> np.ndarray:
+    """An (N, C) array of zeros with a 1 at each row's label."""
+    one_hot = np.zeros(shape, dtype=dtype)
+    one_hot[rows, labels] = 1.0
+    return one_hot
 
 
 def nll(log_probabilities, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood −log_probabilities[n, target_n], as torch's nll_loss.
 
     log_probabilities : (N, C) or (C,), usually from log_softmax. target : integer labels.
-    Backward: −g at each row's labelled class, 0 elsewhere.
+    Backward: −g at each row's labelled class, exactly 0 elsewhere (even for a nan or inf g).
     """
     scores = as_tensor(log_probabilities)
     _check_reduction("nll", reduction)
@@ -235,9 +280,12 @@ def nll(log_probabilities, target, reduction: str = "mean") -> Tensor:
     value, scale = _reduce(per_sample, reduction)
 
     def backward(g):
-        grad = np.zeros_like(rows_data)
-        grad[rows, labels] = -1.0
-        grad *= _row_upstream(g, scale)
+        upstream = _row_upstream(g, scale)
+        if isinstance(g, Tensor):
+            grad = _where(_one_hot(rows_data.shape, rows, labels), -upstream, 0)
+        else:
+            grad = np.zeros_like(rows_data)
+            grad[rows, labels] = -(upstream.reshape(-1) if np.ndim(upstream) else upstream)
         return (grad.reshape(scores.shape),)
     return _record(value, (scores,), backward, "NLL")
 
@@ -253,7 +301,8 @@ def binary_cross_entropy(probabilities, target, reduction: str = "mean") -> Tens
     """−[t·log p + (1 − t)·log(1 − p)] on probabilities p ∈ [0, 1].
 
     As in torch, each log is clamped at −100 so p = 0 or 1 gives a finite loss; backward
-    (p − t) / max(p(1 − p), 1e-12).
+    (p − t) / max(p(1 − p), ε) with torch's ε, the float32 number nearest 1e-12, and
+    −logit(p) = log((1 − p)/p) to the target.
     """
     p = as_tensor(probabilities)
     target = _target_like(target, p)
@@ -271,15 +320,24 @@ def binary_cross_entropy(probabilities, target, reduction: str = "mean") -> Tens
     value, scale = _reduce(-(t * log_p + (1.0 - t) * log_1mp), reduction)
 
     def backward(g):
-        grad = (p._data - t) / np.maximum(p._data * (1.0 - p._data), 1e-12)
-        return (grad * _expand_upstream(g, scale), None)
+        upstream = _expand_upstream(g, scale)
+        probability, t = _operand(p, g), _operand(target, g)
+        grad_p = grad_t = None
+        if p.requires_grad:
+            grad_p = (probability - t) / _math(g).maximum(probability * (1.0 - probability),
+                                                          _BCE_EPSILON) * upstream
+        if target.requires_grad:
+            with np.errstate(divide="ignore"):  # p = 0 or 1: ±inf, as torch
+                grad_t = -_math(g).log(probability / (1.0 - probability)) * upstream
+        return grad_p, grad_t
     return _record(value, (p, target), backward, "BinaryCrossEntropy")
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of σ(z) against t, from logits z, stably.
 
-    loss = max(z, 0) − z·t + log(1 + e^(−|z|)); backward σ(z) − t.
+    loss = max(z, 0) − z·t + log(1 + e^(−|z|)); backward σ(z) − t to the logits, −z to the
+    target.
     """
     z = as_tensor(logits)
     target = _target_like(target, z)
@@ -291,5 +349,13 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     value, scale = _reduce(loss, reduction)
 
     def backward(g):
-        return ((_stable_sigmoid(z._data) - t) * _expand_upstream(g, scale), None)
+        upstream = _expand_upstream(g, scale)
+        graph = isinstance(g, Tensor)
+        grad_z = grad_t = None
+        if z.requires_grad:
+            probability = sigmoid(z) if graph else _stable_sigmoid(z._data)
+            grad_z = (probability - _operand(target, g)) * upstream
+        if target.requires_grad:
+            grad_t = -_operand(z, g) * upstream
+        return grad_z, grad_t
     return _record(value, (z, target), backward, "BCEWithLogits")

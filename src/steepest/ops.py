@@ -9,12 +9,21 @@ Every op follows one pattern::
 
 Gradients of broadcast operands are summed back to the operand's own shape (and dtype) by
 ``_reduce_to``. Python scalars are used as they are, so ``float32_tensor * 0.5`` stays float32.
+
+Every backward is itself differentiable (higher-order gradients). Called with an ndarray ``g``
+it computes with NumPy on arrays (the fast first-order path); called with a Tensor ``g``
+(``create_graph=True``) the same formula runs on tensors through these very ops, so it is
+recorded and can be differentiated again. The helpers below make one formula serve both:
+``_operand`` (an input's values), ``_saved`` (the output's values), ``_math`` (NumPy or this
+module), ``_where`` and ``_reduce_to``. Masks (ReLU, clamp, max) are constants: their
+derivative is zero almost everywhere, as in torch.
 """
 
 from __future__ import annotations
 
 import builtins
 import itertools
+import sys
 from collections import namedtuple
 
 import numpy as np
@@ -32,6 +41,7 @@ __all__ = [
 ]
 
 _wrap = Tensor._wrap
+_THIS_MODULE = sys.modules[__name__]  # ``_math``: these ops, for backwards under create_graph
 
 
 def _record(data: np.ndarray, parents: tuple, backward, op: str,
@@ -118,26 +128,58 @@ def _operand(t: Tensor, g):
     return t if isinstance(g, Tensor) else t._data
 
 
+def _saved(out: np.ndarray, g, recompute):
+    """The op's output values inside its backward: the array saved by the forward pass on the
+    first-order path, ``recompute()`` (the forward again, as recorded tensors) under
+    ``create_graph``, so that the output's own dependence on the inputs is differentiated."""
+    return recompute() if isinstance(g, Tensor) else out
+
+
+def _math(g):
+    """Where a backward finds exp, log, cos, where, maximum, ...: NumPy for an array ``g``,
+    steepest's recorded ops (this module, same names and signatures) for a Tensor ``g``."""
+    return _THIS_MODULE if isinstance(g, Tensor) else np
+
+
+def _where(condition: np.ndarray, a, b):
+    """``np.where`` on arrays, the recorded ``where`` when a branch is a Tensor. Selecting (not
+    multiplying by a 0/1 mask) keeps an upstream nan or inf out of the unselected entries, as
+    torch's backward formulas do."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return where(condition, a, b)
+    return np.where(condition, a, b)
+
+
+def _zeros_like(g):
+    """A zero gradient shaped like ``g`` (an array, or a constant tensor under create_graph)."""
+    zeros = np.zeros_like(g._data if isinstance(g, Tensor) else g)
+    return _wrap(zeros) if isinstance(g, Tensor) else zeros
+
+
 def _scalar(value):
     """A NumPy scalar as a Python number, so it cannot upcast a float32 array."""
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _in_dtype(grad: np.ndarray, like: Tensor) -> np.ndarray:
+def _in_dtype(grad, like: Tensor):
     """``grad`` in ``like``'s dtype (an operand of the other float dtype upcasts the output)."""
     return grad if grad.dtype == like._data.dtype else grad.astype(like._data.dtype)
 
 
-def _reduce_to(grad: np.ndarray, like: Tensor) -> np.ndarray:
-    """Sum ``grad`` over the axes along which ``like`` was broadcast (in one ``sum``), in
-    ``like``'s dtype."""
-    shape = like._data.shape
+def _sum_to_shape(grad, shape: tuple):
+    """Sum ``grad`` (array or tensor) over the axes along which ``shape`` was broadcast to
+    ``grad``'s shape, in one ``sum``."""
     if grad.shape != shape:
         extra = grad.ndim - len(shape)
         axes = tuple(range(extra)) + tuple(
             extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
         grad = grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
-    return _in_dtype(grad, like)
+    return grad
+
+
+def _reduce_to(grad, like: Tensor):
+    """``grad`` summed over the axes along which ``like`` was broadcast, in ``like``'s dtype."""
+    return _in_dtype(_sum_to_shape(grad, like._data.shape), like)
 
 
 def _broadcast_error(op: str, a, b) -> ValueError:
@@ -196,8 +238,8 @@ def mul(a: Tensor, b) -> Tensor:
     out = _binary("mul", np.multiply, a._data, b._data)
 
     def backward(g):
-        return (_reduce_to(g * b._data, a) if a.requires_grad else None,
-                _reduce_to(g * a._data, b) if b.requires_grad else None)
+        return (_reduce_to(g * _operand(b, g), a) if a.requires_grad else None,
+                _reduce_to(g * _operand(a, g), b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Mul")
 
 
@@ -210,9 +252,10 @@ def div(a: Tensor, b) -> Tensor:
     out = _binary("div", np.divide, a._data, b._data)
 
     def backward(g):
-        g_over_b = g / b._data
+        g_over_b = g / _operand(b, g)
+        quotient = _saved(out, g, lambda: a / b) if b.requires_grad else None
         return (_reduce_to(g_over_b, a) if a.requires_grad else None,
-                _reduce_to(-g_over_b * out, b) if b.requires_grad else None)
+                _reduce_to(-g_over_b * quotient, b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Div", saves_output=True)
 
 
@@ -221,8 +264,10 @@ def rdiv(a: Tensor, c) -> Tensor:
     if is_scalar(c):
         c = _scalar(c)
         out = c / a._data
-        return _record(out, (a,), lambda g: (-g * out / a._data,), "RDivScalar",
-                       saves_output=True)
+
+        def backward(g):
+            return (-g * _saved(out, g, lambda: c / a) / _operand(a, g),)
+        return _record(out, (a,), backward, "RDivScalar", saves_output=True)
     return div(as_tensor(c), a)
 
 
@@ -231,40 +276,63 @@ def neg(a: Tensor) -> Tensor:
     return _record(-a._data, (a,), lambda g: (-g,), "Neg")
 
 
+_QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}  # nan/inf, as torch: silently
+
+
 def pow(a: Tensor, exponent) -> Tensor:
-    """a ** p: ∂/∂a = p·a^(p−1); for a tensor exponent also ∂/∂p = a^p·ln a."""
+    """a ** p: ∂/∂a = p·a^(p−1); for a tensor exponent also ∂/∂p = a^p·ln a.
+
+    Edges as torch: where p = 0 the base gets 0 (also at a = 0, where p·a^(p−1) is 0·∞); where
+    a = 0 and p ≥ 0 the exponent gets 0; a negative base gives the exponent a nan gradient
+    (ln a); no NumPy warning is raised for these nan/inf.
+    """
     if is_scalar(exponent):
         p = _scalar(exponent)
         if p == 2:
-            return _record(a._data * a._data, (a,), lambda g: (g * (2 * a._data),), "Square")
+            return _record(a._data * a._data, (a,), lambda g: (g * (2 * _operand(a, g)),),
+                           "Square")
         if p == 0:  # a⁰ = 1, derivative 0 (also at a = 0, where p·a^(p−1) would be 0·∞)
-            return _record(np.ones_like(a._data), (a,), lambda g: (np.zeros_like(g),),
+            return _record(np.ones_like(a._data), (a,), lambda g: (_zeros_like(g),),
                            "PowScalar")
-        out = a._data ** p
-        return _record(out, (a,), lambda g: (g * (p * a._data ** (p - 1)),), "PowScalar")
+        with np.errstate(**_QUIET):
+            out = a._data ** p
+
+        def backward_scalar(g):
+            with np.errstate(**_QUIET):
+                return (g * (p * _operand(a, g) ** (p - 1)),)
+        return _record(out, (a,), backward_scalar, "PowScalar")
     b = as_tensor(exponent)
-    out = _binary("pow", np.power, a._data, b._data)
+    with np.errstate(**_QUIET):
+        out = _binary("pow", np.power, a._data, b._data)
 
     def backward(g):
         grad_a = grad_b = None
-        if a.requires_grad:
-            grad_a = _reduce_to(g * b._data * np.power(a._data, b._data - 1), a)
-        if b.requires_grad:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.where(a._data > 0, np.log(np.where(a._data > 0, a._data, 1)), 0.0)
-            grad_b = _reduce_to(g * out * log_a, b)
+        base, power = _operand(a, g), _operand(b, g)
+        with np.errstate(**_QUIET):
+            if a.requires_grad:
+                grad_a = _reduce_to(_where(b._data == 0, 0, g * power * base ** (power - 1)), a)
+            if b.requires_grad:
+                result = _saved(out, g, lambda: base ** power)
+                grad_b = _reduce_to(_where((a._data == 0) & (b._data >= 0), 0,
+                                           g * result * _math(g).log(base)), b)
         return grad_a, grad_b
     return _record(out, (a, b), backward, "Pow", saves_output=True)
 
 
 def rpow(a: Tensor, base) -> Tensor:
-    """base ** a for a scalar base: ∂/∂a = base^a · ln(base)."""
+    """base ** a for a scalar base: ∂/∂a = base^a · ln(base) (0 where base = 0 and a ≥ 0, nan
+    for a negative base, as torch)."""
     if is_scalar(base):
         c = _scalar(base)
-        out = np.power(c, a._data)
-        log_c = float(np.log(c)) if c > 0 else 0.0
-        return _record(out, (a,), lambda g: (g * out * log_c,), "RPowScalar",
-                       saves_output=True)
+        with np.errstate(**_QUIET):
+            out = np.power(c, a._data)
+            log_c = float(np.log(c))
+
+        def backward(g):
+            with np.errstate(**_QUIET):
+                grad = g * _saved(out, g, lambda: c ** a) * log_c
+                return (_where(a._data >= 0, 0, grad) if c == 0 else grad,)
+        return _record(out, (a,), backward, "RPowScalar", saves_output=True)
     return pow(as_tensor(base), a)
 
 
@@ -299,34 +367,39 @@ def matmul(a, b) -> Tensor:
 
     if a.ndim == 2 and b.ndim == 2:
         def backward(g):
-            return (_in_dtype(g @ b._data.T, a) if a.requires_grad else None,
-                    _in_dtype(a._data.T @ g, b) if b.requires_grad else None)
+            return (_in_dtype(g @ _operand(b, g).T, a) if a.requires_grad else None,
+                    _in_dtype(_operand(a, g).T @ g, b) if b.requires_grad else None)
         return _record(out, (a, b), backward, "MatMul")
 
     def backward(g):
-        a2 = a._data[None, :] if a.ndim == 1 else a._data
-        b2 = b._data[:, None] if b.ndim == 1 else b._data
-        g2 = g
-        if b.ndim == 1:  # restore the dropped column axis first, then the dropped row axis
-            g2 = np.expand_dims(g2, -1)
+        a2, b2, g2 = _operand(a, g), _operand(b, g), g
         if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
+            a2 = a2.reshape((1,) + a.shape)
+        if b.ndim == 1:  # restore the dropped column axis first, then the dropped row axis
+            b2 = b2.reshape(b.shape + (1,))
+            g2 = g2.reshape(g2.shape + (1,))
+        if a.ndim == 1:
+            g2 = g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:])
         grad_a = grad_b = None
         if a.requires_grad:
-            grad_a = g2 @ np.swapaxes(b2, -1, -2)
-            grad_a = _reduce_to(grad_a, _wrap(a2)).reshape(a.shape)
+            grad_a = _in_dtype(_sum_to_shape(g2 @ _swap_last(b2), a2.shape).reshape(a.shape), a)
         if b.requires_grad:
-            grad_b = np.swapaxes(a2, -1, -2) @ g2
-            grad_b = _reduce_to(grad_b, _wrap(b2)).reshape(b.shape)
+            grad_b = _in_dtype(_sum_to_shape(_swap_last(a2) @ g2, b2.shape).reshape(b.shape), b)
         return grad_a, grad_b
     return _record(out, (a, b), backward, "MatMul")
+
+
+def _swap_last(x):
+    """``x`` with its last two axes swapped (an array or a recorded tensor)."""
+    return transpose(x, -1, -2) if isinstance(x, Tensor) else np.swapaxes(x, -1, -2)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weightᵀ + bias in one node (torch's layout: weight is (out_features, in_features)).
 
-    Backward: ∂/∂x = g @ W, ∂/∂W = gᵀ @ x, ∂/∂b = Σ_batch g. Fusing the bias saves a node and
-    a pass over the output, which is most of the per-layer overhead at small batch sizes.
+    Backward: ∂/∂x = g @ W, ∂/∂W = gᵀ @ x, ∂/∂b = Σ_batch g (summed further to the bias's own
+    shape when it broadcasts, e.g. (1,) or ()). Fusing the bias saves a node and a pass over
+    the output, which is most of the per-layer overhead at small batch sizes.
     """
     if not isinstance(x, Tensor):
         x = as_tensor(x)
@@ -341,15 +414,16 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
+        inputs, weights = (x, weight) if isinstance(g, Tensor) else (x_data, w_data)
         if g.ndim == 2:
-            g2, x2 = g, x_data
+            g2, x2 = g, inputs
         else:  # batched input: every leading axis is part of the batch
-            g2, x2 = g.reshape(-1, g.shape[-1]), x_data.reshape(-1, x_data.shape[-1])
-        grad_x = _in_dtype(g @ w_data, x) if x.requires_grad else None
+            g2, x2 = g.reshape(-1, g.shape[-1]), inputs.reshape(-1, inputs.shape[-1])
+        grad_x = _in_dtype(g @ weights, x) if x.requires_grad else None
         grad_w = _in_dtype(g2.T @ x2, weight) if weight.requires_grad else None
         if bias is None:
             return grad_x, grad_w
-        return grad_x, grad_w, (_in_dtype(g2.sum(axis=0), bias) if bias.requires_grad else None)
+        return grad_x, grad_w, (_reduce_to(g2.sum(axis=0), bias) if bias.requires_grad else None)
     return _record(out, parents, backward, "Linear")
 
 
@@ -365,13 +439,21 @@ def _normalize_axis(axis, ndim, op: str = "reduce", allow_duplicate: bool = Fals
         raise AxisError(f"{op}: {error}") from None
 
 
-def _expand_reduced(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
-    """Reshape a reduced gradient so that it broadcasts against the input again."""
+def _expand_reduced(g, shape: tuple, axis, keepdims: bool):
+    """Reshape a reduced gradient (array or tensor) so that it broadcasts against the input
+    again."""
     if axis is None:
-        return np.reshape(g, (1,) * len(shape))
+        return g.reshape((1,) * len(shape))
     if not keepdims:
-        g = np.expand_dims(g, axis)
+        g = g.reshape(tuple(1 if i in axis else n for i, n in enumerate(shape)))
     return g
+
+
+def _expand(g: Tensor, shape: tuple) -> Tensor:
+    """``g`` broadcast to ``shape`` as a recorded op: the backward of a sum under create_graph.
+    Its own backward sums back (``_reduce_to``), so it differentiates again."""
+    return _record(np.array(np.broadcast_to(g._data, shape)), (g,),
+                   lambda grad: (_reduce_to(grad, g),), "Expand")
 
 
 def sum(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tensor:
@@ -381,6 +463,8 @@ def sum(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tenso
     out = np.sum(a._data, axis=axis, keepdims=keepdims)
 
     def backward(g):
+        if isinstance(g, Tensor):
+            return (_expand(_expand_reduced(g, a.shape, axis, keepdims), a.shape),)
         if axis is None:  # a full reduction: one fresh array, not a read-only broadcast view
             return (np.full(a.shape, g, dtype=a.dtype),)
         return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),)
@@ -395,6 +479,8 @@ def mean(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tens
     count = a._data.size // builtins.max(np.asarray(out).size, 1) if a._data.size else 1
 
     def backward(g):
+        if isinstance(g, Tensor):
+            return (_expand(_expand_reduced(g, a.shape, axis, keepdims) / count, a.shape),)
         if axis is None:
             return (np.full(a.shape, g / count, dtype=a.dtype),)
         return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims) / count, a.shape),)
@@ -404,17 +490,23 @@ def mean(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tens
 
 def _extremum(name: str, reducer, a: Tensor, axis, keepdims: bool) -> Tensor:
     """max/min over ``axis``: the gradient goes to the extremal elements, shared equally among
-    ties (torch's ``amax``/``amin``)."""
+    ties. Over all elements (torch's ``max()``) a nan extremum takes the whole gradient (shared
+    among the nans), the other elements exactly 0; over some axes (torch's ``amax``) a row whose
+    extremum is nan gets nan, as in torch."""
     if a._data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
     axis = _normalize_axis(axis, a.ndim, name)
     out = reducer(a._data, axis=axis, keepdims=keepdims)
 
     def backward(g):
-        kept = _expand_reduced(np.asarray(out), a.shape, axis, keepdims)
-        mask = a._data == kept
-        share = mask / mask.sum(axis=axis, keepdims=True)
-        return ((share * _expand_reduced(g, a.shape, axis, keepdims)).astype(a.dtype, copy=False),)
+        g = _expand_reduced(g, a.shape, axis, keepdims)
+        if axis is None:
+            mask = np.isnan(a._data) if np.isnan(out).any() else a._data == out
+            return (_in_dtype(_where(mask, g / int(mask.sum()), 0), a),)
+        mask = a._data == _expand_reduced(np.asarray(out), a.shape, axis, keepdims)
+        with np.errstate(invalid="ignore"):  # a nan row: 0/0, the nan torch gives
+            share = mask / mask.sum(axis=axis, keepdims=True)
+        return (_in_dtype(g * share, a),)
     return _record(out, (a,), backward, name.capitalize(), saves_output=True)
 
 
@@ -457,10 +549,15 @@ def _select_along(a: Tensor, indices: Tensor, axis: int, keepdims: bool, op: str
     out = picked if keepdims else np.squeeze(picked, axis=axis)
 
     def backward(g):
-        grad = np.zeros_like(a._data)
-        np.put_along_axis(grad, idx, g if keepdims else np.expand_dims(g, axis), axis=axis)
-        return (grad,)
+        chosen = np.zeros(a.shape, dtype=bool)
+        np.put_along_axis(chosen, idx, True, axis=axis)
+        return (_in_dtype(_where(chosen, g if keepdims else _unsqueeze(g, axis), 0), a),)
     return _record(out, (a,), backward, op)
+
+
+def _unsqueeze(x, axis: int):
+    """``x`` with a new axis of length 1 at ``axis`` (an array or a recorded tensor)."""
+    return unsqueeze(x, axis) if isinstance(x, Tensor) else np.expand_dims(x, axis)
 
 
 def _max_or_min(name: str, a: Tensor, dim, keepdim, axis, keepdims):
@@ -503,37 +600,39 @@ def exp(a: Tensor) -> Tensor:
     """eᵃ; derivative eᵃ (the output itself)."""
     a = as_tensor(a)
     out = np.exp(a._data)
-    return _record(out, (a,), lambda g: (g * out,), "Exp", saves_output=True)
+    return _record(out, (a,), lambda g: (g * _saved(out, g, lambda: exp(a)),), "Exp",
+                   saves_output=True)
 
 
 def log(a: Tensor) -> Tensor:
     """ln a; derivative 1/a."""
     a = as_tensor(a)
     out = np.log(a._data)
-    return _record(out, (a,), lambda g: (g / a._data,), "Log")
+    return _record(out, (a,), lambda g: (g / _operand(a, g),), "Log")
 
 
 def sqrt(a: Tensor) -> Tensor:
     """√a; derivative 1/(2√a)."""
     out = np.sqrt(a._data)
-    return _record(out, (a,), lambda g: (g * 0.5 / out,), "Sqrt", saves_output=True)
+    return _record(out, (a,), lambda g: (g * 0.5 / _saved(out, g, lambda: sqrt(a)),), "Sqrt",
+                   saves_output=True)
 
 
 def sin(a: Tensor) -> Tensor:
     """sin a; derivative cos a."""
     a = as_tensor(a)
-    return _record(np.sin(a._data), (a,), lambda g: (g * np.cos(a._data),), "Sin")
+    return _record(np.sin(a._data), (a,), lambda g: (g * _math(g).cos(_operand(a, g)),), "Sin")
 
 
 def cos(a: Tensor) -> Tensor:
     """cos a; derivative −sin a."""
     a = as_tensor(a)
-    return _record(np.cos(a._data), (a,), lambda g: (-g * np.sin(a._data),), "Cos")
+    return _record(np.cos(a._data), (a,), lambda g: (-g * _math(g).sin(_operand(a, g)),), "Cos")
 
 
 def abs(a: Tensor) -> Tensor:
     """|a|; derivative sign(a) (0 at 0, as in torch)."""
-    return _record(np.abs(a._data), (a,), lambda g: (g * np.sign(a._data),), "Abs")
+    return _record(np.abs(a._data), (a,), lambda g: (g * np.sign(a._data),), "Abs")  # constant
 
 
 def _bound(op: str, name: str, value, default):
@@ -555,22 +654,26 @@ def clip(a: Tensor, min=None, max=None) -> Tensor:
     hi = _bound("clip", "max", max, np.inf)
     out = np.clip(a._data, lo, hi).astype(a.dtype, copy=False)
 
-    def backward(g):
-        return (g * ((a._data >= lo) & (a._data <= hi)),)
+    def backward(g):  # torch: the gradient where lo ≤ a ≤ hi, exactly 0 elsewhere (and at nan)
+        return (_where((a._data >= lo) & (a._data <= hi), g, 0),)
     return _record(out, (a,), backward, "Clip")
 
 
 def maximum(a, b) -> Tensor:
-    """Elementwise max(a, b); at ties each side gets half the gradient (as in torch)."""
-    return _pairwise_extremum("maximum", np.maximum, np.greater, a, b)
+    """Elementwise max(a, b); at ties each side gets half the gradient, and where a nan is
+    compared both sides get all of it (as in torch)."""
+    return _pairwise_extremum("maximum", np.maximum, np.less, a, b)
 
 
 def minimum(a, b) -> Tensor:
-    """Elementwise min(a, b); at ties each side gets half the gradient (as in torch)."""
-    return _pairwise_extremum("minimum", np.minimum, np.less, a, b)
+    """Elementwise min(a, b); at ties each side gets half the gradient, and where a nan is
+    compared both sides get all of it (as in torch)."""
+    return _pairwise_extremum("minimum", np.minimum, np.greater, a, b)
 
 
-def _pairwise_extremum(name, func, wins, a, b) -> Tensor:
+def _pairwise_extremum(name, func, loses, a, b) -> Tensor:
+    """torch's formula: g (halved at ties) to each side, except exactly 0 to the side that
+    ``loses`` (is strictly below for maximum, above for minimum)."""
     if is_scalar(a) and not is_scalar(b):
         a, b = b, a  # max/min are symmetric; a scalar on the right keeps a float32 tensor float32
     a = as_tensor(a)
@@ -579,11 +682,14 @@ def _pairwise_extremum(name, func, wins, a, b) -> Tensor:
     b_tensor = b if isinstance(b, Tensor) else None
 
     def backward(g):
-        share_a = wins(a._data, b_data) + 0.5 * (a._data == b_data)
-        grad_a = _reduce_to(g * share_a, a) if a.requires_grad else None
+        tie = a._data == b_data
+        shared = _where(tie, g * 0.5, g) if tie.any() else g
+        grad_a = _reduce_to(_where(loses(a._data, b_data), 0, shared), a) if a.requires_grad \
+            else None
         if b_tensor is None:
             return (grad_a,)
-        grad_b = _reduce_to(g * (1.0 - share_a), b_tensor) if b_tensor.requires_grad else None
+        grad_b = _reduce_to(_where(loses(b_data, a._data), 0, shared), b_tensor) \
+            if b_tensor.requires_grad else None
         return grad_a, grad_b
     parents = (a,) if b_tensor is None else (a, b_tensor)
     return _record(out, parents, backward, name.capitalize())
@@ -607,9 +713,8 @@ def where(condition, a, b) -> Tensor:
                          f"broadcast together") from None
 
     def backward(g):
-        zero = np.zeros((), dtype=g.dtype)
-        return (_reduce_to(np.where(cond, g, zero), a) if a.requires_grad else None,
-                _reduce_to(np.where(cond, zero, g), b) if b.requires_grad else None)
+        return (_reduce_to(_where(cond, g, 0), a) if a.requires_grad else None,
+                _reduce_to(_where(cond, 0, g), b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Where")
 
 
@@ -678,8 +783,12 @@ def permute(a: Tensor, dims=None) -> Tensor:
             raise ValueError(f"permute: dims {dims} must name each of the {a.ndim} axes of a "
                              f"tensor of shape {a.shape} exactly once")
     out = np.transpose(a._data, dims)
-    inverse = None if dims is None else tuple(np.argsort([ax % a.ndim for ax in dims]))
-    return _view_of(_record(out, (a,), lambda g: (np.transpose(g, inverse),), "Permute"), a)
+    inverse = None if dims is None else tuple(int(i) for i in np.argsort([ax % a.ndim
+                                                                          for ax in dims]))
+
+    def backward(g):
+        return (permute(g, inverse) if isinstance(g, Tensor) else np.transpose(g, inverse),)
+    return _view_of(_record(out, (a,), backward, "Permute"), a)
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -719,14 +828,24 @@ def getitem(a: Tensor, index) -> Tensor:
     basic = _is_basic_index(index)
 
     def backward(g):
-        grad = np.zeros_like(a._data)
-        if basic:
-            grad[index] = g
-        else:
-            np.add.at(grad, index, g)
-        return (grad,)
+        return (_scatter(g, a, index, basic),)
     out = _record(out, (a,), backward, "Index")
     return _view_of(out, a) if basic else out
+
+
+def _scatter(g, like: Tensor, index, basic: bool):
+    """Zeros shaped like ``like`` with ``g`` added at ``index`` (repeats accumulate): the
+    backward of ``getitem``. For a Tensor ``g`` it is recorded, its own backward being
+    ``g[index]`` again, so it differentiates again."""
+    grad = np.zeros_like(like._data)
+    values = g._data if isinstance(g, Tensor) else g
+    if basic:
+        grad[index] = values
+    else:
+        np.add.at(grad, index, values)
+    if isinstance(g, Tensor):
+        return _record(grad, (g,), lambda upstream: (upstream[index],), "IndexBackward")
+    return grad
 
 
 def index_put(a: Tensor, index, value) -> Tensor:
@@ -746,7 +865,9 @@ def index_put(a: Tensor, index, value) -> Tensor:
 
     def backward(g):
         grad_a = None
-        if a.requires_grad:
+        if a.requires_grad and isinstance(g, Tensor):
+            grad_a = index_put(g, index, 0)
+        elif a.requires_grad:
             grad_a = g.copy()
             grad_a[index] = 0
         if value_tensor is None:
@@ -776,10 +897,12 @@ def concatenate(tensors, axis=None, *, dim=None) -> Tensor:
     except ValueError as error:
         raise ValueError(f"concatenate: shapes {[t.shape for t in tensors]} do not fit along "
                          f"axis {axis}: {error}") from None
-    seams = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    seams = [0, *itertools.accumulate(t.shape[axis] for t in tensors)]
+    before = (slice(None),) * axis
 
     def backward(g):
-        return tuple(_in_dtype(part, t) for part, t in zip(np.split(g, seams, axis=axis), tensors))
+        return tuple(_in_dtype(g[before + (slice(start, stop),)], t)
+                     for start, stop, t in zip(seams, seams[1:], tensors))
     return _record(out, tensors, backward, "Concatenate")
 
 
@@ -801,6 +924,8 @@ def stack(tensors, axis=None, *, dim=None) -> Tensor:
     axis = _normalize_axis(axis, tensors[0].ndim + 1, "stack")[0]
     out = np.stack([t._data for t in tensors], axis=axis)
 
+    before = (slice(None),) * axis
+
     def backward(g):
-        return tuple(_in_dtype(np.take(g, i, axis=axis), t) for i, t in enumerate(tensors))
+        return tuple(_in_dtype(g[before + (i,)], t) for i, t in enumerate(tensors))
     return _record(out, tensors, backward, "Stack")
