@@ -20,7 +20,7 @@ PACKAGE = SRC / "steepest"
 
 #: engine <- nn <- optim <- data <- training <- lessons/viz <- report/... <- cli
 LAYERS = {
-    "tensor": 0, "ops": 0, "activations": 0, "losses": 0, "gradcheck": 0,
+    "tensor": 0, "ops": 0, "activations": 0, "losses": 0, "gradcheck": 0, "io": 0,
     "nn": 1,
     "optim": 2,
     "data": 3, "utils": 3, "datasets": 3,

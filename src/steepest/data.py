@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import numbers
 from functools import lru_cache
+from typing import NamedTuple
 from importlib import resources
 
 import numpy as np
@@ -29,7 +30,8 @@ from steepest.tensor import Tensor, default_generator
 
 __all__ = [
     "make_moons", "make_circles", "make_spirals", "make_xor", "make_blobs", "load_digits",
-    "load_dataset", "DATASET_NAMES", "train_test_split", "Standardizer", "DataLoader",
+    "load_dataset", "DATASET_NAMES", "train_test_split", "Standardizer", "load_split", "Split",
+    "DataLoader",
     "validate_dataset",
 ]
 
@@ -560,6 +562,41 @@ class Standardizer:
 
 
 # --------------------------------------------------------------------------- batching
+
+class Split(NamedTuple):
+    """A data set split for training: arrays, the fitted Standardizer (or None), class count."""
+
+    X_train: np.ndarray
+    X_val: np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+    scaler: "Standardizer | None"
+    n_classes: int
+
+
+def load_split(name: str, *, seed: int = 0, val_split: float = 0.2, standardize: bool = True,
+               n_samples: int | None = None, noise: float | None = None) -> Split:
+    """The data set ``name`` split as ``steepest train`` and ``steepest sweep`` use it.
+
+    ``seed`` drives the generated sets' points and the stratified split (the digits are
+    fixed); the Standardizer is fitted on the training part only. ``n_samples`` and ``noise``
+    (None: the set's default) apply to the generated sets.
+    """
+    kwargs = {k: v for k, v in (("n_samples", n_samples), ("noise", noise)) if v is not None}
+    if name != "digits":
+        kwargs["seed"] = seed
+    X, y = load_dataset(name, **kwargs)
+    if not np.isfinite(X).all():
+        raise ValueError(f"noise {noise:g} is too large: the generated points overflow to "
+                         f"infinity")
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=val_split, seed=seed,
+                                                      stratify=True)
+    scaler = None
+    if standardize:
+        scaler = Standardizer().fit(X_train)
+        X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
+    return Split(X_train, X_val, y_train, y_val, scaler, int(np.max(y)) + 1)
+
 
 class DataLoader:
     """Iterate over ``(X_batch, y_batch)`` mini-batches, one pass over the data per ``for`` loop.

@@ -16,6 +16,8 @@ from steepest.optim.radam import RAdam
 from steepest.optim.rmsprop import RMSprop
 from steepest.optim.rprop import Rprop
 from steepest.optim.sgd import SGD
+from steepest.optim import catalogue  # noqa: E402  (after the classes it lists)
 
 __all__ = ["Optimizer", "GD", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "NAdam", "RAdam",
-           "Adamax", "Adadelta", "Rprop", "ASGD", "Adafactor", "Muon", "LBFGS", "lr_scheduler"]
+           "Adamax", "Adadelta", "Rprop", "ASGD", "Adafactor", "Muon", "LBFGS", "lr_scheduler",
+           "catalogue"]
