@@ -30,6 +30,8 @@ class Adadelta(Optimizer):
     raised to 1), rho=0.95, eps=1e-7, and decoupled weight decay.
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False):
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps,

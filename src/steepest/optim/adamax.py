@@ -26,6 +26,8 @@ class Adamax(Optimizer):
     (u ← max(β₂·u, |g|); w ← w − lr/(1 − β₁ᵗ) · m/(u + eps)), and decoupled weight decay.
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False):
         betas = tuple(betas) if isinstance(betas, (list, tuple)) else betas

@@ -35,6 +35,8 @@ class ASGD(Optimizer):
     of the weights instead of this arithmetic one).
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False):
         super().__init__(params, {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0,

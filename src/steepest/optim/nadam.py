@@ -31,6 +31,8 @@ class NAdam(Optimizer):
     ``u_product`` in the variable's dtype, and ``weight_decay`` always decoupled.
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False):

@@ -36,6 +36,7 @@ after the first step the array is a view into the flat buffer.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 
@@ -217,6 +218,35 @@ class _FlatBucket:
 
 
 _MISSING = object()
+
+
+class _BlockGather:
+    """The gradients of a flat bucket, handed out block by block: a block inside one
+    parameter is a view of that parameter's gradient; one that straddles parameters is
+    copied into the bucket's flat gradient buffer."""
+
+    def __init__(self, bucket: _FlatBucket, grads: list):
+        self.flat = bucket.grad
+        self.grads = [grad.reshape(-1) for grad in grads]
+        self.starts = [part.start for part in bucket.slices]
+        self.slices = bucket.slices
+
+    def all(self) -> None:
+        np.concatenate(self.grads, out=self.flat)
+
+    def block(self, lo: int, hi: int) -> np.ndarray:
+        first = bisect.bisect_right(self.starts, lo) - 1
+        part = self.slices[first]
+        if hi <= part.stop:
+            return self.grads[first][lo - part.start:hi - part.start]
+        pieces = []
+        index = first
+        while index < len(self.slices) and self.slices[index].start < hi:
+            part = self.slices[index]
+            pieces.append(self.grads[index][max(lo, part.start) - part.start:
+                                            min(hi, part.stop) - part.start])
+            index += 1
+        return np.concatenate(pieces, out=self.flat[lo:hi])
 
 
 def _same_value(a, b) -> bool:
@@ -426,10 +456,25 @@ class Optimizer:
             if len(same_dtype) > 1:  # one parameter is its own flat buffer already
                 self._buckets[(index, dtype)] = _FlatBucket(same_dtype)
 
+    #: Whether ``_update`` reads the gradient only through ``_blocks`` (as its second array):
+    #: then a large flat bucket's gradients are not gathered into one buffer first; each block
+    #: reads its parameter's ``.grad`` directly (or gathers the few blocks that straddle two
+    #: parameters), which saves a write and a re-read of every gradient. Same bits either way.
+    grad_in_blocks = False
+
     def _step_flat(self, bucket: "_FlatBucket", group: dict) -> None:
-        """The flat path: gradients gathered into one buffer, one update over the whole bucket."""
-        np.concatenate([param._grad.reshape(-1) for param in bucket.params], out=bucket.grad)
-        self._update(bucket.data, bucket.grad, bucket.state, group)
+        """The flat path: one update over the whole bucket, its gradients gathered into one
+        buffer (at once, or block by block in ``_blocks``, see ``grad_in_blocks``)."""
+        grads = [param._grad for param in bucket.params]
+        if self.grad_in_blocks and bucket.data.size > self.block_size:
+            self._pending_grad = _BlockGather(bucket, grads)
+            try:
+                self._update(bucket.data, bucket.grad, bucket.state, group)
+            finally:
+                self._pending_grad = None
+        else:
+            np.concatenate([grad.reshape(-1) for grad in grads], out=bucket.grad)
+            self._update(bucket.data, bucket.grad, bucket.state, group)
         bucket.scatter_state()
 
     def _init_state(self, data: np.ndarray, group: dict) -> dict:
@@ -445,28 +490,38 @@ class Optimizer:
     #: few arrays an update touches stay in the L2 cache across its dozen passes.
     block_size = 32768
 
-    def _blocks(self, arrays: list, n_work: int) -> list:
+    _pending_grad = None  # a _BlockGather while a flat update reads its gradient by blocks
+
+    def _blocks(self, arrays: list, n_work: int):
         """Same-shaped arrays cut into cache-sized blocks, each with ``n_work`` scratch arrays.
 
-        Returns a list of tuples ``(*views, *scratch)``. An update written for whole arrays
-        runs unchanged on each block (elementwise math does not care), but reads each array
-        from memory once instead of once per pass: the main cost of Adam on a large layer.
+        Yields tuples ``(*views, *scratch)``. An update written for whole arrays runs
+        unchanged on each block (elementwise math does not care), but reads each array from
+        memory once instead of once per pass: the main cost of Adam on a large layer.
         Small or non-contiguous arrays come back whole, as one block. Scratch arrays are made
-        once and shared by all parameters (they hold nothing between updates).
+        once and shared by all parameters (they hold nothing between updates). The second
+        array is the gradient: in a flat update with ``grad_in_blocks`` each block of it is
+        taken from the parameters' own gradients just before the block is used.
         """
         first = arrays[0]
         size = first.size
         block = self.block_size
+        gather = self._pending_grad
+        if gather is not None and arrays[1] is not gather.flat:
+            gather = None
         if size <= block or not all(a.flags.c_contiguous for a in arrays):
-            return [(*arrays, *self._scratch(first.shape, first.dtype, n_work))]
+            if gather is not None:
+                gather.all()
+            yield (*arrays, *self._scratch(first.shape, first.dtype, n_work))
+            return
         flats = [a.reshape(-1) for a in arrays]
         work = self._scratch((block,), first.dtype, n_work)
-        blocks = []
         for lo in range(0, size, block):
             views = [flat[lo:lo + block] for flat in flats]
             n = views[0].size
-            blocks.append((*views, *(w if n == block else w[:n] for w in work)))
-        return blocks
+            if gather is not None:
+                views[1] = gather.block(lo, lo + n)
+            yield (*views, *(w if n == block else w[:n] for w in work))
 
     def _scratch(self, shape: tuple, dtype, count: int) -> list:
         key = (shape, dtype)

@@ -33,6 +33,8 @@ class RAdam(Optimizer):
     ``total_steps``/warm-up options that torch lacks).
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False):

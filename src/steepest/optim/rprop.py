@@ -28,6 +28,8 @@ class Rprop(Optimizer):
     Keras differs: Keras has no Rprop.
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 1e-2, etas: tuple = (0.5, 1.2),
                  step_sizes: tuple = (1e-6, 50), *, maximize: bool = False):
         etas = tuple(etas) if isinstance(etas, (list, tuple)) else etas
