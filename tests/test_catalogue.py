@@ -18,7 +18,8 @@ from steepest.optim.catalogue import (KINDS, OPTIMIZERS, SCHEDULERS, Entry, Hype
 TORCH_CLASS = {"GD": torch.optim.SGD}  # torch has no class of its own for plain GD
 #: entry defaults that differ from the class's on purpose (a preset names a variant)
 PRESETS = {("momentum", "momentum"), ("nesterov", "momentum"), ("nesterov", "nesterov"),
-           ("onecycle", "cycle_momentum"), ("onecycle", "total_steps")}
+           ("onecycle", "cycle_momentum"), ("onecycle", "total_steps"),
+           ("cyclic", "cycle_momentum")}
 
 
 def _torch_optimizer(entry, params, values):

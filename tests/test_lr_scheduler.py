@@ -28,6 +28,22 @@ SCHEDULERS = [
                         anneal_strategy="linear", three_phase=True)),
     ("OneCycleLR", dict(max_lr=0.5, total_steps=STEPS, cycle_momentum=False, div_factor=10.0,
                         final_div_factor=100.0)),
+    ("LambdaLR", dict(lr_lambda=lambda t: 0.97 ** t * (1 + t % 3))),
+    ("LambdaLR", dict(lr_lambda=[lambda t: 1 / (1 + t), lambda t: math.sqrt(t + 1)])),
+    ("MultiplicativeLR", dict(lr_lambda=lambda t: 0.9 if t % 4 else 1.05)),
+    ("ConstantLR", dict()),
+    ("ConstantLR", dict(factor=0.3, total_iters=17)),
+    ("PolynomialLR", dict()),
+    ("PolynomialLR", dict(total_iters=60, power=2.5)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=10)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=7, T_mult=2, eta_min=0.001)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=10)),
+    ("CyclicLR", dict(base_lr=[0.01, 0.001], max_lr=[0.1, 0.05], step_size_up=7,
+                      step_size_down=13, mode="triangular2", base_momentum=0.7)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=9, mode="exp_range",
+                      gamma=0.99)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=5, cycle_momentum=False,
+                      scale_fn=lambda x: 0.5 ** (x / 10), scale_mode="iterations")),
 ]
 
 
@@ -266,3 +282,134 @@ def test_one_cycle_refuses_a_bad_max_lr(max_lr):
     opt = optim.SGD([{"params": [p]}, {"params": [q]}], lr=0.1, momentum=0.9)
     with pytest.raises(ValueError, match=r"OneCycleLR: invalid max_lr .*; expected a number > 0"):
         lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=10)
+
+
+def _combined(lib, opt, kind):
+    sched = lib.lr_scheduler if lib is torch.optim else lr_scheduler
+    if kind == "sequential":
+        return sched.SequentialLR(opt, [sched.LinearLR(opt, start_factor=0.1, total_iters=5),
+                                        sched.CosineAnnealingLR(opt, T_max=40),
+                                        sched.StepLR(opt, step_size=9, gamma=0.5),
+                                        sched.ExponentialLR(opt, gamma=0.97)],
+                                  milestones=[5, 45, 70])
+    return sched.ChainedScheduler([sched.ConstantLR(opt, factor=0.5, total_iters=4),
+                                   sched.ExponentialLR(opt, gamma=0.95),
+                                   sched.MultiStepLR(opt, milestones=[30, 50], gamma=3.0)])
+
+
+def _run(opt, sched, steps):
+    lrs = []
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        lrs.append(sched.get_last_lr())
+    return lrs
+
+
+@pytest.mark.parametrize("kind", ["sequential", "chained"])
+def test_combined_schedules_match_torch(kind):
+    opt, topt = _pair(momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about its inner schedulers' first step
+        sched, tsched = _combined(optim, opt, kind), _combined(torch.optim, topt, kind)
+        ours, theirs = _run(opt, sched, 120), _run(topt, tsched, 120)
+    assert len(set(map(tuple, ours))) > 20
+    assert repr(sched).startswith(type(sched).__name__)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-15, atol=0)
+
+
+NEW = ["LambdaLR", "MultiplicativeLR", "ConstantLR", "PolynomialLR",
+       "CosineAnnealingWarmRestarts", "CyclicLR", "sequential", "chained"]
+
+
+def _make(name, opt):
+    if name in ("sequential", "chained"):
+        return _combined(optim, opt, name)
+    kwargs = {"LambdaLR": dict(lr_lambda=lambda t: 0.9 ** t),
+              "MultiplicativeLR": dict(lr_lambda=lambda t: 0.95),
+              "ConstantLR": dict(factor=0.5, total_iters=12),
+              "PolynomialLR": dict(total_iters=30, power=2.0),
+              "CosineAnnealingWarmRestarts": dict(T_0=5, T_mult=2),
+              "CyclicLR": dict(base_lr=0.01, max_lr=0.1, step_size_up=4,
+                               mode="triangular2")}[name]
+    return getattr(lr_scheduler, name)(opt, **kwargs)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_schedulers_resume_from_state_dict(name):
+    """A schedule saved at step 10 and loaded into a fresh scheduler continues exactly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opt, _ = _pair(momentum=0.9)
+        sched = _make(name, opt)
+        whole = _run(opt, sched, 30)
+        opt_a, _ = _pair(momentum=0.9)
+        sched_a = _make(name, opt_a)
+        _run(opt_a, sched_a, 10)
+        saved_sched, saved_opt = sched_a.state_dict(), opt_a.state_dict()
+        _run(opt_a, sched_a, 3)  # the saved state must not change when the run goes on
+        opt_b, _ = _pair(momentum=0.9)
+        sched_b = _make(name, opt_b)
+        opt_b.load_state_dict(saved_opt)
+        sched_b.load_state_dict(saved_sched)
+        assert _run(opt_b, sched_b, 20) == whole[10:]
+
+
+def test_lambda_schedulers_save_no_functions_but_the_attributes_of_callable_objects():
+    class Decay:
+        def __init__(self):
+            self.rate = 0.5
+
+        def __call__(self, t):
+            return self.rate ** t
+
+    opt, _ = _pair()
+    fn = Decay()
+    sched = lr_scheduler.LambdaLR(opt, [fn, lambda t: 1.0])
+    saved = sched.state_dict()
+    assert saved["lr_lambdas"] == [{"rate": 0.5}, None]
+    fn.rate = 0.9
+    sched.load_state_dict(saved)
+    assert fn.rate == 0.5
+    with pytest.raises(TypeError, match="lr_lambda must be a function"):
+        lr_scheduler.LambdaLR(opt, 0.5)
+    with pytest.raises(ValueError, match="lr_lambda has 3 values but the optimizer has 2"):
+        lr_scheduler.MultiplicativeLR(opt, [fn] * 3)
+
+
+def test_warm_restarts_take_fractional_epochs_like_torch():
+    opt, topt = _pair()
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=5, T_mult=2)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, T_0=5, T_mult=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for epoch in np.arange(0, 40, 0.35):
+            sched.step(float(epoch))
+            tsched.step(float(epoch))
+            assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-15)
+
+
+@pytest.mark.parametrize("make, mentions", [
+    (lambda o: lr_scheduler.ConstantLR(o, factor=0), "factor"),
+    (lambda o: lr_scheduler.PolynomialLR(o, total_iters=0), "total_iters"),
+    (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=0), "T_0"),
+    (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=0.5), "T_mult"),
+    (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, mode="sawtooth"), "mode"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(o, 3)], milestones=[2]),
+     "one milestone fewer"),
+    (lambda o: lr_scheduler.ChainedScheduler([lr_scheduler.ReduceLROnPlateau(o)]),
+     "ReduceLROnPlateau"),
+    (lambda o: lr_scheduler.SequentialLR(o, [], milestones=[]), "at least one"),
+])
+def test_invalid_new_scheduler_arguments_are_named(make, mentions):
+    opt, _ = _pair(momentum=0.9)
+    with pytest.raises((ValueError, TypeError), match=mentions):
+        make(opt)
+
+
+def test_combined_schedulers_refuse_another_optimizers_scheduler():
+    opt, _ = _pair()
+    other, _ = _pair()
+    with pytest.raises(ValueError, match="another optimizer"):
+        lr_scheduler.ChainedScheduler([lr_scheduler.StepLR(opt, 3),
+                                       lr_scheduler.StepLR(other, 3)])

@@ -181,22 +181,28 @@ def test_param_groups_with_their_own_lr_match_torch():
 
 
 @pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "GD"])
-def test_params_without_grad_and_frozen_params_do_not_move(name):
+def test_params_without_grad_do_not_move_and_frozen_ones_with_a_grad_do(name):
+    """torch steps every parameter whose .grad is not None, frozen or not (issue 22 item 8)."""
     used, unused, frozen = (Parameter(np.array([2.0, -1.0])) for _ in range(3))
     frozen.requires_grad_(False)
     kwargs = {"momentum": 0.9} if name == "SGD" else {}
     opt = getattr(optim, name)([used, unused, frozen], lr=0.1, **kwargs)
     start_unused, start_frozen = unused.numpy().copy(), frozen.numpy().copy()
-    for _ in range(3):
+    opt.zero_grad()
+    ((used - 1.0) ** 2).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(frozen.numpy(), start_frozen)  # no .grad: not stepped
+    assert frozen not in opt.state
+    for _ in range(2):
         opt.zero_grad()
         ((used - 1.0) ** 2).sum().backward()
-        frozen.grad = np.ones(2)  # a stray gradient on a frozen parameter is ignored
+        frozen.grad = np.ones(2)  # a gradient on a frozen parameter: stepped, as in torch
         opt.step()
     assert unused.grad is None
     np.testing.assert_array_equal(unused.numpy(), start_unused)
-    np.testing.assert_array_equal(frozen.numpy(), start_frozen)
+    assert np.all(frozen.numpy() < start_frozen)
     assert not np.array_equal(used.numpy(), [2.0, -1.0])
-    assert unused not in opt.state and frozen not in opt.state
+    assert unused not in opt.state and frozen in opt.state
 
 
 @pytest.mark.parametrize("name, kwargs", [

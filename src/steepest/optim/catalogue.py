@@ -21,11 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from steepest.optim import lr_scheduler
+from steepest.optim.adadelta import Adadelta
+from steepest.optim.adafactor import Adafactor
 from steepest.optim.adagrad import Adagrad
 from steepest.optim.adam import Adam, AdamW
+from steepest.optim.adamax import Adamax
+from steepest.optim.asgd import ASGD
 from steepest.optim.gd import GD
+from steepest.optim.nadam import NAdam
 from steepest.optim.optimizer import Optimizer
+from steepest.optim.radam import RAdam
 from steepest.optim.rmsprop import RMSprop
+from steepest.optim.rprop import Rprop
 from steepest.optim.sgd import SGD
 from steepest.tensor import Tensor
 
@@ -203,11 +210,14 @@ def _sgd_entry(name: str, label: str, lr: float, momentum: float, nesterov: bool
     ), lr, summary)
 
 
+def _betas() -> Hyperparameter:
+    return _hp("betas", (0.9, 0.999), "pair", 0.0, 1.0, high_open=True, label="β₁, β₂",
+               help="decay of the running mean of g and of g²")
+
+
 def _adam_entry(name: str, cls: type, label: str, weight_decay: float, summary: str) -> Entry:
     return Entry(name, cls, label, (
-        _lr(1e-2),
-        _hp("betas", (0.9, 0.999), "pair", 0.0, 1.0, high_open=True, label="β₁, β₂",
-            help="decay of the running mean of g and of g²"),
+        _lr(1e-2), _betas(),
         _eps(1e-8), _weight_decay(weight_decay, decoupled=cls is AdamW),
         _hp("amsgrad", False, "bool", label="AMSGrad", help="divide by the largest v so far"),
     ), 1e-2, summary)
@@ -243,6 +253,48 @@ OPTIMIZERS: dict = {e.name: e for e in (
         _hp("initial_accumulator_value", 0.0, "float", 0.0, None, label="initial accumulator"),
         _eps(1e-10),
     ), 1e-2, "divides each step by the root of the summed squared gradients"),
+    Entry("nadam", NAdam, "NAdam", (
+        _lr(2e-3), _betas(), _eps(1e-8), _weight_decay(),
+        _hp("momentum_decay", 4e-3, "float", 0.0, None, label="momentum decay",
+            help="μₜ = β₁·(1 − ½·0.96^(t·momentum_decay))"),
+        _hp("decoupled_weight_decay", False, "bool", label="decoupled weight decay",
+            help="w ← w·(1 − lr·wd) instead of g + wd·w"),
+    ), 2e-3, "Adam with Nesterov momentum"),
+    Entry("radam", RAdam, "RAdam", (
+        _lr(1e-3), _betas(), _eps(1e-8), _weight_decay(),
+        _hp("decoupled_weight_decay", False, "bool", label="decoupled weight decay",
+            help="w ← w·(1 − lr·wd) instead of g + wd·w"),
+    ), 1e-3, "Adam whose adaptive step is switched on as its variance estimate firms up"),
+    Entry("adamax", Adamax, "Adamax", (
+        _lr(2e-3), _betas(), _eps(1e-8), _weight_decay(),
+    ), 2e-3, "Adam with a running maximum of |g| in place of the root mean square"),
+    Entry("adadelta", Adadelta, "Adadelta", (
+        _lr(1.0),
+        _hp("rho", 0.9, "float", 0.0, 1.0, label="ρ",
+            help="decay of the running means of g² and of the squared steps"),
+        _eps(1e-6), _weight_decay(),
+    ), 1.0, "step = RMS of past steps / RMS of gradients × g: no learning rate needed"),
+    Entry("rprop", Rprop, "Rprop", (
+        _lr(1e-2),
+        _hp("etas", (0.5, 1.2), "pair", 0.0, None, low_open=True, label="η₋, η₊",
+            help="shrink / grow each step size when the gradient's sign flips / holds"),
+        _hp("step_sizes", (1e-6, 50.0), "pair", 0.0, None, label="smallest, largest step"),
+    ), 1e-2, "per-weight step sizes driven by the gradient's sign only (full batch)"),
+    Entry("asgd", ASGD, "ASGD", (
+        _lr(1e-2),
+        _hp("lambd", 1e-4, "float", 0.0, None, label="λ", help="decay of the step size"),
+        _hp("alpha", 0.75, "float", 0.0, None, label="α", help="ηₜ = lr/(1 + λ·lr·t)^α"),
+        _hp("t0", 1e6, "float", 0.0, None, label="t₀", suggested=(0.0, 1e6),
+            help="step at which weight averaging starts"),
+        _weight_decay(),
+    ), 1e-2, "SGD with a running average of the weights (state['ax'])"),
+    Entry("adafactor", Adafactor, "Adafactor", (
+        _lr(1e-2),
+        _hp("beta2_decay", -0.8, "float", None, 0.0, label="β₂ decay",
+            help="weight of the new g² at step t: t^beta2_decay"),
+        _hp("d", 1.0, "float", 1.0, None, label="clipping threshold d"),
+        _weight_decay(decoupled=True),
+    ), 1e-2, "Adam-like scaling from row and column means of g² (little memory)"),
 )}
 
 _STEPS = "whole number of scheduler steps"
@@ -280,6 +332,36 @@ SCHEDULERS: dict = {e.name: e for e in (
         _hp("final_div_factor", 1e4, "float", 0.0, None, low_open=True, log=True,
             label="final div factor"),
     ), None, "warm up to max_lr, then anneal far below the start (Smith's 1cycle)"),
+    Entry("constant", lr_scheduler.ConstantLR, "constant warm-up", (
+        _hp("factor", 1.0 / 3, "float", 0.0, 1.0, low_open=True, label="factor"),
+        _hp("total_iters", 5, "int", 0, None, label="steps", suggested=(0, 10_000),
+            help=f"lr × factor until this step ({_STEPS})"),
+    ), None, "lr × factor for the first total_iters steps, then lr"),
+    Entry("polynomial", lr_scheduler.PolynomialLR, "polynomial decay", (
+        _hp("total_iters", 5, "int", 1, None, label="steps", suggested=(1, 10_000),
+            help="steps from lr down to 0"),
+        _hp("power", 1.0, "float", 0.0, None, label="power"),
+    ), None, "lr × (1 − t/total_iters)^power, down to 0"),
+    Entry("warm_restarts", lr_scheduler.CosineAnnealingWarmRestarts, "cosine warm restarts", (
+        _hp("T_0", 50, "int", 1, None, label="T₀", suggested=(1, 10_000),
+            help="steps of the first cosine run"),
+        _hp("T_mult", 1, "int", 1, None, label="T_mult", suggested=(1, 4),
+            help="each run is T_mult times longer than the last"),
+        _hp("eta_min", 0.0, "float", 0.0, None, label="η_min", help="the lowest lr"),
+    ), None, "cosine annealing that restarts at the full lr (SGDR)"),
+    Entry("cyclic", lr_scheduler.CyclicLR, "cyclic", (
+        _hp("base_lr", 1e-3, "float", 0.0, None, log=True, label="base lr",
+            suggested=(1e-5, 10.0)),
+        _hp("max_lr", 0.1, "float", 0.0, None, low_open=True, log=True, label="max lr",
+            suggested=(1e-5, 10.0)),
+        _hp("step_size_up", 2000, "int", 1, None, label="steps up", suggested=(1, 10_000)),
+        _hp("mode", "triangular", "choice", choices=("triangular", "triangular2", "exp_range"),
+            label="mode"),
+        _hp("gamma", 1.0, "float", 0.0, 1.0, low_open=True, label="γ",
+            help="exp_range: the amplitude × gamma^t"),
+        _hp("cycle_momentum", False, "bool", label="cycle momentum",
+            help="move momentum (or β₁) against the lr; needs an optimizer with one"),
+    ), None, "lr goes up and down between base_lr and max_lr (Smith's cyclical rates)"),
     Entry("plateau", lr_scheduler.ReduceLROnPlateau, "reduce on plateau", (
         _hp("mode", "min", "choice", choices=("min", "max"), label="mode"),
         _hp("factor", 0.1, "float", 0.0, 1.0, low_open=True, high_open=True, label="factor"),

@@ -16,6 +16,8 @@ class GD(Optimizer):
     ``SGD(params, lr)`` with every option at its default.
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 0.1):
         super().__init__(params, {"lr": lr})
 

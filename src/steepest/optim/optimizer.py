@@ -5,7 +5,9 @@ handles what every optimizer shares, with torch.optim's conventions:
 
 * ``param_groups`` is a list of dicts, each with ``'params'`` and its own hyperparameters
   (missing ones come from the optimizer's defaults);
-* parameters whose ``grad`` is None or that have ``requires_grad=False`` are skipped;
+* parameters whose ``grad`` is None are skipped; every other one is stepped, as torch steps
+  it, even with ``requires_grad=False`` (a frozen parameter that kept a zeroed ``.grad`` after
+  ``zero_grad(set_to_none=False)`` still moves under momentum, in torch and here);
 * ``state_dict()`` / ``load_state_dict()`` round-trip everything a resumed run needs, so it
   continues exactly as the uninterrupted one would.
 
@@ -25,8 +27,8 @@ instead of one per parameter. Each step copies the gradients into a flat gradien
 sits in an array, so both paths give bit-identical results. The optimizer falls back to the
 per-parameter path, for that step, whenever the flat view does not hold: a parameter rebound
 with ``param.data = ...`` (it is copied into a fresh buffer), a changed set of parameters with a
-gradient (frozen ones are skipped as torch skips them; a set that stays for a second step gets
-its own buffer), state loaded or edited by hand (gathered back into flat buffers at the next
+gradient (a parameter whose gradient is None sits out; a set that stays for a second step
+gets its own buffer), state loaded or edited by hand (gathered back into flat buffers at the next
 step), or parameters whose step counts differ. ``flat_storage = False`` on the class, when the
 optimizer is made, keeps every parameter's own array. Hold ``param`` rather than an old ``param.data`` array:
 after the first step the array is a view into the flat buffer.
@@ -34,6 +36,7 @@ after the first step the array is a view into the flat buffer.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 
@@ -57,6 +60,27 @@ def _is_number(value) -> bool:
 
 def _is_bool(value) -> bool:
     return isinstance(value, (bool, np.bool_))
+
+
+def _check_betas(name: str, group: dict, keys: tuple = ("eps", "weight_decay")) -> None:
+    """Validate ``betas`` (a pair in [0, 1)) and the given keys (numbers >= 0)."""
+    betas = group["betas"]
+    check_hyperparameter(name, "betas", betas,
+                         isinstance(betas, (tuple, list)) and len(betas) == 2,
+                         "a pair (beta1, beta2)")
+    for i, beta in enumerate(betas):
+        check_hyperparameter(name, f"betas[{i}] (beta{i + 1})", beta,
+                             _is_number(beta) and 0 <= beta < 1, "a number in [0, 1)")
+    for key in keys:
+        value = group[key]
+        check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
+                             "a number >= 0")
+
+
+def _check_flags(name: str, group: dict, keys: tuple) -> None:
+    """Validate that the given keys are booleans."""
+    for key in keys:
+        check_hyperparameter(name, key, group[key], _is_bool(group[key]), "True or False")
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
@@ -196,6 +220,35 @@ class _FlatBucket:
 _MISSING = object()
 
 
+class _BlockGather:
+    """The gradients of a flat bucket, handed out block by block: a block inside one
+    parameter is a view of that parameter's gradient; one that straddles parameters is
+    copied into the bucket's flat gradient buffer."""
+
+    def __init__(self, bucket: _FlatBucket, grads: list):
+        self.flat = bucket.grad
+        self.grads = [grad.reshape(-1) for grad in grads]
+        self.starts = [part.start for part in bucket.slices]
+        self.slices = bucket.slices
+
+    def all(self) -> None:
+        np.concatenate(self.grads, out=self.flat)
+
+    def block(self, lo: int, hi: int) -> np.ndarray:
+        first = bisect.bisect_right(self.starts, lo) - 1
+        part = self.slices[first]
+        if hi <= part.stop:
+            return self.grads[first][lo - part.start:hi - part.start]
+        pieces = []
+        index = first
+        while index < len(self.slices) and self.slices[index].start < hi:
+            part = self.slices[index]
+            pieces.append(self.grads[index][max(lo, part.start) - part.start:
+                                            min(hi, part.stop) - part.start])
+            index += 1
+        return np.concatenate(pieces, out=self.flat[lo:hi])
+
+
 def _same_value(a, b) -> bool:
     """Equality of plain state values (step counts, None), never of arrays."""
     if a is b:
@@ -206,6 +259,17 @@ def _same_value(a, b) -> bool:
         return bool(a == b)
     except (TypeError, ValueError):
         return False
+
+
+def _from_torch(key: str, value):
+    """A torch tensor of a saved torch state as an array (0-d: a number; ``step``: an int)."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+        if value.ndim == 0:
+            value = value.item()
+            if key == "step" and float(value).is_integer():
+                value = int(value)
+    return value
 
 
 class Optimizer:
@@ -309,14 +373,14 @@ class Optimizer:
     def _params_with_grad(self, index: int, group: dict) -> dict:
         """The group's parameters that take part in this step, by dtype, gradients checked.
 
-        Skipped as in torch: ``grad is None`` or ``requires_grad=False``. A gradient must be an
-        ndarray of the parameter's shape and dtype: one of another shape would broadcast
-        silently into every weight.
+        As in torch, a parameter takes part when its gradient is not None, whether or not it
+        requires grad. A gradient must be an ndarray of the parameter's shape and dtype: one of
+        another shape would broadcast silently into every weight.
         """
         by_dtype: dict = {}
         for i, param in enumerate(group["params"]):
             grad = param._grad
-            if grad is None or not param.requires_grad:
+            if grad is None:
                 continue
             data = param._data
             if (not isinstance(grad, np.ndarray) or grad.shape != data.shape
@@ -392,10 +456,25 @@ class Optimizer:
             if len(same_dtype) > 1:  # one parameter is its own flat buffer already
                 self._buckets[(index, dtype)] = _FlatBucket(same_dtype)
 
+    #: Whether ``_update`` reads the gradient only through ``_blocks`` (as its second array):
+    #: then a large flat bucket's gradients are not gathered into one buffer first; each block
+    #: reads its parameter's ``.grad`` directly (or gathers the few blocks that straddle two
+    #: parameters), which saves a write and a re-read of every gradient. Same bits either way.
+    grad_in_blocks = False
+
     def _step_flat(self, bucket: "_FlatBucket", group: dict) -> None:
-        """The flat path: gradients gathered into one buffer, one update over the whole bucket."""
-        np.concatenate([param._grad.reshape(-1) for param in bucket.params], out=bucket.grad)
-        self._update(bucket.data, bucket.grad, bucket.state, group)
+        """The flat path: one update over the whole bucket, its gradients gathered into one
+        buffer (at once, or block by block in ``_blocks``, see ``grad_in_blocks``)."""
+        grads = [param._grad for param in bucket.params]
+        if self.grad_in_blocks and bucket.data.size > self.block_size:
+            self._pending_grad = _BlockGather(bucket, grads)
+            try:
+                self._update(bucket.data, bucket.grad, bucket.state, group)
+            finally:
+                self._pending_grad = None
+        else:
+            np.concatenate([grad.reshape(-1) for grad in grads], out=bucket.grad)
+            self._update(bucket.data, bucket.grad, bucket.state, group)
         bucket.scatter_state()
 
     def _init_state(self, data: np.ndarray, group: dict) -> dict:
@@ -411,28 +490,38 @@ class Optimizer:
     #: few arrays an update touches stay in the L2 cache across its dozen passes.
     block_size = 32768
 
-    def _blocks(self, arrays: list, n_work: int) -> list:
+    _pending_grad = None  # a _BlockGather while a flat update reads its gradient by blocks
+
+    def _blocks(self, arrays: list, n_work: int):
         """Same-shaped arrays cut into cache-sized blocks, each with ``n_work`` scratch arrays.
 
-        Returns a list of tuples ``(*views, *scratch)``. An update written for whole arrays
-        runs unchanged on each block (elementwise math does not care), but reads each array
-        from memory once instead of once per pass: the main cost of Adam on a large layer.
+        Yields tuples ``(*views, *scratch)``. An update written for whole arrays runs
+        unchanged on each block (elementwise math does not care), but reads each array from
+        memory once instead of once per pass: the main cost of Adam on a large layer.
         Small or non-contiguous arrays come back whole, as one block. Scratch arrays are made
-        once and shared by all parameters (they hold nothing between updates).
+        once and shared by all parameters (they hold nothing between updates). The second
+        array is the gradient: in a flat update with ``grad_in_blocks`` each block of it is
+        taken from the parameters' own gradients just before the block is used.
         """
         first = arrays[0]
         size = first.size
         block = self.block_size
+        gather = self._pending_grad
+        if gather is not None and arrays[1] is not gather.flat:
+            gather = None
         if size <= block or not all(a.flags.c_contiguous for a in arrays):
-            return [(*arrays, *self._scratch(first.shape, first.dtype, n_work))]
+            if gather is not None:
+                gather.all()
+            yield (*arrays, *self._scratch(first.shape, first.dtype, n_work))
+            return
         flats = [a.reshape(-1) for a in arrays]
         work = self._scratch((block,), first.dtype, n_work)
-        blocks = []
         for lo in range(0, size, block):
             views = [flat[lo:lo + block] for flat in flats]
             n = views[0].size
-            blocks.append((*views, *(w if n == block else w[:n] for w in work)))
-        return blocks
+            if gather is not None:
+                views[1] = gather.block(lo, lo + n)
+            yield (*views, *(w if n == block else w[:n] for w in work))
 
     def _scratch(self, shape: tuple, dtype, count: int) -> list:
         key = (shape, dtype)
@@ -484,6 +573,18 @@ class Optimizer:
     _scheduler_keys = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum",
                                  "base_momentum"})
 
+    #: Group entries of a torch.optim state dict that choose torch's kernels (multi-tensor,
+    #: fused, differentiable, CUDA-graph capturable), not the arithmetic: dropped on loading.
+    _torch_kernel_keys = frozenset({"foreach", "fused", "differentiable", "capturable"})
+
+    #: Options of steepest's own that torch's state dicts lack: a saved state without them
+    #: keeps the current values.
+    _own_options: frozenset = frozenset()
+
+    def _state_shape(self, key: str, param: Tensor):
+        """The shape a saved state array ``key`` of ``param`` must have (None: not checked)."""
+        return param.shape
+
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyperparameters and buffers saved by ``state_dict()`` of the same optimizer.
 
@@ -491,6 +592,12 @@ class Optimizer:
         optimizer's hyperparameters (an SGD state does not load into Adam), valid values
         (as the constructor checks them), the same numbers of groups and parameters, and state
         arrays of each parameter's shape. On any error the optimizer is unchanged.
+
+        A state dict saved by the same torch.optim class (``torch.save(opt.state_dict())``
+        read back with ``torch.load``) loads too: its kernel switches (``foreach``, ``fused``,
+        ``differentiable``, ``capturable``) are dropped, its tensors become arrays and its
+        0-d tensors numbers (``step`` an int; float32 scalars such as NAdam's ``mu_product``
+        keep their float32 value).
         """
         name = type(self).__name__
         where = f"{name}.load_state_dict"
@@ -511,8 +618,9 @@ class Optimizer:
             if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
                 raise TypeError(f"{where}: param_groups[{i}] must be a dict with a 'params' "
                                 f"list, got {saved!r}")
+            saved = {k: v for k, v in saved.items() if k not in self._torch_kernel_keys}
             options = set(saved) - {"params"}
-            missing = sorted(set(self.defaults) - options)
+            missing = sorted(set(self.defaults) - options - self._own_options)
             foreign = sorted(options - set(self.defaults) - self._scheduler_keys)
             if missing or foreign:
                 raise ValueError(
@@ -539,12 +647,16 @@ class Optimizer:
                                 f"got {type(saved).__name__}")
             restored = {}
             for key, value in saved.items():
-                if isinstance(value, np.ndarray) and value.ndim and value.shape != param.shape:
-                    raise ValueError(f"{where}: state {key!r} of parameter {saved_index} has "
-                                     f"shape {value.shape}, the parameter has shape "
-                                     f"{param.shape}")
-                restored[key] = (np.array(value, dtype=param.dtype) if isinstance(value, np.ndarray)
-                                 and value.ndim else value)
+                value = _from_torch(key, value)
+                if isinstance(value, np.ndarray) and value.ndim:
+                    shape = self._state_shape(key, param)
+                    if shape is not None and value.shape != shape:
+                        raise ValueError(f"{where}: state {key!r} of parameter {saved_index} "
+                                         f"has shape {value.shape}, the parameter has shape "
+                                         f"{param.shape}" + ("" if shape == param.shape else
+                                                             f" (expected {shape})"))
+                    value = np.array(value, dtype=param.dtype)
+                restored[key] = value
             new_state[param] = restored
         for merged, group in zip(merged_groups, self.param_groups):
             group.update(merged)

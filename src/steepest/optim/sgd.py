@@ -29,6 +29,8 @@ class SGD(Optimizer):
     ``weight_decay`` is decoupled (w ← w − lr·wd·w), not added to the gradient.
     """
 
+    grad_in_blocks = True  # _update reads grad through _blocks only
+
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,

@@ -1,0 +1,182 @@
+"""Muon: momentum whose update matrix is orthogonalised by a Newton–Schulz iteration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from steepest.optim.optimizer import (
+    Optimizer, _check_flags, _is_number, _lerp_, check_hyperparameter,
+)
+
+__all__ = ["Muon", "to_bfloat16", "newton_schulz"]
+
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def to_bfloat16(x) -> np.ndarray:
+    """x rounded to bfloat16 as torch rounds it, held in a float32 array.
+
+    torch converts to float32 first (round to nearest even), then keeps the top 16 bits of
+    the float32, rounding to nearest even on the 16 dropped bits; NaN stays NaN.
+    """
+    x32 = np.asarray(x, dtype=np.float32)
+    bits = x32.view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    out = bits.astype(np.uint32).view(np.float32)
+    return np.where(np.isnan(x32), np.float32(np.nan), out)
+
+
+def _bf16_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a·b of bfloat16 matrices with float32 accumulation in the order of the AVX512-BF16 /
+    AMX kernels torch calls on such CPUs: products in pairs along the inner axis (each
+    product is exact in float32), each pair's sum added to the running sum."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    acc = np.zeros((a.shape[0], b.shape[1]), dtype=np.float32)
+    inner = a.shape[1]
+    for k in range(0, inner - 1, 2):
+        acc += np.multiply.outer(a[:, k], b[k]) + np.multiply.outer(a[:, k + 1], b[k + 1])
+    if inner % 2:
+        acc += np.multiply.outer(a[:, -1], b[-1])
+    return acc
+
+
+def _bf16_addmm(c: np.ndarray, a: np.ndarray, b: np.ndarray, beta: float,
+                alpha: float = 1.0) -> np.ndarray:
+    """bfloat16(beta·c + alpha·(a·b)): the float32 sum fused into one rounding (an FMA)."""
+    scaled = np.float32(alpha) * _bf16_matmul(a, b)
+    fused = np.float64(np.float32(beta)) * c.astype(np.float64) + scaled.astype(np.float64)
+    return to_bfloat16(fused.astype(np.float32))
+
+
+def newton_schulz(matrix: np.ndarray, coefficients: tuple = NS_COEFFICIENTS, steps: int = 5,
+                  eps: float = 1e-7, precision: str = "bfloat16") -> np.ndarray:
+    r"""The quintic Newton–Schulz iteration that pushes a matrix's singular values towards 1.
+
+    X₀ = M/max(‖M‖_F, eps) (on the wide orientation, so X·Xᵀ is the small Gram matrix), then
+    ``steps`` times: A = X·Xᵀ ;  B = b·A + c·A·A ;  X ← a·X + B·X. With the default
+    coefficients (a, b, c) the singular values land in about [0.7, 1.2], not exactly 1.
+
+    ``precision='bfloat16'`` reproduces torch's CPU arithmetic: every tensor is bfloat16,
+    each matrix product (and addmm) accumulates in float32 and is rounded once to bfloat16.
+    The float32 accumulation order is that of the AVX512-BF16/AMX kernels (pairs of products,
+    see ``_bf16_matmul``): it gives torch's bits exactly for inner dimensions up to 16 on
+    such a CPU (checked on 200 random matrices); for wider matrices, where torch's kernels
+    block the sum otherwise, and on CPUs without bfloat16 instructions, about one call in
+    25 differs in a bfloat16 rounding of one element. ``'float64'`` runs the same iteration
+    without rounding. Returns a float64 array.
+    """
+    a, b, c = (float(v) for v in coefficients)
+    if precision == "float64":
+        x = np.asarray(matrix, dtype=np.float64)
+        x = x.T if matrix.shape[0] > matrix.shape[1] else x
+        x = x / max(float(np.sqrt(np.sum(x * x))), eps)
+        for _ in range(steps):
+            gram = x @ x.T
+            x = a * x + (b * gram + c * (gram @ gram)) @ x
+    else:
+        bf = to_bfloat16
+        x = bf(matrix)
+        x = x.T if matrix.shape[0] > matrix.shape[1] else x
+        norm = bf(np.sqrt(np.sum(x * x, dtype=np.float32)))
+        x = bf(x / np.maximum(norm, bf(eps)))
+        for _ in range(steps):
+            gram = bf(_bf16_matmul(x, x.T))
+            update = _bf16_addmm(gram, gram, gram, b, c)
+            x = _bf16_addmm(x, update, x, a)
+        x = x.astype(np.float64)
+    return x.T if matrix.shape[0] > matrix.shape[1] else x
+
+
+class Muon(Optimizer):
+    r"""Muon (Jordan et al., 2024), step for step as ``torch.optim.Muon``: for 2-D weights only.
+
+    Update of each weight matrix W (A×B) with gradient G (momentum buffer M₀ = 0)::
+
+        M  ← M + (1 − μ)·(G − M)                 (torch's lerp: an EMA of the gradients)
+        U  = G + μ·(M − G)  if nesterov,  M otherwise
+        O  = NS(U)                               (≈ the orthogonal factor of U's SVD)
+        W  ← W·(1 − lr·weight_decay) − lr·s·O
+
+    with s = √max(1, A/B) (``adjust_lr_fn=None`` or ``'original'``), 0.2·√max(A, B)
+    (``'match_rms_adamw'``, Moonshot's, to reuse AdamW's lr and weight decay). NS is
+    :func:`newton_schulz`: in bfloat16 exactly as torch computes it on the CPU
+    (``ns_precision='bfloat16'``, the default), or in float64 (``'float64'``; it then
+    differs from torch by about 3e-3 relative). Defaults: lr=1e-3, weight_decay=0.1,
+    momentum=0.95, nesterov=True, ns_coefficients=(3.4445, −4.775, 2.0315), eps=1e-7,
+    ns_steps=5, adjust_lr_fn=None.
+
+    Like torch, Muon refuses parameters that are not matrices: give biases, embeddings and
+    the like to another optimizer (AdamW). Each matrix is stepped on its own.
+
+    Keras differs: ``keras.optimizers.Muon`` (Keras 3.10+) steps non-matrix variables with
+    its built-in AdamW instead of refusing them, and has lr=1e-3, weight_decay=0.1,
+    adam_beta_1=0.9, momentum (its ``adam_beta_1``-like) 0.95 with Nesterov.
+    """
+
+    flat_storage = False
+    #: steepest's own option: torch's state dicts lack it, so loading one keeps the current value
+    _own_options = frozenset({"ns_precision"})
+
+    def __init__(self, params, lr: float = 1e-3, weight_decay: float = 0.1,
+                 momentum: float = 0.95, nesterov: bool = True,
+                 ns_coefficients: tuple = NS_COEFFICIENTS, eps: float = 1e-7,
+                 ns_steps: int = 5, adjust_lr_fn: str | None = None, *,
+                 ns_precision: str = "bfloat16"):
+        ns_coefficients = (tuple(ns_coefficients) if isinstance(ns_coefficients, (list, tuple))
+                           else ns_coefficients)
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay, "momentum": momentum,
+                                  "nesterov": nesterov, "ns_coefficients": ns_coefficients,
+                                  "eps": eps, "ns_steps": ns_steps,
+                                  "adjust_lr_fn": adjust_lr_fn, "ns_precision": ns_precision})
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        name = type(self).__name__
+        for key in ("weight_decay", "momentum", "eps"):
+            value = group[key]
+            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
+                                 "a number >= 0")
+        coefficients, steps = group["ns_coefficients"], group["ns_steps"]
+        check_hyperparameter(name, "ns_coefficients", coefficients,
+                             isinstance(coefficients, (tuple, list)) and len(coefficients) == 3
+                             and all(_is_number(v) for v in coefficients),
+                             "three numbers (a, b, c)")
+        check_hyperparameter(name, "ns_steps", steps,
+                             isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
+                             and 0 <= steps < 100, "an integer in [0, 100)")
+        check_hyperparameter(name, "adjust_lr_fn", group["adjust_lr_fn"],
+                             group["adjust_lr_fn"] in (None, "original", "match_rms_adamw"),
+                             "None, 'original' or 'match_rms_adamw'")
+        check_hyperparameter(name, "ns_precision", group["ns_precision"],
+                             group["ns_precision"] in ("bfloat16", "float64"),
+                             "'bfloat16' or 'float64'")
+        _check_flags(name, group, ("nesterov",))
+        for i, param in enumerate(group["params"]):
+            if param.ndim != 2:
+                raise ValueError(f"Muon: parameter {i} has shape {tuple(param.shape)}; Muon "
+                                 f"steps 2-D weight matrices only (as torch.optim.Muon): give "
+                                 f"biases and other parameters to another optimizer, e.g. AdamW")
+
+    def _init_state(self, data: np.ndarray, group: dict) -> dict:
+        return {"momentum_buffer": np.zeros_like(data)}
+
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        lr, momentum = float(group["lr"]), float(group["momentum"])
+        buf = state["momentum_buffer"]
+        _lerp_(buf, grad, 1 - momentum, np.empty_like(buf))
+        if group["nesterov"]:
+            update = grad.copy()
+            _lerp_(update, buf, momentum, np.empty_like(buf))
+        else:
+            update = buf
+        ortho = newton_schulz(update, group["ns_coefficients"], group["ns_steps"],
+                              float(group["eps"]), group["ns_precision"])
+        rows, cols = data.shape[:2]
+        if group["adjust_lr_fn"] == "match_rms_adamw":
+            ratio = 0.2 * math.sqrt(max(rows, cols))
+        else:
+            ratio = math.sqrt(max(1, rows / cols))
+        np.multiply(data, 1 - lr * float(group["weight_decay"]), out=data)
+        np.add(data, ortho * -(lr * ratio), out=data)
