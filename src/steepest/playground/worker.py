@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: steps per frame at the default speed: the default circle learns in about 5-10 s at 15 fps
-DEFAULT_STEPS_PER_FRAME = 5
+DEFAULT_STEPS_PER_FRAME = 15
 #: the "as fast as possible" end of the speed control is 0 (train for the frame's time budget)
 MAX_STEPS_PER_FRAME = 1000
 MESSAGE_TYPES = ("config", "play", "pause", "step", "reset", "set", "speed", "lr_range",
