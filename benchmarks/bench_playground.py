@@ -30,7 +30,7 @@ from websockets.sync.client import connect
 from steepest.playground.server import Limits, create_app
 
 CONFIG = {"hidden": [8, 8], "activation": "tanh", "batch_size": 10, "optimizer": "sgd", "lr": 0.03}
-HASH = "#hidden=8,8&batch_size=10"
+HASH = "#hidden=8,8&batch_size=10&speed=0"   # speed 0: as fast as possible
 
 
 def start_server():
@@ -48,13 +48,17 @@ def start_server():
 
 def receive(ws, kind):
     while True:
-        message = json.loads(ws.recv())
+        raw = ws.recv()
+        if isinstance(raw, bytes):   # a binary map frame
+            continue
+        message = json.loads(raw)
         if message["type"] == kind:
             return message
 
 
 def socket_client(port: int, seconds: float) -> dict:
     with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+        ws.send(json.dumps({"type": "speed", "steps_per_frame": 0}))   # as fast as possible
         latencies = []
         for _ in range(7):
             ws.send(json.dumps({"type": "config", "config": CONFIG}))
@@ -72,6 +76,9 @@ def socket_client(port: int, seconds: float) -> dict:
         frames, sizes, first = 0, [], None
         while time.perf_counter() - start < seconds:
             raw = ws.recv()
+            if isinstance(raw, bytes):
+                sizes[-1:] = [sizes[-1] + len(raw)] if sizes else []
+                continue
             message = json.loads(raw)
             if message["type"] != "snapshot":
                 continue

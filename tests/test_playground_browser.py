@@ -79,7 +79,7 @@ def number(page, testid) -> float:
 
 def open_page(page, url, hash_=""):
     page.goto(url + hash_)
-    page.wait_for_function("document.querySelector('[data-testid=train-loss]').textContent !== '0'")
+    page.wait_for_function("document.querySelector('[data-testid=train-loss]').textContent !== '–'")
 
 
 def test_play_moves_counter_and_curves_and_loss_falls(page, server_url, tmp_path):

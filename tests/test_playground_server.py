@@ -7,24 +7,29 @@ from starlette.testclient import TestClient
 
 from steepest.playground import server as server_module
 from steepest.playground.datasets import DATASETS
-from steepest.playground.server import Limits, create_app
+from steepest.playground.server import LOCAL_HOSTS, Access, Limits, create_app
 from steepest.playground.session import Session
 
 
 CUSTOM_POINTS = [[-3, -3, 0], [-2, -3, 0], [-3, -2, 0], [3, 3, 1], [2, 3, 1], [3, 2, 1],
                  [-2.5, -2.5, 0], [2.5, 2.5, 1]]
+#: TestClient calls itself "testserver"
+TEST_ACCESS = Access(hosts=(*LOCAL_HOSTS, "testserver"))
 
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(Limits(max_sessions=3, fps=30))) as c:
+    with TestClient(create_app(Limits(max_sessions=3, fps=30), TEST_ACCESS)) as c:
         yield c
 
 
 def receive(ws, kind):
     """The next message of type ``kind`` (frames of other types may come first)."""
-    for _ in range(200):
-        message = ws.receive_json()
+    for _ in range(400):
+        raw = ws.receive()
+        if raw.get("text") is None:     # a binary map frame
+            continue
+        message = json.loads(raw["text"])
         if message["type"] == kind:
             return message
         if message["type"] == "error" and kind != "error":
@@ -213,14 +218,23 @@ def test_page_and_vendored_chart_are_served(client):
     assert "cdn" not in page.text.lower() and "https://" not in page.text
 
 
-def test_serve_binds_localhost_and_warns_for_open_hosts(monkeypatch, capsys):
+def test_serve_binds_localhost_and_needs_a_join_code_on_open_hosts(monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))
     server_module.serve(open_browser=False)
-    assert calls[-1]["host"] == "127.0.0.1" and "warning" not in capsys.readouterr().err
+    app, kw = calls[-1]
+    assert kw["host"] == "127.0.0.1" and app.state.access.code is None
+    assert "code=" not in capsys.readouterr().out.splitlines()[0]
     server_module.serve(host="0.0.0.0", port=8123, open_browser=False)
-    assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
-    assert "warning" in capsys.readouterr().err
+    app, kw = calls[-1]
+    assert kw["host"] == "0.0.0.0" and kw["port"] == 8123
+    code = app.state.access.code
+    out = capsys.readouterr().out
+    assert len(code) == 6 and f"?code={code}" in out and f"join code {code}" in out
+    assert "\u2588" in out or "\u2580" in out          # the QR code, drawn with block characters
+    assert app.state.access.teacher_code in out and app.state.access.teacher_code != code
+    server_module.serve(port=8124, open_browser=False, code="class7")   # --code on loopback
+    assert calls[-1][0].state.access.code == "class7"
 
 
 def test_cli_starts_the_playground(monkeypatch):
@@ -229,7 +243,8 @@ def test_cli_starts_the_playground(monkeypatch):
     calls = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(kw))
     assert main(["playground", "--port", "8124", "--no-browser"]) == 0
-    assert calls == [{"host": "127.0.0.1", "port": 8124, "log_level": "warning", "ws_max_size": 1 << 20}]
+    assert len(calls) == 1 and calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8124
+    assert calls[0]["http"] is server_module.GuardedH11Protocol and calls[0]["limit_concurrency"] > 40
     assert main(["playground", "--port", "0"]) == 2
 
 
@@ -263,8 +278,14 @@ def test_a_page_that_leaves_mid_reply_ends_its_session_quietly(capsys):
                 self.sent_after_close += 1
                 raise WebSocketDisconnect(code=1006)
 
+        send_bytes = send_text
+
     socket = ClosingSocket()
-    conversation = server_module.Conversation(socket, Limits())
+    from steepest.playground.worker import InlineWorker
+
+    worker = InlineWorker()
+    asyncio.run(worker.call(1, "open"))
+    conversation = server_module.Conversation(socket, Limits(), worker, 1)
 
     async def configure_then_close_then_pause():
         assert await conversation._handle(json.dumps(

@@ -211,12 +211,29 @@ def _add_sweep(sub) -> None:
 
 
 def _add_playground(sub) -> None:
-    playground = sub.add_parser("playground", help="watch a network learn in the browser",
-                                description="Start the local playground server and open it.")
+    playground = sub.add_parser(
+        "playground", help="watch a network learn in the browser (one tab or a class)",
+        description="Start the playground server and open it. For a class: --host 0.0.0.0; "
+                    "students open the printed address (it carries the join code), the "
+                    "teacher opens the printed /teacher address.")
     playground.add_argument("--port", type=_int_at_least(1, 65535), default=8000,
                             help="default 8000")
     playground.add_argument("--host", default="127.0.0.1",
-                            help="default 127.0.0.1 (this machine only); 0.0.0.0 for a classroom")
+                            help="default 127.0.0.1 (this machine only); 0.0.0.0 for a "
+                                 "classroom (then a join code is required)")
+    playground.add_argument("--max-sessions", type=_int_at_least(1, 1000), default=40,
+                            help="browser tabs training at once (default 40)")
+    playground.add_argument("--workers", type=_int_at_least(0, 256), default=None,
+                            help="worker processes that train (default: the number of cores; "
+                                 "0 trains in the server process)")
+    playground.add_argument("--idle-minutes", type=_float_in(0, low_open=False), default=20.0,
+                            help="release a tab nobody touched for this long (default 20; "
+                                 "0 never)")
+    playground.add_argument("--code", default=None,
+                            help="the students' join code (default: generated for a "
+                                 "non-loopback --host, none on 127.0.0.1)")
+    playground.add_argument("--teacher-code", default=None,
+                            help="the code of the teacher's view /teacher (default: generated)")
     playground.add_argument("--no-browser", dest="browser", action="store_false",
                             help="do not open a browser tab")
     playground.set_defaults(run=_cmd_playground)
@@ -598,11 +615,21 @@ def _cmd_tour(args) -> int:
 
 
 def _cmd_playground(args) -> int:
-    from steepest.playground.server import serve
+    import os
+
+    from steepest.playground.server import Limits, serve
 
     _check_address(args.host, args.port)
+
+    for flag, code in (("--code", args.code), ("--teacher-code", args.teacher_code)):
+        if code is not None and not (4 <= len(code) <= 64 and code.isalnum()):
+            raise CLIError(f"{flag} must be 4 to 64 letters or digits, got {code!r}")
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    limits = Limits(max_sessions=args.max_sessions, workers=workers,
+                    idle_minutes=args.idle_minutes)
     try:
-        serve(host=args.host, port=args.port, open_browser=args.browser)
+        serve(host=args.host, port=args.port, open_browser=args.browser, limits=limits,
+              code=args.code, teacher_code=args.teacher_code)
     except SystemExit as stop:  # uvicorn exits (after its own one-line ERROR) if it cannot bind
         raise CLIError(f"the playground could not start on {args.host}:{args.port} (see the "
                        f"message above)") from stop

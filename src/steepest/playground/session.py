@@ -20,7 +20,7 @@ from steepest.playground.config import ConfigError, OPTIMIZER_FIELDS, n_classes_
 from steepest.playground.datasets import DOMAIN, FEATURES, features, make_dataset, split
 
 __all__ = [
-    "encode_unit", "grid_points", "build_model", "build_optimizer", "build_scheduler",
+    "quantize_unit", "encode_unit", "grid_points", "build_model", "build_optimizer", "build_scheduler",
     "Task", "Session", "Race", "label_of", "GRID", "NEURON_STRIDE", "DIVERGED_LOSS",
     "HISTORY_LIMIT",
 ]
@@ -31,10 +31,14 @@ DIVERGED_LOSS = 1e8
 HISTORY_LIMIT = 4000
 
 
+def quantize_unit(values) -> bytes:
+    """Values in [-1, 1] as bytes 0..255 (the page decodes with ``b / 127.5 - 1``)."""
+    return np.rint((np.clip(values, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8).tobytes()
+
+
 def encode_unit(values) -> str:
     """Values in [-1, 1] as base64 bytes 0..255 (the page decodes with ``b / 127.5 - 1``)."""
-    q = np.rint((np.clip(values, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-    return base64.b64encode(q.tobytes()).decode("ascii")
+    return base64.b64encode(quantize_unit(values)).decode("ascii")
 
 
 def grid_points(size: int = GRID) -> np.ndarray:
@@ -271,27 +275,46 @@ class Session:
         with st.no_grad():
             return self.task.loss(self.model(st.tensor(X)), st.tensor(T)).item()
 
-    def heatmaps(self) -> dict:
-        """Output heatmap (GRID²) and one heatmap per hidden neuron ((GRID/2)²), encoded."""
+    def _maps(self) -> tuple:
+        """The output map (GRID², as uint8 parts) and one uint8 map per hidden neuron
+        ((GRID/2)²): ``(kind, {part: bytes}, [[neuron bytes, ...] per layer])``."""
         outputs = self._forward_all(self.X_grid)
         prob = self.task.probabilities(outputs[-1])
         if self.task.kind == "classes":
-            out = {"kind": "classes", "size": GRID,
-                   "class": base64.b64encode(prob.argmax(axis=1).astype(np.uint8).tobytes()).decode(),
-                   "conf": encode_unit(prob.max(axis=1) * 2 - 1)}
+            parts = {"class": prob.argmax(axis=1).astype(np.uint8).tobytes(),
+                     "conf": quantize_unit(prob.max(axis=1) * 2 - 1)}
         elif self.task.kind == "binary":
-            out = {"kind": "binary", "size": GRID, "data": encode_unit(prob * 2 - 1)}
+            parts = {"data": quantize_unit(prob * 2 - 1)}
         else:
-            out = {"kind": "regression", "size": GRID, "data": encode_unit(prob)}
+            parts = {"data": quantize_unit(prob)}
         neurons = []
-        size = GRID // NEURON_STRIDE
         for i, layer in enumerate(self.model):
             if isinstance(layer, Linear) or i == len(self.model) - 1:
                 continue
             values = outputs[i + 1].reshape(GRID, GRID, -1)[::NEURON_STRIDE, ::NEURON_STRIDE]
             scale = max(1.0, float(np.abs(values).max()))
-            neurons.append([encode_unit(values[:, :, j] / scale) for j in range(values.shape[2])])
-        return {"output": out, "neurons": neurons, "neuron_size": size}
+            neurons.append([quantize_unit(values[:, :, j] / scale) for j in range(values.shape[2])])
+        return self.task.kind, parts, neurons
+
+    def heatmaps(self) -> dict:
+        """Output heatmap (GRID²) and one heatmap per hidden neuron ((GRID/2)²), base64."""
+        kind, parts, neurons = self._maps()
+        out = {"kind": kind, "size": GRID,
+               **{name: base64.b64encode(raw).decode("ascii") for name, raw in parts.items()}}
+        return {"output": out, "neuron_size": GRID // NEURON_STRIDE,
+                "neurons": [[base64.b64encode(raw).decode("ascii") for raw in layer]
+                            for layer in neurons]}
+
+    def map_frame(self) -> tuple:
+        """The maps as one binary frame: ``(layout, bytes)``. The bytes are the output map's
+        parts in ``layout['output']['parts']`` order (GRID² bytes each), then every neuron map
+        ((GRID/2)² bytes), layer by layer; a byte b means b / 127.5 - 1 (class parts: the
+        class index)."""
+        kind, parts, neurons = self._maps()
+        layout = {"output": {"kind": kind, "size": GRID, "parts": list(parts)},
+                  "neurons": [len(layer) for layer in neurons],
+                  "neuron_size": GRID // NEURON_STRIDE}
+        return layout, b"".join([*parts.values(), *(raw for layer in neurons for raw in layer)])
 
     def feature_heatmaps(self) -> list:
         """One heatmap per input feature ((GRID/2)², fixed for a configuration)."""

@@ -25,14 +25,44 @@ const MAX_NEURONS = 8;
 
 // ------------------------------------------------------------------ connection
 
+// The join code travels from the page's address (?code=) to the websocket's.
+const JOIN_CODE = new URLSearchParams(location.search).get("code");
+let serverSaid = null;     // the last error the server sent: a refusal is shown as it wrote it
+let pending = null;        // a snapshot whose binary map frame is on its way
+
 function connect() {
-  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  const query = JOIN_CODE ? `?code=${encodeURIComponent(JOIN_CODE)}` : "";
+  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${query}`);
+  socket.binaryType = "arraybuffer";
   socket.onopen = () => {
+    const name = localStorage.getItem("steepest-name");
+    if (name) send({ type: "hello", name });
+    if (state.speed !== 15) send({ type: "speed", steps_per_frame: state.speed });
     sendConfig();
     if (state.tab === "paths") requestPaths();
   };
-  socket.onmessage = (event) => handle(JSON.parse(event.data));
-  socket.onclose = () => showError("The connection to the playground server was lost. Is `steepest playground` still running? Reload the page to reconnect.");
+  socket.onmessage = (event) => {
+    if (typeof event.data === "string") handle(JSON.parse(event.data));
+    else if (pending) { const snap = pending; pending = null; onSnapshot(attachMaps(snap, event.data)); }
+  };
+  socket.onclose = (event) => {
+    setPlaying(false);
+    const reason = event.reason || (event.code !== 1006 && serverSaid);
+    showError(reason || "The connection to the playground server was lost. Is `steepest playground` still running? Reload the page to reconnect.");
+  };
+}
+
+// Cut a binary frame into the maps its snapshot's layout names (see server README).
+function attachMaps(snap, buffer) {
+  const bytes = new Uint8Array(buffer);
+  let at = 0;
+  const take = (n) => { const part = bytes.subarray(at, at + n); at += n; return part; };
+  const layout = snap.maps.output;
+  const output = { kind: layout.kind, size: layout.size };
+  for (const part of layout.parts) output[part] = take(layout.size * layout.size);
+  const side = snap.maps.neuron_size;
+  return { ...snap, output, neuron_size: side,
+    neurons: snap.maps.neurons.map((count) => Array.from({ length: count }, () => take(side * side))) };
 }
 
 function send(message) {
@@ -42,6 +72,22 @@ function send(message) {
 function sendConfig() {
   clearError();
   send({ type: "config", config: configOf(state) });
+}
+
+function showNotice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = !text;
+}
+
+// The teacher shared a setup: offer it; the student decides.
+function offerSetup(message) {
+  $("setup-from").textContent = message.from;
+  $("setup-offer").hidden = false;
+  $("apply-setup").onclick = () => {
+    $("setup-offer").hidden = true;
+    const config = message.config;
+    reconfigure({ ...config, activations: config.activations || state.activations, points: config.points || [] });
+  };
 }
 
 function showError(text) {
@@ -67,6 +113,7 @@ function syncControls() {
     if (out) out.textContent = state[key];
   }
   $("learning-rate").value = state.lr;
+  $("speed").value = String(state.speed);
   $("activation").value = state.activation;
   $("nesterov").checked = state.nesterov;
   $("show_test").checked = state.show_test;
@@ -151,6 +198,19 @@ function bindControls() {
     });
   }
   $("output-map").addEventListener("click", addCustomPoint);
+  $("speed").addEventListener("change", () => {
+    state.speed = Number($("speed").value);
+    saveHash();
+    send({ type: "speed", steps_per_frame: state.speed });
+  });
+  $("student-name").value = localStorage.getItem("steepest-name") || "";
+  $("student-name").addEventListener("change", () => {
+    const name = $("student-name").value.trim();
+    if (!name) return;
+    localStorage.setItem("steepest-name", name);
+    send({ type: "hello", name });
+  });
+  $("dismiss-setup").addEventListener("click", () => { $("setup-offer").hidden = true; });
   window.addEventListener("hashchange", () => {
     if (location.hash === toHash(state)) return;
     state = fromHash(location.hash);
@@ -301,14 +361,21 @@ function onLrRange(message) {
 function handle(message) {
   switch (message.type) {
     case "ready": onReady(message); break;
-    case "snapshot": onSnapshot(message); break;
+    case "snapshot":
+      if (message.maps) pending = message;
+      else onSnapshot(last ? { ...message, output: last.output, neurons: last.neurons, neuron_size: last.neuron_size } : message);
+      break;
     case "race_snapshot": onRaceSnapshot(message); break;
     case "lr": $("learning-rate").value = message.lr; break;
     case "lr_range": onLrRange(message); break;
     case "inspect": $("inspector").hidden = false; drawInspector($("inspector-body"), message); break;
     case "paths": paths.show(message); break;
     case "export": download(message); break;
-    case "error": showError(message.message); break;
+    case "error": serverSaid = message.message; showError(message.message); break;
+    case "notice": showNotice(message.message); break;
+    case "teacher_setup": offerSetup(message); break;
+    case "speed": break;
+    case "hello": $("student-name").value = message.name; break;
     default: break;
   }
 }

@@ -7,17 +7,19 @@ const POS = [8, 119, 189];     // blue: positive / class 1
 const WHITE = [232, 234, 237];
 export const CLASS_COLORS = [NEG, POS, [46, 160, 67], [200, 60, 140], [120, 90, 200], [90, 90, 90]];
 
-export function decode(text) {
-  const raw = atob(text);
-  const out = new Float32Array(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i) / 127.5 - 1;
+// Bytes from a binary frame (a Uint8Array) or from base64 text.
+function decodeBytes(source) {
+  if (source instanceof Uint8Array) return source;
+  const raw = atob(source);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
   return out;
 }
 
-function decodeBytes(text) {
-  const raw = atob(text);
-  const out = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+export function decode(source) {
+  const bytes = decodeBytes(source);
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 127.5 - 1;
   return out;
 }
 
