@@ -11,7 +11,8 @@ current epoch (after the current step when set in ``on_batch_end``).
 it, so callbacks that work per epoch add nothing to the cost of a step.
 
 Provided here: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LRSchedulerCallback`,
-:class:`CSVLogger`, :class:`JSONLogger`, :class:`StepLosses` and :class:`DivergenceGuard` (on by default in ``fit``).
+:class:`CSVLogger`, :class:`JSONLogger`, :class:`StepLosses`, :class:`SharpnessMonitor` and
+:class:`DivergenceGuard` (on by default in ``fit``).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import os
 import re
 import string
 
+from steepest import curvature
 from steepest.data import _check_int
 from steepest.io import write_json
 from steepest.training.checkpoint import save_checkpoint
 from steepest.training.history import DivergenceError
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback", "CSVLogger",
-           "JSONLogger", "StepLosses", "DivergenceGuard", "DivergenceError"]
+           "JSONLogger", "StepLosses", "DivergenceGuard", "DivergenceError", "SharpnessMonitor"]
 
 
 class Callback:
@@ -484,3 +486,47 @@ class DivergenceGuard(Callback):
         message = (f"training diverged at {where}{at_lr}: {what}. Try a smaller learning "
                    f"rate{smaller}, or gradient clipping (fit(..., clip_grad_norm=1.0)).")
         raise DivergenceError(message, epoch=self.epoch, step=batch, loss=loss, lr=lr)
+
+
+# --------------------------------------------------------------------------- SharpnessMonitor
+
+class SharpnessMonitor(Callback):
+    """Measure the sharpness λ_max (top Hessian eigenvalue of ``loss_fn`` on ``(x, y)``) every
+    ``every`` steps, and the critical learning rate 2/λ_max beside the optimizer's lr.
+
+    ``self.steps``, ``self.sharpness`` and ``self.lrs`` hold every measurement (the global step,
+    λ_max, the lr then); the History gets the epoch's last ``sharpness`` and ``critical_lr``,
+    so ``history.history["sharpness"]`` has one value per epoch. Use a fixed batch of a few hundred
+    samples: each measurement costs ``iterations`` Hessian-vector products on it.
+    """
+
+    def __init__(self, loss_fn, x, y, every: int = 100, iterations: int = 20):
+        self.loss_fn = loss_fn
+        self.x, self.y = x, y
+        self.every = _check_int("SharpnessMonitor: every", every, 1)
+        self.iterations = _check_int("SharpnessMonitor: iterations", iterations, 1)
+        self.steps, self.sharpness, self.lrs = [], [], []
+        self._step = 0
+
+    def on_train_begin(self, logs=None) -> None:
+        self.steps, self.sharpness, self.lrs = [], [], []
+        self._step = 0
+
+    def on_batch_end(self, batch: int, logs=None) -> None:
+        if self._step % self.every == 0:
+            top, _ = curvature.sharpness(self.model, self.loss_fn, self.x, self.y,
+                                         iterations=self.iterations)
+            self.steps.append(self._step)
+            self.sharpness.append(top)
+            self.lrs.append(float(self.optimizer.param_groups[0]["lr"])
+                            if self.optimizer is not None else math.nan)
+        self._step += 1
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.history is None or not self.sharpness:
+            return
+        top = self.sharpness[-1]
+        epochs = len(self.history.epoch)  # fit recorded this epoch's logs already
+        for key, value in (("sharpness", top), ("critical_lr", 2.0 / top if top > 0 else math.inf)):
+            column = self.history.history.setdefault(key, [math.nan] * epochs)
+            column[epochs - 1] = float(value)

@@ -1,0 +1,258 @@
+"""Curvature lessons: what a learning rate is "too large" against, measured.
+
+* :func:`critical_rate` — the course's quadratics (J(w) and the notebook exercise) have a
+  constant second derivative, so 2/λ is exactly the rate at which gradient descent stops
+  converging. A linear model with squared error on digits is quadratic too (H constant): at
+  0.9·2/λ_max it converges, at 1.1·2/λ_max it diverges. A tanh network is not: its λ_max
+  changes as it trains, so the same 1.1 can survive (the loss spikes, λ_max falls).
+* :func:`edge_of_stability` — Cohen et al. (2021): full-batch gradient descent on a tanh MLP
+  drives λ_max up until it reaches 2/η and then hovers there while the loss keeps falling,
+  non-monotonically.
+* :func:`loss_landscape` — the loss along the line from initial to trained weights (Goodfellow
+  et al. 2015) and over the plane of the optimizer's path (Li et al. 2018).
+
+Every number of a finding is read off the runs; the sentences only choose words by comparing
+measured numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from steepest import curvature
+from steepest.data import load_digits
+from steepest.lessons._base import Lesson, Table, timed
+from steepest.losses import sse
+from steepest.nn.layers import Linear, Sequential, Tanh
+from steepest.optim.sgd import SGD
+from steepest.random import manual_seed
+from steepest.tensor import Tensor, float64, tensor
+from steepest.viz.landscapes import interpolate, landscape, parameters_vector
+
+__all__ = ["critical_rate", "edge_of_stability", "loss_landscape", "squared_error",
+           "digits_subset", "tanh_mlp"]
+
+
+def squared_error(out: Tensor, target: Tensor) -> Tensor:
+    """½ Σ_k (out_k − target_k)², averaged over samples: the loss of Cohen et al. (2021)."""
+    return 0.5 * ((out - target) ** 2).sum(axis=1).mean()
+
+
+def digits_subset(samples: int):
+    """The first ``samples`` digits, pixels in [0, 1], with one-hot float64 targets."""
+    X, y = load_digits()
+    X = np.asarray(X[:samples], dtype=np.float64) / 16.0
+    onehot = np.eye(10)[np.asarray(y[:samples])]
+    return tensor(X, dtype=float64), tensor(onehot, dtype=float64)
+
+
+def tanh_mlp(sizes, seed: int = 0) -> Sequential:
+    """A float64 tanh MLP with torch's default initialisation for ``seed``."""
+    manual_seed(seed)
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(fan_in, fan_out, dtype=float64))
+        if i < len(sizes) - 2:
+            layers.append(Tanh())
+    return Sequential(*layers)
+
+
+def _gradient_descent(model, X, Y, lr: float, steps: int, every: int = 0, iterations: int = 12):
+    """Full-batch GD; the loss before each step and, every ``every`` steps, λ_max."""
+    optimizer = SGD(model.parameters(), lr=lr)
+    losses, sharp_steps, sharp = [], [], []
+    with np.errstate(all="ignore"):
+        for k in range(steps + 1):
+            if every and k % every == 0:
+                sharp_steps.append(k)
+                sharp.append(curvature.sharpness(model, squared_error, X, Y,
+                                                 iterations=iterations)[0]
+                             if math.isfinite(losses[-1] if losses else 0.0) else math.nan)
+            optimizer.zero_grad()
+            loss = squared_error(model(X), Y)
+            losses.append(loss.item())
+            if k == steps or not math.isfinite(losses[-1]) or losses[-1] > 1e6 * losses[0]:
+                break
+            loss.backward()
+            optimizer.step()
+    return np.array(losses), np.array(sharp_steps), np.array(sharp)
+
+
+def _quadratic_rates(sum_x2: float):
+    """λ of the course's J(w) = Σ(2x − w·x)² measured by autodiff, and the closed form 2Σx²."""
+    x = tensor(np.linspace(0.1, 0.5, 5), dtype=float64)
+    w = tensor(0.2, dtype=float64, requires_grad=True)
+    operator = curvature.HessianOperator([w], forward=lambda: sse(w * x, 2.0 * x))
+    return float(operator.dense()[0, 0]), 2.0 * sum_x2
+
+
+def _describe(losses: np.ndarray) -> str:
+    """'converged'/'diverged'/'survived' with the measured numbers of a GD run's losses."""
+    if not np.all(np.isfinite(losses)) or losses[-1] > 10 * losses[0]:
+        grown = losses[np.isfinite(losses)]
+        return (f"diverged: the loss grew from {losses[0]:.4g} to {grown[-1]:.3g} within "
+                f"{len(grown) - 1} steps")
+    rises = int(np.sum(np.diff(losses) > 0))
+    if rises == 0:
+        return f"converged: the loss fell at every step, from {losses[0]:.4g} to {losses[-1]:.4g}"
+    return (f"survived: the loss rose at {rises} of {len(losses) - 1} steps (peak "
+            f"{losses.max():.4g}) and ended at {losses[-1]:.4g} from {losses[0]:.4g}")
+
+
+def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
+                  factors=(0.9, 1.1, 2.0), seed: int = 0, quick: bool = False) -> Lesson:
+    """Measure λ_max, then train at multiples of 2/λ_max: a linear model and a tanh MLP."""
+    if quick:
+        samples, hidden, steps = 200, 16, 25
+    with timed() as clock:
+        x = np.linspace(0.1, 0.5, 5)
+        measured_J, closed_J = _quadratic_rates(float(np.sum(x * x)))
+        X, Y = digits_subset(samples)
+        rows, runs = [], {}
+        for model_name, sizes in (("linear model", (64, 10)), ("tanh MLP", (64, hidden, 10))):
+            lam0, _ = curvature.sharpness(tanh_mlp(sizes, seed), squared_error, X, Y,
+                                          iterations=30)
+            runs[model_name] = {"lambda0": lam0, "runs": []}
+            for factor in factors:
+                model = tanh_mlp(sizes, seed)
+                lr = factor * 2.0 / lam0
+                losses, _, _ = _gradient_descent(model, X, Y, lr, steps)
+                after = (curvature.sharpness(model, squared_error, X, Y, iterations=30)[0]
+                         if np.all(np.isfinite(losses)) and losses[-1] < 1e3 else math.nan)
+                runs[model_name]["runs"].append({"factor": factor, "lr": lr, "losses": losses,
+                                                 "lambda_after": after})
+                rows.append([model_name, lam0, factor, lr, losses[0], losses[-1], after,
+                             _describe(losses).split(":")[0]])
+    findings = [
+        f"The course's J(w) = Σ(2x − w·x)² with x = 0.1…0.5: autodiff measures J'' = "
+        f"{measured_J:.12g} (closed form 2Σx² = {closed_J:.12g}), so the critical learning "
+        f"rate 2/J'' is {2 / measured_J:.6g}: the lesson on gradient descent sees α = 1.5 "
+        f"overshoot and α = 2.0 diverge on either side of it."]
+    for model_name, info in runs.items():
+        parts = [f"{r['factor']:g}·2/λ (lr {r['lr']:.4g}) {_describe(r['losses'])}"
+                 for r in info["runs"]]
+        findings.append(f"{model_name.capitalize()} on {samples} digits, squared error: "
+                        f"λ_max = {info['lambda0']:.5g} at initialisation, so 2/λ_max = "
+                        f"{2 / info['lambda0']:.4g}. " + "; ".join(parts) + ".")
+    mlp = runs["tanh MLP"]["runs"]
+    survivor = next((r for r in mlp if r["factor"] > 1 and math.isfinite(r["lambda_after"])
+                     and r["lambda_after"] < runs["tanh MLP"]["lambda0"] * r["factor"]), None)
+    if survivor is not None:
+        findings.append(
+            f"The MLP is not a quadratic: at {survivor['factor']:g}·2/λ its λ_max moved from "
+            f"{runs['tanh MLP']['lambda0']:.4g} to {survivor['lambda_after']:.4g} during "
+            f"training, so 2/λ_max is now {2 / survivor['lambda_after']:.4g} against the lr "
+            f"{survivor['lr']:.4g}: the network moved to a region flat enough for its step.")
+    table = Table("Gradient descent at multiples of the critical rate 2/λ_max",
+                  ["model", "λ_max at start", "lr ÷ (2/λ_max)", "lr", "loss at start",
+                   "loss at end", "λ_max at end", "outcome"], rows, digits=4)
+    return Lesson(
+        name="critical_rate", title="The critical learning rate 2/λ_max",
+        course=["A learning rate is too large when a step overshoots the valley; for a "
+                "quadratic J(w) the step multiplies the distance to the minimum by "
+                "(1 − α J''), so gradient descent converges exactly when α < 2/J''."],
+        tables=[table], findings=findings,
+        data={"quadratic": {"measured": measured_J, "closed_form": closed_J}, "runs": runs,
+              "samples": samples},
+        params={"samples": samples, "hidden": hidden, "steps": steps,
+                "factors": list(factors), "seed": seed, "quick": quick},
+        seconds=clock.seconds)
+
+
+def edge_of_stability(samples: int = 1000, sizes=(64, 32, 32, 10), lrs=(0.2, 0.4),
+                      steps: int = 1500, every: int = 50, seed: int = 0,
+                      quick: bool = False) -> Lesson:
+    """Full-batch GD at several rates; λ_max every ``every`` steps against 2/η."""
+    if quick:
+        samples, lrs, steps, every = 300, (0.4,), 300, 30
+    with timed() as clock:
+        X, Y = digits_subset(samples)
+        runs, rows = [], []
+        for lr in lrs:
+            model = tanh_mlp(sizes, seed)
+            losses, at, sharp = _gradient_descent(model, X, Y, lr, steps, every=every)
+            threshold = 2.0 / lr
+            reached = np.flatnonzero(sharp >= 0.9 * threshold)
+            first = int(at[reached[0]]) if reached.size else None
+            plateau = (float(np.median(sharp[reached[0]:])) if reached.size else math.nan)
+            rises = int(np.sum(np.diff(losses[first:]) > 0)) if first is not None else 0
+            runs.append({"lr": lr, "losses": losses, "steps": at, "sharpness": sharp,
+                         "threshold": threshold, "reached_at": first, "plateau": plateau,
+                         "loss_rises_after": rises})
+            rows.append([lr, threshold, sharp[0], first if first is not None else "never",
+                         plateau, losses[0], losses[-1], rises])
+    findings = []
+    for run in runs:
+        if run["reached_at"] is None:
+            findings.append(
+                f"η = {run['lr']:g}: λ_max rose from {run['sharpness'][0]:.4g} to "
+                f"{run['sharpness'][-1]:.4g} in {len(run['losses']) - 1} steps without "
+                f"reaching 0.9·2/η = {0.9 * run['threshold']:.4g}.")
+        else:
+            findings.append(
+                f"η = {run['lr']:g}: λ_max rose from {run['sharpness'][0]:.4g} to 2/η = "
+                f"{run['threshold']:.4g} by step {run['reached_at']} and then hovered at a "
+                f"median of {run['plateau']:.4g} ({run['plateau'] / run['threshold']:.2f}× 2/η), "
+                f"while the loss kept falling from {run['losses'][0]:.4g} to "
+                f"{run['losses'][-1]:.4g} with {run['loss_rises_after']} rises along the way.")
+    table = Table("Sharpness λ_max under full-batch gradient descent",
+                  ["η", "2/η", "λ_max at start", "step reaching 0.9·2/η", "median λ_max after",
+                   "loss at start", "loss at end", "loss rises after"], rows, digits=4)
+    return Lesson(
+        name="edge_of_stability", title="The edge of stability",
+        course=["The learning rate must stay below 2/λ for the step not to overshoot. Cohen et "
+                "al. (2021) found that full-batch gradient descent on a network makes λ_max "
+                "itself rise until it reaches 2/η, then hover there: the network trains at the "
+                "edge of stability."],
+        tables=[table], findings=findings,
+        data={"runs": runs, "samples": samples, "sizes": list(sizes)},
+        params={"samples": samples, "sizes": list(sizes), "lrs": list(lrs), "steps": steps,
+                "every": every, "seed": seed, "quick": quick},
+        seconds=clock.seconds)
+
+
+def loss_landscape(samples: int = 500, hidden: int = 32, lr: float = 0.5, steps: int = 300,
+                   resolution: int = 31, seed: int = 0, quick: bool = False) -> Lesson:
+    """Train a tanh MLP with GD, then look at the loss along its line and over its plane."""
+    if quick:
+        samples, hidden, steps, resolution = 200, 16, 60, 11
+    with timed() as clock:
+        X, Y = digits_subset(samples)
+        model = tanh_mlp((64, hidden, 10), seed)
+        optimizer = SGD(model.parameters(), lr=lr)
+        trajectory = [parameters_vector(model)]
+        for _ in range(steps):
+            optimizer.zero_grad()
+            squared_error(model(X), Y).backward()
+            optimizer.step()
+            trajectory.append(parameters_vector(model))
+        line = interpolate(model, squared_error, X, Y, trajectory[0], steps=41)
+        plane = landscape(model, squared_error, X, Y, trajectory=trajectory[::max(1, steps // 60)],
+                          resolution=resolution)
+    start, end = line.losses[np.isclose(line.alphas, 0.0)][0], line.losses[np.isclose(line.alphas, 1.0)][0]
+    between = line.losses[(line.alphas > 0) & (line.alphas < 1)]
+    bumps = int(np.sum(np.diff(line.losses[(line.alphas >= 0) & (line.alphas <= 1)]) > 0))
+    findings = [
+        f"Along the straight line from the initial weights (loss {start:.4g}) to the trained "
+        f"ones ({end:.4g}), the loss " + (
+            "falls monotonically: no barrier separates them, as Goodfellow et al. (2015) "
+            "found for many networks" if bumps == 0 else
+            f"rises {bumps} times on the way (highest {between.max():.4g})") + ".",
+        f"The optimizer's path lies mostly in a plane: its first two principal directions "
+        f"explain {100 * plane.explained[0]:.1f}% and {100 * plane.explained[1]:.1f}% of its "
+        f"variance; on that plane the loss ranges from {np.nanmin(plane.losses):.4g} to "
+        f"{np.nanmax(plane.losses):.4g}."]
+    return Lesson(
+        name="loss_landscape", title="Loss landscapes",
+        course=["Gradient descent walks downhill on the loss surface; pictures of that surface "
+                "along a line or over a plane through weight space show the valley it follows."],
+        tables=[], findings=findings,
+        data={"line": {"alphas": line.alphas, "losses": line.losses},
+              "plane": {"xs": plane.xs, "ys": plane.ys, "losses": plane.losses,
+                        "path": plane.path, "explained": list(plane.explained),
+                        "directions": plane.directions}},
+        params={"samples": samples, "hidden": hidden, "lr": lr, "steps": steps,
+                "resolution": resolution, "seed": seed, "quick": quick},
+        seconds=clock.seconds)

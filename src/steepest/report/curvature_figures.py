@@ -1,0 +1,86 @@
+"""Figures of the curvature lessons (critical rate, edge of stability, loss landscape), drawn
+from each Lesson's data only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from steepest.report.style import new_figure, qualitative
+from steepest.viz.landscapes import Landscape
+
+__all__ = ["figures_critical_rate", "figures_edge_of_stability", "figures_loss_landscape"]
+
+
+def _finite(values) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def figures_critical_rate(lesson, img_dir, save, FigureFile) -> list:
+    runs = lesson.data["runs"]
+    fig, axes = new_figure(12, 4.4, ncols=len(runs))
+    for ax, (model_name, info) in zip(axes[0], runs.items()):
+        colors = qualitative(len(info["runs"]))
+        for color, run in zip(colors, info["runs"]):
+            losses = _finite(run["losses"])
+            ax.semilogy(np.arange(len(losses)), losses, "-", color=color,
+                        label=f"lr = {run['factor']:g} · 2/λ_max = {run['lr']:.3g}")
+        ax.set_xlabel("gradient-descent step (full batch)")
+        ax.set_ylabel("loss (log scale)")
+        ax.set_title(f"{model_name}: λ_max = {info['lambda0']:.4g} at the start")
+        ax.legend(loc="upper right")
+    fig.suptitle("Training at multiples of the critical learning rate 2/λ_max")
+    name = save(fig, img_dir, lesson, "runs")
+    return [FigureFile(name, "Full-batch gradient descent from the same initial weights at "
+                             "0.9, 1.1 and 2 times 2/λ_max measured at initialisation: the "
+                             "linear model's loss is a quadratic, the MLP's is not.")]
+
+
+def figures_edge_of_stability(lesson, img_dir, save, FigureFile) -> list:
+    runs = lesson.data["runs"]
+    colors = qualitative(len(runs))
+    fig, axes = new_figure(12, 4.6, ncols=2)
+    ax_loss, ax_sharp = axes[0]
+    for color, run in zip(colors, runs):
+        losses = _finite(run["losses"])
+        ax_loss.plot(np.arange(len(losses)), losses, color=color, lw=1.2,
+                     label=f"η = {run['lr']:g}")
+        ax_sharp.plot(run["steps"], _finite(run["sharpness"]), "o-", ms=3, color=color,
+                      label=f"λ_max, η = {run['lr']:g}")
+        ax_sharp.axhline(run["threshold"], color=color, ls="--", lw=1.2,
+                         label=f"2/η = {run['threshold']:.3g}")
+    ax_loss.set_xlabel("gradient-descent step (full batch)")
+    ax_loss.set_ylabel("training loss")
+    ax_loss.set_title("The loss keeps falling, not monotonically")
+    ax_loss.legend(loc="upper right")
+    ax_sharp.set_xlabel("gradient-descent step (full batch)")
+    ax_sharp.set_ylabel("sharpness λ_max")
+    ax_sharp.set_title("Sharpness rises to 2/η, then hovers")
+    ax_sharp.legend(loc="lower right")
+    fig.suptitle(f"Edge of stability: a tanh MLP {lesson.data['sizes']} on "
+                 f"{lesson.data['samples']} digits")
+    name = save(fig, img_dir, lesson, "sharpness")
+    return [FigureFile(name, "Left: the loss under full-batch gradient descent. Right: the top "
+                             "Hessian eigenvalue measured every few steps (Lanczos on "
+                             "Hessian-vector products), with 2/η dashed in the same colour.")]
+
+
+def figures_loss_landscape(lesson, img_dir, save, FigureFile) -> list:
+    d = lesson.data
+    line = Landscape(kind="line", alphas=np.asarray(d["line"]["alphas"], dtype=float),
+                     losses=_finite(d["line"]["losses"]))
+    plane = Landscape(kind="plane", xs=np.asarray(d["plane"]["xs"], dtype=float),
+                      ys=np.asarray(d["plane"]["ys"], dtype=float),
+                      losses=_finite(d["plane"]["losses"]),
+                      path=np.asarray(d["plane"]["path"], dtype=float),
+                      explained=tuple(d["plane"]["explained"]),
+                      directions=d["plane"]["directions"])
+    fig, axes = new_figure(12, 4.8, ncols=2)
+    line.draw(ax=axes[0][0])
+    plane.draw(ax=axes[0][1])
+    fig.suptitle("The loss along the training line and over the plane of the path")
+    name = save(fig, img_dir, lesson, "landscape")
+    return [FigureFile(name, "Left: the loss at θ₀ + α(θ₁ − θ₀) (Goodfellow et al. 2015). "
+                             "Right: the loss over the plane of the path's two principal "
+                             "directions (Li et al. 2018), with the path: one dot per "
+                             "recorded step, from the white circle to the star.")]
