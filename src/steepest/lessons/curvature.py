@@ -10,6 +10,9 @@
   non-monotonically.
 * :func:`loss_landscape` — the loss along the line from initial to trained weights (Goodfellow
   et al. 2015) and over the plane of the optimizer's path (Li et al. 2018).
+* :func:`second_order` — what gradient descent approximates: Newton's step uses the Hessian,
+  L-BFGS estimates it from gradients, GD takes every curvature to be 1/lr. Iterations and wall
+  time to a tolerance on an ill-conditioned quadratic and on Rosenbrock.
 
 Every number of a finding is read off the runs; the sentences only choose words by comparing
 measured numbers.
@@ -18,6 +21,7 @@ measured numbers.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -26,12 +30,16 @@ from steepest.data import load_digits
 from steepest.lessons._base import Lesson, Table, timed
 from steepest.losses import sse
 from steepest.nn.layers import Linear, Sequential, Tanh
+from steepest.optim.adam import Adam
+from steepest.optim.functions import FUNCTIONS
+from steepest.optim.lbfgs import LBFGS
+from steepest.optim.newton import Newton
 from steepest.optim.sgd import SGD
-from steepest.random import manual_seed
+from steepest.tensor import manual_seed
 from steepest.tensor import Tensor, float64, tensor
 from steepest.viz.landscapes import interpolate, landscape, parameters_vector
 
-__all__ = ["critical_rate", "edge_of_stability", "loss_landscape", "squared_error",
+__all__ = ["critical_rate", "edge_of_stability", "loss_landscape", "second_order", "squared_error",
            "digits_subset", "tanh_mlp"]
 
 
@@ -255,4 +263,126 @@ def loss_landscape(samples: int = 500, hidden: int = 32, lr: float = 0.5, steps:
                         "directions": plane.directions}},
         params={"samples": samples, "hidden": hidden, "lr": lr, "steps": steps,
                 "resolution": resolution, "seed": seed, "quick": quick},
+        seconds=clock.seconds)
+
+
+def _hessian_at(function, point) -> np.ndarray:
+    p = tensor(np.asarray(point, dtype=np.float64), requires_grad=True)
+    return curvature.HessianOperator([p], forward=lambda: function(p)).dense()
+
+
+def _methods(low: float, high: float, adam_lr: float) -> dict:
+    """Each method's optimizer factory and the rule its settings come from, given the
+    smallest curvature λ_min (at the minimum) and the largest λ_max (at the start or the
+    minimum, whichever is larger: a step must be stable where the run begins)."""
+    polyak_lr = 4.0 / (math.sqrt(high) + math.sqrt(low)) ** 2
+    polyak_mu = ((math.sqrt(high) - math.sqrt(low)) / (math.sqrt(high) + math.sqrt(low))) ** 2
+    return {
+        "GD": (lambda p: SGD([p], lr=1.0 / high), f"lr = 1/λ_max = {1.0 / high:.4g}"),
+        "momentum": (lambda p: SGD([p], lr=polyak_lr, momentum=polyak_mu),
+                     f"Polyak's lr = {polyak_lr:.4g}, μ = {polyak_mu:.4g} from λ_min, λ_max"),
+        "Adam": (lambda p: Adam([p], lr=adam_lr), f"lr = {adam_lr:g}"),
+        "L-BFGS": (lambda p: LBFGS([p], lr=1.0, history_size=10, line_search_fn="strong_wolfe"),
+                   "strong-Wolfe line search, history 10"),
+        "Newton": (lambda p: Newton([p], lr=1.0), "lr = 1, exact Hessian"),
+    }
+
+
+def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> dict:
+    """Run one method until f − f* < tol; iterations, evaluations and seconds."""
+    p = tensor(np.asarray(start, dtype=np.float64), requires_grad=True)
+    optimizer = make(p)
+    evaluations = 0
+    needs_closure = isinstance(optimizer, (LBFGS, Newton))
+
+    def closure():
+        nonlocal evaluations
+        evaluations += 1
+        optimizer.zero_grad()
+        loss = function(p)
+        if isinstance(optimizer, LBFGS):
+            loss.backward()
+        return loss
+
+    gaps = []
+    began = time.perf_counter()
+    with np.errstate(all="ignore"):
+        for k in range(steps + 1):
+            gap = function(p).item() - minimum
+            gaps.append(gap)
+            if gap < tol or not math.isfinite(gap) or k == steps:
+                break
+            if needs_closure:
+                optimizer.step(closure)
+            else:
+                closure().backward()
+                optimizer.step()
+    seconds = time.perf_counter() - began
+    reached = gaps[-1] < tol
+    iterations = (optimizer.state[p]["n_iter"] if isinstance(optimizer, LBFGS)  # inner ones
+                  else len(gaps) - 1)
+    return {"gaps": np.array(gaps), "iterations": iterations, "evaluations": evaluations,
+            "seconds": seconds, "reached": reached, "diverged": not math.isfinite(gaps[-1])}
+
+
+def second_order(tol: float = 1e-8, steps: int = 20000, adam_lrs=(0.01, 0.03, 0.1, 0.3),
+                 quick: bool = False) -> Lesson:
+    """Newton, L-BFGS, GD, momentum and Adam on an ill-conditioned quadratic and Rosenbrock."""
+    if quick:
+        steps = 2000
+    with timed() as clock:
+        problems, rows = {}, []
+        for key in ("rotated_quadratic", "rosenbrock"):
+            function = FUNCTIONS[key]
+            eigenvalues = np.linalg.eigvalsh(_hessian_at(function, function.optimum))
+            at_start = np.linalg.eigvalsh(_hessian_at(function, function.start))
+            condition = float(eigenvalues.max() / eigenvalues.min())
+            low, high = float(eigenvalues.min()), float(max(eigenvalues.max(), at_start.max()))
+            adam = {lr: _minimise(function, function.start, lambda p, lr=lr: Adam([p], lr=lr),
+                                  steps, tol, function.minimum) for lr in adam_lrs}
+            best_adam = min(adam, key=lambda lr: (not adam[lr]["reached"],
+                                                  adam[lr]["iterations"] or steps,
+                                                  adam[lr]["gaps"][-1]))
+            runs = {}
+            for name, (make, rule) in _methods(low, high, best_adam).items():
+                run = (adam[best_adam] if name == "Adam" else
+                       _minimise(function, function.start, make, steps, tol, function.minimum))
+                run["rule"] = rule
+                runs[name] = run
+                rows.append([function.title, name, rule,
+                             run["iterations"] if run["reached"] else
+                             "diverged" if run["diverged"] else f"> {steps}",
+                             run["evaluations"], run["seconds"], run["gaps"][-1]])
+            problems[key] = {"title": function.title, "eigenvalues": eigenvalues,
+                             "start_eigenvalues": at_start,
+                             "condition": condition, "runs": runs, "adam_lrs": list(adam_lrs)}
+    findings = []
+    for problem in problems.values():
+        ranked = sorted(problem["runs"].items(),
+                        key=lambda kv: kv[1]["iterations"] if kv[1]["reached"] else math.inf)
+        parts = [f"{name} {run['iterations']} iterations ({1000 * run['seconds']:.3g} ms)"
+                 if run["reached"] else f"{name} diverged" if run["diverged"] else
+                 f"{name} not within {steps} iterations" for name, run in ranked]
+        findings.append(
+            f"{problem['title']}: the Hessian at the minimum has eigenvalues "
+            f"{problem['eigenvalues'].min():.4g} and {problem['eigenvalues'].max():.4g}, "
+            f"condition number κ = {problem['condition']:.4g} (largest curvature at the start "
+            f"{problem['start_eigenvalues'].max():.4g}). To f − f* < {tol:g}: "
+            + ", ".join(parts) + ".")
+    table = Table(f"Iterations to f − f* < {tol:g} from the same start",
+                  ["problem", "method", "settings", "iterations", "gradient evaluations",
+                   "seconds", "final f − f*"], rows, digits=4)
+    return Lesson(
+        name="second_order", title="Second-order methods: what gradient descent approximates",
+        course=["Gradient descent uses only the slope; the curvature decides how far a step may "
+                "go. Newton's method divides the slope by the curvature and solves a quadratic "
+                "in one step."],
+        tables=[table], findings=findings,
+        data={key: {"title": p["title"], "eigenvalues": p["eigenvalues"],
+                    "condition": p["condition"],
+                    "runs": {name: {"gaps": run["gaps"], "iterations": run["iterations"],
+                                    "seconds": run["seconds"], "rule": run["rule"]}
+                             for name, run in p["runs"].items()}}
+              for key, p in problems.items()},
+        params={"tol": tol, "steps": steps, "adam_lrs": list(adam_lrs), "quick": quick},
         seconds=clock.seconds)

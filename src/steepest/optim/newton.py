@@ -33,7 +33,7 @@ def hessian_of(loss: Tensor, params: list) -> tuple:
             seed = np.zeros(sizes[k], dtype=g.dtype)
             seed[j] = 1.0
             column = autograd_grad(g, params, grad_outputs=seed.reshape(g.shape),
-                                   allow_unused=True)
+                                   retain_graph=True, allow_unused=True)
             row = bounds[k] + j
             for i, c in enumerate(column):
                 if c is not None:
