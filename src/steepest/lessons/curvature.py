@@ -105,8 +105,9 @@ def _describe(losses: np.ndarray) -> str:
     rises = int(np.sum(np.diff(losses) > 0))
     if rises == 0:
         return f"converged: the loss fell at every step, from {losses[0]:.4g} to {losses[-1]:.4g}"
-    return (f"survived: the loss rose at {rises} of {len(losses) - 1} steps (peak "
-            f"{losses.max():.4g}) and ended at {losses[-1]:.4g} from {losses[0]:.4g}")
+    peak = f" (peak {losses.max():.4g})" if losses.max() > losses[0] else ""
+    return (f"survived: the loss rose at {rises} of {len(losses) - 1} steps{peak} and ended "
+            f"at {losses[-1]:.4g} from {losses[0]:.4g}")
 
 
 def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
@@ -141,7 +142,7 @@ def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
     for model_name, info in runs.items():
         parts = [f"{r['factor']:g}·2/λ (lr {r['lr']:.4g}) {_describe(r['losses'])}"
                  for r in info["runs"]]
-        findings.append(f"{model_name.capitalize()} on {samples} digits, squared error: "
+        findings.append(f"{model_name[0].upper() + model_name[1:]} on {samples} digits, squared error: "
                         f"λ_max = {info['lambda0']:.5g} at initialisation, so 2/λ_max = "
                         f"{2 / info['lambda0']:.4g}. " + "; ".join(parts) + ".")
     mlp = runs["tanh MLP"]["runs"]
@@ -149,10 +150,11 @@ def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
                      and r["lambda_after"] < runs["tanh MLP"]["lambda0"] * r["factor"]), None)
     if survivor is not None:
         findings.append(
-            f"The MLP is not a quadratic: at {survivor['factor']:g}·2/λ its λ_max moved from "
+            f"The MLP is not a quadratic: at {survivor['factor']:g}·2/λ its λ_max fell from "
             f"{runs['tanh MLP']['lambda0']:.4g} to {survivor['lambda_after']:.4g} during "
-            f"training, so 2/λ_max is now {2 / survivor['lambda_after']:.4g} against the lr "
-            f"{survivor['lr']:.4g}: the network moved to a region flat enough for its step.")
+            f"training, so 2/λ_max became {2 / survivor['lambda_after']:.4g} against the lr "
+            f"{survivor['lr']:.4g}: training itself moved the weights to where the step is "
+            f"stable.")
     table = Table("Gradient descent at multiples of the critical rate 2/λ_max",
                   ["model", "λ_max at start", "lr ÷ (2/λ_max)", "lr", "loss at start",
                    "loss at end", "λ_max at end", "outcome"], rows, digits=4)
@@ -304,12 +306,14 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
             loss.backward()
         return loss
 
-    gaps = []
+    gaps, counts = [], []
     began = time.perf_counter()
     with np.errstate(all="ignore"):
         for k in range(steps + 1):
             gap = function(p).item() - minimum
             gaps.append(gap)
+            counts.append(optimizer.state[p]["n_iter"] if isinstance(optimizer, LBFGS) and k
+                          else k)
             if gap < tol or not math.isfinite(gap) or k == steps:
                 break
             if needs_closure:
@@ -319,9 +323,7 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
                 optimizer.step()
     seconds = time.perf_counter() - began
     reached = gaps[-1] < tol
-    iterations = (optimizer.state[p]["n_iter"] if isinstance(optimizer, LBFGS)  # inner ones
-                  else len(gaps) - 1)
-    return {"gaps": np.array(gaps), "iterations": iterations, "evaluations": evaluations,
+    return {"gaps": np.array(gaps), "counts": np.array(counts), "iterations": counts[-1], "evaluations": evaluations,
             "seconds": seconds, "reached": reached, "diverged": not math.isfinite(gaps[-1])}
 
 
@@ -380,7 +382,8 @@ def second_order(tol: float = 1e-8, steps: int = 20000, adam_lrs=(0.01, 0.03, 0.
         tables=[table], findings=findings,
         data={key: {"title": p["title"], "eigenvalues": p["eigenvalues"],
                     "condition": p["condition"],
-                    "runs": {name: {"gaps": run["gaps"], "iterations": run["iterations"],
+                    "runs": {name: {"gaps": run["gaps"], "counts": run["counts"],
+                                    "iterations": run["iterations"],
                                     "seconds": run["seconds"], "rule": run["rule"]}
                              for name, run in p["runs"].items()}}
               for key, p in problems.items()},

@@ -8,7 +8,8 @@ import numpy as np
 from steepest.report.style import new_figure, qualitative
 from steepest.viz.landscapes import Landscape
 
-__all__ = ["figures_critical_rate", "figures_edge_of_stability", "figures_loss_landscape"]
+__all__ = ["figures_critical_rate", "figures_edge_of_stability", "figures_loss_landscape",
+           "figures_second_order"]
 
 
 def _finite(values) -> np.ndarray:
@@ -21,14 +22,30 @@ def figures_critical_rate(lesson, img_dir, save, FigureFile) -> list:
     fig, axes = new_figure(12, 4.4, ncols=len(runs))
     for ax, (model_name, info) in zip(axes[0], runs.items()):
         colors = qualitative(len(info["runs"]))
+        start = info["runs"][0]["losses"][0]
+        notes = 0
         for color, run in zip(colors, info["runs"]):
             losses = _finite(run["losses"])
-            ax.semilogy(np.arange(len(losses)), losses, "-", color=color,
-                        label=f"lr = {run['factor']:g} · 2/λ_max = {run['lr']:.3g}")
+            ax.plot(np.arange(len(losses)), losses, "-", color=color,
+                    label=f"lr = {run['factor']:g} · 2/λ_max = {run['lr']:.3g}")
+            off = np.flatnonzero(~(losses <= 3 * start))
+            if off.size:  # the run leaves the panel: say where it went
+                k = int(off[0])
+                below, above = losses[k - 1], losses[k]
+                crossing = (k - 1 + (3 * start - below) / (above - below)
+                            if np.isfinite(above) else k - 1)
+                ax.annotate(f"diverges: {losses[~np.isnan(losses)][-1]:.2g} at step "
+                            f"{np.count_nonzero(~np.isnan(losses)) - 1}",
+                            xy=(crossing, 3 * start), xytext=(len(losses) * 0.35 + 2,
+                                                       (2.7 - 0.4 * notes) * start),
+                            color=color, fontsize=9,
+                            arrowprops=dict(arrowstyle="->", color=color))
+                notes += 1
+        ax.set_ylim(0.9 * min(np.nanmin(_finite(r["losses"])) for r in info["runs"]), 3 * start)
         ax.set_xlabel("gradient-descent step (full batch)")
-        ax.set_ylabel("loss (log scale)")
+        ax.set_ylabel("loss")
         ax.set_title(f"{model_name}: λ_max = {info['lambda0']:.4g} at the start")
-        ax.legend(loc="upper right")
+        ax.legend(loc="center right")
     fig.suptitle("Training at multiples of the critical learning rate 2/λ_max")
     name = save(fig, img_dir, lesson, "runs")
     return [FigureFile(name, "Full-batch gradient descent from the same initial weights at "
@@ -51,11 +68,11 @@ def figures_edge_of_stability(lesson, img_dir, save, FigureFile) -> list:
                          label=f"2/η = {run['threshold']:.3g}")
     ax_loss.set_xlabel("gradient-descent step (full batch)")
     ax_loss.set_ylabel("training loss")
-    ax_loss.set_title("The loss keeps falling, not monotonically")
+    ax_loss.set_title("Training loss")
     ax_loss.legend(loc="upper right")
     ax_sharp.set_xlabel("gradient-descent step (full batch)")
     ax_sharp.set_ylabel("sharpness λ_max")
-    ax_sharp.set_title("Sharpness rises to 2/η, then hovers")
+    ax_sharp.set_title("Sharpness λ_max against 2/η")
     ax_sharp.legend(loc="lower right")
     fig.suptitle(f"Edge of stability: a tanh MLP {lesson.data['sizes']} on "
                  f"{lesson.data['samples']} digits")
@@ -84,3 +101,32 @@ def figures_loss_landscape(lesson, img_dir, save, FigureFile) -> list:
                              "Right: the loss over the plane of the path's two principal "
                              "directions (Li et al. 2018), with the path: one dot per "
                              "recorded step, from the white circle to the star.")]
+
+
+def figures_second_order(lesson, img_dir, save, FigureFile) -> list:
+    problems = list(lesson.data.values())
+    fig, axes = new_figure(12, 5.0, ncols=len(problems))
+    for ax, problem in zip(axes[0], problems):
+        runs = problem["runs"]
+        for color, (name, run) in zip(qualitative(len(runs)), runs.items()):
+            gaps = _finite(run["gaps"])
+            gaps = np.where(gaps > 0, gaps, np.nan)
+            ax.plot(np.asarray(run["counts"]), gaps, "-", color=color, lw=1.6,
+                    marker="o" if len(gaps) < 30 else None, ms=4,
+                    label=name if ax is axes[0][0] else None)
+        ax.axhline(lesson.params["tol"], color="0.4", ls=":", lw=1.2,
+                   label="tolerance" if ax is axes[0][0] else None)
+        ax.set_yscale("log")
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("iteration (log scale past 10; L-BFGS: inner iterations)")
+        ax.set_ylabel("f − f* (log scale)")
+        ax.set_title(f"{problem['title']}\nκ = {problem['condition']:.4g} at the minimum",
+                     fontsize=11)
+    fig.legend(loc="outside lower center", ncol=6)
+    fig.suptitle("Second-order and first-order methods from the same start")
+    name = save(fig, img_dir, lesson, "convergence")
+    return [FigureFile(name, "The distance to the minimum value per iteration: Newton uses "
+                             "the exact Hessian, L-BFGS an estimate built from gradients, "
+                             "the others the gradient only; the table gives each method's "
+                             "settings, taken from the measured curvature for GD and momentum.")]
