@@ -171,3 +171,15 @@ def test_sharpness_monitor_records_into_the_history():
     assert history.history["sharpness"][-1] == monitor.sharpness[-1]
     assert history.history["critical_lr"][-1] == pytest.approx(2 / monitor.sharpness[-1])
     assert all(math.isfinite(s) and s > 0 for s in monitor.sharpness)
+
+
+def test_a_warm_start_at_the_eigenvector_needs_two_iterations():
+    model, ref = _mlp_pair(sizes=(3, 5, 2), seed=10)
+    X, Y = _data(seed=11)
+    top, vector = curvature.sharpness(model, _half_squared, X, Y, iterations=32)
+    cold, _ = curvature.sharpness(model, _half_squared, X, Y, iterations=2)
+    warm, _ = curvature.sharpness(model, _half_squared, X, Y, iterations=2, start=vector)
+    assert warm == pytest.approx(top, rel=1e-9)
+    assert abs(cold - top) > 1e-6 * abs(top)  # without the warm start two are not enough
+    with pytest.raises(ValueError, match=r"start must have shape \(32,\)"):
+        curvature.sharpness(model, _half_squared, X, Y, start=np.ones(3))

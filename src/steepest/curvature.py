@@ -143,16 +143,20 @@ def _positive_int(value, name: str, low: int = 1) -> int:
     return int(value)
 
 
-def _lanczos(matvec, n: int, k: int, iterations: int, seed: int):
+def _lanczos(matvec, n: int, k: int, iterations: int, seed: int, start=None):
     """The k largest Ritz pairs of a symmetric operator after ``iterations`` Lanczos steps.
 
     With full reorthogonalisation against every earlier vector (twice, to keep the basis
     orthogonal to rounding), so the Ritz values are free of the ghost copies plain Lanczos
-    produces. Returns eigenvalues (descending) and eigenvectors as columns.
+    produces. ``start`` (default: a Gaussian vector drawn with ``seed``) is the first basis
+    vector: an earlier eigenvector makes a warm start. Returns eigenvalues (descending) and
+    eigenvectors as columns.
     """
     m = min(iterations, n)
     basis = np.empty((m + 1, n))
-    start = np.random.default_rng(seed).standard_normal(n)
+    if start is None or not np.any(start):
+        start = np.random.default_rng(seed).standard_normal(n)
+    start = np.asarray(start, dtype=np.float64)
     basis[0] = start / np.linalg.norm(start)
     alphas, betas = [], []
     for j in range(m):
@@ -176,30 +180,35 @@ def _lanczos(matvec, n: int, k: int, iterations: int, seed: int):
 
 
 def hessian_eigenvalues(model, loss_fn, X, y, k: int = 5, iterations: int | None = None,
-                        seed: int = 0):
+                        seed: int = 0, start=None):
     """The ``k`` largest eigenvalues of the loss's Hessian (descending) and their eigenvectors.
 
     Lanczos on Hessian-vector products: ``iterations`` products (default ``max(2k + 20, 30)``,
     at most the number of parameters). Returns ``(values, vectors)`` with ``vectors[:, i]`` the
-    unit eigenvector of ``values[i]``, flat over the trainable parameters.
+    unit eigenvector of ``values[i]``, flat over the trainable parameters. ``start``: the
+    first Lanczos vector (e.g. the eigenvector of an earlier measurement, to track λ_max
+    during training with fewer iterations); default a Gaussian vector drawn with ``seed``.
     """
     k = _positive_int(k, "k")
     operator = HessianOperator(model, loss_fn, X, y)
     iterations = (max(2 * k + 20, 30) if iterations is None
                   else _positive_int(iterations, "iterations", low=k))
-    return _lanczos(operator.matvec, operator.n, min(k, operator.n), iterations, seed)
+    if start is not None and np.shape(start) != (operator.n,):
+        raise ValueError(f"hessian_eigenvalues: start must have shape ({operator.n},), got "
+                         f"{np.shape(start)}")
+    return _lanczos(operator.matvec, operator.n, min(k, operator.n), iterations, seed, start)
 
 
-def sharpness(model, loss_fn, X, y, iterations: int = 20, seed: int = 0):
+def sharpness(model, loss_fn, X, y, iterations: int = 20, seed: int = 0, start=None):
     """The top Hessian eigenvalue λ_max of ``loss_fn(model(X), y)`` and its unit eigenvector.
 
-    ``iterations`` Lanczos steps, one Hessian-vector product each. λ_max is the "sharpness"
-    of Cohen et al. (2021): full-batch gradient descent with learning rate η is stable only
-    while λ_max < 2/η.
+    ``iterations`` Lanczos steps, one Hessian-vector product each (``start``: a warm start, see
+    :func:`hessian_eigenvalues`). λ_max is the "sharpness" of Cohen et al. (2021): full-batch
+    gradient descent with learning rate η is stable only while λ_max < 2/η.
     """
     values, vectors = hessian_eigenvalues(model, loss_fn, X, y, k=1,
                                           iterations=_positive_int(iterations, "iterations"),
-                                          seed=seed)
+                                          seed=seed, start=start)
     return float(values[0]), vectors[:, 0]
 
 
