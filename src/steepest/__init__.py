@@ -10,9 +10,14 @@ import sys as _sys
 import numpy as _np
 
 from steepest.tensor import (
-    Tensor, arange, default_generator, enable_grad, float32, float64, from_numpy, full,
-    get_default_dtype, int32, int64, is_grad_enabled, linspace, manual_seed, no_grad, ones,
-    ones_like, rand, randn, randn_like, set_default_dtype, tensor, zeros, zeros_like,
+    Tensor, arange, enable_grad, float32, float64, from_numpy, full, get_default_dtype, int32,
+    int64, is_grad_enabled, linspace, no_grad, ones, ones_like, set_default_dtype, tensor,
+    zeros, zeros_like,
+)
+from steepest.random import (
+    Generator, bernoulli, default_generator, get_rng_state, initial_seed, manual_seed,
+    multinomial, normal, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+    seed, set_rng_state,
 )
 from steepest.ops import (
     abs, argmax, argmin, cat, clip, clone, concatenate, cos, exp, flatten, linear, log, matmul,
@@ -23,7 +28,7 @@ from steepest.activations import (
     binary_step, identity, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh,
 )
 from steepest.gradcheck import gradcheck
-from steepest import losses, nn, optim, data
+from steepest import losses, nn, optim, data, random
 from steepest import utils
 from steepest import training
 from steepest.training import (

@@ -38,8 +38,8 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "randn_like", "full",
-    "arange", "linspace", "from_numpy", "randn", "rand", "manual_seed", "default_generator",
+    "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "full",
+    "arange", "linspace", "from_numpy",
     "no_grad", "enable_grad", "is_grad_enabled", "set_default_dtype", "get_default_dtype",
     "check_device", "float32", "float64", "int32", "int64",
 ]
@@ -63,7 +63,6 @@ class _GradMode(threading.local):
 
 _grad_mode = _GradMode()
 _default_dtype = np.dtype(np.float64)
-_generator = np.random.default_rng(0)
 
 
 def is_grad_enabled() -> bool:
@@ -105,18 +104,6 @@ def set_default_dtype(dtype) -> None:
 def get_default_dtype() -> np.dtype:
     """The float dtype used for Python data and new parameters (float64 unless changed)."""
     return _default_dtype
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed steepest's global generator (used by randn/rand, initialisers, shuffling)."""
-    global _generator
-    _generator = np.random.default_rng(seed)
-    return _generator
-
-
-def default_generator() -> np.random.Generator:
-    """The global generator that steepest draws from when no ``generator=`` is given."""
-    return _generator
 
 
 def check_device(device, who: str = "to") -> None:
@@ -373,6 +360,22 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self._grad = None
+
+    # torch's in-place random fills, drawn as torch draws them (see steepest.random)
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None) -> "Tensor":
+        return _random.uniform_(self, from_, to, generator=generator)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None) -> "Tensor":
+        return _random.normal_(self, mean, std, generator=generator)
+
+    def random_(self, from_=None, to=None, *, generator=None) -> "Tensor":
+        return _random.random_(self, from_, to, generator=generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None) -> "Tensor":
+        return _random.bernoulli_(self, p, generator=generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None) -> "Tensor":
+        return _random.exponential_(self, lambd, generator=generator)
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", precision=6, prefix="tensor(")
@@ -881,14 +884,6 @@ def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones_like(_data_of(t), dtype=dtype), requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples of ``t``'s shape and float dtype (the default for integer ``t``)."""
-    data = np.asarray(_data_of(t))
-    if dtype is None:
-        dtype = data.dtype if data.dtype in _FLOAT_DTYPES else _default_dtype
-    return randn(data.shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
-
-
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
     """Values start, start + step, ... below end (``arange(n)`` counts 0 … n−1), as torch:
     int64 for integer arguments, the default float dtype if any argument is a float."""
@@ -922,20 +917,6 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
-def randn(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples from ``generator`` (default: steepest's seeded global one)."""
-    rng = generator or _generator
-    return Tensor(rng.standard_normal(_shape_of(shape)).astype(dtype or _default_dtype),
-                  requires_grad=requires_grad)
-
-
-def rand(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Uniform samples in [0, 1) from ``generator`` (default: steepest's seeded global one)."""
-    rng = generator or _generator
-    return Tensor(rng.random(_shape_of(shape)).astype(dtype or _default_dtype),
-                  requires_grad=requires_grad)
-
-
 def is_scalar(value) -> bool:
     """A Python or NumPy number: combined with a tensor without upcasting it."""
     return isinstance(value, numbers.Number) and not isinstance(value, bool) or \
@@ -944,3 +925,4 @@ def is_scalar(value) -> bool:
 
 from steepest import activations as _activations  # noqa: E402  (operators dispatch here)
 from steepest import ops as _ops  # noqa: E402
+from steepest import random as _random  # noqa: E402
