@@ -10,7 +10,7 @@ import sys as _sys
 import numpy as _np
 
 from steepest.tensor import (
-    Tensor, arange, enable_grad, float32, float64, from_numpy, full, get_default_dtype, int32,
+    Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full, get_default_dtype, int32,
     int64, is_grad_enabled, linspace, no_grad, ones, ones_like, set_default_dtype, tensor,
     zeros, zeros_like,
 )
@@ -44,7 +44,7 @@ from steepest.sweeps import dask_executor, log_range, sweep, sweep_mlp
 _sys.modules.update({"steepest.train": train, "steepest.callbacks": callbacks,
                      "steepest.checkpoint": checkpoint, "steepest.diagnostics": diagnostics})
 
-#: torch's dtype names (``st.float`` is float32 as in torch; Python floats are float64 here)
+#: torch's dtype names (``st.float`` is float32, the default dtype, as in torch)
 float = float32
 double = float64
 long = int64

@@ -41,6 +41,7 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "full",
     "arange", "linspace", "from_numpy",
     "no_grad", "enable_grad", "is_grad_enabled", "set_default_dtype", "get_default_dtype",
+    "default_dtype",
     "check_device", "float32", "float64", "int32", "int64",
 ]
 
@@ -62,7 +63,7 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
-_default_dtype = np.dtype(np.float64)
+_default_dtype = np.dtype(np.float32)  # torch's default
 
 
 def is_grad_enabled() -> bool:
@@ -93,7 +94,8 @@ def enable_grad():
 
 
 def set_default_dtype(dtype) -> None:
-    """Set the float dtype used for Python data and new parameters (float64 or float32)."""
+    """Set the float dtype of Python floats, factories (``zeros``, ``randn``, ...) and new
+    parameters: float32 (torch's default) or float64."""
     global _default_dtype
     dtype = np.dtype(dtype)
     if dtype not in _FLOAT_DTYPES:
@@ -102,8 +104,20 @@ def set_default_dtype(dtype) -> None:
 
 
 def get_default_dtype() -> np.dtype:
-    """The float dtype used for Python data and new parameters (float64 unless changed)."""
+    """The float dtype of Python floats, factories and new parameters (float32 unless set)."""
     return _default_dtype
+
+
+@contextmanager
+def default_dtype(dtype):
+    """Context with another default dtype, put back on exit: the course's exact worked
+    examples run under ``with st.default_dtype(st.float64):``."""
+    previous = _default_dtype
+    set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        set_default_dtype(previous)
 
 
 def check_device(device, who: str = "to") -> None:
@@ -167,7 +181,8 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        Numbers. Python floats become the default dtype (float64); NumPy arrays keep float32
+        Numbers. Python floats become the default dtype (float32, as in torch; see
+        ``set_default_dtype`` and ``default_dtype``); NumPy arrays keep float32
         or float64; integers stay integer (labels and indices, never differentiable).
     requires_grad : bool
         Whether gradients should flow into this tensor (it becomes a leaf with ``.grad``).
@@ -339,7 +354,7 @@ class Tensor:
         return self.to(dtype)
 
     def float(self) -> "Tensor":
-        """As float32 (torch's ``float``; Python floats are float64 in steepest)."""
+        """As float32 (torch's ``float``)."""
         return self.to(np.float32)
 
     def double(self) -> "Tensor":
@@ -849,7 +864,8 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
 
 # ------------------------------------------------------------------------ constructors
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Make a tensor from data (copied). Python floats become float64 unless ``dtype`` says."""
+    """Make a tensor from data (copied). Python floats become the default dtype (float32) unless
+    ``dtype`` says; NumPy arrays keep theirs (float64 stays float64, as in torch)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 

@@ -31,9 +31,10 @@ COURSE = [
 
 
 def two_neuron_chain(w1=0.15, b1=0.4, w2=0.45, b2=0.65):
-    """The course's network as a steepest model, with the weights set by hand."""
-    model = st.nn.Sequential(st.nn.Linear(1, 1), st.nn.Sigmoid(), st.nn.Linear(1, 1),
-                             st.nn.Sigmoid())
+    """The course's network as a steepest model, with the weights set by hand (float64: the
+    course's numbers are exact to 1e-9)."""
+    model = st.nn.Sequential(st.nn.Linear(1, 1, dtype=st.float64), st.nn.Sigmoid(),
+                             st.nn.Linear(1, 1, dtype=st.float64), st.nn.Sigmoid())
     model[0].weight._data[...] = w1
     model[0].bias._data[...] = b1
     model[2].weight._data[...] = w2
@@ -58,7 +59,8 @@ def backpropagation(x: float = 0.1, w1: float = 0.15, b1: float = 0.4, w2: float
     """
     with timed() as clock:
         model = two_neuron_chain(w1, b1, w2, b2)
-        inputs, target = st.tensor([[x]]), st.tensor([[T]])
+        inputs = st.tensor([[x]], dtype=st.float64)
+        target = st.tensor([[T]], dtype=st.float64)
         z1 = model[0](inputs)
         a1 = model[1](z1)
         z2 = model[2](a1)

@@ -37,7 +37,7 @@ def run_gd(x, w0: float, alpha: float, steps: int):
     """
     x = st.tensor(np.asarray(x, dtype=float))
     z = 2.0 * x
-    w = st.tensor(float(w0), requires_grad=True)
+    w = st.tensor(float(w0), requires_grad=True, dtype=st.float64)
     optimizer = st.optim.GD([w], lr=alpha)
     ws, js, grads = [], [], []
     with np.errstate(over="ignore", invalid="ignore"):
@@ -52,7 +52,7 @@ def cost_curve(x, w_values) -> np.ndarray:
     """J(w) for each w of ``w_values`` (one engine evaluation, for drawing the curve)."""
     x = st.tensor(np.asarray(x, dtype=float))
     w = st.tensor(np.asarray(w_values, dtype=float)[:, None])
-    return st.losses.sse(w * x, (2.0 * x) * st.ones(len(w_values), 1),
+    return st.losses.sse(w * x, (2.0 * x) * st.ones(len(w_values), 1, dtype=st.float64),
                          reduction="none").sum(axis=1)._data
 
 

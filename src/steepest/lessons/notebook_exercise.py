@@ -56,7 +56,7 @@ def run_exercise(lr: float, max_steps: int, threshold: float = 1.30, W1=None,
     ``losses[k] < threshold`` (None if never within ``max_steps``). The run stops early once
     the loss is below ``stop_below`` (if given) or is no longer finite.
     """
-    x, target = st.tensor(INPUT), st.tensor(TARGET)
+    x, target = st.tensor(INPUT, dtype=st.float64), st.tensor(TARGET, dtype=st.float64)
     weight = st.tensor(_weights(W1), requires_grad=True)
     optimizer = st.optim.GD([weight], lr=lr)
     losses, reached = [], None
@@ -82,8 +82,8 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
     max_steps : the most updates per run.
     """
     with timed() as clock:
-        x = st.tensor(INPUT)
-        target = st.tensor(TARGET)
+        x = st.tensor(INPUT, dtype=st.float64)
+        target = st.tensor(TARGET, dtype=st.float64)
         W1 = st.tensor(_weights(), requires_grad=True)
         prediction = x @ W1
         loss = _loss(prediction, target)

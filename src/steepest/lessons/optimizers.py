@@ -130,7 +130,8 @@ def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
     sizes = [X.shape[1], *hidden, int(y.max()) + 1]
     results = {}
     for name in names:
-        model = st.nn.mlp(sizes, activation="relu", generator=np.random.default_rng(seed))
+        model = st.nn.mlp(sizes, activation="relu", dtype=st.float64,
+                          generator=np.random.default_rng(seed))
         optimizer = make_optimizer(name, model.parameters(), lrs[name])
         history = fit(model, st.losses.cross_entropy, optimizer, X_train, y_train,
                       epochs=epochs, batch_size=batch_size, validation_data=(X_val, y_val),

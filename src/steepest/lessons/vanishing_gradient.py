@@ -37,7 +37,8 @@ def deep_mlp(activation: str, hidden_layers: int, width: int, n_in: int = 64,
              n_out: int = 10, seed: int = 0, weight_init: str = "xavier"):
     """A deep MLP with ``hidden_layers`` hidden layers of ``width`` units, reproducibly built."""
     return st.nn.mlp([n_in] + [width] * hidden_layers + [n_out], activation=activation,
-                     weight_init=weight_init, generator=np.random.default_rng(seed))
+                     weight_init=weight_init, dtype=st.float64,
+                     generator=np.random.default_rng(seed))
 
 
 class _Probe(Callback):
