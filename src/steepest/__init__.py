@@ -10,9 +10,9 @@ import sys as _sys
 import numpy as _np
 
 from steepest.tensor import (
-    Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full, get_default_dtype, int32,
-    int64, is_grad_enabled, linspace, no_grad, ones, ones_like, set_default_dtype, tensor,
-    zeros, zeros_like,
+    Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full,
+    get_default_dtype, int32, int64, is_grad_enabled, linspace, no_grad, ones, ones_like,
+    set_default_dtype, tensor, zeros, zeros_like,
 )
 from steepest.random import (
     Generator, bernoulli, default_generator, get_rng_state, initial_seed, manual_seed,

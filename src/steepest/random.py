@@ -4,27 +4,39 @@ torch's CPU generator is a 32-bit Mersenne Twister (MT19937) seeded by ``init_ge
 the low 32 bits of the seed. Every sample is a simple function of that stream, which NumPy's
 ``MT19937`` produces once given the same state. ``Generator`` holds it, and the functions
 below apply torch's transformations (aten's ``TransformationHelper.h``,
-``DistributionsHelper.h`` and the CPU kernels of ``DistributionTemplates.h``):
+``DistributionsHelper.h`` and the CPU kernels of ``DistributionTemplates.h``), checked element
+for element against torch:
 
 * a 32-bit draw ``r`` and a 64-bit draw ``R = (r₁ << 32) | r₂`` (two draws, first one high);
 * float32 uniform: ``(r & (2²⁴−1)) · 2⁻²⁴``; float64 uniform: ``(R & (2⁵³−1)) · 2⁻⁵³``;
-  then ``u · (to − from) + from`` in the tensor's dtype;
+  then ``u · (to − from) + from`` as one fused multiply-add in the tensor's dtype (torch's
+  AVX2 build fuses it);
 * integers in [low, high): ``r mod (high − low) + low``, or ``R mod …`` when the range is 2²⁸ or
-  more; ``random_()``: ``R mod 2⁶³`` for int64 and float64, ``r mod (2³¹)`` for int32,
-  ``r mod (2²⁴ + 1)`` for float32;
-* normal, fewer than 16 elements (or float64 and not contiguous): Box–Muller on two float64
-  uniforms, ``√(−2·log1p(−u₂))·cos(2π·u₁)``, caching the sine half for the next call;
+  more; ``random_()``: ``R mod 2⁶³`` for int64, ``R mod (2⁵³ + 1)`` for float64, ``r mod 2³¹``
+  for int32, ``r mod (2²⁴ + 1)`` for float32;
+* normal, fewer than 16 elements (or not contiguous): Box–Muller on two float64 uniforms,
+  ``z = √(−2·log1p(−u₂))·cos(2π·u₁)``, caching ``√(…)·sin(2π·u₁)`` for the next call (in the
+  generator's state), then ``z·std + mean`` fused;
 * normal, 16 elements or more: all uniforms first, then Box–Muller in blocks of 16 (u₁ = 1 − the
   first 8, u₂ = the last 8); when the size is not a multiple of 16 the last 16 values are
-  redrawn. float64 uses libm's ``log``/``cos``/``sin``; float32 uses torch's AVX2 kernel
-  (``avx_mathfun.h``: Cephes polynomials in float32 and a fused multiply-add), reproduced here
-  operation for operation;
+  redrawn. float64 uses libm's ``log``/``cos``/``sin`` (NumPy's SIMD ``log`` differs in the
+  last bit); float32 uses torch's AVX2 kernel (``avx_mathfun.h``: Cephes polynomials in
+  float32, with the multiply-adds GCC fuses), reproduced here operation for operation;
 * Bernoulli: ``u < p``, with a float64 uniform for a number ``p`` (``bernoulli_(p)``, dropout
   masks) or a float64 ``p`` tensor, a float32 uniform for a float32 ``p`` tensor;
+* exponential: ``−log1p(−u)/λ`` on float64 uniforms, for float32 tensors too;
 * ``randperm(n)``: Fisher–Yates from the front, ``swap(i, i + r mod (n − i))``;
 * ``multinomial``: with replacement, a float64 uniform per sample and a binary search in the
   normalised cumulative sum; without replacement (or one sample), ``argmax``/``topk`` of
-  ``p / E`` with ``E ~ Exp(1)`` drawn as ``−log1p(−u)``.
+  ``p / E`` with ``E ~ Exp(1)``.
+
+What this depends on: torch's x86-64 builds on AVX2 or AVX-512 CPUs (its random kernels then
+run their AVX2 versions, compiled with fused multiply-adds). On other CPUs (ARM, old x86) torch
+computes ``u·(to − from) + from`` and ``z·std + mean`` unfused and its float32 normal with libm,
+so ``uniform_(a, b)`` (and so ``nn.Linear``'s initial weights), ``normal`` with a mean or std
+and float32 ``randn`` of 16 or more elements can differ there from these values in the last
+bit; ``rand``, ``randint``, ``randperm``, ``bernoulli``, ``multinomial`` and float64 ``randn``
+are the same everywhere.
 """
 
 from __future__ import annotations

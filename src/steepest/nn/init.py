@@ -3,8 +3,9 @@
 Every function draws from ``generator`` if given, else from steepest's seeded global generator
 (``st.manual_seed``), so runs are reproducible; with no generator or a ``st.Generator`` the
 values are torch's for the same seed and dtype (``steepest.random``). A
-``numpy.random.Generator`` is accepted too (NumPy's draws, not torch's). Fan-in is the number of inputs of a unit
-(``weight.shape[1]`` for a Linear weight of shape (out, in)), fan-out the number of outputs.
+``numpy.random.Generator`` is accepted too (NumPy's draws, not torch's). Fan-in is the number
+of inputs of a unit (``weight.shape[1]`` for a Linear weight of shape (out, in)), fan-out the
+number of outputs.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ which ``st.manual_seed`` reseeds, exactly as torch draws: each epoch takes a bas
 int64 ``random_``) from that generator, then ``randperm`` from it (with ``generator=``) or from
 a fresh generator seeded by one more int64 draw (without). So the same seed gives torch's batch
 order, and the global stream is where torch's is after every epoch. A
-``numpy.random.Generator`` is still accepted (NumPy's permutation, no base seed). (``steepest.data.DataLoader(X, y)`` is the
-course's older convenience over two arrays: it yields NumPy arrays and shuffles by default.)
+``numpy.random.Generator`` is still accepted (NumPy's permutation, no base seed).
+(``steepest.data.DataLoader(X, y)`` is the course's older convenience over two arrays: it
+yields NumPy arrays and shuffles by default.)
 """
 
 from __future__ import annotations
@@ -122,9 +123,9 @@ def random_split(dataset, lengths, generator=None) -> list:
 def default_collate(samples: list):
     """Stack a list of samples into one batch, field by field, as torch's default_collate.
 
-    Tensors and arrays are stacked along a new first dim; Python floats become a float
-    tensor of the default dtype, ints an int64 tensor; tuples, lists and dicts are collated
-    per field (a tuple of tensors for tuple or list samples).
+    Tensors and arrays are stacked along a new first dim; Python floats become a float64
+    tensor (torch's rule, whatever the default dtype), ints an int64 tensor; tuples, lists and
+    dicts are collated per field (a tuple of tensors for tuple or list samples).
     """
     first = samples[0]
     if isinstance(first, Tensor):
@@ -132,7 +133,7 @@ def default_collate(samples: list):
     if isinstance(first, (np.ndarray, np.generic)):
         return Tensor._wrap(np.stack([np.asarray(s) for s in samples]))
     if isinstance(first, numbers.Number) and not isinstance(first, bool):
-        return tensor(samples)
+        return tensor(samples, dtype=np.float64 if isinstance(first, float) else None)
     if isinstance(first, dict):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, (tuple, list)):
