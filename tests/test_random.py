@@ -86,9 +86,12 @@ def test_randint_over_every_range_width(low, high, dtype):
     for n in SIZES:
         _same(st.randint(low, high, (n,), dtype=ours, generator=g),
               torch.randint(low, high, (n,), dtype=theirs, generator=tg))
-    _same(st.randint(high, (4, 2), generator=g) if low == 0 else st.randint(low, high, (4, 2),
-                                                                          generator=g),
-          torch.randint(low, high, (4, 2), generator=tg))
+    _same(st.randint(low, high, size=(4, 2), generator=g),
+          torch.randint(low, high, size=(4, 2), generator=tg))
+    if low == 0:
+        _same(st.randint(high, (3,), generator=g), torch.randint(high, (3,), generator=tg))
+        _same(st.randint(high=high, size=(3,), generator=g),
+              torch.randint(high=high, size=(3,), generator=tg))
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 15, 16, 17, 100, 1000])

@@ -442,17 +442,17 @@ def randn(*size, generator=None, dtype=None, requires_grad: bool = False,
     return _made(values, shape, requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None,
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None,
             requires_grad: bool = False, device=None) -> Tensor:
     """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     _device(device, "randint")
     if size is None:
-        if high is None or not isinstance(high, (tuple, list)):
+        if not isinstance(high, (tuple, list)):
             raise TypeError("randint: give the size, randint(high, size) or "
                             "randint(low, high, size)")
         low, high, size = 0, low, high
     elif high is None:
-        low, high = 0, low
+        raise TypeError("randint: give high, randint(high, size) or randint(low, high, size)")
     low, high = int(low), int(high)
     if high <= low:
         raise ValueError(f"randint: high must be greater than low, got low={low}, "

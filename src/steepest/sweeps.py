@@ -725,8 +725,8 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
 
     ``seed`` drives the data (generated sets), the validation split, the initial weights and
     the shuffling, so the result is a function of the settings alone. The initial weights come
-    from ``np.random.default_rng(seed)``, the stream ``st.manual_seed(seed)`` starts, so a run
-    equals ``steepest train`` with the same options. Returns the :class:`~steepest.History`.
+    from ``st.Generator().manual_seed(seed)``, the stream ``st.manual_seed(seed)`` starts, so a
+    run equals ``steepest train`` with the same options. Returns the :class:`~steepest.History`.
     """
     import steepest as st
 
@@ -743,7 +743,7 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
     if hidden is None:
         hidden = [128] if data == "digits" else [16, 16]
     sizes = [X.shape[1], *hidden, int(np.max(y)) + 1]
-    model = st.nn.mlp(sizes, activation=activation, generator=np.random.default_rng(seed))
+    model = st.nn.mlp(sizes, activation=activation, generator=st.Generator().manual_seed(seed))
     name, defaults = OPTIMIZERS[optimizer]
     options = dict(defaults, lr=lr if lr is not None else DEFAULT_LR[optimizer])
     if momentum is not None:
