@@ -378,8 +378,8 @@ def _integer_values(gen: Generator, n: int, low: int, high: int) -> np.ndarray:
     """n integers in [low, high), torch's ``random_from_to``."""
     span = high - low
     draws = gen._random64(n) if span >= 1 << 28 else gen._random(n)
-    return ((draws % np.uint64(span)).astype(np.int64) + np.int64(low)) if span < 2**63 else \
-        (draws % np.uint64(span) + np.uint64(low % 2**64)).view(np.int64)
+    # modulo 2**64, as torch's uint64 arithmetic: right for every int64 low and span
+    return (draws % np.uint64(span) + np.uint64(low % 2**64)).view(np.int64)
 
 
 def _bernoulli_scalar(gen: Generator, n: int, p: float) -> np.ndarray:
@@ -558,7 +558,7 @@ def multinomial(input, num_samples: int, replacement: bool = False, *,
     return Tensor._wrap(order.astype(np.int64).reshape(weights.shape[:-1] + (num_samples,)))
 
 
-def _like(t, dtype, who: str) -> tuple:
+def _like(t, dtype) -> tuple:
     data = np.asarray(_data_of(t))
     if dtype is None:
         dtype = data.dtype if data.dtype in _FLOATS else get_default_dtype()
@@ -567,13 +567,13 @@ def _like(t, dtype, who: str) -> tuple:
 
 def rand_like(input, *, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
     """``rand`` of ``input``'s shape and float dtype."""
-    shape, dtype = _like(input, dtype, "rand_like")
+    shape, dtype = _like(input, dtype)
     return rand(shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
 
 
 def randn_like(input, *, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
     """``randn`` of ``input``'s shape and float dtype (the default one for integer input)."""
-    shape, dtype = _like(input, dtype, "randn_like")
+    shape, dtype = _like(input, dtype)
     return randn(shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
 
 
