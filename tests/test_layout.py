@@ -20,7 +20,7 @@ PACKAGE = SRC / "steepest"
 
 #: engine <- nn <- optim <- data <- training <- lessons/viz <- report/... <- cli
 LAYERS = {
-    "tensor": 0, "ops": 0, "activations": 0, "losses": 0, "gradcheck": 0,
+    "tensor": 0, "ops": 0, "activations": 0, "losses": 0, "gradcheck": 0, "random": 0,
     "nn": 1,
     "optim": 2,
     "data": 3, "utils": 3, "datasets": 3,
@@ -37,7 +37,8 @@ TRAINING_ORDER = ("history", "checkpoint", "callbacks", "task", "diagnostics", "
 #: the engine's one known circle: tensor.py binds its operator methods to ops/activations
 #: at the very end of the module, after everything they need is defined (ENGINE's call)
 KNOWN_LATE_IMPORTS = {("steepest.tensor", "steepest.ops"),
-                      ("steepest.tensor", "steepest.activations")}
+                      ("steepest.tensor", "steepest.activations"),
+                      ("steepest.tensor", "steepest.random")}
 
 
 def _module_names() -> list:
