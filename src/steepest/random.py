@@ -399,12 +399,11 @@ def _exponential_values(gen: Generator, n: int, lambd: float, dtype) -> np.ndarr
 
 
 def _randperm_values(gen: Generator, n: int) -> np.ndarray:
-    perm = np.arange(n, dtype=np.int64)
-    draws = gen._random(max(n - 1, 0))
-    for i in range(n - 1):
-        z = i + int(draws[i]) % (n - i)
+    perm = list(range(n))
+    for i, draw in enumerate(gen._random(max(n - 1, 0)).tolist()):
+        z = i + draw % (n - i)
         perm[i], perm[z] = perm[z], perm[i]
-    return perm
+    return np.array(perm, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------- factories
