@@ -21,8 +21,9 @@ CE = st.losses.cross_entropy
 
 
 def _model(sizes, seed=0, **kwargs):
+    """float64, as the comparisons below are to 1e-12."""
     st.manual_seed(seed)
-    return st.nn.mlp(sizes, **kwargs)
+    return st.nn.mlp(sizes, **{"dtype": st.float64, **kwargs})
 
 
 def _backward(model, X, y):

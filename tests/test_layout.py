@@ -22,6 +22,7 @@ PACKAGE = SRC / "steepest"
 LAYERS = {
     "_version": 0, "io": 0,  # import nothing of steepest: below everything that writes files
     "tensor": 0, "ops": 0, "activations": 0, "losses": 0, "gradcheck": 0, "autograd": 0,
+    "random": 0,
     "nn": 1,
     "optim": 2,
     "data": 3, "utils": 3, "datasets": 3,
@@ -49,7 +50,8 @@ TRAINING_ORDER = ("history", "checkpoint", "callbacks", "task", "diagnostics", "
 #: they need is defined (ENGINE's call)
 KNOWN_LATE_IMPORTS = {("steepest.tensor", "steepest.ops"),
                       ("steepest.tensor", "steepest.activations"),
-                      ("steepest.tensor", "steepest.autograd.graph")}
+                      ("steepest.tensor", "steepest.autograd.graph"),
+                      ("steepest.tensor", "steepest.random")}
 
 
 def _module_names() -> list:

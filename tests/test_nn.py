@@ -16,7 +16,7 @@ from steepest.nn import init
 
 # ----------------------------------------------------------------- Linear
 def test_linear_layout_and_forward_match_torch():
-    layer = nn.Linear(3, 4, generator=np.random.default_rng(0))
+    layer = nn.Linear(3, 4, dtype=st.float64, generator=np.random.default_rng(0))
     assert layer.weight.shape == (4, 3) and layer.bias.shape == (4,)
     x = np.random.default_rng(1).standard_normal((5, 3))
     expected = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(layer.weight.numpy()),
@@ -29,7 +29,7 @@ def test_linear_layout_and_forward_match_torch():
 
 
 def test_linear_gradients_match_torch():
-    layer = nn.Linear(3, 2, generator=np.random.default_rng(0))
+    layer = nn.Linear(3, 2, dtype=st.float64, generator=np.random.default_rng(0))
     x = np.random.default_rng(1).standard_normal((6, 3))
     w = torch.tensor(layer.weight.numpy(), requires_grad=True)
     b = torch.tensor(layer.bias.numpy(), requires_grad=True)
@@ -74,7 +74,8 @@ def test_linear_init_is_reproducible_with_manual_seed():
 
 def test_linear_dtype_and_invalid_sizes():
     assert nn.Linear(2, 3, dtype=np.float32).weight.dtype == np.float32
-    assert nn.Linear(2, 3).weight.dtype == np.float64
+    assert nn.Linear(2, 3).weight.dtype == np.float32  # the default dtype, as torch
+    assert nn.Linear(2, 3, dtype=st.float64).weight.dtype == np.float64
     with pytest.raises(ValueError, match="in_features"):
         nn.Linear(0, 3)
     with pytest.raises(ValueError, match="out_features"):
@@ -345,7 +346,7 @@ def test_load_state_dict_converts_numbers_and_tensors():
     model = nn.mlp([2, 1])
     model.load_state_dict({"0.weight": st.tensor([[1, 2]]), "0.bias": np.array([3], np.int32)})
     np.testing.assert_array_equal(model[0].weight.numpy(), [[1.0, 2.0]])
-    assert model[0].bias.dtype == np.float64 and model[0].bias.numpy()[0] == 3.0
+    assert model[0].bias.dtype == np.float32 and model[0].bias.numpy()[0] == 3.0
     with pytest.raises(TypeError, match="dict of arrays.*NoneType"):
         model.load_state_dict(None)
 
@@ -409,7 +410,7 @@ def test_to_accepts_cpu_and_refuses_other_devices_by_name():
     weight = model[0].weight
     assert model.to("cpu") is model and model.to(device="cpu") is model
     assert model.to(torch.device("cpu")) is model and model.cpu() is model
-    assert model[0].weight is weight and weight.dtype == np.float64
+    assert model[0].weight is weight and weight.dtype == np.float32
     for device in ("cuda", "cuda:0", "mps", torch.device("cuda", 1)):
         with pytest.raises(ValueError, match=rf"device {re.escape(repr(device))} is not "
                                              rf"available.*CPU only"):

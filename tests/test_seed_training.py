@@ -23,12 +23,13 @@ REFERENCE = json.loads((Path(__file__).parent / "data" / "reference_values.json"
 NOTEBOOK = REFERENCE["notebook_exercise"]
 CHAIN = REFERENCE["two_neuron_chain"]
 RTOL = 1e-9
+F64 = st.float64  # the worked examples are exact in float64; Python floats default to float32
 
 
 # ----------------------------------------------------------------- 1. the notebook exercise
 def _notebook(lr):
-    x = st.tensor(NOTEBOOK["input"])
-    target = st.tensor(NOTEBOOK["target"])
+    x = st.tensor(NOTEBOOK["input"], dtype=F64)
+    target = st.tensor(NOTEBOOK["target"], dtype=F64)
     w1 = nn.Parameter(np.tile(NOTEBOOK["W1_row"], (4, 1)))
     return x, target, w1, optim.GD([w1], lr=lr)
 
@@ -90,7 +91,8 @@ def test_notebook_lr_0_14_diverges():
 
 # ----------------------------------------------------------------- 2. the two-neuron chain
 def _chain():
-    model = nn.Sequential(nn.Linear(1, 1), nn.Sigmoid(), nn.Linear(1, 1), nn.Sigmoid())
+    model = nn.Sequential(nn.Linear(1, 1, dtype=F64), nn.Sigmoid(), nn.Linear(1, 1, dtype=F64),
+                          nn.Sigmoid())
     model[0].weight.numpy()[...] = CHAIN["w1"]
     model[0].bias.numpy()[...] = CHAIN["b1"]
     model[2].weight.numpy()[...] = CHAIN["w2"]
@@ -100,7 +102,7 @@ def _chain():
 
 def _chain_step(model, opt):
     """One GD step on E = ½(T − a₂)²; returns E before it."""
-    x, target = st.tensor([[CHAIN["x"]]]), st.tensor([[CHAIN["T"]]])
+    x, target = st.tensor([[CHAIN["x"]]], dtype=F64), st.tensor([[CHAIN["T"]]], dtype=F64)
     opt.zero_grad()
     error = st.losses.half_sse(model(x), target)
     error.backward()
@@ -110,8 +112,8 @@ def _chain_step(model, opt):
 
 def test_chain_forward_and_gradients():
     model, _ = _chain()
-    x = st.tensor([[CHAIN["x"]]])
-    error = st.losses.half_sse(model(x), st.tensor([[CHAIN["T"]]]))
+    x = st.tensor([[CHAIN["x"]]], dtype=F64)
+    error = st.losses.half_sse(model(x), st.tensor([[CHAIN["T"]]], dtype=F64))
     assert model(x).item() == pytest.approx(CHAIN["a2"], rel=RTOL)
     assert error.item() == pytest.approx(CHAIN["E"], rel=RTOL)
     error.backward()

@@ -19,6 +19,7 @@ import steepest as st
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "reference_values.json").read_text())
 RTOL = 1e-9
+F64 = st.float64  # the worked examples are exact in float64; Python floats default to float32
 
 
 def close(actual, expected):
@@ -31,8 +32,8 @@ NOTEBOOK = REFERENCE["notebook_exercise"]
 
 def _notebook_loss(W1):
     """loss = mean((input @ W1 − target)²), the notebook's first cell."""
-    prediction = st.tensor(NOTEBOOK["input"]) @ W1
-    return prediction, st.losses.mse(prediction, st.tensor(NOTEBOOK["target"]))
+    prediction = st.tensor(NOTEBOOK["input"], dtype=F64) @ W1
+    return prediction, st.losses.mse(prediction, st.tensor(NOTEBOOK["target"], dtype=F64))
 
 
 def _notebook_W1():
@@ -93,12 +94,12 @@ Z = 2.0 * X        # the seed's data: z = 2x
 
 def _J(w):
     """J(w) = Σ (z − w·x)² with st.losses.sse."""
-    return st.losses.sse(w * st.tensor(X), st.tensor(Z))
+    return st.losses.sse(w * st.tensor(X, dtype=F64), st.tensor(Z, dtype=F64))
 
 
 @pytest.mark.parametrize("i", range(4))
 def test_linear_gd_cost_and_derivative_at_tabulated_w(i):
-    w = st.tensor(LINEAR["w"][i], requires_grad=True)
+    w = st.tensor(LINEAR["w"][i], requires_grad=True, dtype=F64)
     J = _J(w)
     close(J.item(), LINEAR["J"][i])
     J.backward()
@@ -106,7 +107,7 @@ def test_linear_gd_cost_and_derivative_at_tabulated_w(i):
 
 
 def test_linear_gd_iterations():
-    w = st.tensor(LINEAR["w0"], requires_grad=True)
+    w = st.tensor(LINEAR["w0"], requires_grad=True, dtype=F64)
     alpha = LINEAR["alpha"]
     trajectory = [w.item()]
     for _ in range(3):
@@ -129,12 +130,12 @@ def _chain_forward(p):
     a1 = st.sigmoid(z1)
     z2 = p["w2"] * a1 + p["b2"]
     a2 = st.sigmoid(z2)
-    E = st.losses.half_sse(a2, st.tensor(CHAIN["T"]))
+    E = st.losses.half_sse(a2, st.tensor(CHAIN["T"], dtype=F64))
     return {"z1": z1, "a1": a1, "z2": z2, "a2": a2, "E": E}
 
 
 def _chain_params():
-    return {name: st.tensor(CHAIN[name], requires_grad=True) for name in PARAMS}
+    return {name: st.tensor(CHAIN[name], requires_grad=True, dtype=F64) for name in PARAMS}
 
 
 def _chain_step(p):

@@ -12,11 +12,28 @@ import steepest as st
 
 
 # ------------------------------------------------------------------------- construction, dtypes
-def test_python_floats_become_float64():
-    assert st.tensor(1.5).dtype == np.float64
-    assert st.tensor([1.0, 2.0]).dtype == np.float64
-    assert st.tensor([[1, 2.5]]).dtype == np.float64
-    assert st.Tensor([0.1]).dtype == np.float64
+def test_python_floats_become_the_default_dtype_float32_as_in_torch():
+    assert st.get_default_dtype() == np.float32
+    for dtype in (np.float32, np.float64):
+        with st.default_dtype(dtype):
+            assert st.get_default_dtype() == dtype
+            assert st.tensor(1.5).dtype == dtype
+            assert st.tensor([1.0, 2.0]).dtype == dtype
+            assert st.tensor([[1, 2.5]]).dtype == dtype
+            assert st.Tensor([0.1]).dtype == dtype
+            assert st.zeros(2).dtype == st.ones(2).dtype == st.randn(2).dtype == dtype
+            assert st.nn.Linear(2, 3).weight.dtype == dtype
+    assert st.get_default_dtype() == np.float32
+    assert st.tensor(1.5).dtype == torch.tensor(1.5).dtype.__str__().replace("torch.", "")
+
+
+def test_default_dtype_context_puts_the_old_default_back_after_an_error():
+    with pytest.raises(KeyError):
+        with st.default_dtype(st.float64):
+            raise KeyError("inside")
+    assert st.get_default_dtype() == np.float32
+    with pytest.raises(ValueError, match="set_default_dtype: dtype must be float32 or float64"):
+        st.set_default_dtype(np.int64)
 
 
 def test_numpy_float_arrays_keep_their_dtype():

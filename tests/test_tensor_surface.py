@@ -51,7 +51,8 @@ def test_to_and_type_take_torch_dtype_names(dtype):
 def test_dtype_names_are_torch_names():
     assert st.float == st.float32 == np.float32 and st.double == st.float64 == np.float64
     assert st.long == st.int64 == np.int64 and st.int == st.int32 and st.bool == np.bool_
-    assert st.tensor([1.0]).type() == "steepest.DoubleTensor"
+    assert st.tensor([1.0]).type() == "steepest.FloatTensor"   # the default dtype, as torch
+    assert st.tensor([1.0], dtype=st.float64).type() == "steepest.DoubleTensor"
     assert st.tensor([1]).type() == "steepest.LongTensor"
 
 
@@ -75,8 +76,9 @@ def test_to_another_device_names_it(device):
 @pytest.mark.parametrize("spec", [">7f", ".3e", "8.4f", "g", ""])
 def test_format_of_a_one_element_tensor_as_torch(spec):
     value = 0.123456789
-    assert format(st.tensor(value), spec) == format(torch.tensor(value, dtype=torch.float64),
-                                                    spec)
+    assert format(st.tensor(value), spec) == format(torch.tensor(value), spec)
+    assert format(st.tensor(value, dtype=st.float64), spec) == format(
+        torch.tensor(value, dtype=torch.float64), spec)
     assert f"{st.tensor([[value]]):{spec or 'g'}}" == format(value, spec or "g")
 
 
@@ -226,24 +228,26 @@ def test_functions_at_top_level_match_torch(helper_test_op, float_dtype):
 
 @pytest.mark.parametrize("args", [(0.0, 1.0, 5), (-3.0, 7.5, 11), (2.0, -1.0, 4), (1.0, 1.0, 1),
                                   (0.0, 1.0, 0), (0, 10, 7)])
-@pytest.mark.parametrize("dtype", [None, "float32"])
+@pytest.mark.parametrize("dtype", [None, "float64"])
 def test_linspace_as_torch(args, dtype):
     out = st.linspace(*args, dtype=None if dtype is None else getattr(st, dtype))
-    expected = torch.linspace(*args, dtype=torch.float64 if dtype is None else torch.float32)
-    assert out.dtype == (np.float64 if dtype is None else np.float32)
+    expected = torch.linspace(*args, dtype=None if dtype is None else getattr(torch, dtype))
+    assert out.dtype == (np.float32 if dtype is None else np.float64)
     np.testing.assert_allclose(out.numpy(), expected.numpy(), **tolerance(out.dtype))
 
 
 @pytest.mark.parametrize("args", [(5,), (2, 9), (1, 10, 3), (0.0, 1.0, 0.1), (-1, 1, 0.25),
                                   (5, 0, -1)])
 def test_arange_as_torch(args):
-    """Integers give int64, floats the default dtype (float64 here, float32 in torch)."""
+    """Integers give int64, floats the default dtype (float32, as torch)."""
     out, expected = st.arange(*args), torch.arange(*args)
-    if expected.dtype == torch.float32:
-        expected = torch.arange(*args, dtype=torch.float64)
-    assert out.dtype == {torch.int64: np.int64, torch.float64: np.float64}[expected.dtype]
+    assert out.dtype == {torch.int64: np.int64, torch.float32: np.float32}[expected.dtype]
     assert out.shape == tuple(expected.shape)
-    np.testing.assert_allclose(out.numpy(), expected.double().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    with st.default_dtype(st.float64):
+        out, expected = st.arange(*args), torch.arange(*args, dtype=torch.float64)
+    if out.dtype == np.float64:
+        np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_from_numpy_shares_memory_both_ways():
@@ -270,7 +274,7 @@ def test_like_constructors():
     st.manual_seed(0)
     assert first.shape == (2, 3) and first.dtype == np.float32
     np.testing.assert_array_equal(first.numpy(), st.randn_like(x).data)
-    assert st.randn_like(st.tensor([1, 2])).dtype == np.float64
+    assert st.randn_like(st.tensor([1, 2])).dtype == st.get_default_dtype() == np.float32
     assert st.ones_like(x, requires_grad=True).requires_grad
 
 

@@ -29,8 +29,9 @@ def _moons(n=1000, noise=0.1, seed=0):
 
 
 def _small_model(sizes=(2, 16, 2), seed=0, **kwargs):
+    """float64 unless asked: the data are float64 arrays, and equalities below are exact."""
     st.manual_seed(seed)
-    return st.nn.mlp(list(sizes), **kwargs)
+    return st.nn.mlp(list(sizes), **{"dtype": st.float64, **kwargs})
 
 
 # --------------------------------------------------------------------------- accuracy targets
@@ -206,8 +207,8 @@ def test_squared_error_on_several_outputs_gets_one_hot_targets():
 def test_predict_and_evaluate_use_eval_mode_and_no_grad():
     X_train, _, y_train, _ = _moons(100)
     st.manual_seed(0)
-    model = st.nn.Sequential(st.nn.Linear(2, 32), st.nn.ReLU(), st.nn.Dropout(0.5),
-                             st.nn.Linear(32, 2))
+    model = st.nn.Sequential(st.nn.Linear(2, 32, dtype=st.float64), st.nn.ReLU(),
+                             st.nn.Dropout(0.5), st.nn.Linear(32, 2, dtype=st.float64))
     first = st.predict(model, X_train, batch_size=7)
     assert np.array_equal(first, st.predict(model, X_train, batch_size=7))  # no dropout noise
     np.testing.assert_allclose(first, st.predict(model, X_train), rtol=1e-12, atol=1e-15)

@@ -120,7 +120,7 @@ def test_random_split_and_loader_errors():
         DataLoader(dataset, batch_size=0)
     with pytest.raises(TypeError, match="dataset must support indexing and len"):
         DataLoader(5)
-    with pytest.raises(TypeError, match="generator must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="generator must be a st.Generator, a numpy"):
         DataLoader(dataset, generator=torch.Generator())
     with pytest.raises(ValueError, match=r"same first dimension.*\(22, 3\), \(5,\)"):
         TensorDataset(X, Y[:5])

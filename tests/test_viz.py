@@ -138,9 +138,10 @@ def test_a_seed_gradient_for_a_non_scalar_output_matches_torch_backward():
 
 
 # ------------------------------------------------------------- micrograd's README example
-def micrograd_example(leaf=lambda value: st.tensor(value, requires_grad=True)):
+def micrograd_example(
+        leaf=lambda value: st.tensor(value, requires_grad=True, dtype=st.float64)):
     """micrograd's README expression on 0-d tensors made by ``leaf`` (steepest's by default,
-    torch's for the oracle); returns every named value."""
+    torch's for the oracle; float64, as micrograd's Python floats); returns every named value."""
     a = leaf(-4.0)
     b = leaf(2.0)
     c = a + b
@@ -205,7 +206,7 @@ def test_seed_exercise_graph_shows_G1_on_W1():
 
 def test_two_neuron_chain_locals_and_products_equal_the_hand_chain_rule():
     ref = REFERENCE["two_neuron_chain"]
-    x, T, w1, b1, w2, b2 = (st.tensor(ref[k], requires_grad=k not in "xT")
+    x, T, w1, b1, w2, b2 = (st.tensor(ref[k], requires_grad=k not in "xT", dtype=st.float64)
                             for k in ("x", "T", "w1", "b1", "w2", "b2"))
     m1 = w1 * x
     z1 = m1 + b1
@@ -449,7 +450,7 @@ def test_integer_tensors_are_constant_leaves_and_everything_renders(tmp_path):
 
 
 def test_a_deep_chain_is_captured_iteratively_and_drawn_collapsed():
-    x = st.tensor(1.0, requires_grad=True)
+    x = st.tensor(1.0, requires_grad=True, dtype=st.float64)  # compared to 1e-9 below
     y = x
     for _ in range(3000):
         y = y * 1.0001

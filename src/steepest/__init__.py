@@ -9,10 +9,14 @@ import numpy as _np
 
 from steepest._version import __version__
 from steepest.tensor import (
-    Tensor, arange, default_generator, enable_grad, float32, float64, from_numpy, full,
-    full_like, get_default_dtype, int32, int64, is_grad_enabled, linspace, manual_seed,
-    no_grad, ones, ones_like, rand, randn, randn_like, set_default_dtype, tensor, zeros,
-    zeros_like,
+    Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full,
+    full_like, get_default_dtype, int32, int64, is_grad_enabled, linspace, no_grad, ones,
+    ones_like, set_default_dtype, tensor, zeros, zeros_like,
+)
+from steepest.random import (
+    Generator, bernoulli, default_generator, get_rng_state, initial_seed, manual_seed,
+    multinomial, normal, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+    seed, set_rng_state,
 )
 from steepest.ops import (
     abs, argmax, argmin, cat, clip, clone, concatenate, cos, exp, flatten, linear, log, matmul,
@@ -34,7 +38,7 @@ from steepest.activations import (
 )
 from steepest.gradcheck import gradcheck
 from steepest import autograd
-from steepest import losses, nn, optim, data
+from steepest import losses, nn, optim, data, random
 from steepest import utils
 from steepest import training
 from steepest.training import (
@@ -49,7 +53,7 @@ from steepest.sweeps import dask_executor, log_range, sweep, sweep_mlp
 # package's modules; the old import paths (``from steepest.train import fit``) are small
 # modules of their own that re-export them with a DeprecationWarning.
 
-#: torch's dtype names (``st.float`` is float32 as in torch; Python floats are float64 here)
+#: torch's dtype names (``st.float`` is float32, the default dtype, as in torch)
 float = float32
 double = float64
 long = int64

@@ -26,7 +26,8 @@ from importlib import resources
 
 import numpy as np
 
-from steepest.tensor import Tensor, default_generator
+from steepest.random import default_generator
+from steepest.tensor import Tensor
 
 __all__ = [
     "make_moons", "make_circles", "make_spirals", "make_xor", "make_blobs", "load_digits",
@@ -40,7 +41,7 @@ __all__ = [
 def _rng(seed) -> np.random.Generator:
     """The generator a ``seed`` argument stands for (see the module docstring)."""
     if seed is None:
-        return default_generator()
+        return default_generator.as_numpy()
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):

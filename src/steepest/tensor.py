@@ -43,10 +43,10 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "randn_like", "full",
-    "full_like",
-    "arange", "linspace", "from_numpy", "randn", "rand", "manual_seed", "default_generator",
+    "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "full", "full_like",
+    "arange", "linspace", "from_numpy",
     "no_grad", "enable_grad", "is_grad_enabled", "set_default_dtype", "get_default_dtype",
+    "default_dtype",
     "check_device", "float32", "float64", "int32", "int64",
 ]
 
@@ -68,8 +68,7 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
-_default_dtype = np.dtype(np.float64)
-_generator = np.random.default_rng(0)
+_default_dtype = np.dtype(np.float32)  # torch's default
 
 
 def is_grad_enabled() -> bool:
@@ -100,7 +99,8 @@ def enable_grad():
 
 
 def set_default_dtype(dtype) -> None:
-    """Set the float dtype used for Python data and new parameters (float64 or float32)."""
+    """Set the float dtype of Python floats, factories (``zeros``, ``randn``, ...) and new
+    parameters: float32 (torch's default) or float64."""
     global _default_dtype
     dtype = np.dtype(dtype)
     if dtype not in _FLOAT_DTYPES:
@@ -109,20 +109,20 @@ def set_default_dtype(dtype) -> None:
 
 
 def get_default_dtype() -> np.dtype:
-    """The float dtype used for Python data and new parameters (float64 unless changed)."""
+    """The float dtype of Python floats, factories and new parameters (float32 unless set)."""
     return _default_dtype
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed steepest's global generator (used by randn/rand, initialisers, shuffling)."""
-    global _generator
-    _generator = np.random.default_rng(seed)
-    return _generator
-
-
-def default_generator() -> np.random.Generator:
-    """The global generator that steepest draws from when no ``generator=`` is given."""
-    return _generator
+@contextmanager
+def default_dtype(dtype):
+    """Context with another default dtype, put back on exit: the course's exact worked
+    examples run under ``with st.default_dtype(st.float64):``."""
+    previous = _default_dtype
+    set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        set_default_dtype(previous)
 
 
 def check_device(device, who: str = "to") -> None:
@@ -184,7 +184,8 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        Numbers. Python floats become the default dtype (float64); NumPy arrays keep float32
+        Numbers. Python floats become the default dtype (float32, as in torch; see
+        ``set_default_dtype`` and ``default_dtype``); NumPy arrays keep float32
         or float64; integers stay integer (labels and indices, never differentiable).
     requires_grad : bool
         Whether gradients should flow into this tensor (it becomes a leaf with ``.grad``).
@@ -427,7 +428,7 @@ class Tensor:
         return self.to(dtype)
 
     def float(self) -> "Tensor":
-        """As float32 (torch's ``float``; Python floats are float64 in steepest)."""
+        """As float32 (torch's ``float``)."""
         return self.to(np.float32)
 
     def double(self) -> "Tensor":
@@ -448,6 +449,22 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self._grad = None
+
+    # torch's in-place random fills, drawn as torch draws them (see steepest.random)
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None) -> "Tensor":
+        return _random.uniform_(self, from_, to, generator=generator)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None) -> "Tensor":
+        return _random.normal_(self, mean, std, generator=generator)
+
+    def random_(self, from_=None, to=None, *, generator=None) -> "Tensor":
+        return _random.random_(self, from_, to, generator=generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None) -> "Tensor":
+        return _random.bernoulli_(self, p, generator=generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None) -> "Tensor":
+        return _random.exponential_(self, lambd, generator=generator)
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", precision=6, prefix="tensor(")
@@ -1399,8 +1416,9 @@ def _send(node: Tensor, grad, grads: dict, pending: dict, create_graph: bool) ->
 
 # ------------------------------------------------------------------------ constructors
 def tensor(data, requires_grad: bool = False, dtype=None, *, device=None) -> Tensor:
-    """Make a tensor from data (copied). Python floats become the default dtype unless
-    ``dtype`` says, ints int64, bools bool (a mask), as torch."""
+    """Make a tensor from data (copied). Python floats become the default dtype (float32) unless
+    ``dtype`` says, ints int64, bools bool (a mask); NumPy arrays keep theirs (float64 stays
+    float64), as torch."""
     _cpu_only(device, "tensor")
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
@@ -1470,14 +1488,6 @@ def full_like(t: Tensor, value, dtype=None, requires_grad: bool = False, *,
                   requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples of ``t``'s shape and float dtype (the default for integer ``t``)."""
-    data = np.asarray(_data_of(t))
-    if dtype is None:
-        dtype = data.dtype if data.dtype in _FLOAT_DTYPES else _default_dtype
-    return randn(data.shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
-
-
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, *,
            device=None) -> Tensor:
     """Values start, start + step, ... below end (``arange(n)`` counts 0 … n−1), as torch:
@@ -1515,20 +1525,6 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
-def randn(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples from ``generator`` (default: steepest's seeded global one)."""
-    rng = generator or _generator
-    return Tensor(rng.standard_normal(_shape_of(shape)).astype(dtype or _default_dtype),
-                  requires_grad=requires_grad)
-
-
-def rand(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Uniform samples in [0, 1) from ``generator`` (default: steepest's seeded global one)."""
-    rng = generator or _generator
-    return Tensor(rng.random(_shape_of(shape)).astype(dtype or _default_dtype),
-                  requires_grad=requires_grad)
-
-
 def is_scalar(value) -> bool:
     """A Python or NumPy number: combined with a tensor without upcasting it."""
     return isinstance(value, numbers.Number) and not isinstance(value, bool) or \
@@ -1538,3 +1534,4 @@ def is_scalar(value) -> bool:
 from steepest import activations as _activations  # noqa: E402  (operators dispatch here)
 from steepest.autograd import graph as _graph  # noqa: E402
 from steepest import ops as _ops  # noqa: E402
+from steepest import random as _random  # noqa: E402

@@ -16,7 +16,7 @@ import numpy as np
 
 from steepest import losses, nn, viz
 from steepest.optim import GD
-from steepest.tensor import tensor
+from steepest.tensor import float64, tensor
 from steepest.lessons._base import Lesson, Table, timed
 
 __all__ = ["backpropagation", "two_neuron_chain"]
@@ -33,9 +33,10 @@ COURSE = [
 
 
 def two_neuron_chain(w1=0.15, b1=0.4, w2=0.45, b2=0.65):
-    """The course's network as a steepest model, with the weights set by hand."""
-    model = nn.Sequential(nn.Linear(1, 1), nn.Sigmoid(), nn.Linear(1, 1),
-                             nn.Sigmoid())
+    """The course's network as a steepest model, with the weights set by hand (float64: the
+    course's numbers are exact to 1e-9)."""
+    model = nn.Sequential(nn.Linear(1, 1, dtype=float64), nn.Sigmoid(),
+                          nn.Linear(1, 1, dtype=float64), nn.Sigmoid())
     model[0].weight._data[...] = w1
     model[0].bias._data[...] = b1
     model[2].weight._data[...] = w2
@@ -60,7 +61,8 @@ def backpropagation(x: float = 0.1, w1: float = 0.15, b1: float = 0.4, w2: float
     """
     with timed() as clock:
         model = two_neuron_chain(w1, b1, w2, b2)
-        inputs, target = tensor([[x]]), tensor([[T]])
+        inputs = tensor([[x]], dtype=float64)
+        target = tensor([[T]], dtype=float64)
         z1 = model[0](inputs)
         a1 = model[1](z1)
         z2 = model[2](a1)

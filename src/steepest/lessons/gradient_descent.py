@@ -12,7 +12,7 @@ import numpy as np
 
 from steepest import losses
 from steepest.optim import GD
-from steepest.tensor import ones, tensor
+from steepest.tensor import float64, ones, tensor
 from steepest.lessons._base import Lesson, Table, descend, timed
 
 __all__ = ["gradient_descent", "run_gd", "classify_run", "cost_curve", "RATE_CLASSES"]
@@ -39,7 +39,7 @@ def run_gd(x, w0: float, alpha: float, steps: int):
     """
     x = tensor(np.asarray(x, dtype=float))
     z = 2.0 * x
-    w = tensor(float(w0), requires_grad=True)
+    w = tensor(float(w0), requires_grad=True, dtype=float64)
     optimizer = GD([w], lr=alpha)
     ws, js, grads = [], [], []
     with np.errstate(over="ignore", invalid="ignore"):
@@ -54,7 +54,7 @@ def cost_curve(x, w_values) -> np.ndarray:
     """J(w) for each w of ``w_values`` (one engine evaluation, for drawing the curve)."""
     x = tensor(np.asarray(x, dtype=float))
     w = tensor(np.asarray(w_values, dtype=float)[:, None])
-    return losses.sse(w * x, (2.0 * x) * ones(len(w_values), 1),
+    return losses.sse(w * x, (2.0 * x) * ones(len(w_values), 1, dtype=float64),
                          reduction="none").sum(axis=1)._data
 
 

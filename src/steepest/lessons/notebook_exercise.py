@@ -17,7 +17,7 @@ import numpy as np
 
 from steepest.losses import mse
 from steepest.optim import GD
-from steepest.tensor import tensor
+from steepest.tensor import float64, tensor
 from steepest.lessons._base import Lesson, Table, descend, timed
 
 __all__ = ["notebook_exercise", "run_exercise", "INPUT", "TARGET", "W1_ROW"]
@@ -58,7 +58,7 @@ def run_exercise(lr: float, max_steps: int, threshold: float = 1.30, W1=None,
     ``losses[k] < threshold`` (None if never within ``max_steps``). The run stops early once
     the loss is below ``stop_below`` (if given) or is no longer finite.
     """
-    x, target = tensor(INPUT), tensor(TARGET)
+    x, target = tensor(INPUT, dtype=float64), tensor(TARGET, dtype=float64)
     weight = tensor(_weights(W1), requires_grad=True)
     optimizer = GD([weight], lr=lr)
     losses, reached = [], None
@@ -84,8 +84,8 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
     max_steps : the most updates per run.
     """
     with timed() as clock:
-        x = tensor(INPUT)
-        target = tensor(TARGET)
+        x = tensor(INPUT, dtype=float64)
+        target = tensor(TARGET, dtype=float64)
         W1 = tensor(_weights(), requires_grad=True)
         prediction = x @ W1
         loss = _loss(prediction, target)

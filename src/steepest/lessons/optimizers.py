@@ -22,6 +22,7 @@ from steepest.losses import cross_entropy
 from steepest.nn import mlp
 from steepest.optim import catalogue
 from steepest.optim.functions import FUNCTIONS, run_path
+from steepest.tensor import float64
 
 __all__ = ["optimizers", "OPTIMIZERS", "PROBLEMS", "select_rate", "SELECTION_RULE"]
 
@@ -105,7 +106,8 @@ def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
     sizes = [X.shape[1], *hidden, int(y.max()) + 1]
     results = {}
     for name in names:
-        model = mlp(sizes, activation="relu", generator=np.random.default_rng(seed))
+        model = mlp(sizes, activation="relu", dtype=float64,
+                    generator=np.random.default_rng(seed))
         optimizer = catalogue.build_optimizer(_catalogue_name(name), model.parameters(),
                                               lr=lrs[name])
         history = fit(model, cross_entropy, optimizer, X_train, y_train,

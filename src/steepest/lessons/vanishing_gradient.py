@@ -18,7 +18,7 @@ from steepest import losses, nn
 from steepest.data import load_digits, train_test_split
 from steepest.lessons._base import Lesson, Table, timed
 from steepest.optim import GD
-from steepest.tensor import tensor
+from steepest.tensor import float64, tensor
 from steepest.training.callbacks import Callback
 from steepest.training.diagnostics import gradient_norms, relative_update_norms
 from steepest.training.loop import evaluate, fit
@@ -41,7 +41,7 @@ def deep_mlp(activation: str, hidden_layers: int, width: int, n_in: int = 64,
              n_out: int = 10, seed: int = 0, weight_init: str = "xavier"):
     """A deep MLP with ``hidden_layers`` hidden layers of ``width`` units, reproducibly built."""
     return nn.mlp([n_in] + [width] * hidden_layers + [n_out], activation=activation,
-                     weight_init=weight_init, generator=np.random.default_rng(seed))
+                  weight_init=weight_init, dtype=float64, generator=np.random.default_rng(seed))
 
 
 class _Probe(Callback):

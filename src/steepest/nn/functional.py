@@ -20,7 +20,8 @@ from steepest.ops import (
     _record, as_tensor, astype, matmul, mean, reshape, rsqrt, scatter_add, var,
 )
 from steepest.ops import linear as _linear
-from steepest.tensor import Tensor, bump_version, default_generator, no_grad
+from steepest import random as _random
+from steepest.tensor import Tensor, bump_version, no_grad
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear",
            "dropout", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
@@ -108,8 +109,10 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
             generator=None) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1 − p) (if training).
 
-    Draws from ``generator`` (a numpy Generator) or steepest's global one. Backward: the same
-    mask times the upstream gradient.
+    The mask is torch's for the same seed: ``bernoulli_(1 − p)`` on the tensor's shape, drawn
+    from ``generator`` (a ``st.Generator``) or steepest's global one (a
+    ``numpy.random.Generator`` also works, with NumPy's draws). Backward: the same mask times
+    the upstream gradient.
     """
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability, a number in [0, 1], got {p!r}")
@@ -117,8 +120,10 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
     input = as_tensor(input)
     if not training or p == 0.0:
         return input
-    rng = generator or default_generator()
-    keep = rng.random(input.shape) >= p
+    if isinstance(generator, np.random.Generator):
+        keep = generator.random(input.shape) >= p
+    else:
+        keep = _random.bernoulli(input.detach(), 1.0 - p, generator=generator)._data != 0
     mask = np.zeros(input.shape, input.dtype) if p == 1.0 else keep.astype(input.dtype) / (1.0 - p)
     return _record(input._data * mask, (input,), lambda g: (g * mask,), "Dropout")
 

@@ -1,8 +1,11 @@
 """Weight initialisers, in place on a parameter's data, as ``torch.nn.init``.
 
 Every function draws from ``generator`` if given, else from steepest's seeded global generator
-(``st.manual_seed``), so runs are reproducible. Fan-in is the number of inputs of a unit
-(``weight.shape[1]`` for a Linear weight of shape (out, in)), fan-out the number of outputs.
+(``st.manual_seed``), so runs are reproducible; with no generator or a ``st.Generator`` the
+values are torch's for the same seed and dtype (``steepest.random``). A
+``numpy.random.Generator`` is accepted too (NumPy's draws, not torch's). Fan-in is the number
+of inputs of a unit (``weight.shape[1]`` for a Linear weight of shape (out, in)), fan-out the
+number of outputs.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import warnings
 
 import numpy as np
 
-from steepest.tensor import Tensor, bump_version, default_generator
+from steepest import random as _random
+from steepest.tensor import Tensor, bump_version, no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -58,14 +62,18 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
-    rng = generator or default_generator()
-    return _fill(tensor, rng.uniform(a, b, tensor.shape))
+    if isinstance(generator, np.random.Generator):
+        return _fill(tensor, generator.uniform(a, b, tensor.shape))
+    with no_grad():
+        return _random.uniform_(tensor, a, b, generator=generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std²)."""
-    rng = generator or default_generator()
-    return _fill(tensor, rng.normal(mean, std, tensor.shape))
+    if isinstance(generator, np.random.Generator):
+        return _fill(tensor, generator.normal(mean, std, tensor.shape))
+    with no_grad():
+        return _random.normal_(tensor, mean, std, generator=generator)
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
@@ -82,9 +90,10 @@ def ones_(tensor: Tensor) -> Tensor:
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
-    """Glorot & Bengio (2010): U(−a, a) with a = gain·√(6 / (fan_in + fan_out))."""
+    """Glorot & Bengio (2010): U(−a, a) with a = √3·gain·√(2 / (fan_in + fan_out)) (torch's
+    order of operations, so the bound is torch's to the last bit)."""
     fan_in, fan_out = _fans(tensor)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    bound = math.sqrt(3.0) * (gain * math.sqrt(2.0 / float(fan_in + fan_out)))
     return uniform_(tensor, -bound, bound, generator)
 
 

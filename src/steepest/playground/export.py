@@ -110,7 +110,8 @@ def python_code(session) -> dict:
     linears = [m for m in session.model if isinstance(m, Linear)]
     lines = []
     for i, lin in enumerate(linears):
-        lines.append(f"    st.nn.Linear({lin.in_features}, {lin.out_features}, generator=rng),")
+        lines.append(f"    st.nn.Linear({lin.in_features}, {lin.out_features}, "
+                     f"dtype=st.float64, generator=rng),")
         if i < len(cfg["hidden"]):
             lines.append(f"    {_ACTIVATION_CODE[cfg['activations'][i]]},")
     targets, loss = _loss_code(session.task)

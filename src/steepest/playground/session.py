@@ -49,12 +49,13 @@ def grid_points(size: int = GRID) -> np.ndarray:
 
 
 def build_model(cfg: dict, n_outputs: int) -> Sequential:
-    """Linear layers with the configured activation after each hidden layer, seeded init."""
+    """Linear layers with the configured activation after each hidden layer, seeded init;
+    float64, as the exported script and the chain-rule inspector (exact to 1e-9) expect."""
     rng = np.random.default_rng(cfg["seed"])
     sizes = [len(cfg["features"]), *cfg["hidden"], n_outputs]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Linear(fan_in, fan_out, generator=rng))
+        layers.append(Linear(fan_in, fan_out, dtype=np.float64, generator=rng))
         if i < len(cfg["hidden"]):
             layers.append(ACTIVATION_MODULES[cfg["activations"][i]]())
     return Sequential(*layers)

@@ -29,7 +29,7 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
 
     ``seed`` drives the data (generated sets), the validation split, the initial weights and
     the shuffling, so the result is a function of the settings alone. The initial weights come
-    from ``np.random.default_rng(seed)``, the stream ``st.manual_seed(seed)`` starts, so a run
+    from ``Generator().manual_seed(seed)``, the stream ``st.manual_seed(seed)`` starts, so a run
     equals ``steepest train`` with the same options. Returns the :class:`~steepest.History`.
     """
     settings = dict(locals())
@@ -37,6 +37,7 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
     from steepest.data import load_split
     from steepest.losses import cross_entropy
     from steepest.nn import mlp
+    from steepest.random import Generator
     from steepest.training import fit
 
     split = load_split(data, seed=seed, val_split=val_split, standardize=standardize,
@@ -44,7 +45,7 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
     if hidden is None:
         hidden = [128] if data == "digits" else [16, 16]
     sizes = [split.X_train.shape[1], *hidden, split.n_classes]
-    model = mlp(sizes, activation=activation, generator=np.random.default_rng(seed))
+    model = mlp(sizes, activation=activation, generator=Generator().manual_seed(seed))
     opt = catalogue.build_optimizer(optimizer, model.parameters(), **_optimizer_values(settings))
     return fit(model, cross_entropy, opt, split.X_train, split.y_train, epochs=epochs,
                batch_size=batch_size, validation_data=(split.X_val, split.y_val), seed=seed,

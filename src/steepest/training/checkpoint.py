@@ -40,7 +40,8 @@ import zipfile
 import numpy as np
 
 from steepest.io import ArrayEncoder, atomic_write
-from steepest.tensor import default_generator
+from steepest.random import default_generator
+from steepest.tensor import Tensor
 from steepest.training.history import History
 
 __all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_info", "FORMAT", "VERSION"]
@@ -111,7 +112,7 @@ def save_checkpoint(path, model, optimizer=None, epoch=None, history=None, extra
         "extra": encoder.encode(extra),
         "scheduler_class": None if scheduler is None else type(scheduler).__name__,
         "scheduler": None if scheduler is None else encoder.encode(scheduler.state_dict()),
-        "rng_state": encoder.encode(default_generator().bit_generator.state),
+        "rng_state": encoder.encode(default_generator.bit_generator.state),
     }
     arrays["__meta__"] = np.array(json.dumps(meta))
 
@@ -214,7 +215,7 @@ def _rng_state(decoder: ArrayEncoder, meta: dict, path):
     state = _decode(decoder, meta, "rng_state", path)
     if state is None:
         return None
-    kind = type(default_generator().bit_generator)
+    kind = type(default_generator.bit_generator)
     try:
         if not isinstance(state, dict) or state.get("bit_generator") != kind.__name__:
             raise ValueError(f"expected the state of a {kind.__name__} generator")
@@ -310,7 +311,7 @@ def load_checkpoint(path, model, optimizer=None, restore_rng: bool = True, *,
             scheduler.load_state_dict(before_scheduler)
         raise
     if rng_state is not None:
-        default_generator().bit_generator.state = rng_state
+        default_generator.bit_generator.state = rng_state
     return {"epoch": meta.get("epoch"), "history": history, "extra": extra}
 
 

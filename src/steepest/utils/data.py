@@ -6,9 +6,14 @@
 
 As in torch: no shuffling unless asked, the last batch may be smaller (``drop_last=False``),
 ``len(loader)`` is the number of batches and ``len(loader.dataset)`` the number of samples.
-Shuffling draws from ``generator`` (a ``numpy.random.Generator``) or from steepest's global
-generator, which ``st.manual_seed`` reseeds. (``steepest.data.DataLoader(X, y)`` is the
-course's older convenience over two arrays: it yields NumPy arrays and shuffles by default.)
+Shuffling draws from ``generator`` (a ``st.Generator``) or from steepest's global generator,
+which ``st.manual_seed`` reseeds, exactly as torch draws: each epoch takes a base seed (one
+int64 ``random_``) from that generator, then ``randperm`` from it (with ``generator=``) or from
+a fresh generator seeded by one more int64 draw (without). So the same seed gives torch's batch
+order, and the global stream is where torch's is after every epoch. A
+``numpy.random.Generator`` is still accepted (NumPy's permutation, no base seed).
+(``steepest.data.DataLoader(X, y)`` is the course's older convenience over two arrays: it
+yields NumPy arrays and shuffles by default.)
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import numbers
 
 import numpy as np
 
-from steepest.tensor import Tensor, _share_version, default_generator, tensor
+from steepest import random as _random
+from steepest.tensor import Tensor, _share_version, tensor
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split", "default_collate",
            "default_convert"]
@@ -81,13 +87,25 @@ class Subset(Dataset):
         return len(self.indices)
 
 
-def _generator(function: str, generator) -> np.random.Generator:
+def _generator(function: str, generator):
     if generator is None:
-        return default_generator()
-    if isinstance(generator, np.random.Generator):
+        return _random.default_generator
+    if isinstance(generator, (_random.Generator, np.random.Generator)):
         return generator
-    raise TypeError(f"{function}: generator must be a numpy.random.Generator or None, got "
-                    f"{type(generator).__name__}")
+    raise TypeError(f"{function}: generator must be a st.Generator, a numpy.random.Generator "
+                    f"or None, got {type(generator).__name__}")
+
+
+def _permutation(generator, n: int) -> np.ndarray:
+    """torch's ``randperm(n, generator=...)`` (NumPy's permutation for a NumPy generator)."""
+    if isinstance(generator, np.random.Generator):
+        return generator.permutation(n)
+    return _random.randperm(n, generator=generator)._data
+
+
+def _int64_seed(generator) -> int:
+    """One ``torch.empty((), dtype=torch.int64).random_(generator=...)`` draw."""
+    return int(_random.random_(Tensor._wrap(np.zeros((), np.int64)), generator=generator))
 
 
 def random_split(dataset, lengths, generator=None) -> list:
@@ -109,7 +127,7 @@ def random_split(dataset, lengths, generator=None) -> list:
             for x in lengths) or sum(lengths) != n):
         raise ValueError(f"random_split: lengths must be counts summing to the dataset's "
                          f"length {n} or fractions summing to 1, got {lengths}")
-    order = _generator("random_split", generator).permutation(n)
+    order = _permutation(_generator("random_split", generator), n)
     bounds = np.cumsum([0] + lengths)
     return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
 
@@ -117,9 +135,9 @@ def random_split(dataset, lengths, generator=None) -> list:
 def default_collate(samples: list):
     """Stack a list of samples into one batch, field by field, as torch's default_collate.
 
-    Tensors and arrays are stacked along a new first dim; Python floats become a float
-    tensor of the default dtype, ints an int64 tensor; tuples, lists and dicts are collated
-    per field (a tuple of tensors for tuple or list samples).
+    Tensors and arrays are stacked along a new first dim; Python floats become a float64
+    tensor (torch's rule, whatever the default dtype), ints an int64 tensor; tuples, lists and
+    dicts are collated per field (a tuple of tensors for tuple or list samples).
     """
     first = samples[0]
     if isinstance(first, Tensor):
@@ -127,7 +145,7 @@ def default_collate(samples: list):
     if isinstance(first, (np.ndarray, np.generic)):
         return Tensor._wrap(np.stack([np.asarray(s) for s in samples]))
     if isinstance(first, numbers.Number) and not isinstance(first, bool):
-        return tensor(samples)
+        return tensor(samples, dtype=np.float64 if isinstance(first, float) else None)
     if isinstance(first, dict):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, (tuple, list)):
@@ -175,7 +193,7 @@ class DataLoader:
         Visit the samples in a new random order each epoch (default False, as in torch).
     drop_last : bool
         Skip the last batch if it is smaller than ``batch_size``.
-    generator : numpy.random.Generator or None
+    generator : st.Generator, numpy.random.Generator or None
         Source of the shuffling order; None uses steepest's global generator.
     collate_fn : callable
         Turns a list of samples into a batch (default: ``default_collate``).
@@ -217,17 +235,29 @@ class DataLoader:
         return self.collate_fn([self.dataset[int(i)] for i in indices])
 
     def __iter__(self):
+        """One epoch. As torch, the base seed is drawn when the epoch starts and the order at
+        the first batch; a ``generator=`` also gives the second ``randperm`` that torch's
+        RandomSampler draws when an epoch runs to its end."""
+        if not isinstance(self.generator, np.random.Generator):
+            _int64_seed(self.generator)
+        return self._batches()
+
+    def _batches(self):
         n = len(self.dataset)
-        if self.shuffle:
-            order = (self.generator or default_generator()).permutation(n)
-        else:
+        if not self.shuffle:
             order = np.arange(n)
+        elif self.generator is None:
+            order = _permutation(_random.Generator().manual_seed(_int64_seed(None)), n)
+        else:
+            order = _permutation(self.generator, n)
         if self.batch_size is None:
             for i in order:
                 yield self.collate_fn(self.dataset[int(i)])
-            return
-        for b in range(len(self)):
-            yield self._fetch(order[b * self.batch_size:(b + 1) * self.batch_size])
+        else:
+            for b in range(len(self)):
+                yield self._fetch(order[b * self.batch_size:(b + 1) * self.batch_size])
+        if self.shuffle and isinstance(self.generator, _random.Generator):
+            _permutation(self.generator, n)
 
     def __repr__(self) -> str:
         return (f"DataLoader(samples={len(self.dataset)}, batch_size={self.batch_size}, "
