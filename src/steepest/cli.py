@@ -295,7 +295,8 @@ def _load_data(settings: dict):
 
 def _build(settings: dict, n_features: int, n_classes: int):
     from steepest.nn import mlp
-    from steepest.tensor import get_default_dtype, manual_seed
+    from steepest.random import manual_seed
+    from steepest.tensor import get_default_dtype
 
     manual_seed(settings["seed"])
     sizes = [n_features, *settings["hidden"], n_classes]

@@ -35,7 +35,7 @@ from steepest.optim.functions import FUNCTIONS
 from steepest.optim.lbfgs import LBFGS
 from steepest.optim.newton import Newton
 from steepest.optim.sgd import SGD
-from steepest.tensor import manual_seed
+from steepest.random import manual_seed
 from steepest.tensor import Tensor, float64, tensor
 from steepest.viz.landscapes import interpolate, landscape, parameters_vector
 
