@@ -110,9 +110,8 @@ class Muon(Optimizer):
     Like torch, Muon refuses parameters that are not matrices: give biases, embeddings and
     the like to another optimizer (AdamW). Each matrix is stepped on its own.
 
-    Keras differs: ``keras.optimizers.Muon`` (Keras 3.10+) steps non-matrix variables with
-    its built-in AdamW instead of refusing them, and has lr=1e-3, weight_decay=0.1,
-    adam_beta_1=0.9, momentum (its ``adam_beta_1``-like) 0.95 with Nesterov.
+    Keras differs: ``keras.optimizers.Muon`` (recent Keras 3) does not refuse the other
+    variables: it updates them (and, by default, embeddings) with a built-in AdamW.
     """
 
     flat_storage = False
