@@ -390,6 +390,37 @@ def test_lbfgs_minimises_rosenbrock_and_needs_a_closure():
         optim.LBFGS([{"params": [p]}, {"params": [Parameter(np.zeros(2))]}])
 
 
+@pytest.mark.parametrize("kwargs", [dict(max_iter=3), dict(max_iter=3, history_size=2,
+                                                            line_search_fn="strong_wolfe")])
+def test_lbfgs_loads_torchs_state_dict_and_continues_like_torch(kwargs):
+    """torch's LBFGS state (history lists of tensors, 0-d tensors) loads into ours."""
+    params, tparams, loss, tloss = rosenbrock_problem(np.float64)
+    topt = torch.optim.LBFGS(tparams, **kwargs)
+
+    def tclosure():
+        topt.zero_grad()
+        value = tloss()
+        value.backward()
+        return value
+    for _ in range(3):
+        topt.step(tclosure)
+    params[0].detach().numpy()[...] = tparams[0].detach().numpy()
+    opt = optim.LBFGS(params, **kwargs)
+    opt.load_state_dict(topt.state_dict())
+    state = opt.state[params[0]]
+    assert all(isinstance(s, np.ndarray) for s in state["old_dirs"])
+
+    def closure():
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+    for _ in range(3):
+        opt.step(closure)
+        topt.step(tclosure)
+    assert deviation(params, tparams) < 1e-8
+
+
 def test_lbfgs_state_dict_resume_equals_uninterrupted_run():
     def make():
         p = Parameter(np.array([-1.2, 1.0]))
@@ -446,6 +477,7 @@ def test_frozen_parameter_with_a_gradient_is_stepped_as_torch_steps_it():
 
 @pytest.mark.parametrize("name, kwargs", [
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05)),  # torch saves momentum_buffer None
     ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01))], ids=lambda v: v if isinstance(v, str) else "")

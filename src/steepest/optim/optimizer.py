@@ -262,7 +262,10 @@ def _same_value(a, b) -> bool:
 
 
 def _from_torch(key: str, value):
-    """A torch tensor of a saved torch state as an array (0-d: a number; ``step``: an int)."""
+    """A torch tensor of a saved torch state as an array (0-d: a number; ``step``: an int);
+    lists of them (LBFGS's history) element by element."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_from_torch(key, item) for item in value)
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
         if value.ndim == 0:
