@@ -103,9 +103,9 @@ class Muon(Optimizer):
     (``'match_rms_adamw'``, Moonshot's, to reuse AdamW's lr and weight decay). NS is
     :func:`newton_schulz`: in bfloat16 exactly as torch computes it on the CPU
     (``ns_precision='bfloat16'``, the default), or in float64 (``'float64'``; it then
-    differs from torch by about 3e-3 relative). Defaults: lr=1e-3, weight_decay=0.1,
-    momentum=0.95, nesterov=True, ns_coefficients=(3.4445, −4.775, 2.0315), eps=1e-7,
-    ns_steps=5, adjust_lr_fn=None.
+    differs from torch's weights by 1e-2 relative after one step on a small MLP, 7e-2 after
+    100). Defaults: lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+    ns_coefficients=(3.4445, −4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None.
 
     Like torch, Muon refuses parameters that are not matrices: give biases, embeddings and
     the like to another optimizer (AdamW). Each matrix is stepped on its own.
