@@ -214,6 +214,9 @@ class LBFGS(Optimizer):
             with enable_grad():
                 return closure()
 
+        if len(self.param_groups) != 1:
+            raise ValueError(f"LBFGS.step: has {len(self.param_groups)} parameter groups (one "
+                             f"was added with add_param_group); LBFGS takes exactly one")
         self._step_count += 1
         group = self.param_groups[0]
         lr = float(group["lr"])
