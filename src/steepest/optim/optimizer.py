@@ -22,8 +22,10 @@ Flat storage (``flat_storage = True``, the default): the parameters of one group
 that take part in a step live as views into one contiguous buffer (each ``param.data`` is
 rebound to its view when the optimizer first steps them together), and so does their state,
 so an update is one pass per operation over the whole group (torch's "foreach"/"fused" idea)
-instead of one per parameter. Each step copies the gradients into a flat gradient buffer
-(``.grad`` itself is left alone). Elementwise arithmetic gives the same bits wherever an element
+instead of one per parameter. Each step copies the gradients into a flat gradient buffer, or
+(a bucket larger than one cache block) reads each block straight from the parameters'
+``.grad`` (``grad_in_blocks``); ``.grad`` itself is left alone. Elementwise arithmetic gives
+the same bits wherever an element
 sits in an array, so both paths give bit-identical results. The optimizer falls back to the
 per-parameter path, for that step, whenever the flat view does not hold: a parameter rebound
 with ``param.data = ...`` (it is copied into a fresh buffer), a changed set of parameters with a
