@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from steepest import optim
 from steepest.nn import Parameter
@@ -413,3 +415,33 @@ def test_combined_schedulers_refuse_another_optimizers_scheduler():
     with pytest.raises(ValueError, match="another optimizer"):
         lr_scheduler.ChainedScheduler([lr_scheduler.StepLR(opt, 3),
                                        lr_scheduler.StepLR(other, 3)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(base=hst.floats(1e-4, 0.05), ratio=hst.floats(1.5, 100.0), up=hst.integers(1, 30),
+       down=hst.one_of(hst.none(), hst.integers(0, 30)),
+       mode=hst.sampled_from(["triangular", "triangular2", "exp_range"]),
+       gamma=hst.floats(0.9, 1.0))
+def test_cyclic_lr_matches_torch_for_any_settings(base, ratio, up, down, mode, gamma):
+    kwargs = dict(base_lr=base, max_lr=base * ratio, step_size_up=up, step_size_down=down,
+                  mode=mode, gamma=gamma)
+    opt, topt = _pair(momentum=0.9)
+    sched = lr_scheduler.CyclicLR(opt, **kwargs)
+    tsched = torch.optim.lr_scheduler.CyclicLR(topt, **kwargs)
+    ours, theirs = _run(opt, sched, 80), _run(topt, tsched, 80)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(_momenta(opt), _momenta(topt), rtol=1e-15, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(t0=hst.integers(1, 20), mult=hst.integers(1, 3), eta_min=hst.floats(0.0, 0.01),
+       power=hst.floats(0.1, 3.0), total=hst.integers(1, 60))
+def test_restarts_and_polynomial_match_torch_for_any_settings(t0, mult, eta_min, power, total):
+    for name, kwargs in (("CosineAnnealingWarmRestarts", dict(T_0=t0, T_mult=mult,
+                                                              eta_min=eta_min)),
+                         ("PolynomialLR", dict(total_iters=total, power=power))):
+        opt, topt = _pair()
+        sched = getattr(lr_scheduler, name)(opt, **kwargs)
+        tsched = getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
+        np.testing.assert_allclose(_run(opt, sched, 100), _run(topt, tsched, 100),
+                                   rtol=1e-15, atol=0)

@@ -273,7 +273,7 @@ MUON_CASES = [dict(lr=0.02), dict(lr=0.02, nesterov=False, weight_decay=0.0),
 @pytest.mark.parametrize("kwargs", MUON_CASES, ids=["default", "no-nesterov", "adamw-rms"])
 def test_muon_matches_torch_bfloat16_newton_schulz(kwargs):
     """torch runs Newton–Schulz in bfloat16; the emulation gives the same bits, so 100 steps
-    on shared gradients agree to 1e-10 (a float64 iteration would be ~3e-3 away)."""
+    on shared gradients agree to 1e-10 (a float64 iteration is ~1e-2 away)."""
     assert run_against_torch(muon_problem, "Muon", kwargs, np.float64,
                              share_grads=True) < MUON_TOLERANCE
     assert run_against_torch(muon_problem, "Muon", kwargs, np.float32,
@@ -390,6 +390,37 @@ def test_lbfgs_minimises_rosenbrock_and_needs_a_closure():
         optim.LBFGS([{"params": [p]}, {"params": [Parameter(np.zeros(2))]}])
 
 
+@pytest.mark.parametrize("kwargs", [dict(max_iter=3), dict(max_iter=3, history_size=2,
+                                                            line_search_fn="strong_wolfe")])
+def test_lbfgs_loads_torchs_state_dict_and_continues_like_torch(kwargs):
+    """torch's LBFGS state (history lists of tensors, 0-d tensors) loads into ours."""
+    params, tparams, loss, tloss = rosenbrock_problem(np.float64)
+    topt = torch.optim.LBFGS(tparams, **kwargs)
+
+    def tclosure():
+        topt.zero_grad()
+        value = tloss()
+        value.backward()
+        return value
+    for _ in range(3):
+        topt.step(tclosure)
+    params[0].detach().numpy()[...] = tparams[0].detach().numpy()
+    opt = optim.LBFGS(params, **kwargs)
+    opt.load_state_dict(topt.state_dict())
+    state = opt.state[params[0]]
+    assert all(isinstance(s, np.ndarray) for s in state["old_dirs"])
+
+    def closure():
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+    for _ in range(3):
+        opt.step(closure)
+        topt.step(tclosure)
+    assert deviation(params, tparams) < 1e-8
+
+
 def test_lbfgs_state_dict_resume_equals_uninterrupted_run():
     def make():
         p = Parameter(np.array([-1.2, 1.0]))
@@ -441,11 +472,12 @@ def test_frozen_parameter_with_a_gradient_is_stepped_as_torch_steps_it():
             topt.step()
         np.testing.assert_allclose(_array(w), tw.detach().numpy(), rtol=1e-14)
         np.testing.assert_allclose(_array(other), tother.detach().numpy(), rtol=1e-14)
-        assert not np.allclose(_array(w), [1.0, 2.0] * np.array(0.8 ** 0))  # it moved
+        assert not np.allclose(_array(w), [1.0, 2.0])  # it moved
 
 
 @pytest.mark.parametrize("name, kwargs", [
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05)),  # torch saves momentum_buffer None
     ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01))], ids=lambda v: v if isinstance(v, str) else "")

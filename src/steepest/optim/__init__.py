@@ -20,5 +20,5 @@ from steepest.optim.sgd import SGD
 from steepest.optim import catalogue  # noqa: E402  (after the classes it lists)
 
 __all__ = ["Optimizer", "GD", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "NAdam", "RAdam",
-           "Adamax", "Adadelta", "Rprop", "ASGD", "Adafactor", "Muon", "LBFGS", "Newton", "lr_scheduler",
-           "catalogue"]
+           "Adamax", "Adadelta", "Rprop", "ASGD", "Adafactor", "Muon", "LBFGS", "Newton",
+           "lr_scheduler", "catalogue"]

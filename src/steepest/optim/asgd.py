@@ -17,7 +17,7 @@ def _float32(value: float) -> float:
 
 
 class ASGD(Optimizer):
-    r"""Averaged SGD (Polyak & Juditsky, 1992; Bottou's schedule), step for step as ``torch.optim.ASGD``.
+    r"""Averaged SGD (Polyak & Juditsky, 1992), step for step as ``torch.optim.ASGD``.
 
     Update of each parameter w at step t = 1, 2, … (η₀ = lr, μ₀ = 1, the average a)::
 

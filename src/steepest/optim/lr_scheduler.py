@@ -651,8 +651,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     since the last restart and Tᵢ = T_0·T_multⁱ is the length of the i-th run. ``step(epoch)``
     also takes a fractional epoch (e.g. ``epoch + batch/batches``), as in torch.
     Defaults: T_mult=1, eta_min=0. Keras: ``CosineDecayRestarts`` (first_decay_steps=T_0,
-    t_mul=T_mult, and an ``m_mul`` that also lowers each restart's peak, 1 here; its alpha is
-    eta_min as a fraction of the initial lr).
+    t_mul=T_mult but 2.0 by default, an ``m_mul`` that can also lower each restart's peak,
+    and alpha, eta_min as a fraction of the initial lr).
     """
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,

@@ -27,8 +27,8 @@ class NAdam(Optimizer):
     tensor (its default scalar dtype), so Πₜ is rounded to float32 after each product here too.
 
     Keras differs: ``keras.optimizers.Nadam`` has lr=1e-3, eps=1e-7 added to √v̂ with
-    v̂ = v/(1 − β₂ᵗ) as here, but a fixed decay 0.96^(0.004·t) written into its own
-    ``u_product`` in the variable's dtype, and ``weight_decay`` always decoupled.
+    v̂ = v/(1 − β₂ᵗ) as here, but a fixed schedule 0.96^(0.004·t) (no momentum_decay), its
+    running product of μ kept in its own variable, and ``weight_decay`` always decoupled.
     """
 
     grad_in_blocks = True  # _update reads grad through _blocks only

@@ -22,8 +22,10 @@ Flat storage (``flat_storage = True``, the default): the parameters of one group
 that take part in a step live as views into one contiguous buffer (each ``param.data`` is
 rebound to its view when the optimizer first steps them together), and so does their state,
 so an update is one pass per operation over the whole group (torch's "foreach"/"fused" idea)
-instead of one per parameter. Each step copies the gradients into a flat gradient buffer
-(``.grad`` itself is left alone). Elementwise arithmetic gives the same bits wherever an element
+instead of one per parameter. Each step copies the gradients into a flat gradient buffer, or
+(a bucket larger than one cache block) reads each block straight from the parameters'
+``.grad`` (``grad_in_blocks``); ``.grad`` itself is left alone. Elementwise arithmetic gives
+the same bits wherever an element
 sits in an array, so both paths give bit-identical results. The optimizer falls back to the
 per-parameter path, for that step, whenever the flat view does not hold: a parameter rebound
 with ``param.data = ...`` (it is copied into a fresh buffer), a changed set of parameters with a
@@ -262,7 +264,10 @@ def _same_value(a, b) -> bool:
 
 
 def _from_torch(key: str, value):
-    """A torch tensor of a saved torch state as an array (0-d: a number; ``step``: an int)."""
+    """A torch tensor of a saved torch state as an array (0-d: a number; ``step``: an int);
+    lists of them (LBFGS's history) element by element."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_from_torch(key, item) for item in value)
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
         if value.ndim == 0:
@@ -284,6 +289,7 @@ class Optimizer:
         self.param_groups: list[dict] = []
         self.state: dict = {}
         self._work_buffers: dict = {}  # scratch arrays shared by parameters of one shape
+        self._block_cache: dict = {}   # views of blocks of long-lived arrays (_block_views)
         self._step_count = 0           # read by the lr schedulers (scheduler-before-step warning)
         self.flat_storage = self.flat_storage  # the class default, fixed for this instance
         self._buckets: dict = {}       # (group index, dtype) -> _FlatBucket
@@ -514,14 +520,33 @@ class Optimizer:
                 gather.all()
             yield (*arrays, *self._scratch(first.shape, first.dtype, n_work))
             return
-        flats = [a.reshape(-1) for a in arrays]
-        work = self._scratch((block,), first.dtype, n_work)
-        for lo in range(0, size, block):
+        grad = arrays[1].reshape(-1)
+        for lo, views in self._block_views(arrays, n_work, block):
+            n = views[0].size
+            views[1] = grad[lo:lo + n] if gather is None else gather.block(lo, lo + n)
+            yield tuple(views)
+
+    def _block_views(self, arrays: list, n_work: int, block: int) -> list:
+        """(start, [views of each block, None for the gradient, scratch...]) per block, made
+        once per set of arrays (parameters and state buffers live across steps; slicing them
+        anew each step cost ~1 µs a view, 40 µs a step for Adam on a 270k-parameter MLP)."""
+        keep = [a for i, a in enumerate(arrays) if i != 1]
+        key = (block, n_work, *(id(a) for a in keep))
+        cached = self._block_cache.get(key)
+        if cached is not None and all(a is b for a, b in zip(cached[0], keep)):
+            return [(lo, list(views)) for lo, views in cached[1]]
+        if len(self._block_cache) > 64:  # buckets remade, parameters dropped: start afresh
+            self._block_cache.clear()
+        flats = [a.reshape(-1) for a in keep]
+        work = self._scratch((block,), arrays[0].dtype, n_work)
+        blocks = []
+        for lo in range(0, arrays[0].size, block):
             views = [flat[lo:lo + block] for flat in flats]
             n = views[0].size
-            if gather is not None:
-                views[1] = gather.block(lo, lo + n)
-            yield (*views, *(w if n == block else w[:n] for w in work))
+            views.insert(1, None)
+            blocks.append((lo, tuple(views + [w if n == block else w[:n] for w in work])))
+        self._block_cache[key] = (keep, blocks)
+        return [(lo, list(views)) for lo, views in blocks]
 
     def _scratch(self, shape: tuple, dtype, count: int) -> list:
         key = (shape, dtype)

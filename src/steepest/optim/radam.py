@@ -29,7 +29,7 @@ class RAdam(Optimizer):
     Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     decoupled_weight_decay=False, maximize=False.
 
-    Keras differs: it has no RAdam (``keras_cv``/TensorFlow Addons had one, with
+    Keras differs: Keras has no RAdam (TensorFlow Addons' ``RectifiedAdam`` had one, with
     ``total_steps``/warm-up options that torch lacks).
     """
 

@@ -1,4 +1,4 @@
-"""Rprop: per-weight step sizes that grow while the gradient's sign holds and shrink when it flips."""
+"""Rprop: per-weight step sizes that grow while the gradient's sign holds, shrink when it flips."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["Rprop"]
 
 
 class Rprop(Optimizer):
-    r"""Rprop (Riedmiller & Braun, 1993; the iRprop⁻ variant), step for step as ``torch.optim.Rprop``.
+    r"""Rprop (Riedmiller & Braun, 1993; iRprop⁻), step for step as ``torch.optim.Rprop``.
 
     Each weight w has its own step size s (s₀ = lr) and remembers its last gradient g₋::
 
