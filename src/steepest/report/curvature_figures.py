@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from steepest.report.figure_files import FigureFile, save_lesson_figure
 from steepest.report.style import new_figure, qualitative
 from steepest.viz.landscapes import Landscape
 
@@ -17,7 +18,7 @@ def _finite(values) -> np.ndarray:
     return np.where(np.isfinite(values), values, np.nan)
 
 
-def figures_critical_rate(lesson, img_dir, save, FigureFile) -> list:
+def figures_critical_rate(lesson, img_dir) -> list[FigureFile]:
     runs = lesson.data["runs"]
     fig, axes = new_figure(12, 4.4, ncols=len(runs))
     for ax, (model_name, info) in zip(axes[0], runs.items()):
@@ -47,13 +48,13 @@ def figures_critical_rate(lesson, img_dir, save, FigureFile) -> list:
         ax.set_title(f"{model_name}: λ_max = {info['lambda0']:.4g} at the start")
         ax.legend(loc="center right")
     fig.suptitle("Training at multiples of the critical learning rate 2/λ_max")
-    name = save(fig, img_dir, lesson, "runs")
+    name = save_lesson_figure(fig, img_dir, lesson, "runs")
     return [FigureFile(name, "Full-batch gradient descent from the same initial weights at "
                              "0.9, 1.1 and 2 times 2/λ_max measured at initialisation: the "
                              "linear model's loss is a quadratic, the MLP's is not.")]
 
 
-def figures_edge_of_stability(lesson, img_dir, save, FigureFile) -> list:
+def figures_edge_of_stability(lesson, img_dir) -> list[FigureFile]:
     runs = lesson.data["runs"]
     colors = qualitative(len(runs))
     fig, axes = new_figure(12, 4.6, ncols=2)
@@ -76,13 +77,13 @@ def figures_edge_of_stability(lesson, img_dir, save, FigureFile) -> list:
     ax_sharp.legend(loc="lower right")
     fig.suptitle(f"Edge of stability: a tanh MLP {lesson.data['sizes']} on "
                  f"{lesson.data['samples']} digits")
-    name = save(fig, img_dir, lesson, "sharpness")
+    name = save_lesson_figure(fig, img_dir, lesson, "sharpness")
     return [FigureFile(name, "Left: the loss under full-batch gradient descent. Right: the top "
                              "Hessian eigenvalue measured every few steps (Lanczos on "
                              "Hessian-vector products), with 2/η dashed in the same colour.")]
 
 
-def figures_loss_landscape(lesson, img_dir, save, FigureFile) -> list:
+def figures_loss_landscape(lesson, img_dir) -> list[FigureFile]:
     d = lesson.data
     line = Landscape(kind="line", alphas=np.asarray(d["line"]["alphas"], dtype=float),
                      losses=_finite(d["line"]["losses"]))
@@ -96,14 +97,14 @@ def figures_loss_landscape(lesson, img_dir, save, FigureFile) -> list:
     line.draw(ax=axes[0][0])
     plane.draw(ax=axes[0][1])
     fig.suptitle("The loss along the training line and over the plane of the path")
-    name = save(fig, img_dir, lesson, "landscape")
+    name = save_lesson_figure(fig, img_dir, lesson, "landscape")
     return [FigureFile(name, "Left: the loss at θ₀ + α(θ₁ − θ₀) (Goodfellow et al. 2015). "
                              "Right: the loss over the plane of the path's two principal "
                              "directions (Li et al. 2018), with the path: one dot per "
                              "recorded step, from the white circle to the star.")]
 
 
-def figures_second_order(lesson, img_dir, save, FigureFile) -> list:
+def figures_second_order(lesson, img_dir) -> list[FigureFile]:
     problems = list(lesson.data.values())
     fig, axes = new_figure(12, 5.0, ncols=len(problems))
     for ax, problem in zip(axes[0], problems):
@@ -125,7 +126,7 @@ def figures_second_order(lesson, img_dir, save, FigureFile) -> list:
                      fontsize=11)
     fig.legend(loc="outside lower center", ncol=6)
     fig.suptitle("Second-order and first-order methods from the same start")
-    name = save(fig, img_dir, lesson, "convergence")
+    name = save_lesson_figure(fig, img_dir, lesson, "convergence")
     return [FigureFile(name, "The distance to the minimum value per iteration: Newton uses "
                              "the exact Hessian, L-BFGS an estimate built from gradients, "
                              "the others the gradient only; the table gives each method's "
