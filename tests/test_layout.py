@@ -199,56 +199,74 @@ def test_training_modules_import_in_one_direction():
         "a training module imports the package facade (a circle through __init__)"
 
 
+def _fresh_python(script: str, timeout: int = 300):
+    """Run ``script`` in a new interpreter from src/; the JSON its last line prints."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=SRC, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_every_module_imports_on_its_own_in_a_fresh_interpreter():
-    """Import each module first (so an order-dependent circle shows), in a clean process."""
+    """Import each module first (so an order-dependent circle shows), in a clean process.
+
+    Any ``import steepest.x`` runs the facade first, which always imports its modules in its
+    own order; so the facade is imported once, then each other module is imported first
+    among those the facade does not load (which are removed again after each).
+    """
     script = (
-        "import importlib, json, sys\n"
-        f"names = {MODULES!r}\n"
+        "import importlib, json, sys, warnings\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"
         "failed = {}\n"
-        "for name in names:\n"
-        "    for loaded in [m for m in sys.modules if m == 'steepest' or "
-        "m.startswith('steepest.')]:\n"
+        "try:\n"
+        "    import steepest\n"
+        "except Exception as error:\n"
+        "    failed['steepest'] = f'{type(error).__name__}: {error}'\n"
+        "base = set(sys.modules)\n"
+        f"for name in {MODULES!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.startswith('steepest.') "
+        "and m not in base]:\n"
         "        del sys.modules[loaded]\n"
-        "    if name == 'steepest.__main__':\n"
+        "    if name == 'steepest.__main__' or name in base:\n"
         "        continue\n"
         "    try:\n"
         "        importlib.import_module(name)\n"
         "    except Exception as error:\n"
         "        failed[name] = f'{type(error).__name__}: {error}'\n"
         "print(json.dumps(failed))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=SRC, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
+    assert _fresh_python(script) == {}
 
 
-@pytest.mark.parametrize("old, new", [
-    ("steepest.train", "steepest.training.loop"),
-    ("steepest.callbacks", "steepest.training.callbacks"),
-    ("steepest.checkpoint", "steepest.training.checkpoint"),
-    ("steepest.diagnostics", "steepest.training.diagnostics"),
-])
-def test_old_module_paths_still_import_and_say_where_to_go(old, new):
+#: old module path -> where it lives now
+MOVED = {"steepest.train": "steepest.training.loop",
+         "steepest.callbacks": "steepest.training.callbacks",
+         "steepest.checkpoint": "steepest.training.checkpoint",
+         "steepest.diagnostics": "steepest.training.diagnostics"}
+
+
+def test_old_module_paths_still_import_and_say_where_to_go():
     """Each old path gives the same objects as the new one, and warns with the new name."""
     script = (
         "import importlib, json, warnings\n"
         "warnings.simplefilter('always')\n"
-        "with warnings.catch_warnings(record=True) as caught:\n"
-        f"    old = importlib.import_module({old!r})\n"
-        f"new = importlib.import_module({new!r})\n"
-        "same = all(getattr(old, n) is getattr(new, n) for n in new.__all__)\n"
-        "print(json.dumps({'same': same, 'names': sorted(old.__all__), "
-        "'warnings': [f'{w.category.__name__}: {w.message}' for w in caught]}))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=SRC, timeout=120)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["same"]
-    assert any(w.startswith("DeprecationWarning") and new.rpartition(".")[0] in w
-               for w in result["warnings"]), result["warnings"]
+        "result = {}\n"
+        f"for old, new in {MOVED!r}.items():\n"
+        "    with warnings.catch_warnings(record=True) as caught:\n"
+        "        module = importlib.import_module(old)\n"
+        "    moved = importlib.import_module(new)\n"
+        "    result[old] = {'same': all(getattr(module, n) is getattr(moved, n)\n"
+        "                               for n in moved.__all__),\n"
+        "                   'warnings': [f'{w.category.__name__}: {w.message}' for w in caught]}\n"
+        "print(json.dumps(result))\n")
+    result = _fresh_python(script, timeout=120)
+    for old, new in MOVED.items():
+        assert result[old]["same"], old
+        assert any(w.startswith("DeprecationWarning") and "steepest.training" in w
+                   for w in result[old]["warnings"]), (old, result[old]["warnings"])
     import steepest as st
 
-    assert getattr(st, old.rpartition(".")[2]).__name__ == new  # st.train, st.callbacks ...
+    for old, new in MOVED.items():  # st.train, st.callbacks ... are the modules themselves
+        assert getattr(st, old.rpartition(".")[2]).__name__ == new
 
 
 def test_the_old_train_path_still_gives_fit_history_and_divergence_error():
@@ -265,10 +283,7 @@ def test_the_old_train_path_still_gives_fit_history_and_divergence_error():
 def test_the_cli_loads_without_plots_or_torch():
     """``steepest --help`` stays quick: the CLI imports the report (matplotlib) only in the
     commands that draw."""
-    script = ("import sys, steepest.cli\n"
-              "print(sorted(m for m in ('matplotlib', 'steepest.report', 'torch', "
-              "'steepest.playground') if m in sys.modules))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=SRC, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    script = ("import json, sys, steepest.cli\n"
+              "print(json.dumps(sorted(m for m in ('matplotlib', 'steepest.report', 'torch', "
+              "'steepest.playground') if m in sys.modules)))\n")
+    assert _fresh_python(script, timeout=120) == []
