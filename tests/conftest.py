@@ -163,12 +163,12 @@ def no_float_warnings():
 
 @pytest.fixture(scope="session")
 def _tour_run(tmp_path_factory):
-    """The whole tour with default parameters, run once per test session; every Figure it
-    saves is kept (by lesson) so that the figure tests inspect the page's own figures. It
-    takes 13-30 s on an idle 2-core machine, most of it lessons 4 and 6 and their figures."""
+    """The whole tour (``quick``: the curvature lessons at their small sizes), run once per
+    test session; every Figure it saves is kept (by lesson) so that the figure tests inspect
+    the page's own figures."""
     from pathlib import Path
 
-    from steepest.report import figures as figures_module
+    from steepest.report import figure_files as figures_module
     from steepest.report import run_tour
 
     out = tmp_path_factory.mktemp("tour") / "report"
@@ -180,7 +180,7 @@ def _tour_run(tmp_path_factory):
         original(fig, path, **kwargs)
     figures_module.save = keep
     try:
-        index = run_tour(out, log=lines.append)
+        index = run_tour(out, log=lines.append, quick=True)
     finally:
         figures_module.save = original
     return {"out": out, "index": index, "lines": lines, "figures": drawn}

@@ -314,7 +314,8 @@ def test_diverging_numbers_become_strings_in_json():
 
 def test_run_lesson_names():
     assert LESSON_NAMES == ("gradient_descent", "notebook_exercise", "backpropagation",
-                            "vanishing_gradient", "activations", "optimizers")
+                            "vanishing_gradient", "activations", "optimizers", "critical_rate",
+                            "edge_of_stability", "loss_landscape", "second_order")
     with pytest.raises(ValueError, match="valid names: gradient_descent"):
         run_lesson("gradient_ascent")
     assert run_lesson("backpropagation").name == "backpropagation"

@@ -158,6 +158,8 @@ def _add_tour(sub) -> None:
     tour.add_argument("--only", nargs="+", metavar="NAME", default=None,
                       help="run only these lessons")
     tour.add_argument("--open", action="store_true", help="open the report in a browser")
+    tour.add_argument("--quick", action="store_true", help="small sizes for the curvature "
+                      "lessons (seconds instead of about a minute)")
     tour.set_defaults(run=_cmd_tour)
 
 
@@ -611,7 +613,8 @@ def _cmd_tour(args) -> int:
         from steepest.report import run_tour
     except ImportError as error:
         raise CLIError(f"the tour is not available in this installation ({error})") from None
-    run_tour(args.out, only=args.only or None, open_browser=args.open)  # it prints progress
+    run_tour(args.out, only=args.only or None, open_browser=args.open,
+             quick=args.quick)  # it prints progress
     return 0
 
 

@@ -258,11 +258,19 @@ def loss_landscape(samples: int = 500, hidden: int = 32, lr: float = 0.5, steps:
         f"explain {100 * plane.explained[0]:.1f}% and {100 * plane.explained[1]:.1f}% of its "
         f"variance; on that plane the loss ranges from {np.nanmin(plane.losses):.4g} to "
         f"{np.nanmax(plane.losses):.4g}."]
+    lowest = int(np.argmin(line.losses))
+    table = Table("The loss along the line θ₀ + α(θ₁ − θ₀) and over the path's plane",
+                  ["where", "α or plane", "loss"],
+                  [["initial weights θ₀", "α = 0", start], ["trained weights θ₁", "α = 1", end],
+                   ["lowest on the line", f"α = {line.alphas[lowest]:.3g}",
+                    line.losses[lowest]],
+                   ["lowest on the plane", "PCA plane", float(np.nanmin(plane.losses))]],
+                  digits=5)
     return Lesson(
         name="loss_landscape", title="Loss landscapes",
         course=["Gradient descent walks downhill on the loss surface; pictures of that surface "
                 "along a line or over a plane through weight space show the valley it follows."],
-        tables=[], findings=findings,
+        tables=[table], findings=findings,
         data={"line": {"alphas": line.alphas, "losses": line.losses},
               "plane": {"xs": plane.xs, "ys": plane.ys, "losses": plane.losses,
                         "path": plane.path, "explained": list(plane.explained),

@@ -16,7 +16,7 @@ import webbrowser
 from contextlib import nullcontext
 from pathlib import Path
 
-from steepest.lessons import LESSON_NAMES, LESSONS
+from steepest.lessons import LESSON_NAMES, LESSONS, run_lesson
 from steepest.lessons._base import to_jsonable
 
 __all__ = ["run_tour", "MARKER"]
@@ -87,7 +87,7 @@ def _swap_in(tmp: Path, out: Path) -> None:
 
 
 def run_tour(out_dir="steepest-tour", only=None, open_browser: bool = False,
-             log=print) -> Path:
+             log=print, quick: bool = False) -> Path:
     """Run the lessons and write ``out_dir/index.html``, ``out_dir/img/*.png`` and
     ``out_dir/results.json``; return the path of index.html.
 
@@ -100,6 +100,8 @@ def run_tour(out_dir="steepest-tour", only=None, open_browser: bool = False,
         activations, optimizers. An unknown name raises ValueError listing the valid ones.
     open_browser : open the page in the default browser when done.
     log : callable taking one progress line (``print`` by default; ``None`` for silence).
+    quick : the small sizes of the lessons that have them (the curvature lessons' networks,
+        data and step counts), for tests and a fast look; the findings say what they measured.
     """
     from steepest._version import __version__
     from steepest.report.figures import render_figures
@@ -122,7 +124,7 @@ def run_tour(out_dir="steepest-tour", only=None, open_browser: bool = False,
         img_dir.mkdir()
         with _single_blas_thread():
             for i, name in enumerate(names, 1):
-                lesson = LESSONS[name]()
+                lesson = run_lesson(name, quick=quick)
                 t0 = time.perf_counter()
                 figures[name] = render_figures(lesson, img_dir)
                 draw = time.perf_counter() - t0
