@@ -157,7 +157,11 @@ def _broadcast_error(op: str, a, b) -> ValueError:
 def _binary(op: str, func, a, b):
     """Apply a NumPy ufunc to two arrays, in torch's result dtype (``result_type``), turning
     a broadcast failure into a clear error."""
-    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype):
+    try:
+        same = a.dtype is b.dtype  # NumPy's built-in dtypes are singletons: the usual case
+    except AttributeError:
+        same = False
+    if not same:
         a, b = _promote(op, a, b)
     try:
         return func(a, b)

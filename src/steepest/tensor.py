@@ -469,34 +469,54 @@ class Tensor:
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other):
-        return _ops.add(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.add(self, other)
 
     def __radd__(self, other):
-        return _ops.add(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.add(self, other)
 
     def __sub__(self, other):
-        return _ops.sub(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops.rsub(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.rsub(self, other)
 
     def __mul__(self, other):
-        return _ops.mul(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.mul(self, other)
 
     def __rmul__(self, other):
-        return _ops.mul(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.mul(self, other)
 
     def __truediv__(self, other):
-        return _ops.div(_ops._lift(self, other, True), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other, True)
+        return _ops.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops.rdiv(_ops._lift(self, other, True), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other, True)
+        return _ops.rdiv(self, other)
 
     def __pow__(self, exponent):
-        return _ops.pow(_ops._lift(self, exponent), exponent)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, exponent)
+        return _ops.pow(self, exponent)
 
     def __rpow__(self, base):
-        return _ops.rpow(_ops._lift(self, base), base)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, base)
+        return _ops.rpow(self, base)
 
     def __neg__(self):
         return _ops.neg(self)
