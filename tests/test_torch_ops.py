@@ -50,6 +50,17 @@ def test_std_positional_unbiased_overloads_and_numpy_ddof():
         st.tensor([1, 2]).std()
 
 
+def test_std_of_a_constant_has_a_zero_gradient_as_torch(no_float_warnings):
+    x = st.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], dtype=st.float64, requires_grad=True)
+    tx = torch.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], dtype=torch.float64,
+                      requires_grad=True)
+    with no_float_warnings():
+        x.std(1).sum().backward()
+    tx.std(1).sum().backward()
+    np.testing.assert_allclose(np.asarray(x.grad), tx.grad.numpy(), rtol=1e-12)
+    assert not np.asarray(x.grad)[0].any()
+
+
 def test_makemore_update_to_data_ratio_line():
     """``((lr*p.grad).std() / p.data.std()).log10()`` from makemore part 3."""
     rng = np.random.default_rng(0)

@@ -1023,7 +1023,15 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim=None, *, correction=None, ax
         dim, unbiased = None, dim
     variance = var(a, dim, unbiased, keepdim, correction=correction, axis=axis,
                    keepdims=keepdims, ddof=ddof)
-    return sqrt(variance) if variance.requires_grad else _wrap(np.sqrt(variance._data))
+    out = np.sqrt(variance._data)
+    constant = out == 0
+
+    def backward(g):
+        if isinstance(g, Tensor):
+            return (where(constant, 0.0, g / (sqrt(variance) * 2)),)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.where(constant, 0, g / (2 * out)).astype(out.dtype, copy=False),)
+    return _record(out, (variance,), backward, "Std", saves_output=True)
 
 
 def norm(a: Tensor, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
