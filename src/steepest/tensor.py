@@ -147,7 +147,8 @@ def _integer_overflow(big) -> TypeError:
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
-    """Convert user data to an ndarray: Python floats become the default dtype, arrays keep theirs."""
+    """Convert user data to an ndarray: Python floats become the default dtype, arrays keep
+    theirs, integers and bools stay integer and bool."""
     if isinstance(data, Tensor):
         data = data._data
     if dtype is not None:
@@ -180,7 +181,8 @@ class Tensor:
     ----------
     data : array_like
         Numbers. Python floats become the default dtype (float64); NumPy arrays keep float32
-        or float64; integers stay integer (labels and indices, never differentiable).
+        or float64; integers stay integer (labels and indices, never differentiable); bools
+        stay bool (masks for indexing, ``where`` and ``masked_fill``), as torch.
     requires_grad : bool
         Whether gradients should flow into this tensor (it becomes a leaf with ``.grad``).
     dtype : optional
