@@ -799,3 +799,10 @@ def test_kaiming_on_an_empty_tensor_warns_and_returns_it_as_torch(name):
         assert getattr(init, name)(empty) is empty
     with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
         getattr(torch.nn.init, name)(torch.zeros(0, 3))
+
+
+def test_state_dict_prefix_and_keep_vars_as_torch():
+    model, tmodel = _pair_of_models()
+    assert list(model.state_dict(prefix="net.")) == list(tmodel.state_dict(prefix="net."))
+    kept, tkept = model.state_dict(keep_vars=True), tmodel.state_dict(keep_vars=True)
+    assert kept["0.weight"] is model[0].weight and tkept["0.weight"] is tmodel[0].weight

@@ -284,6 +284,8 @@ class Tensor:
         return self._backward is None
 
     def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
