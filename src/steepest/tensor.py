@@ -428,7 +428,7 @@ class Tensor:
                 "Can't call numpy() on Tensor that requires grad: a NumPy function would "
                 "compute outside the graph and its gradient would be lost. Use steepest's "
                 "own function (st.exp(w), not np.exp(w)) to differentiate through it, or "
-                "tensor.detach() (or .numpy() under st.no_grad()) for the values alone")
+                "tensor.detach() for the values alone")
         return np.array(self._data, dtype=dtype, copy=copy)
 
     def __iter__(self):
@@ -472,6 +472,8 @@ class Tensor:
         _run_backward(self, seed, retain_graph)
 
     # ----------------------------------------------------------------- operators
+    # An integer or bool tensor meeting a Python float (or in a true division) is first cast to
+    # the default float dtype, as torch promotes (``_ops._lift``); float tensors skip the call.
     def __add__(self, other):
         if self._data.dtype.kind != "f":
             self = _ops._lift(self, other)
