@@ -80,6 +80,12 @@ def test_norm_as_torch(helper_test_op, float_dtype, p, kwargs):
     helper_test_op(call("norm", p, **kwargs), shapes=[(3, 4)], dtype=float_dtype)
 
 
+@pytest.mark.parametrize("p", [0.5, 1.5, 3, 2])
+def test_norm_gradient_with_zero_elements_as_torch(helper_test_op, float_dtype, p):
+    data = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 0.0], [0.3, 0.0, -0.4]])
+    helper_test_op(call("norm", p, dim=1), inputs=[data], dtype=float_dtype)
+
+
 def test_norm_gradient_at_zero_is_zero_as_torch():
     x = st.zeros(3, dtype=st.float64, requires_grad=True)
     x.norm().backward()

@@ -1039,7 +1039,8 @@ def norm(a: Tensor, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=None
     1, inf (max |a|), -inf (min |a|), 0 (the count of non-zeros) or any other number.
 
     Backward (torch's): p=2: g·a/‖a‖ (0 where ‖a‖ = 0); p=1: g·sign(a); p=±inf: g·sign(a)
-    shared among the extremal elements; other p: g·a·|a|^(p−2)/‖a‖^(p−1).
+    shared among the extremal elements; other p: g·sign(a)·|a|^(p−1)/‖a‖^(p−1), 0 where a
+    or ‖a‖ is 0.
     """
     if p == "fro" or p is None:
         p = 2
@@ -1076,13 +1077,15 @@ def norm(a: Tensor, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=None
             return (g * share.astype(a.dtype, copy=False),)
         total = reduced if isinstance(g, np.ndarray) else norm(
             a, p, axis=axis, keepdims=True)
+        zero = reduced == 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            zero = reduced == 0
             if p == 2:
                 scaled = x / total
-            else:
-                size = abs(x) if isinstance(x, Tensor) else magnitude
-                scaled = x * size ** (p - 2) / total ** (p - 1)
+            else:  # sign(a)·|a|^(p−1), which is 0 at a = 0 (for p < 1 too), over ‖a‖^(p−1)
+                nonzero = magnitude != 0
+                size = abs(where(nonzero, x, 1.0)) if isinstance(x, Tensor) else \
+                    np.where(nonzero, magnitude, 1.0)
+                scaled = np.sign(a._data) * size ** (p - 1) / total ** (p - 1)
             if isinstance(scaled, np.ndarray):
                 return (np.where(zero, 0.0, g * scaled).astype(a.dtype, copy=False),)
         return (g * where(zero, 0.0, scaled),)
