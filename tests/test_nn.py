@@ -586,8 +586,11 @@ def test_embedding_looks_up_rows_and_accumulates_gradients_as_torch(float_dtype)
     tout.backward(torch.from_numpy(upstream))
     _compare_grads(emb, temb, float_dtype)
     assert not np.asarray(emb.weight.grad)[1].any()
-    with pytest.raises(IndexError, match="the table has 5 rows"):
-        emb(st.tensor([5]))
+    for bad in (5, -1):
+        with pytest.raises(IndexError, match="index out of range"):
+            temb(torch.tensor([bad]))
+        with pytest.raises(IndexError, match=r"the table has 5 rows \(indices 0 to 4\)"):
+            emb(st.tensor([bad]))
     with pytest.raises(TypeError, match="integer indices"):
         emb(st.tensor([1.0]))
 
