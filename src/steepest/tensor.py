@@ -151,6 +151,13 @@ def _as_array(data, dtype=None) -> np.ndarray:
     theirs, integers and bools stay integer and bool."""
     if isinstance(data, Tensor):
         data = data._data
+    if isinstance(data, (list, tuple)):
+        with no_grad():  # tensors inside a list give their values, as in torch.tensor
+            return _converted(data, dtype)
+    return _converted(data, dtype)
+
+
+def _converted(data, dtype) -> np.ndarray:
     if dtype is not None:
         try:
             return np.array(data, dtype=dtype)
