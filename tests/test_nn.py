@@ -809,3 +809,17 @@ def test_state_dict_prefix_and_keep_vars_as_torch():
     assert list(model.state_dict(prefix="net.")) == list(tmodel.state_dict(prefix="net."))
     kept, tkept = model.state_dict(keep_vars=True), tmodel.state_dict(keep_vars=True)
     assert kept["0.weight"] is model[0].weight and tkept["0.weight"] is tmodel[0].weight
+
+
+def test_module_list_insert_delete_and_pop_as_torch():
+    def edit(m):
+        modules = m.nn.ModuleList([m.nn.ReLU(), m.nn.Tanh(), m.nn.Linear(2, 2)])
+        modules.insert(1, m.nn.Sigmoid())
+        del modules[0]
+        popped = modules.pop(1)
+        modules[-1] = m.nn.Linear(2, 3)
+        return ([type(x).__name__ for x in modules], type(popped).__name__,
+                list(modules.state_dict()), list(modules._modules))
+    assert edit(st) == edit(torch)
+    with pytest.raises(IndexError, match="ModuleList.insert: index must be an int from -1 to 1"):
+        nn.ModuleList([nn.ReLU()]).insert(5, nn.Tanh())
