@@ -1594,12 +1594,11 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 # ---------------------------------------------------------------------------- integer operators
 def _bitwise(name: str, func, a, b) -> Tensor:
-    arrays = [x._data if isinstance(x, Tensor) else x for x in (a, b)]
-    for x in arrays:
-        kind = np.asarray(x).dtype.kind
-        if kind not in "biu":
+    arrays = _arrays(a, b)
+    for dtype in (np.asarray(x).dtype for x in arrays):
+        if dtype.kind not in "biu":
             raise TypeError(f"{name}: defined for bool and integer tensors only, got dtype "
-                            f"{np.asarray(x).dtype}; compare first (x > 0) to get a mask")
+                            f"{dtype}; compare first (x > 0) to get a mask")
     return _wrap(np.asarray(_binary(name, func, *arrays)))
 
 
@@ -1626,22 +1625,21 @@ def bitwise_not(a: Tensor) -> Tensor:
     return _wrap(np.asarray(~a._data))
 
 
-def _integer_division_operands(a, b):
-    a_data = a._data if isinstance(a, Tensor) else _scalar(a)
-    b_data = b._data if isinstance(b, Tensor) else _scalar(b)
-    target = result_type(a_data if isinstance(a, Tensor) else a,
-                         b_data if isinstance(b, Tensor) else b)
+def _division_operands(a, b):
+    """The operands of ``//`` and ``%`` (tensors as arrays, numbers as they are) and torch's
+    result dtype for them (bools divide as int64)."""
+    target = result_type(a, b)
     if target.kind == "b":
         target = np.dtype(np.int64)
-    return (np.asarray(a_data).astype(target, copy=False) if isinstance(a, Tensor) else a_data,
-            np.asarray(b_data).astype(target, copy=False) if isinstance(b, Tensor) else b_data,
-            target)
+    a_data, b_data = (x._data.astype(target, copy=False) if isinstance(x, Tensor) else
+                      _scalar(x) for x in (a, b))
+    return a_data, b_data, target
 
 
 def floor_divide(a, b) -> Tensor:
     """⌊a / b⌋ (Python's ``//``, rounding down). As torch, it has no derivative: a backward
     through it raises."""
-    a_data, b_data, target = _integer_division_operands(a, b)
+    a_data, b_data, target = _division_operands(a, b)
     if target.kind in "iu" and np.any(np.asarray(b_data) == 0):
         raise ZeroDivisionError("floor_divide: integer division by zero")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1656,7 +1654,7 @@ def floor_divide(a, b) -> Tensor:
 
 def remainder(a, b) -> Tensor:
     """a − b·⌊a / b⌋ (Python's ``%``: the sign of b). Backward: g to a, −g·⌊a/b⌋ to b."""
-    a_data, b_data, target = _integer_division_operands(a, b)
+    a_data, b_data, target = _division_operands(a, b)
     if target.kind in "iu" and np.any(np.asarray(b_data) == 0):
         raise ZeroDivisionError("remainder: integer modulo by zero")
     with np.errstate(divide="ignore", invalid="ignore"):
