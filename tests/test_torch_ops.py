@@ -488,3 +488,39 @@ def test_where_promotes_as_torch(same_default_dtype, other):
     theirs = torch.where(torch.tensor(mask), OPERANDS["f32"](torch), OPERANDS[other](torch))
     assert TORCH_DTYPES[ours.dtype] == theirs.dtype
     np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+
+
+def test_makemore_batchnorm_by_hand_cell_runs_with_torchs_numbers():
+    """makemore part 3's training step with BatchNorm written by hand: embedding lookup,
+    std(0, keepdim=True), running statistics under no_grad, cross-entropy, the gradients."""
+    rng = np.random.default_rng(5)
+    init = {"C": rng.standard_normal((27, 4)), "W1": rng.standard_normal((12, 16)) * 0.2,
+            "bngain": np.ones((1, 16)), "bnbias": np.zeros((1, 16)),
+            "W2": rng.standard_normal((16, 27)) * 0.1, "b2": np.zeros(27)}
+    X, Y = rng.integers(0, 27, (32, 3)), rng.integers(0, 27, 32)
+
+    def step(m, F):
+        p = {k: m.tensor(v, dtype=m.float64, requires_grad=True) for k, v in init.items()}
+        bnmean_running, bnstd_running = m.zeros((1, 16), dtype=m.float64), \
+            m.ones((1, 16), dtype=m.float64)
+        emb = p["C"][m.tensor(X)]
+        hpreact = emb.view(emb.shape[0], -1) @ p["W1"]
+        bnmeani = hpreact.mean(0, keepdim=True)
+        bnstdi = hpreact.std(0, keepdim=True)
+        hpreact = p["bngain"] * (hpreact - bnmeani) / bnstdi + p["bnbias"]
+        with m.no_grad():
+            bnmean_running = 0.999 * bnmean_running + 0.001 * bnmeani
+            bnstd_running = 0.999 * bnstd_running + 0.001 * bnstdi
+        h = m.tanh(hpreact)
+        loss = F.cross_entropy(h @ p["W2"] + p["b2"], m.tensor(Y))
+        loss.backward()
+        saturated = (h.abs() > 0.97).float().mean()
+        grad_w1 = m.tensor(np.array(p["W1"].grad))  # the cell's p.grad, as a tensor either way
+        ratio = ((0.1 * grad_w1).std() / p["W1"].detach().std()).log10()
+        return ([loss.item(), saturated.item(), float(ratio)] +
+                [np.asarray(t) for t in (bnmean_running, bnstd_running)] +
+                [np.array(p[k].grad) for k in sorted(p)])
+    import torch.nn.functional as TF
+    import steepest.nn.functional as SF
+    for ours, theirs in zip(step(st, SF), step(torch, TF)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
