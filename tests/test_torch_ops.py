@@ -499,6 +499,9 @@ def test_makemore_batchnorm_by_hand_cell_runs_with_torchs_numbers():
             "W2": rng.standard_normal((16, 27)) * 0.1, "b2": np.zeros(27)}
     X, Y = rng.integers(0, 27, (32, 3)), rng.integers(0, 27, 32)
 
+    def values(t):
+        return t.numpy() if isinstance(t, torch.Tensor) else np.array(t)
+
     def step(m, F):
         p = {k: m.tensor(v, dtype=m.float64, requires_grad=True) for k, v in init.items()}
         bnmean_running, bnstd_running = m.zeros((1, 16), dtype=m.float64), \
@@ -515,11 +518,11 @@ def test_makemore_batchnorm_by_hand_cell_runs_with_torchs_numbers():
         loss = F.cross_entropy(h @ p["W2"] + p["b2"], m.tensor(Y))
         loss.backward()
         saturated = (h.abs() > 0.97).float().mean()
-        grad_w1 = m.tensor(np.array(p["W1"].grad))  # the cell's p.grad, as a tensor either way
+        grad_w1 = m.tensor(values(p["W1"].grad))  # the cell's p.grad, as a tensor either way
         ratio = ((0.1 * grad_w1).std() / p["W1"].detach().std()).log10()
         return ([loss.item(), saturated.item(), float(ratio)] +
-                [np.asarray(t) for t in (bnmean_running, bnstd_running)] +
-                [np.array(p[k].grad) for k in sorted(p)])
+                [values(t) for t in (bnmean_running, bnstd_running)] +
+                [values(p[k].grad) for k in sorted(p)])
     import torch.nn.functional as TF
     import steepest.nn.functional as SF
     for ours, theirs in zip(step(st, SF), step(torch, TF)):
