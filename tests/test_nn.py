@@ -587,8 +587,11 @@ def test_embedding_looks_up_rows_and_accumulates_gradients_as_torch(float_dtype)
     tout.backward(torch.from_numpy(upstream))
     _compare_grads(emb, temb, float_dtype)
     assert not np.asarray(emb.weight.grad)[1].any()
-    with pytest.raises(IndexError, match="the table has 5 rows"):
-        emb(st.tensor([5]))
+    for bad in (5, -1):
+        with pytest.raises(IndexError, match="index out of range"):
+            temb(torch.tensor([bad]))
+        with pytest.raises(IndexError, match=r"the table has 5 rows \(indices 0 to 4\)"):
+            emb(st.tensor([bad]))
     with pytest.raises(TypeError, match="integer indices"):
         emb(st.tensor([1.0]))
 
@@ -800,3 +803,24 @@ def test_kaiming_on_an_empty_tensor_warns_and_returns_it_as_torch(name):
         assert getattr(init, name)(empty) is empty
     with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
         getattr(torch.nn.init, name)(torch.zeros(0, 3))
+
+
+def test_state_dict_prefix_and_keep_vars_as_torch():
+    model, tmodel = _pair_of_models()
+    assert list(model.state_dict(prefix="net.")) == list(tmodel.state_dict(prefix="net."))
+    kept, tkept = model.state_dict(keep_vars=True), tmodel.state_dict(keep_vars=True)
+    assert kept["0.weight"] is model[0].weight and tkept["0.weight"] is tmodel[0].weight
+
+
+def test_module_list_insert_delete_and_pop_as_torch():
+    def edit(m):
+        modules = m.nn.ModuleList([m.nn.ReLU(), m.nn.Tanh(), m.nn.Linear(2, 2)])
+        modules.insert(1, m.nn.Sigmoid())
+        del modules[0]
+        popped = modules.pop(1)
+        modules[-1] = m.nn.Linear(2, 3)
+        return ([type(x).__name__ for x in modules], type(popped).__name__,
+                list(modules.state_dict()), list(modules._modules))
+    assert edit(st) == edit(torch)
+    with pytest.raises(IndexError, match="ModuleList.insert: index must be an int from -1 to 1"):
+        nn.ModuleList([nn.ReLU()]).insert(5, nn.Tanh())

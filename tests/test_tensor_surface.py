@@ -562,6 +562,15 @@ def test_numpy_functions_refuse_a_tensor_that_requires_grad_as_torch():
     assert np.asarray(st.tensor([1.0, 2.0])).tolist() == [1.0, 2.0]
 
 
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True")
+def test_tensor_of_a_list_of_tensors_that_require_grad_copies_their_values_as_torch():
+    w = st.tensor([1.0, 2.0], dtype=st.float64, requires_grad=True)
+    tw = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    ours, theirs = st.tensor([w[0] * 3, w[1]]), torch.tensor([tw[0] * 3, tw[1]])
+    assert ours.tolist() == theirs.tolist() == [3.0, 2.0]
+    assert not ours.requires_grad and not theirs.requires_grad
+
+
 @pytest.mark.parametrize("edit", [
     lambda y, m: y[0].fill_(5), lambda y, m: y[m.tensor(0)].mul_(3),
     lambda y, m: y[np.int64(0)].add_(1), lambda y, m: y[-1].fill_(7),
@@ -612,6 +621,7 @@ def test_clamp_in_place_refuses_a_float_bound_on_an_integer_tensor_as_torch():
     assert st.tensor([1, 5]).clamp_(max=3).tolist() == [1, 3]
 
 
+@pytest.mark.filterwarnings("ignore:std\\(\\)")
 @pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "argmax", "std", "logsumexp",
                                 "cumsum", "prod"])
 @pytest.mark.parametrize("dim", [0, -1])

@@ -37,7 +37,7 @@ def test_std_and_var_are_unbiased_by_default_as_torch(helper_test_op, float_dtyp
 
 
 def test_std_positional_unbiased_overloads_and_numpy_ddof():
-    x, tx = st.tensor([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]]), \
+    x, tx = st.tensor([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], dtype=st.float64), \
         torch.tensor([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], dtype=torch.float64)
     assert x.std(False).item() == pytest.approx(tx.std(False).item(), rel=1e-12)
     np.testing.assert_allclose(x.std(1, False).numpy(), tx.std(1, False).numpy(), rtol=1e-12)
@@ -48,6 +48,17 @@ def test_std_positional_unbiased_overloads_and_numpy_ddof():
         x.std(unbiased=True, correction=0)
     with pytest.raises(TypeError, match="only float tensors"):
         st.tensor([1, 2]).std()
+
+
+def test_std_of_a_constant_has_a_zero_gradient_as_torch(no_float_warnings):
+    x = st.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], dtype=st.float64, requires_grad=True)
+    tx = torch.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], dtype=torch.float64,
+                      requires_grad=True)
+    with no_float_warnings():
+        x.std(1).sum().backward()
+    tx.std(1).sum().backward()
+    np.testing.assert_allclose(np.asarray(x.grad), tx.grad.numpy(), rtol=1e-12)
+    assert not np.asarray(x.grad)[0].any()
 
 
 def test_makemore_update_to_data_ratio_line():
@@ -67,6 +78,12 @@ def test_norm_as_torch(helper_test_op, float_dtype, p, kwargs):
     helper_test_op(call("norm", p, **kwargs), shapes=[(3, 4)], dtype=float_dtype, low=0.1,
                    high=2.0 if p != 0.5 else 1.0)
     helper_test_op(call("norm", p, **kwargs), shapes=[(3, 4)], dtype=float_dtype)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.5, 3, 2])
+def test_norm_gradient_with_zero_elements_as_torch(helper_test_op, float_dtype, p):
+    data = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 0.0], [0.3, 0.0, -0.4]])
+    helper_test_op(call("norm", p, dim=1), inputs=[data], dtype=float_dtype)
 
 
 def test_norm_gradient_at_zero_is_zero_as_torch():
@@ -471,3 +488,42 @@ def test_where_promotes_as_torch(same_default_dtype, other):
     theirs = torch.where(torch.tensor(mask), OPERANDS["f32"](torch), OPERANDS[other](torch))
     assert TORCH_DTYPES[ours.dtype] == theirs.dtype
     np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+
+
+def test_makemore_batchnorm_by_hand_cell_runs_with_torchs_numbers():
+    """makemore part 3's training step with BatchNorm written by hand: embedding lookup,
+    std(0, keepdim=True), running statistics under no_grad, cross-entropy, the gradients."""
+    rng = np.random.default_rng(5)
+    init = {"C": rng.standard_normal((27, 4)), "W1": rng.standard_normal((12, 16)) * 0.2,
+            "bngain": np.ones((1, 16)), "bnbias": np.zeros((1, 16)),
+            "W2": rng.standard_normal((16, 27)) * 0.1, "b2": np.zeros(27)}
+    X, Y = rng.integers(0, 27, (32, 3)), rng.integers(0, 27, 32)
+
+    def values(t):
+        return t.numpy() if isinstance(t, torch.Tensor) else np.array(t)
+
+    def step(m, F):
+        p = {k: m.tensor(v, dtype=m.float64, requires_grad=True) for k, v in init.items()}
+        bnmean_running, bnstd_running = m.zeros((1, 16), dtype=m.float64), \
+            m.ones((1, 16), dtype=m.float64)
+        emb = p["C"][m.tensor(X)]
+        hpreact = emb.view(emb.shape[0], -1) @ p["W1"]
+        bnmeani = hpreact.mean(0, keepdim=True)
+        bnstdi = hpreact.std(0, keepdim=True)
+        hpreact = p["bngain"] * (hpreact - bnmeani) / bnstdi + p["bnbias"]
+        with m.no_grad():
+            bnmean_running = 0.999 * bnmean_running + 0.001 * bnmeani
+            bnstd_running = 0.999 * bnstd_running + 0.001 * bnstdi
+        h = m.tanh(hpreact)
+        loss = F.cross_entropy(h @ p["W2"] + p["b2"], m.tensor(Y))
+        loss.backward()
+        saturated = (h.abs() > 0.97).float().mean()
+        grad_w1 = m.tensor(values(p["W1"].grad))  # the cell's p.grad, as a tensor either way
+        ratio = ((0.1 * grad_w1).std() / p["W1"].detach().std()).log10()
+        return ([loss.item(), saturated.item(), float(ratio)] +
+                [values(t) for t in (bnmean_running, bnstd_running)] +
+                [values(p[k].grad) for k in sorted(p)])
+    import torch.nn.functional as TF
+    import steepest.nn.functional as SF
+    for ours, theirs in zip(step(st, SF), step(torch, TF)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)

@@ -209,7 +209,11 @@ def _broadcast_error(op: str, a, b) -> ValueError:
 def _binary(op: str, func, a, b):
     """Apply a NumPy ufunc to two arrays, in torch's result dtype (``result_type``), turning
     a broadcast failure into a clear error."""
-    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype):
+    try:
+        same = a.dtype is b.dtype  # NumPy's built-in dtypes are singletons: the usual case
+    except AttributeError:
+        same = False
+    if not same:
         a, b = _promote(op, a, b)
     try:
         return func(a, b)
@@ -1154,7 +1158,15 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim=None, *, correction=None, ax
         dim, unbiased = None, dim
     variance = var(a, dim, unbiased, keepdim, correction=correction, axis=axis,
                    keepdims=keepdims, ddof=ddof)
-    return sqrt(variance) if variance.requires_grad else _wrap(np.sqrt(variance._data))
+    out = np.sqrt(variance._data)
+    constant = out == 0
+
+    def backward(g):
+        if isinstance(g, Tensor):
+            return (where(constant, 0.0, g / (sqrt(variance) * 2)),)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.where(constant, 0, g / (2 * out)).astype(out.dtype, copy=False),)
+    return _record(out, (variance,), backward, "Std", saves_output=True)
 
 
 def norm(a: Tensor, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
@@ -1162,7 +1174,8 @@ def norm(a: Tensor, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=None
     1, inf (max |a|), -inf (min |a|), 0 (the count of non-zeros) or any other number.
 
     Backward (torch's): p=2: g·a/‖a‖ (0 where ‖a‖ = 0); p=1: g·sign(a); p=±inf: g·sign(a)
-    shared among the extremal elements; other p: g·a·|a|^(p−2)/‖a‖^(p−1).
+    shared among the extremal elements; other p: g·sign(a)·|a|^(p−1)/‖a‖^(p−1), 0 where a
+    or ‖a‖ is 0.
     """
     if p == "fro" or p is None:
         p = 2
@@ -1199,13 +1212,15 @@ def norm(a: Tensor, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=None
             return (g * share.astype(a.dtype, copy=False),)
         total = reduced if isinstance(g, np.ndarray) else norm(
             a, p, axis=axis, keepdims=True)
+        zero = reduced == 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            zero = reduced == 0
             if p == 2:
                 scaled = x / total
-            else:
-                size = abs(x) if isinstance(x, Tensor) else magnitude
-                scaled = x * size ** (p - 2) / total ** (p - 1)
+            else:  # sign(a)·|a|^(p−1), which is 0 at a = 0 (for p < 1 too), over ‖a‖^(p−1)
+                nonzero = magnitude != 0
+                size = abs(where(nonzero, x, 1.0)) if isinstance(x, Tensor) else \
+                    np.where(nonzero, magnitude, 1.0)
+                scaled = np.sign(a._data) * size ** (p - 1) / total ** (p - 1)
             if isinstance(scaled, np.ndarray):
                 return (np.where(zero, 0.0, g * scaled).astype(a.dtype, copy=False),)
         return (g * where(zero, 0.0, scaled),)
@@ -1714,12 +1729,11 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 # ---------------------------------------------------------------------------- integer operators
 def _bitwise(name: str, func, a, b) -> Tensor:
-    arrays = [x._data if isinstance(x, Tensor) else x for x in (a, b)]
-    for x in arrays:
-        kind = np.asarray(x).dtype.kind
-        if kind not in "biu":
+    arrays = _arrays(a, b)
+    for dtype in (np.asarray(x).dtype for x in arrays):
+        if dtype.kind not in "biu":
             raise TypeError(f"{name}: defined for bool and integer tensors only, got dtype "
-                            f"{np.asarray(x).dtype}; compare first (x > 0) to get a mask")
+                            f"{dtype}; compare first (x > 0) to get a mask")
     return _wrap(np.asarray(_binary(name, func, *arrays)))
 
 
@@ -1746,22 +1760,21 @@ def bitwise_not(a: Tensor) -> Tensor:
     return _wrap(np.asarray(~a._data))
 
 
-def _integer_division_operands(a, b):
-    a_data = a._data if isinstance(a, Tensor) else _scalar(a)
-    b_data = b._data if isinstance(b, Tensor) else _scalar(b)
-    target = result_type(a_data if isinstance(a, Tensor) else a,
-                         b_data if isinstance(b, Tensor) else b)
+def _division_operands(a, b):
+    """The operands of ``//`` and ``%`` (tensors as arrays, numbers as they are) and torch's
+    result dtype for them (bools divide as int64)."""
+    target = result_type(a, b)
     if target.kind == "b":
         target = np.dtype(np.int64)
-    return (np.asarray(a_data).astype(target, copy=False) if isinstance(a, Tensor) else a_data,
-            np.asarray(b_data).astype(target, copy=False) if isinstance(b, Tensor) else b_data,
-            target)
+    a_data, b_data = (x._data.astype(target, copy=False) if isinstance(x, Tensor) else
+                      _scalar(x) for x in (a, b))
+    return a_data, b_data, target
 
 
 def floor_divide(a, b) -> Tensor:
     """⌊a / b⌋ (Python's ``//``, rounding down). As torch, it has no derivative: a backward
     through it raises."""
-    a_data, b_data, target = _integer_division_operands(a, b)
+    a_data, b_data, target = _division_operands(a, b)
     if target.kind in "iu" and np.any(np.asarray(b_data) == 0):
         raise ZeroDivisionError("floor_divide: integer division by zero")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1776,7 +1789,7 @@ def floor_divide(a, b) -> Tensor:
 
 def remainder(a, b) -> Tensor:
     """a − b·⌊a / b⌋ (Python's ``%``: the sign of b). Backward: g to a, −g·⌊a/b⌋ to b."""
-    a_data, b_data, target = _integer_division_operands(a, b)
+    a_data, b_data, target = _division_operands(a, b)
     if target.kind in "iu" and np.any(np.asarray(b_data) == 0):
         raise ZeroDivisionError("remainder: integer modulo by zero")
     with np.errstate(divide="ignore", invalid="ignore"):

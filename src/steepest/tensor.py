@@ -152,9 +152,17 @@ def _integer_overflow(big) -> TypeError:
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
-    """Convert user data to an ndarray: Python floats become the default dtype, arrays keep theirs."""
+    """Convert user data to an ndarray: Python floats become the default dtype, arrays keep
+    theirs, integers and bools stay integer and bool."""
     if isinstance(data, Tensor):
         data = data._data
+    if isinstance(data, (list, tuple)):
+        with no_grad():  # tensors inside a list give their values, as in torch.tensor
+            return _converted(data, dtype)
+    return _converted(data, dtype)
+
+
+def _converted(data, dtype) -> np.ndarray:
     if dtype is not None:
         try:
             return np.array(data, dtype=dtype)
@@ -185,8 +193,9 @@ class Tensor:
     ----------
     data : array_like
         Numbers. Python floats become the default dtype (float32, as in torch; see
-        ``set_default_dtype`` and ``default_dtype``); NumPy arrays keep float32
-        or float64; integers stay integer (labels and indices, never differentiable).
+        ``set_default_dtype`` and ``default_dtype``); NumPy arrays keep float32 or float64;
+        integers stay integer (labels and indices, never differentiable); bools stay bool
+        (masks for indexing, ``where`` and ``masked_fill``), as torch.
     requires_grad : bool
         Whether gradients should flow into this tensor (it becomes a leaf with ``.grad``).
     dtype : optional
@@ -359,6 +368,8 @@ class Tensor:
         return _graph.RemovableHandle(_hooks.setdefault(self, {}), hook)
 
     def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -517,7 +528,7 @@ class Tensor:
                 "Can't call numpy() on Tensor that requires grad: a NumPy function would "
                 "compute outside the graph and its gradient would be lost. Use steepest's "
                 "own function (st.exp(w), not np.exp(w)) to differentiate through it, or "
-                "tensor.detach() (or .numpy() under st.no_grad()) for the values alone")
+                "tensor.detach() for the values alone")
         return np.array(self._data, dtype=dtype, copy=copy)
 
     def __iter__(self):
@@ -542,35 +553,57 @@ class Tensor:
         _graph.run([self], [gradient], retain_graph, create_graph, inputs, who="backward")
 
     # ----------------------------------------------------------------- operators
+    # An integer or bool tensor meeting a Python float (or in a true division) is first cast to
+    # the default float dtype, as torch promotes (``_ops._lift``); float tensors skip the call.
     def __add__(self, other):
-        return _ops.add(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.add(self, other)
 
     def __radd__(self, other):
-        return _ops.add(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.add(self, other)
 
     def __sub__(self, other):
-        return _ops.sub(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops.rsub(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.rsub(self, other)
 
     def __mul__(self, other):
-        return _ops.mul(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.mul(self, other)
 
     def __rmul__(self, other):
-        return _ops.mul(_ops._lift(self, other), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other)
+        return _ops.mul(self, other)
 
     def __truediv__(self, other):
-        return _ops.div(_ops._lift(self, other, True), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other, True)
+        return _ops.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops.rdiv(_ops._lift(self, other, True), other)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, other, True)
+        return _ops.rdiv(self, other)
 
     def __pow__(self, exponent):
-        return _ops.pow(_ops._lift(self, exponent), exponent)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, exponent)
+        return _ops.pow(self, exponent)
 
     def __rpow__(self, base):
-        return _ops.rpow(_ops._lift(self, base), base)
+        if self._data.dtype.kind != "f":
+            self = _ops._lift(self, base)
+        return _ops.rpow(self, base)
 
     def __neg__(self):
         return _ops.neg(self)

@@ -213,15 +213,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
         raise TypeError(f"embedding: input must hold integer indices (int64), got dtype "
                         f"{indices.dtype}; convert with .long()")
     rows, width = weight.shape
-    if indices.size and (indices.min() < -rows or indices.max() >= rows):
-        raise IndexError(f"embedding: index out of range: the table has {rows} rows, got "
-                         f"indices from {indices.min()} to {indices.max()}")
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        raise IndexError(f"embedding: index out of range: the table has {rows} rows (indices "
+                         f"0 to {rows - 1}), got indices from {indices.min()} to "
+                         f"{indices.max()}")
     if padding_idx is not None:
         if not -rows <= padding_idx < rows:
             raise ValueError(f"embedding: padding_idx must be within the {rows} rows (-{rows} "
                              f"to {rows - 1}), got {padding_idx}")
         padding_idx %= rows
-    flat = indices.reshape(-1) % rows
+    flat = indices.reshape(-1)
     keep = None if padding_idx is None else (flat != padding_idx)[:, None]
 
     def backward(g):

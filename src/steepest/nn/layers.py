@@ -88,13 +88,7 @@ class Sequential(Module):
         return x
 
     def _key(self, index) -> str:
-        keys = list(self._modules)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"Sequential: indices must be integers or slices, got {index!r}")
-        if not -len(keys) <= index < len(keys):
-            raise IndexError(f"Sequential: index {index} is out of range for {len(keys)} "
-                             f"layers")
-        return keys[index]
+        return _key_at(self, index)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -106,17 +100,7 @@ class Sequential(Module):
         setattr(self, key, _checked_module("Sequential", key, layer))
 
     def __delitem__(self, index) -> None:
-        keys = list(self._modules)[index] if isinstance(index, slice) else [self._key(index)]
-        for key in keys:
-            delattr(self, key)
-        self._renumber(list(self._modules.values()))
-
-    def _renumber(self, layers) -> None:
-        """Name ``layers`` 0, 1, 2, ... (torch keeps the numbering dense after a change)."""
-        for key in list(self._modules):
-            delattr(self, key)
-        for i, layer in enumerate(layers):
-            setattr(self, str(i), layer)
+        _delete(self, index)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -132,14 +116,10 @@ class Sequential(Module):
 
     def insert(self, index: int, layer: Module) -> "Sequential":
         """Put ``layer`` before position ``index`` (the layers after it move up one)."""
-        n = len(self)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
-                or not -n <= index <= n:
-            raise IndexError(f"Sequential.insert: index must be an int from {-n} to {n}, got "
-                             f"{index!r}")
+        _check_insert_index("Sequential", index, len(self))
         layers = list(self._modules.values())
         layers.insert(index, _checked_module("Sequential", index, layer))
-        self._renumber(layers)
+        _renumber(self, layers)
         return self
 
     def extend(self, layers) -> "Sequential":
@@ -153,6 +133,40 @@ class Sequential(Module):
         layer = self[index]
         del self[index]
         return layer
+
+
+def _key_at(container: Module, index) -> str:
+    """The name of the child at position ``index`` of a Sequential or ModuleList."""
+    keys = list(container._modules)
+    name = type(container).__name__
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{name}: indices must be integers or slices, got {index!r}")
+    if not -len(keys) <= index < len(keys):
+        raise IndexError(f"{name}: index {index} is out of range for {len(keys)} modules")
+    return keys[index]
+
+
+def _check_insert_index(name: str, index, n: int) -> None:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+            or not -n <= index <= n:
+        raise IndexError(f"{name}.insert: index must be an int from {-n} to {n}, got {index!r}")
+
+
+def _renumber(container: Module, modules) -> None:
+    """Name ``modules`` 0, 1, 2, ... (torch keeps the numbering dense after a change)."""
+    for key in list(container._modules):
+        delattr(container, key)
+    for i, module in enumerate(modules):
+        setattr(container, str(i), module)
+
+
+def _delete(container: Module, index) -> None:
+    """``del container[index]`` (an int or a slice), then renumber, as torch."""
+    keys = list(container._modules)[index] if isinstance(index, slice) \
+        else [_key_at(container, index)]
+    for key in keys:
+        delattr(container, key)
+    _renumber(container, list(container._modules.values()))
 
 
 class ModuleList(Module):
@@ -170,8 +184,24 @@ class ModuleList(Module):
         return modules[index]
 
     def __setitem__(self, index: int, module: Module) -> None:
-        key = list(self._modules)[index]
+        key = _key_at(self, index)
         setattr(self, key, _checked_module("ModuleList", key, module))
+
+    def __delitem__(self, index) -> None:
+        _delete(self, index)
+
+    def insert(self, index: int, module: Module) -> None:
+        """Put ``module`` before position ``index`` (the modules after it move up one)."""
+        _check_insert_index("ModuleList", index, len(self))
+        modules = list(self._modules.values())
+        modules.insert(index, _checked_module("ModuleList", index, module))
+        _renumber(self, modules)
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at ``index``."""
+        module = self[index]
+        del self[index]
+        return module
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -253,12 +253,15 @@ class Module:
         return self
 
     # ----------------------------------------------------------------- state
-    def state_dict(self) -> "OrderedDict[str, Tensor]":
+    def state_dict(self, *, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
         """Every parameter and persistent buffer by dotted name, as torch: detached tensors
         that share memory with the module (editing one edits the model; take
-        ``copy.deepcopy(model.state_dict())`` for a snapshot). A module or parameter that is
-        reachable twice appears under both names, so torch's state dicts load strictly."""
-        return OrderedDict((name, value.detach()) for name, value in self._named_state())
+        ``copy.deepcopy(model.state_dict())`` for a snapshot), or with ``keep_vars`` the
+        parameters themselves. A module or parameter that is reachable twice appears under
+        both names, so torch's state dicts load strictly."""
+        return OrderedDict((prefix + name, value if keep_vars else value.detach())
+                           for name, value in self._named_state())
 
     def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values into the parameters and buffers in place, after checking names, shapes
