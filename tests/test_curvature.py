@@ -20,11 +20,10 @@ def _mlp_pair(sizes=(3, 4, 2), seed=0, activation="tanh"):
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         w = rng.normal(0, 0.8, (fan_out, fan_in))
         b = rng.normal(0, 0.3, fan_out)
-        lin = st.nn.Linear(fan_in, fan_out)
+        lin = st.nn.Linear(fan_in, fan_out, dtype=st.float64)
         with st.no_grad():
-            lin.weight.copy_(st.tensor(w, dtype=st.float64))
-            lin.bias.copy_(st.tensor(b, dtype=st.float64))
-        lin.double()
+            lin.weight.copy_(st.tensor(w))
+            lin.bias.copy_(st.tensor(b))
         ref = torch.nn.Linear(fan_in, fan_out).double()
         with torch.no_grad():
             ref.weight.copy_(torch.tensor(w))

@@ -23,7 +23,7 @@ LAYERS = {
     "_version": 0, "io": 0,  # import nothing of steepest: below everything that writes files
     "tensor": 0, "ops": 0, "activations": 0, "losses": 0, "gradcheck": 0, "autograd": 0,
     "random": 0,
-    "nn": 1,
+    "nn": 1, "curvature": 1,
     "optim": 2,
     "data": 3, "utils": 3, "datasets": 3,
     "training": 4,

@@ -496,7 +496,7 @@ def test_clip_grad_norm_matches_torch(float_dtype, max_norm, norm_type):
 
 def test_clip_grad_norm_uses_torchs_epsilon():
     """With max_norm equal to the norm, the gradient shrinks by max_norm / (norm + 1e-6)."""
-    p = st.tensor([3.0, 4.0], requires_grad=True)
+    p = st.tensor([3.0, 4.0], requires_grad=True, dtype=st.float64)
     p.grad = np.array([3.0, 4.0])
     nn.utils.clip_grad_norm_([p], 5.0)
     np.testing.assert_allclose(p.grad, np.array([3.0, 4.0]) * 5.0 / (5.0 + 1e-6), rtol=1e-15)
@@ -504,7 +504,8 @@ def test_clip_grad_norm_uses_torchs_epsilon():
 
 
 def test_clip_grad_norm_skips_missing_grads_and_refuses_nonfinite():
-    a, b = st.tensor([1.0], requires_grad=True), st.tensor([1.0], requires_grad=True)
+    a = st.tensor([1.0], requires_grad=True, dtype=st.float64)
+    b = st.tensor([1.0], requires_grad=True, dtype=st.float64)
     a.grad = np.array([np.inf])
     with pytest.raises(RuntimeError, match="total norm.*inf.*error_if_nonfinite"):
         nn.utils.clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)
