@@ -307,7 +307,7 @@ def test_cli_says_in_one_line_when_the_port_is_taken_or_out_of_range():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for argv, fragment in ((["--port", str(port)], "could not start"),
+        for argv, fragment in ((["--port", str(port)], f"--port {port} is in use"),
                                (["--port", "99999"], "must be from 1 to 65535")):
             done = subprocess.run([sys.executable, "-m", "steepest", "playground", "--no-browser",
                                    *argv], capture_output=True, text=True, timeout=120)
