@@ -35,15 +35,33 @@ def test_every_optimizer_entry_steps_as_torch_with_its_defaults(name):
     w = st.tensor(w0, dtype=st.float64, requires_grad=True)
     opt = build_optimizer(name, [w])
     tw = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
-    topt = _torch_optimizer(entry, [tw], validate("optimizer", name, {}))
     tc, ts = st.tensor(c, dtype=st.float64), st.tensor(s, dtype=st.float64)
-    for _ in range(5):
+
+    def loss():
         opt.zero_grad()
-        (((w - tc) ** 2) * ts).sum().backward()
-        opt.step()
+        value = (((w - tc) ** 2) * ts).sum()
+        value.backward(retain_graph=True)
+        return value
+
+    def torch_loss():
+        return (((tw - torch.tensor(c)) ** 2) * torch.tensor(s)).sum()
+
+    topt = _torch_optimizer(entry, [tw], validate("optimizer", name, {}))
+
+    def torch_closure():
         topt.zero_grad()
-        (((tw - torch.tensor(c)) ** 2) * torch.tensor(s)).sum().backward()
-        topt.step()
+        value = torch_loss()
+        value.backward()
+        return value
+    for _ in range(5):
+        if opt.needs_closure:
+            opt.step(loss)
+            topt.step(torch_closure)
+        else:
+            loss()
+            opt.step()
+            torch_closure()
+            topt.step()
     np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
     assert not np.allclose(w.detach().numpy(), w0)  # it moved
     assert opt.param_groups[0]["lr"] == entry.default_lr

@@ -49,10 +49,17 @@ def test_run_path_follows_torch_for_every_catalogue_optimizer(name):
     opt = (TORCH_CLASS.get(entry.cls.__name__) or getattr(torch.optim, entry.cls.__name__))(
         [tp], **values)
     expected = [tp.detach().numpy().copy()]
-    for _ in range(20):
+    def closure():
         opt.zero_grad()
-        fn(tp).backward()
-        opt.step()
+        value = fn(tp)
+        value.backward()
+        return value
+    for _ in range(20):
+        if entry.cls.needs_closure:  # L-BFGS: one step(closure) per point, as run_path
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
         expected.append(tp.detach().numpy().copy())
     assert path.points.shape == (21, 2) and not path.escaped
     np.testing.assert_allclose(path.points, expected, rtol=1e-10, atol=1e-12)

@@ -491,3 +491,47 @@ def test_fit_in_a_notebook_without_ipywidgets_degrades_quietly_to_a_text_bar(mon
     assert [str(w.message) for w in caught] == []
     out = capsys.readouterr().out
     assert "Epoch 2/2" in out and "loss: " in out
+
+
+# ----------------------------------------------------------------------------- step(closure)
+def _linear_regression(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([[1.5], [-2.0], [0.5]]) + 0.3 + 0.1 * rng.normal(size=(40, 1))
+    return X, y
+
+
+def test_fit_with_lbfgs_steps_as_torchs_closure_loop():
+    X, y = _linear_regression()
+    model = st.nn.Linear(3, 1, dtype=st.float64)
+    reference = torch.nn.Linear(3, 1).double()
+    with torch.no_grad():
+        reference.weight.copy_(torch.tensor(model.weight.numpy()))
+        reference.bias.copy_(torch.tensor(model.bias.numpy()))
+    history = st.fit(model, st.losses.mse, st.optim.LBFGS(model.parameters(), max_iter=4), X, y,
+                     epochs=3, batch_size=len(X), shuffle=False, verbose=0)
+    topt = torch.optim.LBFGS(reference.parameters(), max_iter=4)
+    first_losses = []
+    for _ in range(3):
+        def closure():
+            topt.zero_grad()
+            loss = torch.nn.functional.mse_loss(reference(torch.tensor(X)), torch.tensor(y))
+            loss.backward()
+            return loss
+        first_losses.append(topt.step(closure).item())
+    np.testing.assert_allclose(model.weight.numpy(), reference.weight.detach().numpy(),
+                               rtol=1e-10)
+    np.testing.assert_allclose(history.history["loss"], first_losses, rtol=1e-10)
+
+
+def test_fit_with_newton_solves_least_squares_in_one_step():
+    X, y = _linear_regression(1)
+    model = st.nn.Linear(3, 1, dtype=st.float64)
+    st.fit(model, st.losses.mse, st.optim.Newton(model.parameters()), X, y, epochs=1,
+           batch_size=len(X), verbose=0)
+    solution, *_ = np.linalg.lstsq(np.hstack([X, np.ones((40, 1))]), y, rcond=None)
+    np.testing.assert_allclose(model.weight.numpy().ravel(), solution[:3, 0], rtol=1e-10)
+    np.testing.assert_allclose(model.bias.numpy(), solution[3], rtol=1e-10)
+    with pytest.raises(ValueError, match="clip_grad_norm does not apply to Newton"):
+        st.fit(model, st.losses.mse, st.optim.Newton(model.parameters()), X, y, epochs=1,
+               clip_grad_norm=1.0, verbose=0)

@@ -28,6 +28,7 @@ from steepest.optim.adam import Adam, AdamW
 from steepest.optim.adamax import Adamax
 from steepest.optim.asgd import ASGD
 from steepest.optim.gd import GD
+from steepest.optim.lbfgs import LBFGS
 from steepest.optim.nadam import NAdam
 from steepest.optim.optimizer import Optimizer
 from steepest.optim.radam import RAdam
@@ -295,6 +296,15 @@ OPTIMIZERS: dict = {e.name: e for e in (
         _hp("d", 1.0, "float", 1.0, None, label="clipping threshold d"),
         _weight_decay(decoupled=True),
     ), 1e-2, "Adam-like scaling from row and column means of g² (little memory)"),
+    Entry("lbfgs", LBFGS, "L-BFGS", (
+        _lr(1.0),
+        _hp("max_iter", 20, "int", 1, None, label="iterations per step", suggested=(1, 100),
+            help="inner L-BFGS iterations in one step(closure)"),
+        _hp("history_size", 100, "int", 1, None, label="history",
+            suggested=(1, 100), help="gradient pairs kept to estimate the inverse Hessian"),
+        _hp("line_search_fn", None, "choice", choices=(None, "strong_wolfe"),
+            label="line search", help="None: fixed step lr; 'strong_wolfe': a line search"),
+    ), 1.0, "quasi-Newton: an inverse-Hessian estimate from recent gradients (full batch)"),
 )}
 
 _STEPS = "whole number of scheduler steps"

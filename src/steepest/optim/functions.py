@@ -87,6 +87,15 @@ def value_and_grad(function, point) -> tuple:
     return value.item(), p._grad.copy()
 
 
+def _evaluated(function, p: Tensor, opt):
+    """The closure of an optimizer that calls ``step(closure)``: f at ``p`` with its gradient
+    (the graph kept: Newton differentiates it once more)."""
+    opt.zero_grad()
+    loss = function(p)
+    loss.backward(retain_graph=True)
+    return loss
+
+
 class Path(NamedTuple):
     """The points an optimizer visited (``(k, 2)``), f at each, and whether it escaped."""
 
@@ -116,8 +125,11 @@ def run_path(function, start, optimizer: str, steps: int, *, escape: float | Non
             found.append(loss.item())
             if k == steps or not math.isfinite(found[-1]):
                 break
-            loss.backward()
-            opt.step()
+            if opt.needs_closure:  # L-BFGS, Newton: one step(closure) per point of the path
+                opt.step(lambda: _evaluated(function, p, opt))
+            else:
+                loss.backward()
+                opt.step()
             if escape is not None and not np.all(np.abs(p._data) <= escape):
                 escaped = True
                 break

@@ -144,6 +144,7 @@ class LBFGS(Optimizer):
     """
 
     flat_storage = False
+    needs_closure = True  #: step(closure): fit and the other surfaces pass one
 
     def __init__(self, params, lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,

@@ -62,6 +62,7 @@ class Newton(Optimizer):
     """
 
     flat_storage = False
+    needs_closure = True  #: step(closure): fit and the other surfaces pass one
 
     def __init__(self, params, lr: float = 1.0, damping: float = 0.0):
         super().__init__(params, {"lr": lr, "damping": damping})

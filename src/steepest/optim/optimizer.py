@@ -280,6 +280,10 @@ def _from_torch(key: str, value):
 class Optimizer:
     """Base class. ``params``: an iterable of parameters or of dicts (parameter groups)."""
 
+    #: True for optimizers whose ``step(closure)`` evaluates the loss itself (L-BFGS, Newton):
+    #: fit, sweeps and the lessons then pass a closure that recomputes the batch's loss.
+    needs_closure = False
+
     #: Keep each group's parameters and state in flat buffers (see the module docstring);
     #: set to False on an instance for the per-parameter path (same results, more calls).
     flat_storage = True

@@ -216,6 +216,25 @@ def _keras_bar(base):
 
 # --------------------------------------------------------------------------- fit
 
+def _closure_step(optimizer, model, loss_fn, x, target):
+    """One step of an optimizer that calls ``step(closure)`` (L-BFGS, Newton) on one batch;
+    the batch's output and loss are those of the closure's first evaluation, before the step
+    (the loss torch's ``LBFGS.step`` returns too). The closure keeps the graph
+    (``retain_graph``): Newton differentiates the loss a second time."""
+    first = []
+
+    def closure():
+        optimizer.zero_grad()
+        out = model(x)
+        loss = loss_fn(out, target)
+        loss.backward(retain_graph=True)
+        if not first:
+            first.append((out, loss))
+        return loss
+    optimizer.step(closure)
+    return first[0]
+
+
 def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 32,
         validation_data=None, callbacks=(), metrics=_DEFAULT_METRICS, shuffle: bool = True,
         seed: int = 0, verbose="auto", scheduler=None, initial_epoch: int = 0,
@@ -345,6 +364,10 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
     targets, labels = task.targets, task.labels
     sqrt, dot = math.sqrt, np.dot
     zero_grad, step_fn = optimizer.zero_grad, optimizer.step
+    needs_closure = getattr(optimizer, "needs_closure", False)
+    if needs_closure and clip_grad_norm is not None:
+        raise ValueError(f"fit: clip_grad_norm does not apply to {type(optimizer).__name__}, "
+                         f"which evaluates the loss itself inside step(closure)")
 
     for cb in callbacks:
         cb.on_train_begin()
@@ -369,18 +392,23 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
             for step in range(steps):
                 lo = step * batch_size
                 hi = lo + batch_size if lo + batch_size < n else n
-                zero_grad()
-                out = model(_wrap(Xe[lo:hi]))
-                loss = loss_fn(out, Te[lo:hi])
-                loss.backward()
+                if needs_closure:  # L-BFGS, Newton: the optimizer evaluates the batch itself
+                    out, loss = _closure_step(optimizer, model, loss_fn, _wrap(Xe[lo:hi]),
+                                              Te[lo:hi])
+                else:
+                    zero_grad()
+                    out = model(_wrap(Xe[lo:hi]))
+                    loss = loss_fn(out, Te[lo:hi])
+                    loss.backward()
                 for i, w in enumerate(weights):
                     g = w._grad
                     if g is not None:
                         g = g.ravel()
                         norm_sums[i] += sqrt(dot(g, g))
-                if clip_grad_norm is not None:
+                if clip_grad_norm is not None and not needs_closure:
                     clip_grad_norm_(trainable, clip_grad_norm)
-                step_fn()
+                if not needs_closure:
+                    step_fn()
                 value = loss.item()
                 loss_total += value * (hi - lo)
                 if task.metrics:
