@@ -54,7 +54,8 @@ def _execute(train_fn, config: dict, marker: str | None) -> dict:
     except DivergenceError as exc:
         status, error, history = "diverged", _one_line_error(exc, where=False), exc.history
         final, best = _summarise_history(history) if history is not None else ({}, {})
-    except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a failing run is recorded, the
+        # sweep goes on; sys.exit() in train_fn too (it would end the caller's program)
         status, error, final, best = "failed", _one_line_error(exc), {}, {}
     else:
         if isinstance(result, History):
