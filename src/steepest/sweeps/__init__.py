@@ -36,7 +36,7 @@ pool and its recovery, Dask), :mod:`~steepest.sweeps.jsonl` (the files),
 """
 
 from steepest.sweeps.cli import add_sweep_arguments, grid_first, sweep_cli
-from steepest.sweeps.executors import SerialExecutor, dask_executor, default_workers
+from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor, default_workers
 from steepest.sweeps.grid import expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs, write_summary
 from steepest.sweeps.mlp import OPTIMIZERS, check_mlp_config, sweep_mlp
@@ -47,4 +47,4 @@ __all__ = ["sweep", "Run", "SweepResult", "SerialExecutor", "dask_executor", "ex
            "log_range", "parse_lr", "sweep_mlp", "check_mlp_config", "read_runs",
            "OPTIMIZERS", "STATUSES", "add_sweep_arguments", "sweep_cli", "best_points",
            "config_key", "summary_rows", "write_summary", "default_workers", "grid_first",
-           "RUNS_FILE", "SUMMARY_FILE"]
+           "RUNS_FILE", "SUMMARY_FILE", "ClusterLost"]

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 
 from steepest.optim.catalogue import OPTIMIZERS, takes
-from steepest.sweeps.executors import SerialExecutor, dask_executor, default_workers
+from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor, default_workers
 from steepest.sweeps.grid import MAX_RUNS, expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs
 from steepest.sweeps.mlp import check_mlp_config, sweep_mlp
@@ -181,15 +181,20 @@ def sweep_cli(args) -> int:
           f"{_describe_model(grid_first(grid))}; on {where}"
           + (f"; {len(already)} already in {os.path.join(out, RUNS_FILE)}" if already else ""),
           flush=True)
+    def done() -> str:
+        count = len(keys & read_runs(os.path.join(out, RUNS_FILE)).keys())
+        return f"{count} of {n_runs} runs are in {os.path.join(out, RUNS_FILE)}"
     try:
         result = sweep(sweep_mlp, grid, executor=executor, workers=args.workers, out=out,
                        retry_failed=args.retry_failed, progress=None)
     except KeyboardInterrupt:
-        done = len(keys & read_runs(os.path.join(out, RUNS_FILE)).keys())
-        print(f"steepest sweep: interrupted; {done} of {n_runs} runs are in "
-              f"{os.path.join(out, RUNS_FILE)}; rerun the same command to run the rest",
+        print(f"steepest sweep: interrupted; {done()}; rerun the same command to run the rest",
               file=sys.stderr)
         return 130
+    except ClusterLost as error:
+        print(f"steepest sweep: error: {error}; {done()}; rerun the same command when the "
+              f"scheduler is back to run the rest", file=sys.stderr)
+        return 1
     finally:
         if executor is not None and not isinstance(executor, SerialExecutor):
             executor.shutdown(wait=False)
