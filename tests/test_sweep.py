@@ -746,3 +746,131 @@ def test_best_points_flag_a_best_rate_at_either_edge():
              for a, b, c in ((1, 2, 3), (2, 1, 3), (3, 2, 1))]
     assert edges == ["low", None, "high"]
     assert best_points([record(0.1, 1.0)])["sgd"]["edge"] is None
+
+
+def _start_dask(port: int, scratch, workers: int = 2) -> list:
+    """`dask scheduler` and ``workers`` single-threaded `dask worker` processes on 127.0.0.1
+    (they can import steepest and this test module); returns the processes."""
+    distributed = pytest.importorskip("distributed")
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [SRC, os.path.dirname(__file__), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    common = ["--no-dashboard", "--host", "127.0.0.1"]
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--port", str(port),
+                               *common], env=env, cwd=scratch, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(workers):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
+                 "--no-nanny", "--local-directory", str(scratch), *common],
+                env=env, cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with distributed.Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=90)
+    except BaseException:
+        _stop(procs)
+        raise
+    return procs
+
+
+def _stop(procs) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_losing_the_dask_scheduler_records_nothing_unfinished_and_a_rerun_completes(
+        tmp_path):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    out = tmp_path / "sweep"
+    args = [sys.executable, "-m", "steepest", "sweep", "--data", "moons", "--n-samples", "60",
+            "--hidden", "6", "--epochs", "40", "--batch-size", "4", "--optimizer", "sgd,adam",
+            "--lr", "1e-3:1:4", "--seeds", "3", "--scheduler", address, "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": SRC}
+    runs = out / "runs.jsonl"
+    cluster = _start_dask(port, tmp_path)
+    try:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and \
+                (not runs.exists() or len(runs.read_text().splitlines()) < 2):
+            time.sleep(0.02)
+        cluster[0].kill()  # the scheduler
+        _, err = proc.communicate(timeout=120)
+    finally:
+        _stop(cluster)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before the scheduler could be stopped")
+    lines = err.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"steepest sweep: error: lost the connection to the Dask "
+                               f"scheduler at {address}")
+    assert "rerun the same command when the scheduler is back" in lines[0]
+    recorded = [json.loads(line) for line in runs.read_text().splitlines()]
+    assert 2 <= len(recorded) < 24 and {r["status"] for r in recorded} == {"ok"}
+    cluster = _start_dask(port, tmp_path)  # the scheduler is back
+    try:
+        rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        _stop(cluster)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(recorded)} already in" in rerun.stdout
+    assert f"{24 - len(recorded)} run now" in rerun.stdout and "24 ok" in rerun.stdout
+    assert "Traceback" not in rerun.stderr
+
+
+def test_attempts_count_the_runs_dask_restarted_after_losing_a_worker(tmp_path):
+    port = _free_port()
+    cluster = _start_dask(port, tmp_path)
+    flag_dir = tmp_path / "flags"
+    flag_dir.mkdir()
+
+    def kill_the_worker_of_the_first_attempt():
+        flag = flag_dir / "started"
+        deadline = time.monotonic() + 120
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the run has been started for a while
+        os.kill(int(flag.read_text()), signal.SIGKILL)
+    killer = threading.Thread(target=kill_the_worker_of_the_first_attempt, daemon=True)
+    killer.start()
+    try:
+        with dask_executor(f"tcp://127.0.0.1:{port}") as executor:
+            result = st.sweep(kill_first_attempt, {"lr": [0.01, 0.1, 1.0], "seed": [0, 1],
+                                                   "flag_dir": [str(flag_dir)],
+                                                   "victim_lr": [0.1]}, executor=executor)
+    finally:
+        killer.join(timeout=5)
+        _stop(cluster)
+    attempts = {(r.config["lr"], r.config["seed"]): r.attempts for r in result}
+    assert all(r.status == "ok" for r in result)
+    assert attempts == {(0.01, 0): 1, (0.01, 1): 1, (0.1, 0): 2, (0.1, 1): 1, (1.0, 0): 1,
+                        (1.0, 1): 1}
+
+
+def _sigint_disposition():
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_pool_workers_leave_ctrl_c_to_the_parent_and_an_interrupted_pool_is_joined(tmp_path):
+    """Ctrl-C reaches the whole process group: the workers ignore it (the parent stops them),
+    and the pool's thread is joined before the sweep returns, so that Python prints no
+    'Exception ignored in: <module threading> ... Bad file descriptor' at exit."""
+    import concurrent.futures.process as process_module
+
+    from steepest.sweeps.executors import _process_pool
+
+    pool = _process_pool(1)
+    try:
+        assert pool.submit(_sigint_disposition).result(timeout=60)
+    finally:
+        pool.shutdown()
+    with pytest.raises(KeyboardInterrupt):
+        st.sweep(toy, {"lr": log_range(1e-3, 1, 4), "seed": [0, 1], "sleep": [0.2]},
+                 workers=2, out=tmp_path, callback=Interrupt(1))
+    alive = [t for t in threading.enumerate()
+             if isinstance(t, process_module._ExecutorManagerThread) and t.is_alive()]
+    assert alive == []

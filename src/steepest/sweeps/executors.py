@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import tempfile
 import uuid
@@ -102,9 +104,28 @@ def dask_executor(address: str = "local", *, workers: int | None = None):
                 if cluster is not None:
                     cluster.close()
 
+    for name in ("tornado.application", "distributed.client"):
+        logger = logging.getLogger(name)
+        if _CONNECTION_NOISE not in logger.filters:
+            logger.addFilter(_CONNECTION_NOISE)
     executor = DaskExecutor(client, pure=False)
     executor.client = client
     return executor
+
+
+class _ConnectionNoise(logging.Filter):
+    """Drops the tracebacks Dask's event loop logs when its connection to the scheduler
+    closes (a future's transfer cut off, the reconnection cancelled): a sweep reports a lost
+    scheduler itself, in one line (:class:`ClusterLost`)."""
+
+    def filter(self, record) -> bool:
+        from distributed.comm.core import CommClosedError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, (CommClosedError, asyncio.CancelledError))
+
+
+_CONNECTION_NOISE = _ConnectionNoise()
 
 
 class StartEvent:
