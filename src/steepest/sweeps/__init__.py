@@ -25,7 +25,10 @@ retried once, alone, so that a run which kills its worker every time is recorded
 With ``out``, every finished run is appended to ``out/runs.jsonl`` (one JSON object per line,
 written with a single ``write`` and fsync-ed), and a rerun skips the configs already there:
 a sweep interrupted by Ctrl-C or a lost machine resumes where it stopped.
-``out/summary.csv`` has one row per run.
+``out/summary.csv`` has one row per run. On Dask, a run that Dask started again after losing
+its worker counts each start in ``attempts``; losing the scheduler raises
+:class:`ClusterLost` with the finished runs recorded and the others not (they did not fail),
+so rerunning once the scheduler is back completes the sweep.
 
 The package's parts: :mod:`~steepest.sweeps.grid` (configs), :mod:`~steepest.sweeps.records`
 (Run, SweepResult, the best-rate rule), :mod:`~steepest.sweeps.executors` (serial, process
