@@ -35,9 +35,10 @@ def test_every_optimizer_entry_steps_as_torch_with_its_defaults(name):
     opt = build_optimizer(name, [w])
     tw = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
     topt = _torch_optimizer(entry, [tw], validate("optimizer", name, {}))
+    tc, ts = st.tensor(c, dtype=st.float64), st.tensor(s, dtype=st.float64)
     for _ in range(5):
         opt.zero_grad()
-        (((w - st.tensor(c, dtype=st.float64)) ** 2) * st.tensor(s, dtype=st.float64)).sum().backward()
+        (((w - tc) ** 2) * ts).sum().backward()
         opt.step()
         topt.zero_grad()
         (((tw - torch.tensor(c)) ** 2) * torch.tensor(s)).sum().backward()

@@ -47,8 +47,8 @@ def test_a_missing_directory_is_named(tmp_path):
 
 
 def test_array_encoder_round_trips_nested_values_through_json():
-    value = {"a": (1, 2.5, "x"), 3: [np.float32(1.5), None, True], "t": np.arange(6.0).reshape(2, 3),
-             "__dunder": {"k": np.int64(7)}}
+    value = {"a": (1, 2.5, "x"), 3: [np.float32(1.5), None, True],
+             "t": np.arange(6.0).reshape(2, 3), "__dunder": {"k": np.int64(7)}}
     arrays = {}
     structure = json.loads(json.dumps(ArrayEncoder(arrays).encode(value)))
     back = ArrayEncoder(arrays).decode(structure)

@@ -24,9 +24,9 @@ import pytest
 
 import steepest as st
 from steepest.cli import main
-from steepest.report.sweep_page import best_points, plot_sweep, sweep_series, write_sweep_report
+from steepest.report.sweep_page import plot_sweep, sweep_series, write_sweep_report
 from steepest.sweeps import (
-    SerialExecutor, check_mlp_config, dask_executor, expand_grid, log_range, parse_lr,
+    SerialExecutor, best_points, check_mlp_config, dask_executor, expand_grid, log_range, parse_lr,
     read_runs, sweep_mlp,
 )
 

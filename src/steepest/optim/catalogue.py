@@ -100,7 +100,7 @@ class Hyperparameter:
         integral = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
         real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
         ok = integral if kind is int else real
-        ok = ok and _finite(value) and self._inside(value)
+        ok = ok and _isfinite_no_overflow(value) and self._inside(value)
         if not ok:
             whole = "whole " if kind is int else ""
             raise ValueError(f"{owner}: {what} must be a {whole}number in {self.range_text()}, "
@@ -113,7 +113,7 @@ class Hyperparameter:
         return above and below
 
 
-def _finite(value) -> bool:
+def _isfinite_no_overflow(value) -> bool:
     """math.isfinite that answers False, not OverflowError, for an int beyond any float."""
     try:
         return math.isfinite(value)
@@ -181,7 +181,8 @@ def _momentum(default: float = 0.0) -> Hyperparameter:
 
 
 def _weight_decay(default: float = 0.0, decoupled: bool = False) -> Hyperparameter:
-    how = "decoupled: w ← w − lr·wd·w" if decoupled else "L2, added to the gradient: g + wd·w"
+    how = "decoupled: w ← w − lr·wd·w" if decoupled else \
+        "L2, added to the gradient: g + wd·w"
     return _hp("weight_decay", default, "float", 0.0, None, label="weight decay",
                suggested=(0.0, 0.1), help=how)
 

@@ -291,7 +291,7 @@ class Conversation:
     async def on_inspect(self, message) -> None:
         session = self._need_session()
         args = [message.get(k) for k in ("layer", "row", "col")]
-        await self.send(await asyncio.to_thread(chain.inspect, session, *args))
+        await self.send(await asyncio.to_thread(chain.inspect_weight, session, *args))
 
     async def on_paths(self, message) -> None:
         fields = {k: v for k, v in message.items() if k != "type"}

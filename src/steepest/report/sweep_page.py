@@ -13,20 +13,18 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from steepest.optim.catalogue import OPTIMIZERS
 from steepest.report.page import CSS, format_value
 from steepest.report.style import OPTIMIZER_COLORS, new_figure, qualitative, save, style
 from steepest.sweeps.records import best_points, finite_metric, group_records, metric_of
 
-__all__ = ["sweep_series", "plot_sweep", "plot_times", "write_sweep_report", "best_points"]
-
-#: An optimizer name of a sweep -> its colour key in the report's palette.
-_COLOR_KEYS = {"gd": "GD", "sgd": "GD", "momentum": "SGD+momentum", "nesterov": "SGD+momentum",
-               "rmsprop": "RMSprop", "adam": "Adam"}
-
+__all__ = ["sweep_series", "plot_sweep", "plot_times", "write_sweep_report"]
 
 def _colors(groups) -> dict:
+    """The report's colour for an optimizer (by its catalogue label), else a spare one."""
     spare = iter(qualitative(len(groups) + 4)[4:])
-    return {g: OPTIMIZER_COLORS.get(_COLOR_KEYS.get(g, ""), None) or next(spare) for g in groups}
+    labels = {name: entry.label for name, entry in OPTIMIZERS.items()}
+    return {g: OPTIMIZER_COLORS.get(labels.get(g, g)) or next(spare) for g in groups}
 
 
 def sweep_series(records, metric: str, by: str = "optimizer", x: str = "lr") -> dict:

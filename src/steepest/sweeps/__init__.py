@@ -43,7 +43,9 @@ from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor
 from steepest.sweeps.grid import expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs, write_summary
 from steepest.sweeps.mlp import OPTIMIZERS, check_mlp_config, sweep_mlp
-from steepest.sweeps.records import STATUSES, Run, SweepResult, best_points, config_key, summary_rows
+from steepest.sweeps.records import (
+    STATUSES, Run, SweepResult, best_points, config_key, summary_rows,
+)
 from steepest.sweeps.runner import sweep
 
 __all__ = ["sweep", "Run", "SweepResult", "SerialExecutor", "dask_executor", "expand_grid",

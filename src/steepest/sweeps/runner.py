@@ -1,4 +1,5 @@
-"""Running a sweep: every config on an executor, worker loss survived, records saved as they come."""
+"""Running a sweep: every config on an executor, worker loss survived, records saved as
+they come."""
 
 from __future__ import annotations
 
