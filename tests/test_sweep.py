@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -598,3 +599,278 @@ def test_the_cli_counts_only_this_grids_finished_runs_and_names_a_linear_model(t
     first_line = capsys.readouterr().out.splitlines()[0]
     assert "already in" not in first_line          # the sgd run belongs to another grid
     assert "linear model (no hidden layer)" in first_line and "MLP" not in first_line
+
+
+# --------------------------------------------------------------------------- faults (issue 22)
+
+def exits(lr, seed):
+    """A train_fn that calls sys.exit, as a script's main() might."""
+    if lr == 0.1:
+        sys.exit(3)
+    return toy(lr, seed)
+
+
+@pytest.mark.parametrize("line, why", [
+    ("null", "it is a JSON null, not an object"),
+    ("[1, 2]", "it is a JSON array, not an object"),
+    ('"text"', "it is a JSON string, not an object"),
+    ({"history": 5}, 'its "history" is number 5'),
+    ({"final": [1]}, 'its "final" is array [1], not an object of numbers'),
+    ({"history": {"history": {}, "epoch": "x"}}, '"history"."epoch" is string "x"'),
+    ({"history": {"history": {"loss": ["a"]}, "epoch": [0]}}, '"history"."history" is'),
+    ({"status": "odd"}, 'its "status" is string "odd"'),
+    ({"config": None}, 'its "config" is null'),
+    ({"attempts": 0}, 'its "attempts" is number 0'),
+    ({"seconds": "1"}, 'its "seconds" is string "1"'),
+])
+def test_a_valid_json_line_that_is_not_a_record_is_skipped_with_a_warning(tmp_path, line, why):
+    grid = {"lr": [0.01, 0.1], "seed": [0]}
+    st.sweep(toy, grid, executor=SerialExecutor(), out=tmp_path)
+    path = tmp_path / "runs.jsonl"
+    good = path.read_text().splitlines()
+    text = line if isinstance(line, str) else json.dumps({**json.loads(good[1]), **line})
+    path.write_text(good[0] + "\n" + text + "\n")
+    with pytest.warns(RuntimeWarning, match=rf"runs\.jsonl line 2 is not a run record and is "
+                                            rf"skipped: .*{re.escape(why)}"):
+        result = st.sweep(toy, grid, executor=SerialExecutor(), out=tmp_path)
+    assert result.executed == 1 and result.counts()["ok"] == 2
+
+
+def test_a_torn_line_is_named_in_a_warning_too(tmp_path):
+    grid = {"lr": [0.01, 0.1], "seed": [0]}
+    st.sweep(toy, grid, executor=SerialExecutor(), out=tmp_path)
+    path = tmp_path / "runs.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n" + lines[1][:20])
+    with pytest.warns(RuntimeWarning, match="line 2 is not a run record .*not complete JSON"):
+        assert len(read_runs(path)) == 1
+
+
+def test_a_sweep_cli_resume_with_a_malformed_line_is_not_a_bug(tmp_path, capsys):
+    out = tmp_path / "s"
+    common = ["sweep", "--data", "moons", "--n-samples", "60", "--hidden", "6", "--epochs",
+              "1", "--optimizer", "sgd", "--lr", "0.1,1", "--seeds", "1", "--workers", "1",
+              "--out", str(out)]
+    assert main(common) == 0
+    with open(out / "runs.jsonl", "a") as fh:
+        fh.write("null\n")
+    capsys.readouterr()
+    assert main(common) == 0
+    err = capsys.readouterr().err
+    assert "unexpected" not in err
+    assert err.count("runs.jsonl line 3 is not a run record and is skipped") == 1, err
+
+
+def test_system_exit_in_train_fn_is_a_failed_run_not_the_end_of_the_caller(tmp_path):
+    result = st.sweep(exits, {"lr": [0.01, 0.1, 1.0], "seed": [0]},
+                      executor=SerialExecutor(), out=tmp_path)
+    assert [r.status for r in result] == ["ok", "failed", "ok"]
+    assert result[1].error.startswith("SystemExit: 3")
+    pooled = st.sweep(exits, {"lr": [0.01, 0.1], "seed": [1]}, workers=2)
+    assert [r.status for r in pooled] == ["ok", "failed"]
+
+
+def test_numpy_arrays_and_numbers_in_a_grid_are_plain_values(tmp_path):
+    from_numpy = st.sweep(toy, {"lr": np.logspace(-3, -1, 3), "seed": np.arange(2)},
+                          executor=SerialExecutor(), out=tmp_path)
+    assert [r.config for r in from_numpy] == [
+        {"lr": lr, "seed": seed} for lr in (0.001, 0.01, 0.1) for seed in (0, 1)]
+    assert all(type(r.config["lr"]) is float and type(r.config["seed"]) is int
+               for r in from_numpy)
+    again = st.sweep(toy, {"lr": [0.001, 0.01, 0.1], "seed": [0, 1]},
+                     executor=SerialExecutor(), out=tmp_path)
+    assert again.executed == 0  # the same run keys as Python numbers
+    hidden = expand_grid({"hidden": np.array([[16, 16], [32, 32]])})
+    assert hidden == [{"hidden": [16, 16]}, {"hidden": [32, 32]}]
+    with pytest.raises(ValueError, match=r"0-d NumPy array .*write \[0\.1\] for a single"):
+        expand_grid({"lr": np.array(0.1)})
+    with pytest.raises(ValueError, match=r"got 0\.1 \(write \[0\.1\] for a single value\)"):
+        expand_grid({"lr": np.float64(0.1)})
+
+
+def test_a_grid_too_large_to_run_is_refused_naming_its_size():
+    with pytest.raises(ValueError, match=r"the grid has 1,001,000 runs \(1,001 lr x 1,000 "
+                                         r"seed\), more than a sweep can run"):
+        expand_grid({"data": ["moons"], "lr": list(range(1, 1002)), "seed": range(1000)})
+    with pytest.raises(ValueError, match="count 10,000,000,000 is more values"):
+        log_range(1e-3, 1, 10**10)
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--seeds", "100000000000000"],
+     "steepest sweep: error: argument --seeds: --seeds 100000000000000 asks for"),
+    (["--lr", "1e-3:1:100000000000"], "argument --lr: log_range: count 100,000,000,000"),
+    (["--seeds", "20000"], "the grid has 1,040,000 runs (4 optimizer x 13 lr x "
+                           "20,000 seed)"),
+])
+def test_a_sweep_too_large_names_its_cause_not_the_model(tmp_path, capsys, flags, fragment):
+    code = main(["sweep", "--data", "moons", "--out", str(tmp_path / "never"), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err, err
+    assert "--hidden" not in err.splitlines()[-1] and "out of memory" not in err
+
+
+def test_running_out_of_memory_in_a_sweep_does_not_blame_the_model_size(tmp_path, capsys,
+                                                                       monkeypatch):
+    from steepest.sweeps import cli as sweep_cli_module
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(sweep_cli_module, "sweep", no_memory)
+    code = main(["sweep", "--data", "moons", "--workers", "1", "--out", str(tmp_path / "s")])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1 and line.startswith("steepest sweep: error: out of memory; try fewer runs")
+
+
+def test_cli_advice_and_a_best_rate_at_the_edge_of_the_grid(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["sweep", "--data", "moons", "--n-samples", "60", "--hidden", "6", "--epochs",
+                 "3", "--optimizer", "sgd,adam", "--lr", "0.01,1,100", "--seeds", "1",
+                 "--workers", "1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "adam: lr 0.01 (val_loss" in text
+    assert "the smallest rate tried: widen the grid (--lr below 0.01)" in text
+    sgd_line = next(line for line in text.splitlines() if "sgd: lr" in line)
+    assert "widen" not in sgd_line   # lr 100 was tried too (and diverged)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "--clip-grad-norm 1.0" in page and "fit(..., clip_grad_norm" not in page
+    assert "the smallest lr tried: widen the grid (--lr)" in page
+    assert "clip_grad_norm=1.0" in (out / "runs.jsonl").read_text()  # the record is as raised
+
+
+def test_best_points_flag_a_best_rate_at_either_edge():
+    def record(lr, loss):
+        return {"config": {"optimizer": "sgd", "lr": lr}, "status": "ok",
+                "final": {"loss": loss}}
+    edges = [best_points([record(0.1, a), record(1.0, b), record(10.0, c)])["sgd"]["edge"]
+             for a, b, c in ((1, 2, 3), (2, 1, 3), (3, 2, 1))]
+    assert edges == ["low", None, "high"]
+    assert best_points([record(0.1, 1.0)])["sgd"]["edge"] is None
+
+
+def _start_dask(port: int, scratch, workers: int = 2) -> list:
+    """`dask scheduler` and ``workers`` single-threaded `dask worker` processes on 127.0.0.1
+    (they can import steepest and this test module); returns the processes."""
+    distributed = pytest.importorskip("distributed")
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [SRC, os.path.dirname(__file__), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    common = ["--no-dashboard", "--host", "127.0.0.1"]
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--port", str(port),
+                               *common], env=env, cwd=scratch, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(workers):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "dask", "worker", address, "--nthreads", "1",
+                 "--no-nanny", "--local-directory", str(scratch), *common],
+                env=env, cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with distributed.Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=90)
+    except BaseException:
+        _stop(procs)
+        raise
+    return procs
+
+
+def _stop(procs) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_losing_the_dask_scheduler_records_nothing_unfinished_and_a_rerun_completes(
+        tmp_path):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    out = tmp_path / "sweep"
+    args = [sys.executable, "-m", "steepest", "sweep", "--data", "moons", "--n-samples", "60",
+            "--hidden", "6", "--epochs", "40", "--batch-size", "4", "--optimizer", "sgd,adam",
+            "--lr", "1e-3:1:4", "--seeds", "3", "--scheduler", address, "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": SRC}
+    runs = out / "runs.jsonl"
+    cluster = _start_dask(port, tmp_path)
+    try:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and \
+                (not runs.exists() or len(runs.read_text().splitlines()) < 2):
+            time.sleep(0.02)
+        cluster[0].kill()  # the scheduler
+        _, err = proc.communicate(timeout=120)
+    finally:
+        _stop(cluster)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before the scheduler could be stopped")
+    lines = err.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"steepest sweep: error: lost the connection to the Dask "
+                               f"scheduler at {address}")
+    assert "rerun the same command when the scheduler is back" in lines[0]
+    recorded = [json.loads(line) for line in runs.read_text().splitlines()]
+    assert 2 <= len(recorded) < 24 and {r["status"] for r in recorded} == {"ok"}
+    cluster = _start_dask(port, tmp_path)  # the scheduler is back
+    try:
+        rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        _stop(cluster)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(recorded)} already in" in rerun.stdout
+    assert f"{24 - len(recorded)} run now" in rerun.stdout and "24 ok" in rerun.stdout
+    assert "Traceback" not in rerun.stderr
+
+
+def test_attempts_count_the_runs_dask_restarted_after_losing_a_worker(tmp_path):
+    port = _free_port()
+    cluster = _start_dask(port, tmp_path)
+    flag_dir = tmp_path / "flags"
+    flag_dir.mkdir()
+
+    def kill_the_worker_of_the_first_attempt():
+        flag = flag_dir / "started"
+        deadline = time.monotonic() + 120
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the run has been started for a while
+        os.kill(int(flag.read_text()), signal.SIGKILL)
+    killer = threading.Thread(target=kill_the_worker_of_the_first_attempt, daemon=True)
+    killer.start()
+    try:
+        with dask_executor(f"tcp://127.0.0.1:{port}") as executor:
+            result = st.sweep(kill_first_attempt, {"lr": [0.01, 0.1, 1.0], "seed": [0, 1],
+                                                   "flag_dir": [str(flag_dir)],
+                                                   "victim_lr": [0.1]}, executor=executor)
+    finally:
+        killer.join(timeout=5)
+        _stop(cluster)
+    attempts = {(r.config["lr"], r.config["seed"]): r.attempts for r in result}
+    assert all(r.status == "ok" for r in result)
+    assert attempts == {(0.01, 0): 1, (0.01, 1): 1, (0.1, 0): 2, (0.1, 1): 1, (1.0, 0): 1,
+                        (1.0, 1): 1}
+
+
+def _sigint_disposition():
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_pool_workers_leave_ctrl_c_to_the_parent_and_an_interrupted_pool_is_joined(tmp_path):
+    """Ctrl-C reaches the whole process group: the workers ignore it (the parent stops them),
+    and the pool's thread is joined before the sweep returns, so that Python prints no
+    'Exception ignored in: <module threading> ... Bad file descriptor' at exit."""
+    import concurrent.futures.process as process_module
+
+    from steepest.sweeps.executors import _process_pool
+
+    pool = _process_pool(1)
+    try:
+        assert pool.submit(_sigint_disposition).result(timeout=60)
+    finally:
+        pool.shutdown()
+    with pytest.raises(KeyboardInterrupt):
+        st.sweep(toy, {"lr": log_range(1e-3, 1, 4), "seed": [0, 1], "sleep": [0.2]},
+                 workers=2, out=tmp_path, callback=Interrupt(1))
+    alive = [t for t in threading.enumerate()
+             if isinstance(t, process_module._ExecutorManagerThread) and t.is_alive()]
+    assert alive == []

@@ -42,6 +42,7 @@ import warnings
 
 from steepest.io import write_json
 from steepest.optim.catalogue import OPTIMIZERS, build_optimizer, takes
+from steepest.sweeps.cli import cli_advice as _cli_advice
 
 __all__ = ["main", "build_parser"]
 
@@ -555,26 +556,6 @@ def _quiet(verbose) -> bool:
     return _Progress(verbose, 1, 1).mode == "quiet"
 
 
-#: library advice (fit's and diagnose's words) -> the command line's options
-_CLI_WORDS = (
-    ("(fit(..., clip_grad_norm=1.0))", "(--clip-grad-norm 1.0)"),
-    ("Try relu (or leaky_relu), fewer layers, or the Adam optimizer.",
-     "Try --activation relu (or leaky_relu), fewer --hidden layers, or --optimizer adam."),
-    ("Try a smaller learning rate (lr/10), leaky_relu, or the Adam optimizer.",
-     "Try a smaller --lr (lr/10), --activation leaky_relu, or --optimizer adam."),
-    ("Try another learning rate (a learning-rate range test finds one), more epochs, or the "
-     "Adam optimizer.", "Try another --lr (steepest lr-find finds one), more --epochs, or "
-                        "--optimizer adam."),
-)
-
-
-def _cli_advice(text: str) -> str:
-    """Library advice in command-line words."""
-    for library, command_line in _CLI_WORDS:
-        text = text.replace(library, command_line)
-    return text
-
-
 def _cmd_lr_find(args) -> int:
     from steepest.losses import cross_entropy
     from steepest.training.diagnostics import lr_range_test
@@ -689,6 +670,16 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
+#: what to try when a command runs out of memory, by the prefix of its messages
+_MEMORY_ADVICE = {
+    "steepest train": "try smaller --hidden layers or --batch-size",
+    "steepest lr-find": "try smaller --hidden layers or --batch-size",
+    "steepest sweep": "try fewer runs at once (--workers) or smaller --hidden layers or "
+                      "--batch-size",
+    "": "an option asks for more than this machine can hold",
+}
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -755,7 +746,7 @@ def _main(argv) -> int:
         print(f"{prefix}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except MemoryError:
-        print(f"{prefix}: error: out of memory; try smaller --hidden layers or --batch-size",
+        print(f"{prefix}: error: out of memory; {_MEMORY_ADVICE.get(prefix, _MEMORY_ADVICE[''])}",
               file=sys.stderr)
         return 1
     except OSError as error:

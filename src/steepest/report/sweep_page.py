@@ -184,8 +184,11 @@ def _table(columns, rows, caption) -> str:
 
 
 def write_sweep_report(records, out, *, title: str | None = None, by: str = "optimizer",
-                       x: str = "lr") -> list:
-    """Write ``sweep.png``, ``time.png`` and ``index.html`` into ``out``; return their names."""
+                       x: str = "lr", x_flag: str | None = None) -> list:
+    """Write ``sweep.png``, ``time.png`` and ``index.html`` into ``out``; return their names.
+
+    A best ``x`` at the edge of the grid is flagged "widen the grid" (naming the command
+    line's option ``x_flag`` when given)."""
     records = list(records)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,12 +201,15 @@ def write_sweep_report(records, out, *, title: str | None = None, by: str = "opt
     for group, b in drawn["best"].items():
         runs = [r for r in records if r["config"].get(by) == group and r["config"].get(x) == b["x"]]
         accs = [r["final"].get(acc) for r in runs] if acc else []
+        where = {"low": "smallest", "high": "largest"}.get(b.get("edge"))
+        note = f"the {where} {x} tried: widen the grid" + (f" ({x_flag})" if x_flag else "") \
+            if where else ""
         best_rows.append([str(group), b["x"], b["median"],
-                          f"{np.median(accs):.1%}" if accs else None, len(runs)])
+                          f"{np.median(accs):.1%}" if accs else None, len(runs), note])
     trouble = [[str(r["config"].get(by)), r["config"].get(x), r["config"].get("seed"),
                 r["status"], r.get("error") or ""] for r in records if r["status"] != "ok"]
-    tables = _table([by, f"best {x}", f"median {loss}", f"median {acc}" if acc else "—", "runs"],
-                    best_rows, f"Best {x} per {by} (rates where every run finished)")
+    tables = _table([by, f"best {x}", f"median {loss}", f"median {acc}" if acc else "—", "runs",
+                     "note"], best_rows, f"Best {x} per {by} (rates where every run finished)")
     if trouble:
         tables += _table([by, x, "seed", "status", "what happened"], trouble[:200],
                          "Runs that diverged or failed" + (" (first 200)" if len(trouble) > 200

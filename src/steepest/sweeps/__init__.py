@@ -25,7 +25,10 @@ retried once, alone, so that a run which kills its worker every time is recorded
 With ``out``, every finished run is appended to ``out/runs.jsonl`` (one JSON object per line,
 written with a single ``write`` and fsync-ed), and a rerun skips the configs already there:
 a sweep interrupted by Ctrl-C or a lost machine resumes where it stopped.
-``out/summary.csv`` has one row per run.
+``out/summary.csv`` has one row per run. On Dask, a run that Dask started again after losing
+its worker counts each start in ``attempts``; losing the scheduler raises
+:class:`ClusterLost` with the finished runs recorded and the others not (they did not fail),
+so rerunning once the scheduler is back completes the sweep.
 
 The package's parts: :mod:`~steepest.sweeps.grid` (configs), :mod:`~steepest.sweeps.records`
 (Run, SweepResult, the best-rate rule), :mod:`~steepest.sweeps.executors` (serial, process
@@ -36,7 +39,7 @@ pool and its recovery, Dask), :mod:`~steepest.sweeps.jsonl` (the files),
 """
 
 from steepest.sweeps.cli import add_sweep_arguments, grid_first, sweep_cli
-from steepest.sweeps.executors import SerialExecutor, dask_executor, default_workers
+from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor, default_workers
 from steepest.sweeps.grid import expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs, write_summary
 from steepest.sweeps.mlp import OPTIMIZERS, check_mlp_config, sweep_mlp
@@ -49,4 +52,4 @@ __all__ = ["sweep", "Run", "SweepResult", "SerialExecutor", "dask_executor", "ex
            "log_range", "parse_lr", "sweep_mlp", "check_mlp_config", "read_runs",
            "OPTIMIZERS", "STATUSES", "add_sweep_arguments", "sweep_cli", "best_points",
            "config_key", "summary_rows", "write_summary", "default_workers", "grid_first",
-           "RUNS_FILE", "SUMMARY_FILE"]
+           "RUNS_FILE", "SUMMARY_FILE", "ClusterLost"]

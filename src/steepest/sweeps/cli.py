@@ -7,14 +7,33 @@ import sys
 from collections.abc import Mapping
 
 from steepest.optim.catalogue import OPTIMIZERS, takes
-from steepest.sweeps.executors import SerialExecutor, dask_executor, default_workers
-from steepest.sweeps.grid import expand_grid, log_range, parse_lr
+from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor, default_workers
+from steepest.sweeps.grid import MAX_RUNS, expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs
 from steepest.sweeps.mlp import check_mlp_config, sweep_mlp
 from steepest.sweeps.records import SweepResult, best_points, config_key
 from steepest.sweeps.runner import sweep
 
-__all__ = ["add_sweep_arguments", "sweep_cli", "grid_first"]
+__all__ = ["add_sweep_arguments", "sweep_cli", "grid_first", "cli_advice", "CLI_WORDS"]
+
+#: library advice (fit's and diagnose's words) -> the command line's options
+CLI_WORDS = (
+    ("(fit(..., clip_grad_norm=1.0))", "(--clip-grad-norm 1.0)"),
+    ("Try relu (or leaky_relu), fewer layers, or the Adam optimizer.",
+     "Try --activation relu (or leaky_relu), fewer --hidden layers, or --optimizer adam."),
+    ("Try a smaller learning rate (lr/10), leaky_relu, or the Adam optimizer.",
+     "Try a smaller --lr (lr/10), --activation leaky_relu, or --optimizer adam."),
+    ("Try another learning rate (a learning-rate range test finds one), more epochs, or the "
+     "Adam optimizer.", "Try another --lr (steepest lr-find finds one), more --epochs, or "
+                        "--optimizer adam."),
+)
+
+
+def cli_advice(text: str) -> str:
+    """Library advice in command-line words (``steepest train`` and ``sweep`` print it)."""
+    for library, command_line in CLI_WORDS:
+        text = text.replace(library, command_line)
+    return text
 
 
 def _comma_list(kind, what: str):
@@ -46,6 +65,10 @@ def _seeds(text: str) -> list:
         count = int(text)
         if count < 1:
             raise ValueError(f"--seeds N needs N >= 1, got {count}")
+        if count > MAX_RUNS:
+            raise ValueError(f"--seeds {count} asks for {count:,} runs per optimizer and "
+                             f"learning rate, more than a sweep can run (at most "
+                             f"{MAX_RUNS:,} runs in all)")
         return list(range(count))
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -158,15 +181,20 @@ def sweep_cli(args) -> int:
           f"{_describe_model(grid_first(grid))}; on {where}"
           + (f"; {len(already)} already in {os.path.join(out, RUNS_FILE)}" if already else ""),
           flush=True)
+    def done() -> str:
+        count = len(keys & read_runs(os.path.join(out, RUNS_FILE)).keys())
+        return f"{count} of {n_runs} runs are in {os.path.join(out, RUNS_FILE)}"
     try:
         result = sweep(sweep_mlp, grid, executor=executor, workers=args.workers, out=out,
                        retry_failed=args.retry_failed, progress=None)
     except KeyboardInterrupt:
-        done = len(keys & read_runs(os.path.join(out, RUNS_FILE)).keys())
-        print(f"steepest sweep: interrupted; {done} of {n_runs} runs are in "
-              f"{os.path.join(out, RUNS_FILE)}; rerun the same command to run the rest",
+        print(f"steepest sweep: interrupted; {done()}; rerun the same command to run the rest",
               file=sys.stderr)
         return 130
+    except ClusterLost as error:
+        print(f"steepest sweep: error: {error}; {done()}; rerun the same command when the "
+              f"scheduler is back to run the rest", file=sys.stderr)
+        return 1
     finally:
         if executor is not None and not isinstance(executor, SerialExecutor):
             executor.shutdown(wait=False)
@@ -189,18 +217,25 @@ def _report(result: SweepResult, out, first: dict) -> int:
     print(f"{len(result)} runs ({result.executed} run now, in {result.seconds:.1f} s): "
           + ", ".join(f"{n} {status}" for status, n in counts.items()))
     title = _describe_model(first)
-    records = [r.to_json() for r in result]
-    written = write_sweep_report(records, out, title=title)
+    records = [{**r.to_json(), "error": cli_advice(r.error) if r.error else r.error}
+               for r in result]
+    written = write_sweep_report(records, out, title=title, x_flag="--lr")
     best = best_points(records)
     if best:
         metric = next(iter(best.values()))["metric"]
         print(f"best learning rate per optimizer (median final {metric.replace('_', ' ')} "
               f"over seeds, rates where every seed finished):")
         for optimizer, point in best.items():
-            print(f"  {optimizer:>9}: lr {point['x']:.3g} ({metric} {point['median']:.4g})")
-    failed = [r for r in result if r.status == "failed"]
+            edge = {"low": f"; the smallest rate tried: widen the grid (--lr below "
+                           f"{point['x']:.3g})",
+                    "high": f"; the largest rate tried: widen the grid (--lr above "
+                            f"{point['x']:.3g})"}.get(point["edge"], "")
+            print(f"  {optimizer:>9}: lr {point['x']:.3g} ({metric} {point['median']:.4g})"
+                  f"{edge}")
+    failed = [r for r in records if r["status"] == "failed"]
     if failed:
-        print(f"{len(failed)} run(s) failed; first: {failed[0].config} -> {failed[0].error}")
+        print(f"{len(failed)} run(s) failed; first: {failed[0]['config']} -> "
+              f"{failed[0]['error']}")
     print("wrote " + ", ".join(os.path.join(out, name) for name in
                                (RUNS_FILE, SUMMARY_FILE, *written)))
     return 1 if failed else 0

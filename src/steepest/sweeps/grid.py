@@ -30,6 +30,9 @@ def log_range(low: float, high: float, count: int) -> list:
                          f"count >= 2 or equal ends")
     if low > high:
         raise ValueError(f"log_range: low ({low:g}) must not exceed high ({high:g})")
+    if count > MAX_RUNS:
+        raise ValueError(f"log_range: count {count:,} is more values than a sweep can run "
+                         f"(at most {MAX_RUNS:,})")
     values = np.logspace(math.log10(low), math.log10(high), int(count))
     return [float(f"{v:.10g}") for v in values]
 
@@ -63,6 +66,39 @@ def parse_lr(text: str) -> list:
     return rates
 
 
+#: the most runs a sweep may have (a grid or --seeds that asks for more is a mistake: at a
+#: run per second it would take twelve days)
+MAX_RUNS = 1_000_000
+
+
+def _plain(value):
+    """NumPy numbers and arrays as Python numbers and lists (JSON, and the same run key as
+    the Python value); lists, tuples and dicts inside a value too."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _grid_values(name: str, values) -> list:
+    """A grid setting's values as a list: a list, tuple or range, or a NumPy array (its
+    elements, or its rows: ``np.array([[16, 16], [32, 32]])`` is two hidden-layer lists)."""
+    if isinstance(values, np.ndarray):
+        if values.ndim == 0:
+            raise ValueError(f"grid[{name!r}] must be a list of values, got the 0-d NumPy "
+                             f"array {values!r} (write [{values.item()!r}] for a single value)")
+        return values.tolist()
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
+        raise ValueError(f"grid[{name!r}] must be a list of values, got {_plain(values)!r} "
+                         f"(write [{_plain(values)!r}] for a single value)")
+    return [_plain(v) for v in values]
+
+
 def expand_grid(grid=None, configs=None) -> list:
     """The configs of a sweep: the cartesian product of ``grid`` then the explicit ``configs``.
 
@@ -70,28 +106,31 @@ def expand_grid(grid=None, configs=None) -> list:
     'seed': [0, 1]}``; a value that is itself a list, such as hidden sizes, goes inside a
     list: ``'hidden': [[16, 16]]``); the product runs with the last setting changing fastest.
     ``configs`` is a list of dicts added as they are. A config that appears twice is an error.
+    A 1-D NumPy array works as a list of values, and NumPy numbers become Python numbers.
     """
     points = []
     if grid is not None:
         if not isinstance(grid, Mapping):
             raise ValueError(f"grid must map setting names to lists of values, got "
                              f"{type(grid).__name__}")
-        names = list(grid)
-        for name in names:
-            values = grid[name]
+        columns = {}
+        for name, values in grid.items():
             if not isinstance(name, str):
                 raise ValueError(f"grid setting names must be strings, got {name!r}")
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-                raise ValueError(f"grid[{name!r}] must be a list of values, got {values!r} "
-                                 f"(write [{values!r}] for a single value)")
-            if len(values) == 0:
+            columns[name] = _grid_values(name, values)
+            if len(columns[name]) == 0:
                 raise ValueError(f"grid[{name!r}] is an empty list: a sweep over it has no runs")
-        points += [dict(zip(names, combo)) for combo in
-                   itertools.product(*(grid[name] for name in names))]
+        count = math.prod(len(values) for values in columns.values())
+        if count > MAX_RUNS:
+            raise ValueError(f"the grid has {count:,} runs ("
+                             + " x ".join(f"{len(v):,} {k}" for k, v in columns.items()
+                                          if len(v) > 1)
+                             + f"), more than a sweep can run (at most {MAX_RUNS:,})")
+        points += [dict(zip(columns, combo)) for combo in itertools.product(*columns.values())]
     for i, config in enumerate(configs or ()):
         if not isinstance(config, Mapping):
             raise ValueError(f"configs[{i}] must be a dict of settings, got {config!r}")
-        points.append(dict(config))
+        points.append(_plain(dict(config)))
     if not points:
         raise ValueError("the sweep has no runs: give a grid with values or explicit configs")
     seen = {}

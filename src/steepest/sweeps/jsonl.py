@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import warnings
 
 from steepest.io import write_text
 from steepest.sweeps.records import Run, summary_rows
@@ -20,20 +21,35 @@ SUMMARY_FILE = "summary.csv"
 def read_runs(path) -> dict:
     """``{key: Run}`` from a runs.jsonl file; a later line for the same config wins.
 
-    A line that is not a complete JSON record (the machine died while writing it) is skipped.
+    A line that is not a run record is skipped with a warning that names it: one that is not
+    complete JSON (the machine died while writing it), or valid JSON of another shape (a
+    line edited by hand or appended by another program). Its run is then run again.
     """
     runs = {}
     if not os.path.exists(path):
         return runs
     with open(path, "rb") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
             try:
                 data = json.loads(line)
+            except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+                _skip(path, number, f"it is not complete JSON ({error}), as when a write "
+                                    f"was cut off")
+                continue
+            try:
                 run = Run.from_json(data)
-            except (ValueError, KeyError, TypeError):
+            except ValueError as error:
+                _skip(path, number, str(error))
                 continue
             runs[run.key] = run
     return runs
+
+
+def _skip(path, number: int, why: str) -> None:
+    warnings.warn(f"{path} line {number} is not a run record and is skipped: {why}",
+                  RuntimeWarning, stacklevel=2)  # one place: a second read repeats nothing
 
 
 def _append_line(path, record: dict) -> None:

@@ -59,7 +59,11 @@ class Run:
 
     @classmethod
     def from_json(cls, data: Mapping) -> "Run":
+        """The Run of a :meth:`to_json` record; ValueError naming what is wrong with one that
+        is not such a record (a line of runs.jsonl edited or written by something else)."""
         from steepest.training import History
+
+        _check_record(data)
 
         def numbers_of(d):
             return {k: math.nan if v is None else float(v) for k, v in (d or {}).items()}
@@ -69,6 +73,64 @@ class Run:
                    history=History.from_dict(history) if history is not None else None,
                    seconds=float(data.get("seconds") or 0.0), error=data.get("error"),
                    attempts=int(data.get("attempts") or 1))
+
+
+def _json_kind(value) -> str:
+    """What a JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    for kinds, name in ((bool, "true/false"), ((int, float), "number"), (str, "string"),
+                        (list, "array"), (Mapping, "object")):
+        if isinstance(value, kinds):
+            return name
+    return type(value).__name__
+
+
+def _number_or_null(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _check_record(data) -> None:
+    """Raise ValueError naming the first field that keeps ``data`` from being a run record."""
+    def wrong(field, value, expected):
+        raise ValueError(f"its {field} is {_json_kind(value)} {json.dumps(value)[:40]}, "
+                         f"not {expected}")
+    if not isinstance(data, Mapping):
+        raise ValueError(f"it is a JSON {_json_kind(data)}, not an object")
+    if not isinstance(data.get("config"), Mapping):
+        wrong('"config"', data.get("config"), "an object of settings")
+    if data.get("status") not in STATUSES:
+        wrong('"status"', data.get("status"), " or ".join(map(repr, STATUSES)))
+    for name in ("final", "best"):
+        value = data.get(name)
+        if value is not None and not (isinstance(value, Mapping)
+                                      and all(map(_number_or_null, value.values()))):
+            wrong(f'"{name}"', value, "an object of numbers")
+    for name, fits, expected in (
+            ("seconds", _number_or_null, "a number"),
+            ("attempts", lambda v: v is None or (isinstance(v, int) and
+                                                 not isinstance(v, bool) and v >= 1),
+             "a whole number >= 1"),
+            ("error", lambda v: v is None or isinstance(v, str), "a string")):
+        if not fits(data.get(name)):
+            wrong(f'"{name}"', data.get(name), expected)
+    history = data.get("history")
+    if history is None:
+        return
+    if not isinstance(history, Mapping):
+        wrong('"history"', history, "an object (a History's to_dict)")
+    columns = history.get("history", {})
+    if not isinstance(columns, Mapping) or not all(
+            isinstance(v, list) and all(map(_number_or_null, v)) for v in columns.values()):
+        wrong('"history"."history"', columns, "an object of lists of numbers")
+    epochs = history.get("epoch", [])
+    if not isinstance(epochs, list) or not all(
+            isinstance(e, int) and not isinstance(e, bool) for e in epochs):
+        wrong('"history"."epoch"', epochs, "a list of whole numbers")
+    for name, kind, expected in (("params", Mapping, "an object"),
+                                 ("diagnosis", list, "a list")):
+        if history.get(name) is not None and not isinstance(history[name], kind):
+            wrong(f'"history"."{name}"', history[name], expected)
 
 
 class SweepResult(Sequence):
@@ -146,7 +208,9 @@ def best_points(records, by="optimizer", x="lr", metric=None) -> dict:
 
     Only an ``x`` where every run finished ``ok`` counts (a rate at which a seed diverges is
     not a good rate). ``metric`` defaults to ``val_loss`` if recorded, else ``loss``; lower is
-    better unless the name contains 'acc'. Returns ``{group: {'x', 'metric', 'median'}}``.
+    better unless the name contains 'acc'. Returns ``{group: {'x', 'metric', 'median',
+    'edge'}}``; ``edge`` is ``'low'`` or ``'high'`` when the best ``x`` is the smallest or
+    largest tried in its group (the best may lie beyond the grid: widen it), else None.
     """
     records = list(records)
     metric = metric or metric_of(records, "val_loss", "loss")
@@ -160,5 +224,8 @@ def best_points(records, by="optimizer", x="lr", metric=None) -> dict:
                 candidates.append((float(np.median(scores)), value))
         if candidates:
             median, value = better(candidates, key=lambda c: c[0])
-            best[group] = {"x": value, "metric": metric, "median": median}
+            tried = list(by_x)  # sorted
+            edge = None if len(tried) < 2 else \
+                "low" if value == tried[0] else "high" if value == tried[-1] else None
+            best[group] = {"x": value, "metric": metric, "median": median, "edge": edge}
     return best

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, ProcessPoolExecutor, wait
 
-from steepest.sweeps.executors import _Pool
+from steepest.sweeps.executors import ClusterLost, _Pool
 from steepest.sweeps.grid import expand_grid
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, _append_line, read_runs, write_summary
 from steepest.sweeps.records import STATUSES, Run, SweepResult, _metric_better, config_key
@@ -41,13 +41,19 @@ def _summarise_history(history) -> tuple:
     return final, best
 
 
-def _execute(train_fn, config: dict, marker: str | None) -> dict:
-    """Run one config on a worker; always returns a plain dict (nothing raised, all picklable)."""
+def _execute(train_fn, config: dict, marker) -> dict:
+    """Run one config on a worker; always returns a plain dict (nothing raised, all picklable).
+
+    ``marker`` says 'this run started here': a file to create (a process pool: how a lost
+    worker's run is found) or a StartEvent to log (Dask: how its silent restarts are counted).
+    """
     from steepest.training import DivergenceError, History
 
-    if marker is not None:
-        with open(marker, "w") as fh:  # 'this run started here': how a lost worker's run is found
+    if isinstance(marker, str):
+        with open(marker, "w") as fh:
             fh.write(str(os.getpid()))
+    elif marker is not None:
+        marker.record()
     start = time.perf_counter()
     history, error, status = None, None, "ok"
     try:
@@ -55,7 +61,8 @@ def _execute(train_fn, config: dict, marker: str | None) -> dict:
     except DivergenceError as exc:
         status, error, history = "diverged", _one_line_error(exc, where=False), exc.history
         final, best = _summarise_history(history) if history is not None else ({}, {})
-    except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a failing run is recorded, the
+        # sweep goes on; sys.exit() in train_fn too (it would end the caller's program)
         status, error, final, best = "failed", _one_line_error(exc), {}, {}
     else:
         if isinstance(result, History):
@@ -94,10 +101,12 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
     alone: deque = deque()
     lost = dict.fromkeys(configs, 0)
     in_flight: dict = {}
+    markers: dict = {}  # future -> how its run says it started
 
-    def finish(index, payload):
+    def finish(index, payload, marker=None):
         history = payload.pop("history")
-        on_run(index, Run(dict(configs[index]), attempts=lost[index] + 1,
+        silent = pool.recomputations(marker)
+        on_run(index, Run(dict(configs[index]), attempts=lost[index] + silent + 1,
                           history=History.from_dict(history) if history else None, **payload))
 
     def lose(index, reason, retry_queue):
@@ -112,14 +121,20 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
         """Submit the next run of ``source``; False (the run put back) if the pool is broken."""
         index = source.popleft()
         marker = pool.marker(index)
-        if marker and os.path.exists(marker):
+        if isinstance(marker, str) and os.path.exists(marker):
             os.unlink(marker)
         try:
-            future = pool.executor.submit(_execute, train_fn, configs[index], marker)
+            future = pool.submit(_execute, train_fn, configs[index], marker)
         except BrokenExecutor:
             source.appendleft(index)
             return False
+        except Exception as error:  # noqa: BLE001 - e.g. a Dask client that closed
+            source.appendleft(index)
+            if pool.connection_lost():
+                raise ClusterLost(_lost_message(pool, in_flight, source)) from None
+            raise
         in_flight[future] = index
+        markers[future] = marker
         return True
 
     while queue or alone or in_flight:
@@ -132,6 +147,7 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
                 broken = not submit(queue)
         if in_flight and not broken:
             wait(list(in_flight), return_when=FIRST_COMPLETED)
+        cut_off = False
         for future in [f for f in in_flight if f.done() or broken]:
             try:
                 payload = future.result()
@@ -139,11 +155,17 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
                 broken = True  # the others of this pool fail too; handled below
                 continue
             except Exception as error:  # noqa: BLE001 - the worker, not the run, failed
+                if pool.connection_lost():  # not the run's fault: leave it unrecorded
+                    cut_off = True
+                    continue
                 index = in_flight.pop(future)
+                markers.pop(future, None)
                 lose(index, f"worker lost {lost[index] + 1} times; last: "
                             f"{_one_line_error(error)}", queue)
                 continue
-            finish(in_flight.pop(future), payload)
+            finish(in_flight.pop(future), payload, markers.pop(future))
+        if cut_off:
+            raise ClusterLost(_lost_message(pool, in_flight, queue, alone))
         if broken:
             victims = []
             for future, index in list(in_flight.items()):
@@ -152,6 +174,7 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
                 except BrokenExecutor:
                     victims.append(index)
             in_flight.clear()
+            markers.clear()
             pool.rebuild()  # the old workers are gone now, so the markers are final
             for index in sorted(victims, reverse=True):
                 if pool.started(index):
@@ -159,6 +182,13 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
                                 f"(killed, e.g. by SIGKILL or out of memory)", alone)
                 else:
                     queue.appendleft(index)
+
+
+def _lost_message(pool, *unfinished) -> str:
+    count = sum(len(part) for part in unfinished)
+    where = getattr(pool.executor, "address", None)
+    return (f"lost the connection to the Dask scheduler{f' at {where}' if where else ''}; "
+            f"{count} unfinished run{'' if count == 1 else 's'} not recorded")
 
 
 def sweep(train_fn, grid=None, *, configs=None, executor: Executor | None = None,
@@ -200,6 +230,14 @@ def sweep(train_fn, grid=None, *, configs=None, executor: Executor | None = None
     -------
     SweepResult
         The :class:`Run` records in grid order.
+
+    Raises
+    ------
+    ClusterLost
+        The executor lost its cluster (a Dask scheduler went away). The runs finished
+        before are recorded; the others are not (they did not fail): rerunning with the same
+        ``out`` once the cluster is back runs them. ``attempts`` of a run counts the times
+        Dask silently started it again after losing the worker that ran it.
     """
     from steepest.data import _check_int
 
