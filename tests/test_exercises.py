@@ -608,3 +608,44 @@ def test_the_old_command_name_still_runs_the_editions(tmp_path):
     from steepest.notebook_editions import learner_version
 
     assert ex.learner_version is learner_version  # still importable from steepest.exercises
+
+
+# ----------------------------------------------------------------------------- curvature
+def test_hessian_eigenvalue_is_the_closed_form_and_mistakes_are_named():
+    """λ_max of mean((input @ W1 − target)²) in W1 is (2/n)·Σ input² = 2·30/4 = 15."""
+    from steepest.exercises import check_hessian_eigenvalue
+    assert check_hessian_eigenvalue(2 * np.sum(INPUT ** 2) / 4)
+    for wrong, mistake in ((7.5, "factor_2_missing"), (60.0, "mean_missing"),
+                           (2 / 15, "wrong_variable"), (15.02, "rounded"), (3.0, "wrong")):
+        with pytest.raises(ExerciseError) as caught:
+            check_hessian_eigenvalue(wrong)
+        assert caught.value.mistake == mistake, wrong
+    with pytest.raises(NotFilledInError):
+        check_hessian_eigenvalue(...)
+
+
+def test_critical_rate_is_two_over_a_dense_hessians_top_eigenvalue():
+    import torch
+    from steepest.exercises import check_critical_rate
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    model = st.nn.Sequential(st.nn.Linear(3, 4, dtype=st.float64), st.nn.Tanh(),
+                             st.nn.Linear(4, 2, dtype=st.float64))
+    weights = [torch.tensor(p.numpy()) for p in model.parameters()]
+    sizes = [w.numel() for w in weights]
+
+    def torch_loss(flat):
+        w1, b1, w2, b2 = (chunk.reshape(w.shape) for chunk, w in
+                          zip(torch.split(flat, sizes), weights))
+        out = torch.tanh(torch.tensor(X) @ w1.T + b1) @ w2.T + b2
+        return ((out - torch.tensor(Y)) ** 2).mean()
+    hessian = torch.autograd.functional.hessian(torch_loss, torch.cat([w.reshape(-1)
+                                                                       for w in weights]))
+    top = float(torch.linalg.eigvalsh(hessian)[-1])
+    assert check_critical_rate(2 / top, model, st.losses.mse, X, Y)
+    for wrong, mistake in ((1 / top, "factor_2_missing"), (top, "wrong_variable"),
+                           (0.5 / top, "wrong")):
+        with pytest.raises(ExerciseError) as caught:
+            check_critical_rate(wrong, model, st.losses.mse, X, Y)
+        assert caught.value.mistake == mistake

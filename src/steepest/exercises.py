@@ -31,7 +31,9 @@ Checkers
 * ``check_sigmoid_derivative(fn)``: σ'(z) written by the learner, tested on a grid;
 * ``check_derivative(fn, "tanh")``: the same for tanh, relu and leaky_relu;
 * ``check_momentum(w_final, w0, grads, lr, momentum)``: SGD with momentum by hand;
-* ``check_adam(w_final, w0, grads, lr, betas, eps)``: Adam by hand.
+* ``check_adam(w_final, w0, grads, lr, betas, eps)``: Adam by hand;
+* ``check_hessian_eigenvalue(lam)``: λ_max of the course notebook's loss, by hand;
+* ``check_critical_rate(lr, model, loss_fn, X, y)``: 2/λ_max of a network, measured.
 
 Solutions live in the notebooks themselves, in cells tagged ``solution``; the learner's
 edition without them is made by :mod:`steepest.notebook_editions` (whose tools are also
@@ -46,7 +48,7 @@ import sys
 
 import numpy as np
 
-from steepest import losses, nn
+from steepest import curvature, losses, nn
 from steepest.activations import leaky_relu, relu, sigmoid, tanh
 from steepest.notebook_editions import (  # noqa: F401  (importable from here, as before)
     SOLUTION_TAG, learner_version, solution_sources, strip_outputs,
@@ -58,7 +60,8 @@ __all__ = [
     "ExerciseError", "NotFilledInError",
     "check_gradient", "check_update", "check_loss_below", "check_linear_gradient",
     "check_critical_learning_rate", "check_chain_rule", "check_sigmoid_derivative",
-    "check_derivative", "check_momentum", "check_adam",
+    "check_derivative", "check_momentum", "check_adam", "check_hessian_eigenvalue",
+    "check_critical_rate",
     "NOTEBOOK_INPUT", "NOTEBOOK_TARGET", "NOTEBOOK_W1", "LINE_X", "LINE_W0", "CHAIN",
     "learner_version", "strip_outputs", "solution_sources", "SOLUTION_TAG",
 ]
@@ -1082,3 +1085,57 @@ if __name__ == "__main__":  # the command's old name: python -m steepest.exercis
     from steepest.notebook_editions import main
 
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------- curvature
+def check_hessian_eigenvalue(lam, input=None, target=None) -> bool:
+    """Check ``lam``, the largest eigenvalue of the Hessian of the course notebook's loss
+    mean((input @ W1 − target)²) with respect to W1.
+
+    ∂²loss/∂W1[i,j]∂W1[k,j] = (2/n)·input[i]·input[k] for each output j (n outputs), so the
+    Hessian is (2/n)·input·inputᵀ in each column's block: λ_max = (2/n)·Σ input².
+    """
+    lam = _scalar(lam, "lam", "Differentiate the loss twice with respect to one column of W1.")
+    W1, input, target = _notebook_problem(None, input, target)
+    W = tensor(np.array(W1, dtype=np.float64), requires_grad=True)
+    forward = lambda: losses.mse(tensor(input) @ W, tensor(target))  # noqa: E731
+    truth = float(np.linalg.eigvalsh(curvature.HessianOperator([W], forward=forward)
+                                     .dense())[-1])
+    n, squares = target.size, float(np.sum(input ** 2))
+    if _close(lam, truth):
+        return _ok(f"λ_max = (2/n)·Σ input² = 2·{_num(squares)}/{n} = {_num(truth)}: gradient "
+                   f"descent on this loss is stable for lr < 2/λ_max = {_num(2 / truth)}.")
+    _reject_known(lam, [
+        (truth / 2, "factor_2_missing", "half the answer: the square's derivative brings a "
+                                        "factor 2, and differentiating again keeps it"),
+        (truth * n, "mean_missing", f"{n} times too large: the loss is a mean over the {n} "
+                                    f"outputs, so each second derivative carries 1/{n}"),
+        (squares, "factor_2_missing", "Σ input² alone: the Hessian block is (2/n)·input·inputᵀ, "
+                                      "and its eigenvalue (2/n)·Σ input²"),
+        (2 / truth, "wrong_variable", "that is the critical learning rate 2/λ_max, not λ_max"),
+    ])
+    if _roughly(lam, truth):
+        _fail(f"{_num(lam)} is within 1% of λ_max but not exact: it looks rounded; compute it "
+              f"in code from input.", "rounded")
+    _fail(f"{_num(lam)} is not λ_max: write loss = (1/n)·Σ_j (Σ_i input[i]·W1[i,j] − "
+          f"target[j])² and differentiate twice with respect to W1[i,j] and W1[k,j].", "wrong")
+
+
+def check_critical_rate(lr, model, loss_fn, X, y) -> bool:
+    """Check ``lr``, the critical learning rate 2/λ_max of ``loss_fn(model(X), y)``, with λ_max
+    measured by :func:`steepest.curvature.sharpness` (Lanczos on Hessian-vector products)."""
+    lr = _scalar(lr, "lr", "Measure λ_max with st.curvature.sharpness, then take 2/λ_max.")
+    top, _ = curvature.sharpness(model, loss_fn, X, y, iterations=40)
+    truth = 2.0 / top
+    if np.isclose(lr, truth, rtol=1e-4):
+        return _ok(f"λ_max = {_num(top)}, so full-batch gradient descent overshoots along the "
+                   f"sharpest direction for lr > 2/λ_max = {_num(truth)}.")
+    _reject_known(lr, [
+        (1.0 / top, "factor_2_missing", "1/λ_max is the rate that lands exactly on the "
+                                        "minimum along the sharpest direction; divergence "
+                                        "starts at twice that, 2/λ_max"),
+        (top, "wrong_variable", "that is λ_max itself; the critical rate is 2/λ_max"),
+        (top / 2, "wrong_variable", "λ_max/2 is upside down: the critical rate is 2/λ_max"),
+    ])
+    _fail(f"{_num(lr)} is not 2/λ_max = {_num(truth)} for this model and data: measure λ_max "
+          f"with st.curvature.sharpness(model, loss_fn, X, y).", "wrong")
