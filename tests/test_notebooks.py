@@ -27,7 +27,7 @@ from steepest.notebook_editions import SOLUTION_TAG, learner_version  # noqa: E4
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = ["01_gradient_descent", "02_backpropagation", "03_optimization_function",
-            "04_vanishing_gradients_and_activations", "05_optimizers"]
+            "04_vanishing_gradients_and_activations", "05_optimizers", "06_curvature"]
 
 
 def _tags(cell) -> set:
@@ -117,7 +117,7 @@ def test_the_notebooks_extra_runs_them_without_torch():
     assert '".[test]"' not in readme.split("## How an exercise works")[0]
 
 
-def test_the_five_notebooks_exist():
+def test_the_six_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 
