@@ -839,12 +839,12 @@ def getitem(a: Tensor, index) -> Tensor:
     basic = _is_basic_index(index)
 
     def backward(g):
-        return (_scatter(g, a, index, basic),)
+        return (_index_add(g, a, index, basic),)
     out = _record(out, (a,), backward, "Index")
     return _view_of(out, a) if basic else out
 
 
-def _scatter(g, like: Tensor, index, basic: bool):
+def _index_add(g, like: Tensor, index, basic: bool):
     """Zeros shaped like ``like`` with ``g`` added at ``index`` (repeats accumulate): the
     backward of ``getitem``. For a Tensor ``g`` it is recorded, its own backward being
     ``g[index]`` again, so it differentiates again."""
