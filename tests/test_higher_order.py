@@ -195,6 +195,23 @@ def test_second_and_third_derivatives_match_torch(name, n, k, seed):
     assert_derivatives_match(fn, arrays, seed)
 
 
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_derivatives_of_float32_inputs_stay_float32(name):
+    """No backward upcasts under create_graph (a float64 constant or mask would)."""
+    fn, shapes, (low, high) = OPS[name]
+    rng = np.random.default_rng(0)
+    xs = [st.tensor(rng.uniform(low, high, shape).astype(np.float32), requires_grad=True)
+          for shape in shapes(2, 3)]
+    level = (fn(st, *xs) ** 2).sum()
+    for order in range(1, 4):
+        if not level.requires_grad:
+            break
+        grads = [g for g in grad(level, xs, create_graph=True, allow_unused=True)
+                 if g is not None]
+        assert [g.dtype for g in grads] == [np.dtype(np.float32)] * len(grads), f"order {order}"
+        level = sum((g * g).sum() for g in grads)
+
+
 def test_the_table_covers_the_ops_with_a_backward():
     """A new op in ops.py or activations.py must be added to OPS (by a name containing it)."""
     covered = " ".join(OPS)
