@@ -126,7 +126,7 @@ OPS = {
               (-2, 2)),
     "reshape": (lambda m, a: (a.reshape(k_of(a), -1) ** 2).flatten() ** 2,
                 lambda n, k: [(n, k)], (-2, 2)),
-    "permute": (lambda m, a: (a.permute(2, 0, 1) ** 2).transpose(0, 2).transpose(0, 1) * a,
+    "permute_transpose": (lambda m, a: (a.permute(2, 0, 1) ** 2).transpose(0, 2).transpose(0, 1) * a,
                 lambda n, k: [(n, k, 2)], (-2, 2)),
     "unsqueeze": (lambda m, a: (a.unsqueeze(1) ** 2).squeeze(1) * a, lambda n, k: [(n, k)],
                   (-2, 2)),
@@ -173,6 +173,18 @@ def k_of(a):
     return a.shape[1]
 
 
+def _setitem(lib, a, b):
+    """c = a²; c[:, 0] = b[:, 0]³ (an in-place write into a computed tensor: index_put)."""
+    c = a * a
+    c[:, 0] = b[:, 0] ** 3
+    return c * a
+
+
+OPS["index_put"] = (_setitem, lambda n, k: [(n, k), (n, 2)], (-2, 2))
+OPS["squeeze_flatten"] = (lambda m, a: (a.unsqueeze(0) ** 2).flatten(1).squeeze(0) * a[0, 0],
+                          lambda n, k: [(n, k)], (-2, 2))
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 @settings(max_examples=6, deadline=None)
 @given(n=hst.integers(1, 3), k=hst.integers(1, 4), seed=hst.integers(0, 2**32 - 1))
@@ -183,6 +195,23 @@ def test_second_and_third_derivatives_match_torch(name, n, k, seed):
     assert_derivatives_match(fn, arrays, seed)
 
 
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_derivatives_of_float32_inputs_stay_float32(name):
+    """No backward upcasts under create_graph (a float64 constant or mask would)."""
+    fn, shapes, (low, high) = OPS[name]
+    rng = np.random.default_rng(0)
+    xs = [st.tensor(rng.uniform(low, high, shape).astype(np.float32), requires_grad=True)
+          for shape in shapes(2, 3)]
+    level = (fn(st, *xs) ** 2).sum()
+    for order in range(1, 4):
+        if not level.requires_grad:
+            break
+        grads = [g for g in grad(level, xs, create_graph=True, allow_unused=True)
+                 if g is not None]
+        assert [g.dtype for g in grads] == [np.dtype(np.float32)] * len(grads), f"order {order}"
+        level = sum((g * g).sum() for g in grads)
+
+
 def test_the_table_covers_the_ops_with_a_backward():
     """A new op in ops.py or activations.py must be added to OPS (by a name containing it)."""
     covered = " ".join(OPS)
@@ -190,7 +219,8 @@ def test_the_table_covers_the_ops_with_a_backward():
               "linear", "sum", "mean", "max", "min", "exp", "log", "sqrt", "sin", "cos", "abs",
               "clamp", "maximum", "minimum", "where", "reshape", "permute", "unsqueeze",
               "clone", "getitem", "cat", "stack", "sigmoid", "tanh", "relu", "softmax",
-              "cross_entropy", "nll", "binary_cross_entropy", "mse", "l1"]
+              "cross_entropy", "nll", "binary_cross_entropy", "mse", "l1", "index_put",
+              "squeeze", "flatten", "transpose"]
     assert [op for op in engine if op not in covered] == []
 
 
@@ -232,6 +262,33 @@ def test_third_derivative_of_elementary_functions_by_hand(edge):
         return
     (d3,) = grad(d2, x)
     assert d3.item() == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_a_cast_is_differentiated_twice_in_the_target_dtype():
+    """astype: float64 → float32 → float64 passes each derivative back in the input's dtype."""
+    values = np.array([0.3, -1.2, 2.0])
+    x = st.tensor(values, dtype=st.float64, requires_grad=True)
+    t = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    (gx,) = grad((x.astype(np.float32).astype(np.float64) ** 3).sum(), x, create_graph=True)
+    (gt,) = torch.autograd.grad((t.float().double() ** 3).sum(), t, create_graph=True)
+    assert gx.dtype == np.float64
+    (hx,) = grad(gx.sum(), x)
+    (ht,) = torch.autograd.grad(gt.sum(), t)
+    np.testing.assert_allclose(_numpy(gx), _numpy(gt), rtol=1e-6)
+    np.testing.assert_allclose(_numpy(hx), _numpy(ht), rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph:UserWarning")
+def test_backward_with_create_graph_gives_a_differentiable_grad():
+    """The public path: loss.backward(create_graph=True), then x.grad differentiated again."""
+    values = np.array([[0.5, -1.0], [2.0, 0.25]])
+    x = st.tensor(values, dtype=st.float64, requires_grad=True)
+    t = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    for lib, leaf in ((st, x), (torch, t)):
+        (lib.tanh(leaf @ leaf) ** 2).sum().backward(create_graph=True)
+    (hx,) = grad((x.grad * x.grad).sum(), x)
+    (ht,) = torch.autograd.grad((t.grad * t.grad).sum(), t)
+    np.testing.assert_allclose(_numpy(hx), _numpy(ht), rtol=1e-10)
 
 
 # ------------------------------------------------------------- gradient-norm penalty

@@ -81,14 +81,18 @@ def test_tensor_copies_its_data():
     assert t.numpy()[0] == 1.0
 
 
-def test_default_dtype_can_be_float32():
+def test_default_dtype_is_float32_and_can_be_float64():
+    assert st.get_default_dtype() == np.float32  # torch's default
     try:
-        st.set_default_dtype(np.float32)
-        assert st.tensor([1.0, 2.0]).dtype == np.float32
-        assert st.zeros(2).dtype == np.float32 and st.randn(2).dtype == np.float32
-    finally:
         st.set_default_dtype(np.float64)
-    assert st.tensor([1.0]).dtype == np.float64
+        assert st.tensor([1.0, 2.0]).dtype == np.float64
+        assert st.zeros(2).dtype == np.float64 and st.randn(2).dtype == np.float64
+    finally:
+        st.set_default_dtype(np.float32)
+    assert st.tensor([1.0]).dtype == np.float32
+    with st.default_dtype(st.float64):
+        assert st.ones(1).dtype == np.float64
+    assert st.ones(1).dtype == np.float32
     with pytest.raises(ValueError, match="float32 or float64"):
         st.set_default_dtype(np.int32)
 

@@ -164,9 +164,10 @@ def _masked(g, keep: np.ndarray):
     """``g`` where ``keep``, exactly 0 elsewhere (torch selects there, so an upstream nan or inf
     at a dropped entry gives 0, not nan·0). A multiplication by the mask when ``g`` is finite,
     which is the same number and many times faster than ``np.where``."""
-    if isinstance(g, Tensor):
-        return where(keep, g, 0)
-    return g * keep if np.isfinite(g).all() else np.where(keep, g, 0)
+    values = g._data if isinstance(g, Tensor) else g
+    if not np.isfinite(values).all():
+        return _where(keep, g, 0)
+    return mul(g, _wrap(keep.astype(values.dtype))) if isinstance(g, Tensor) else g * keep
 
 
 def _zeros_like(g):
@@ -890,12 +891,12 @@ def getitem(a: Tensor, index) -> Tensor:
         out = a._data[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
 
     def backward(g):
-        return (_index_backward(g, a, index, basic),)
+        return (_index_add(g, a, index, basic),)
     out = _record(out, (a,), backward, "Index")
     return _view_of(out, a) if basic else out
 
 
-def _index_backward(g, like: Tensor, index, basic: bool):
+def _index_add(g, like: Tensor, index, basic: bool):
     """Zeros shaped like ``like`` with ``g`` added at ``index`` (repeats accumulate): the
     backward of ``getitem``. For a Tensor ``g`` it is recorded, its own backward being
     ``g[index]`` again, so it differentiates again."""
