@@ -151,16 +151,17 @@ def test_help_exits_zero(capsys):
 def test_tour_calls_run_tour_and_reports_its_errors(tmp_path, monkeypatch, capsys):
     calls = []
 
-    def run_tour(out_dir, only=None, open_browser=False):
-        calls.append((out_dir, only, open_browser))
+    def run_tour(out_dir, only=None, open_browser=False, quick=False):
+        calls.append((out_dir, only, open_browser, quick))
         if only and "nope" in only:
             raise ValueError("unknown lesson 'nope'; valid names: a, b")
         return str(tmp_path / "index.html")
 
     monkeypatch.setitem(sys.modules, "steepest.report", types.SimpleNamespace(run_tour=run_tour))
     assert main(["tour", "--out", str(tmp_path), "--only", "a", "b", "--open"]) == 0
-    assert main(["tour"]) == 0
-    assert calls == [(str(tmp_path), ["a", "b"], True), ("steepest-tour", None, False)]
+    assert main(["tour", "--quick"]) == 0
+    assert calls == [(str(tmp_path), ["a", "b"], True, False),
+                     ("steepest-tour", None, False, True)]
     _expect_error(capsys, ["tour", "--only", "nope"], 2,
                   "steepest tour: error: unknown lesson 'nope'; valid names: a, b")
 
