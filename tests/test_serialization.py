@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import io
 import os
 import zipfile
@@ -262,3 +263,22 @@ def test_a_damaged_file_raises_one_value_error_naming_it(tmp_path, case):
 def test_the_damaged_file_table_is_large_and_the_good_file_loads():
     assert len(_DAMAGED) >= 24
     np.testing.assert_array_equal(st.load(io.BytesIO(_GOOD))["w"].numpy(), np.arange(64))
+
+
+def test_nesting_is_bounded_by_a_fixed_depth_not_the_recursion_limit(tmp_path):
+    """Save refuses what load would not rebuild, and both hold whatever the recursion limit."""
+    from steepest.serialization import MAX_NESTING
+
+    path = tmp_path / "nested.pth"
+    st.save(_deep(MAX_NESTING - 2), path)  # (the header wraps the object once more)
+    assert st.load(path) == _deep(MAX_NESTING - 2)
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(100_000)
+        with pytest.raises(ValueError, match="more than 100 levels deep"):
+            st.save(_deep(MAX_NESTING + 5), path)
+        path.write_bytes(_npz(_header(_deep(MAX_NESTING + 5))))
+        with pytest.raises(ValueError, match="nested too deeply"):
+            st.load(path)
+    finally:
+        sys.setrecursionlimit(limit)

@@ -209,7 +209,7 @@ def test_astype_casts_and_passes_the_gradient_back_in_the_input_dtype():
 def test_long_chain_needs_no_recursion():
     """100,000 ops in a chain: backward is iterative, the recursion limit is left alone."""
     limit = sys.getrecursionlimit()
-    x = st.tensor(1.0, requires_grad=True)
+    x = st.tensor(1.0, requires_grad=True, dtype=st.float64)
     y = x
     for _ in range(50_000):
         y = y * 1.00001 + 0.5          # two ops per iteration
@@ -415,7 +415,8 @@ def test_constant_branch_gets_no_grad():
 def test_repr_mentions_grad_state():
     assert "requires_grad=True" in repr(st.tensor([1.0], requires_grad=True))
     assert "grad_fn" in repr(st.tensor([1.0], requires_grad=True) * 2.0)
-    assert "float32" in repr(st.tensor(np.ones(1, np.float32)))
+    assert "float64" in repr(st.tensor(np.ones(1, np.float64)))  # not the default: shown
+    assert "dtype" not in repr(st.tensor(np.ones(1, np.float32)))  # the default, as torch
 
 
 def test_backward_through_an_integer_tensor_says_so():

@@ -58,13 +58,37 @@ class _TensorEncoder(ArrayEncoder):
         return super().decode(value)
 
 
+#: the deepest nesting of lists, tuples and dicts that save writes and load rebuilds (a fixed
+#: bound, not Python's recursion limit, which other code may raise or lower)
+MAX_NESTING = 100
+
+
+def _nesting(structure) -> int:
+    """How deeply lists and dicts nest in a JSON ``structure`` (iteratively: any depth)."""
+    deepest, stack = 0, [(structure, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+    return deepest
+
+
 def save(obj, f) -> None:
     """Write ``obj`` (tensors, arrays, numbers, and dicts/lists/tuples of them) to ``f``.
 
     ``f`` is a path (written atomically) or a binary file object.
     """
     arrays: dict = {}
-    structure = _TensorEncoder(arrays, owner="save").encode(obj)
+    try:
+        structure = _TensorEncoder(arrays, owner="save").encode(obj)
+    except RecursionError:
+        structure = None
+    if structure is None or _nesting(structure) > MAX_NESTING:
+        raise ValueError(f"save: the object nests lists, tuples and dicts more than "
+                         f"{MAX_NESTING} levels deep, more than load rebuilds; flatten it")
     arrays["__meta__"] = np.array(json.dumps({"format": FORMAT, "version": VERSION,
                                               "object": structure}))
 
@@ -170,10 +194,10 @@ def load(f, map_location=None, weights_only: bool = True):
         except zipfile.BadZipFile as error:
             raise _Damaged(f"it is not a zip archive, or it is truncated ({error})") from None
         header = _header(arrays)
-        try:
-            return _TensorEncoder(arrays).decode(header["object"])
-        except RecursionError:
-            raise _Damaged("its structure is nested too deeply to rebuild") from None
+        if _nesting(header["object"]) > MAX_NESTING:
+            raise _Damaged(f"its structure is nested too deeply to rebuild (more than "
+                           f"{MAX_NESTING} levels)")
+        return _TensorEncoder(arrays).decode(header["object"])
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except _Damaged as error:
