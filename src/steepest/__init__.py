@@ -9,7 +9,7 @@ import numpy as _np
 
 from steepest._version import __version__
 from steepest.tensor import (
-    Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full,
+    Size, Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full,
     full_like, get_default_dtype, int32, int64, is_grad_enabled, linspace, no_grad, ones,
     ones_like, set_default_dtype, tensor, zeros, zeros_like,
 )
