@@ -458,11 +458,13 @@ def _numbers(value) -> np.ndarray:
 
 @pytest.fixture(scope="module", params=["float64", "float32"])
 def dtype(request):
-    previous = torch.get_default_dtype()
+    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(getattr(torch, request.param))
+    torch.set_num_threads(1)  # small matrices: threads only add contention on a small machine
     with st.default_dtype(getattr(st, request.param)):
         yield request.param
     torch.set_default_dtype(previous)
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar")

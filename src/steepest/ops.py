@@ -32,7 +32,7 @@ from numpy.exceptions import AxisError
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from steepest.tensor import (
-    Tensor, _grad_mode, _share_version, get_default_dtype, is_scalar, zeros_like,
+    Tensor, _grad_mode, _share_version, get_default_dtype, is_scalar, linspace, zeros_like,
 )
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "topk", "expand", "repeat", "split", "chunk", "bitwise_and", "bitwise_or", "bitwise_xor",
     "bitwise_not", "floor_divide", "remainder", "any", "all", "isnan", "isinf", "isfinite",
     "logical_and", "logical_or", "logical_xor", "logical_not", "tril", "triu", "unbind",
-    "masked_select", "nonzero", "count_nonzero", "allclose", "equal",
+    "masked_select", "nonzero", "count_nonzero", "histogram", "allclose", "equal",
 ]
 
 _wrap = Tensor._wrap
@@ -1912,6 +1912,40 @@ def count_nonzero(a: Tensor, dim=None) -> Tensor:
     """The number of non-zero elements (along ``dim``), int64."""
     axis = _normalize_axis(dim, a.ndim, "count_nonzero")
     return _wrap(np.asarray(np.count_nonzero(a._data, axis=axis), dtype=np.int64))
+
+
+def histogram(input: Tensor, bins: int = 100, *, range=None, weight=None,
+              density: bool = False):
+    """torch's ``histogram``: ``(hist, bin_edges)`` with ``bins`` equal bins over ``range``
+    (default: the input's min to max, widened by 0.5 each side when they are equal).
+
+    An element x falls in the last bin i with edge[i] ≤ x (the rightmost edge belongs to the
+    last bin; elements outside the range are not counted). With ``density``, hist is divided
+    by Σ hist and then by each bin's width, in the input's dtype as torch does, so that it
+    integrates to one. Not differentiable.
+    """
+    data = as_tensor(input)._data
+    if data.dtype.kind != "f":
+        raise TypeError(f"histogram: input must be a float tensor, got dtype {data.dtype}")
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"histogram: bins must be a positive int, got {bins!r}")
+    values = data.ravel()
+    if range is None:
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    else:
+        low, high = (float(edge) for edge in range)
+    if low > high:
+        raise ValueError(f"histogram: range must be (min, max) with min <= max, got {range!r}")
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    edges = linspace(low, high, bins + 1, dtype=data.dtype)._data
+    inside = (values >= edges[0]) & (values <= edges[-1])
+    index = np.minimum(np.searchsorted(edges, values[inside], side="right") - 1, bins - 1)
+    weights = None if weight is None else as_tensor(weight)._data.ravel()[inside]
+    hist = np.bincount(index, weights=weights, minlength=bins).astype(data.dtype)
+    if density:
+        hist = hist / hist.sum(dtype=data.dtype) / np.diff(edges)
+    return _wrap(hist), _wrap(edges)
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
