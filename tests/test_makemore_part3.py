@@ -10,7 +10,7 @@ sampled names.
 
 The lecture's code with fewer steps; every random number (weights, minibatches, samples) comes
 from the lecture's own ``torch.Generator`` in each library. Prints and plots become returned
-numbers. ``names.txt`` and the dataset split are test_makemore.py's.
+numbers. ``names.txt`` is test_makemore.py's; the first 5000 names keep the test fast.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ import steepest.nn.functional as st_F
 from test_makemore import WORDS
 
 STEPS = 150
+N_WORDS = 5000  # the first 5000 names (36 000 examples): the calibration pass stays small
 
 
 def dataset(torch):
-    words = list(WORDS)
+    words = WORDS[:N_WORDS]
     chars = sorted(list(set(''.join(words))))
     stoi = {s: i + 1 for i, s in enumerate(chars)}
     stoi['.'] = 0
@@ -331,13 +332,24 @@ def _both(program, steps, torch_dtype, st_dtype):
     return theirs, ours
 
 
-def assert_same(theirs, ours, rtol, skip=()):
+def assert_same(theirs, ours, rtol):
     assert list(ours) == list(theirs)
+    for (hist, edges), (their_hist, their_edges) in zip(ours.get("histograms", []),
+                                                        theirs.get("histograms", [])):
+        # an edge near 0 is start + i·step: its error is a rounding of the range, not of itself
+        np.testing.assert_allclose(_numbers(edges), _numbers(their_edges), rtol=rtol,
+                                   atol=rtol * np.abs(_numbers(their_edges)).max())
+        np.testing.assert_allclose(_numbers(hist), _numbers(their_hist), rtol=rtol)
     for key in theirs:
-        if key in skip or key == "names":
+        if key in ("names", "histograms"):
             continue
         a, b = _numbers(ours[key]), _numbers(theirs[key])
         assert a.shape == b.shape, key
+        if key == "ud":
+            # log10 of ratios: a gain or bias moved from all ones or zeros has (lr*grad).std()
+            # equal to p.data.std() up to rounding, so log10 is rounding noise around 0;
+            # the ratios themselves are what agree to rtol
+            a, b = 10 ** a, 10 ** b
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-3, err_msg=key)
 
 
