@@ -370,3 +370,46 @@ def test_float32_gives_torchs_numbers(program):
     differences of a product's summation order have not yet grown."""
     theirs, ours = _both(program, FLOAT32_STEPS[program], torch.float32, st.float32)
     assert_same(theirs, ours, 1e-5)
+
+
+# ------------------------------------------------- the surface the lecture needs, against torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs", [{}, {"density": True}, {"bins": 7, "range": (-1, 0.5)},
+                                    {"bins": 5, "weight": True}])
+@pytest.mark.parametrize("data", ["normal", "tanh", "constant", "tiny"])
+def test_histogram_is_torchs(data, kwargs, dtype):
+    """Counts, densities and edges as torch's ``histogram`` (edges to the range's rounding:
+    torch's float32 linspace rounds its vectorised steps in another order)."""
+    rng = np.random.default_rng(0)
+    x = {"normal": rng.normal(size=(32, 100)), "tanh": np.tanh(3 * rng.normal(size=5000)),
+         "constant": np.full(7, 2.0), "tiny": 1e-4 * rng.normal(size=1000)}[data].astype(dtype)
+    kwargs = dict(kwargs)
+    weight = rng.random(x.shape).astype(dtype) if kwargs.pop("weight", False) else None
+    hist, edges = st.histogram(st.tensor(x), weight=None if weight is None else st.tensor(weight),
+                               **kwargs)
+    their_hist, their_edges = torch.histogram(
+        torch.tensor(x), weight=None if weight is None else torch.tensor(weight), **kwargs)
+    assert hist.dtype == edges.dtype == dtype
+    assert hist.shape == tuple(their_hist.shape) and edges.shape == tuple(their_edges.shape)
+    np.testing.assert_allclose(edges.numpy(), their_edges.numpy(), rtol=1e-6,
+                               atol=1e-6 * np.abs(their_edges.numpy()).max())
+    np.testing.assert_allclose(hist.numpy(), their_hist.numpy(), rtol=1e-5)
+
+
+def test_histogram_refuses_integer_input_and_no_bins():
+    with pytest.raises(TypeError, match="histogram: input must be a float tensor"):
+        st.histogram(st.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match="bins must be a positive int, got 0"):
+        st.histogram(st.tensor([1.0]), bins=0)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "var", "std"])
+def test_float32_reductions_over_many_rows_are_torchs(reduction):
+    """The calibration pass: a float32 mean over 180 000 rows. NumPy adds a non-last axis one
+    row at a time (4e-4 relative off here); steepest accumulates it in float64 as torch's
+    cascade sum keeps it accurate (1e-6)."""
+    x = (np.random.default_rng(0).normal(size=(180_000, 8)) + 0.5).astype(np.float32)
+    ours = getattr(st.tensor(x), reduction)(0)
+    theirs = getattr(torch.tensor(x), reduction)(0)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-6)

@@ -477,3 +477,33 @@ def test_chapter_gives_torchs_numbers(chapter, dtype):
         a, b = _numbers(ours[key]), _numbers(theirs[key])
         assert a.shape == b.shape, key
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-2, err_msg=key)
+
+
+# ------------------------------------------------- the surface the chapters need, against torch
+def test_size_is_a_tuple_with_numel_as_torchs():
+    """``y.size().numel()`` (train_epoch_ch3) and ``y.shape`` as a ``Size``."""
+    x = np.zeros((3, 4, 5))
+    ours, theirs = st.tensor(x), torch.tensor(x)
+    for a, b in ((ours.size(), theirs.size()), (ours.shape, theirs.shape),
+                 (ours[0].shape, theirs[0].shape), (ours.sum().shape, theirs.sum().shape)):
+        assert isinstance(a, st.Size) and isinstance(a, tuple)
+        assert a == tuple(b) and a.numel() == b.numel()
+    assert ours.size(1) == theirs.size(1) == 4
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tensor_of_a_size_is_a_new_tensor_of_that_shape(dtype):
+    """``torch.Tensor(X.shape).uniform_(0, 1)`` (dropout_layer): a float tensor of the default
+    dtype and that shape (torch leaves it uninitialized; steepest fills zeros)."""
+    x = np.zeros((2, 8), dtype=dtype)
+    with st.default_dtype(getattr(st, dtype)):
+        ours = st.Tensor(st.tensor(x).shape)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype))
+    try:
+        theirs = torch.Tensor(torch.tensor(x).shape)
+    finally:
+        torch.set_default_dtype(previous)
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == theirs.numpy().dtype
+    np.testing.assert_array_equal(st.Tensor(st.Size((3,))).numpy(), np.zeros(3, np.float32))
+    np.testing.assert_array_equal(st.Tensor([3, 4]).numpy(), [3, 4])   # data stays data
