@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as torch_F
+from threadpoolctl import threadpool_limits
 
 import steepest as st
 import steepest.nn.functional as st_F
@@ -321,13 +322,13 @@ def _numbers(value) -> np.ndarray:
 def _both(program, steps, torch_dtype, st_dtype):
     previous, threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch_dtype)
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)   # batches of 32: threads (torch's, and BLAS's below) only contend
     try:
         theirs = program(torch, torch_F, dataset(torch), steps)
     finally:
         torch.set_default_dtype(previous)
         torch.set_num_threads(threads)
-    with st.default_dtype(st_dtype):
+    with st.default_dtype(st_dtype), threadpool_limits(1, user_api="blas"):
         ours = program(st, st_F, dataset(st), steps)
     return theirs, ours
 

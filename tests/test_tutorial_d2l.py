@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 import steepest as st
 from steepest.data import load_digits
@@ -461,7 +462,7 @@ def dtype(request):
     previous, threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(getattr(torch, request.param))
     torch.set_num_threads(1)  # small matrices: threads only add contention on a small machine
-    with st.default_dtype(getattr(st, request.param)):
+    with st.default_dtype(getattr(st, request.param)), threadpool_limits(1, user_api="blas"):
         yield request.param
     torch.set_default_dtype(previous)
     torch.set_num_threads(threads)

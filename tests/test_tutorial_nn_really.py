@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 import steepest as st
 from steepest.data import load_digits
@@ -248,13 +249,15 @@ def nn_really(torch):
 
 
 def _run(torch_dtype, st_dtype):
-    previous = torch.get_default_dtype()
+    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch_dtype)
+    torch.set_num_threads(1)   # 64-feature batches: threads only add contention
     try:
         theirs = nn_really(torch)
     finally:
         torch.set_default_dtype(previous)
-    with st.default_dtype(st_dtype):
+        torch.set_num_threads(threads)
+    with st.default_dtype(st_dtype), threadpool_limits(1, user_api="blas"):
         ours = nn_really(st)
     return theirs, ours
 
