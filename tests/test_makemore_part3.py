@@ -378,6 +378,7 @@ def test_float32_gives_torchs_numbers(program):
     within 1.4e-7 of torch's over 300 steps (measured); everything agrees to 1e-5."""
     theirs, ours = _both(program, STEPS, torch.float32, st.float32)
     assert_same(theirs, ours, 1e-5)
+    assert ours.get("names") == theirs.get("names")
 
 
 # ------------------------------------------------- the surface the lecture needs, against torch

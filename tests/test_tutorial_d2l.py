@@ -219,19 +219,31 @@ def softmax_regression_scratch(torch, d2l):
         partition = d2l.reduce_sum(X_exp, 1, keepdim=True)
         return X_exp / partition
 
+    X = d2l.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    sums = [d2l.reduce_sum(X, 0, keepdim=True), d2l.reduce_sum(X, 1, keepdim=True)]
+    X = d2l.normal(0, 1, (2, 5))
+    X_prob = softmax(X)
+    demo = sums + [X_prob, d2l.reduce_sum(X_prob, 1)]
+
     def net(X):
         return softmax(d2l.matmul(d2l.reshape(X, (-1, W.shape[0])), W) + b)
+
+    y = d2l.tensor([0, 2])
+    y_hat = d2l.tensor([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
+    demo.append(y_hat[[0, 1], y])
 
     def cross_entropy(y_hat, y):
         return - d2l.log(y_hat[range(len(y_hat)), y])
 
+    demo += [cross_entropy(y_hat, y), d2l.accuracy(y_hat, y) / len(y),
+             d2l.evaluate_accuracy(net, test_iter)]
     lr = 0.1
 
     def updater(batch_size):
         return d2l.sgd([W, b], lr, batch_size)
 
     history = d2l.train_ch3(net, train_iter, test_iter, cross_entropy, EPOCHS_CH3, updater)
-    return {"history": history, "W": W, "b": b}
+    return {"demo": demo, "history": history, "W": W, "b": b}
 
 
 def softmax_regression_concise(torch, d2l):
