@@ -9,7 +9,7 @@ import numpy as _np
 
 from steepest._version import __version__
 from steepest.tensor import (
-    Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full,
+    Size, Tensor, arange, default_dtype, enable_grad, float32, float64, from_numpy, full,
     full_like, get_default_dtype, int32, int64, is_grad_enabled, linspace, no_grad, ones,
     ones_like, set_default_dtype, tensor, zeros, zeros_like,
 )
@@ -25,7 +25,7 @@ from steepest.ops import (
 )
 from steepest.ops import (
     bitwise_and, bitwise_not, bitwise_or, bitwise_xor, bmm, ceil, chunk, cumsum, dot, expand,
-    expm1, flip, floor, floor_divide, gather, index_select, log10, log1p, log2, logsumexp,
+    expm1, flip, floor, floor_divide, gather, histogram, index_select, log10, log1p, log2, logsumexp,
     masked_fill, mm, norm, outer, prod, remainder, repeat, result_type, round, rsqrt, scatter,
     scatter_add, sign, sort, split, square, std, topk, trunc, var,
 )

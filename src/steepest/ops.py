@@ -32,7 +32,7 @@ from numpy.exceptions import AxisError
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from steepest.tensor import (
-    Tensor, _grad_mode, _share_version, get_default_dtype, is_scalar, zeros_like,
+    Tensor, _grad_mode, _share_version, get_default_dtype, is_scalar, linspace, zeros_like,
 )
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "topk", "expand", "repeat", "split", "chunk", "bitwise_and", "bitwise_or", "bitwise_xor",
     "bitwise_not", "floor_divide", "remainder", "any", "all", "isnan", "isinf", "isfinite",
     "logical_and", "logical_or", "logical_xor", "logical_not", "tril", "triu", "unbind",
-    "masked_select", "nonzero", "count_nonzero", "allclose", "equal",
+    "masked_select", "nonzero", "count_nonzero", "histogram", "allclose", "equal",
 ]
 
 _wrap = Tensor._wrap
@@ -488,11 +488,23 @@ def _expand(g: Tensor, shape: tuple) -> Tensor:
                    lambda grad: (_reduce_to(grad, g),), "Expand")
 
 
+def _accumulator(data: np.ndarray, axis):
+    """The dtype to add float32 in along ``axis``: NumPy sums a contiguous last axis pairwise
+    (accurate) but any other axis one row at a time, whose float32 error grows with the row
+    count (4e-4 relative over 180 000 rows, where torch's cascade sum stays at 1e-7); those
+    sums run in float64 and round once."""
+    if data.dtype != np.float32 or axis is None:
+        return None
+    return np.float64 if builtins.any(d != data.ndim - 1 for d in axis) else None
+
+
 def sum(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tensor:
     """Σ over ``axis`` (all axes if None); backward broadcasts the gradient back."""
     axis, keepdims = _axis_args("sum", axis, keepdims, dim, keepdim)
     axis = _normalize_axis(axis, a.ndim, "sum")
-    out = np.sum(a._data, axis=axis, keepdims=keepdims)
+    out = np.sum(a._data, axis=axis, keepdims=keepdims, dtype=_accumulator(a._data, axis))
+    if out.dtype != a.dtype and a.dtype.kind == "f":
+        out = np.asarray(out, dtype=a.dtype)
 
     def backward(g):
         if isinstance(g, Tensor):
@@ -507,7 +519,7 @@ def mean(a: Tensor, axis=None, keepdims=None, *, dim=None, keepdim=None) -> Tens
     """Mean over ``axis``; backward spreads g/n over the n reduced elements."""
     axis, keepdims = _axis_args("mean", axis, keepdims, dim, keepdim)
     axis = _normalize_axis(axis, a.ndim, "mean")
-    out = np.mean(a._data, axis=axis, keepdims=keepdims)
+    out = np.mean(a._data, axis=axis, keepdims=keepdims, dtype=_accumulator(a._data, axis))
     count = a._data.size // builtins.max(np.asarray(out).size, 1) if a._data.size else 1
 
     def backward(g):
@@ -1133,9 +1145,12 @@ def var(a: Tensor, dim=None, unbiased=None, keepdim=None, *, correction=None, ax
                         f"convert with .float() or .double() first")
     axis, keepdims = _reduction_axes("var", a, dim, keepdim, axis, keepdims)
     n = a._data.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
-    centred = a._data - a._data.mean(axis=axis, keepdims=True)
+    accumulator = _accumulator(a._data, axis)
+    centred = a._data - a._data.mean(axis=axis, keepdims=True,
+                                     dtype=accumulator).astype(a.dtype, copy=False)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.asarray(np.sum(centred * centred, axis=axis, keepdims=keepdims)
+        out = np.asarray(np.sum(centred * centred, axis=axis, keepdims=keepdims,
+                                dtype=accumulator).astype(a.dtype, copy=False)
                          / np.asarray(builtins.max(n - c, 0), dtype=a.dtype))
 
     with np.errstate(divide="ignore"):
@@ -1926,6 +1941,40 @@ def count_nonzero(a: Tensor, dim=None) -> Tensor:
     """The number of non-zero elements (along ``dim``), int64."""
     axis = _normalize_axis(dim, a.ndim, "count_nonzero")
     return _wrap(np.asarray(np.count_nonzero(a._data, axis=axis), dtype=np.int64))
+
+
+def histogram(input: Tensor, bins: int = 100, *, range=None, weight=None,
+              density: bool = False):
+    """torch's ``histogram``: ``(hist, bin_edges)`` with ``bins`` equal bins over ``range``
+    (default: the input's min to max, widened by 0.5 each side when they are equal).
+
+    An element x falls in the last bin i with edge[i] ≤ x (the rightmost edge belongs to the
+    last bin; elements outside the range are not counted). With ``density``, hist is divided
+    by Σ hist and then by each bin's width, in the input's dtype as torch does, so that it
+    integrates to one. Not differentiable.
+    """
+    data = as_tensor(input)._data
+    if data.dtype.kind != "f":
+        raise TypeError(f"histogram: input must be a float tensor, got dtype {data.dtype}")
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"histogram: bins must be a positive int, got {bins!r}")
+    values = data.ravel()
+    if range is None:
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    else:
+        low, high = (float(edge) for edge in range)
+    if low > high:
+        raise ValueError(f"histogram: range must be (min, max) with min <= max, got {range!r}")
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    edges = linspace(low, high, bins + 1, dtype=data.dtype)._data
+    inside = (values >= edges[0]) & (values <= edges[-1])
+    index = np.minimum(np.searchsorted(edges, values[inside], side="right") - 1, bins - 1)
+    weights = None if weight is None else as_tensor(weight)._data.ravel()[inside]
+    hist = np.bincount(index, weights=weights, minlength=bins).astype(data.dtype)
+    if density:
+        hist = hist / hist.sum(dtype=data.dtype) / np.diff(edges)
+    return _wrap(hist), _wrap(edges)
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:

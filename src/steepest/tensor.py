@@ -34,6 +34,7 @@ difference follows torch: ``x.max(dim)``/``x.min(dim)`` return ``(values, indice
 
 from __future__ import annotations
 
+import math
 import numbers
 import threading
 import warnings
@@ -43,7 +44,7 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "zeros_like", "ones_like", "full", "full_like",
+    "Tensor", "Size", "tensor", "zeros", "ones", "zeros_like", "ones_like", "full", "full_like",
     "arange", "linspace", "from_numpy",
     "no_grad", "enable_grad", "is_grad_enabled", "set_default_dtype", "get_default_dtype",
     "default_dtype",
@@ -151,6 +152,14 @@ def _integer_overflow(big) -> TypeError:
                      f"dtype=st.float64")
 
 
+class Size(tuple):
+    """A shape, as torch's ``torch.Size``: a tuple of ints with ``numel()``."""
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape (1 for ``()``)."""
+        return math.prod(self)
+
+
 def _as_array(data, dtype=None) -> np.ndarray:
     """Convert user data to an ndarray: Python floats become the default dtype, arrays keep
     theirs, integers and bools stay integer and bool."""
@@ -221,6 +230,8 @@ class Tensor:
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        if isinstance(data, Size):  # torch.Tensor(x.shape): a new tensor of that shape
+            data = np.zeros(data, dtype=_default_dtype if dtype is None else dtype)
         self._data = _as_array(data, dtype)
         self._grad = None
         self._grad_tensor = None
@@ -305,8 +316,8 @@ class Tensor:
         self._grad_tensor = value if isinstance(value, Tensor) else None
 
     @property
-    def shape(self) -> tuple:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -317,10 +328,10 @@ class Tensor:
         return self._data.ndim
 
     def size(self, dim=None):
-        """The shape as a tuple (``x.size()``) or the length of axis ``dim`` (``x.size(1)``),
-        as torch; ``x.shape`` is the same tuple."""
+        """The shape as a ``Size`` (``x.size()``) or the length of axis ``dim``
+        (``x.size(1)``), as torch; ``x.shape`` is the same ``Size``."""
         if dim is None:
-            return self._data.shape
+            return Size(self._data.shape)
         return self._data.shape[_ops._normalize_axis(dim, self.ndim, "size")[0]]
 
     def numel(self) -> int:
