@@ -102,9 +102,10 @@ class Node:
         tensor = self._tensor
         parents = tensor._parents
         if tensor._op == "Linear" and parents:  # torch: addmm(bias, input, weight.t())
-            links = (_link(parents[0]), _TransposedWeight(parents[1]))
-            return tuple((link, 0) for link in ((_link(parents[2]),) if len(parents) == 3
-                                                else ()) + links)
+            x, weight, *bias = parents
+            links = [_link(b) for b in bias] + [
+                _link(x), _TransposedWeight(weight) if weight.requires_grad else None]
+            return tuple((link, 0) for link in links)
         links = tuple((_link(parent), 0) for parent in parents)
         if tensor._op in _SCALAR_OPERAND and links:
             links += ((None, 0),)
