@@ -216,7 +216,7 @@ def test_digits_match_scikit_learn_when_available():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     ref = sklearn_datasets.load_digits()
     raw, y = load_digits(normalize=False)
-    np.testing.assert_array_equal(raw, ref.numpy())
+    np.testing.assert_array_equal(raw, ref.data)
     np.testing.assert_array_equal(y, ref.target)
 
 
