@@ -104,7 +104,8 @@ def test_every_node_grad_equals_torch_retain_grad(program):
         else:
             assert node.grad is None and node.op == "leaf"
     assert checked >= 1
-    assert all(v.grad is None for v in st_values)  # the capture leaves .grad alone
+    with pytest.warns(UserWarning, match="not a leaf"):  # intermediate nodes, as in torch
+        assert all(v.grad is None for v in st_values)  # the capture leaves .grad alone
 
 
 @settings(max_examples=25, deadline=None)

@@ -286,7 +286,7 @@ class Tensor:
         array = self._grad
         if array is None:
             self._grad_tensor = None  # zero_grad() dropped the array: drop its tensor too
-            if self._op and self not in _retained:
+            if self._op and not _retained.holds(self):
                 warnings.warn(
                     "The .grad attribute of a Tensor that is not a leaf Tensor is being "
                     "accessed. Its .grad attribute won't be populated during backward(); call "
@@ -360,12 +360,12 @@ class Tensor:
             raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
                                "requires_grad=False")
         if self._op:
-            _retained.setdefault(self, True)
+            _retained.add(self, True)
 
     @property
     def retains_grad(self) -> bool:
         """Whether ``retain_grad()`` was called on this non-leaf tensor."""
-        return bool(self._op) and self in _retained
+        return bool(self._op) and _retained.holds(self)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` whenever the gradient with respect to this tensor is computed;
@@ -376,7 +376,7 @@ class Tensor:
                                "doesn't require gradient")
         if not callable(hook):
             raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
-        return _graph.RemovableHandle(_hooks.setdefault(self, {}), hook)
+        return _graph.RemovableHandle(_hooks.add(self, {}), hook)
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -561,7 +561,7 @@ class Tensor:
         records the backward pass itself, so the ``.grad`` tensors can be differentiated again.
         ``inputs``: accumulate only into these tensors' ``.grad`` (leaves or not).
         """
-        _graph.run([self], [gradient], retain_graph, create_graph, inputs, who="backward")
+        _graph.tensor_backward(self, gradient, retain_graph, bool(create_graph), inputs)
 
     # ----------------------------------------------------------------- operators
     # An integer or bool tensor meeting a Python float (or in a true division) is first cast to
@@ -1296,29 +1296,24 @@ def _needed_counts(roots, inputs) -> dict:
 
 # Tensor hooks and retain_grad() live outside the slots, in weak tables: a backward pass
 # looks at them only while some tensor has one, so the usual pass pays nothing for them.
-class _ByTensor:
-    """A table keyed by tensor identity that forgets a tensor when it is collected (weakref's
-    own tables compare keys with ``==``, which is elementwise for tensors)."""
+class _ByTensor(dict):
+    """A table keyed by tensor identity (``id`` -> (weak reference, value)) that forgets a
+    tensor when it is collected (weakref's own tables compare keys with ``==``, which is
+    elementwise for tensors). Empty, it is falsy at C speed: the reverse pass asks that."""
 
-    def __init__(self):
-        self._entries = {}
-
-    def __bool__(self):
-        return bool(self._entries)
-
-    def get(self, tensor, default=None):
-        entry = self._entries.get(id(tensor))
+    def value(self, tensor, default=None):
+        entry = dict.get(self, id(tensor))
         return entry[1] if entry is not None and entry[0]() is tensor else default
 
-    def __contains__(self, tensor):
-        return self.get(tensor, self) is not self
+    def holds(self, tensor) -> bool:
+        return self.value(tensor, self) is not self
 
-    def setdefault(self, tensor, value):
-        if tensor not in self:
+    def add(self, tensor, value):
+        """``tensor``'s value, after storing ``value`` for it if it had none."""
+        if not self.holds(tensor):
             key = id(tensor)
-            self._entries[key] = (weakref.ref(tensor, lambda _: self._entries.pop(key, None)),
-                                  value)
-        return self.get(tensor)
+            self[key] = (weakref.ref(tensor, lambda _: self.pop(key, None)), value)
+        return self.value(tensor)
 
 
 _hooks = _ByTensor()     # tensor -> {handle id: fn}
@@ -1328,7 +1323,7 @@ _retained = _ByTensor()  # non-leaf tensors that keep their .grad -> True
 def _apply_hooks(node: Tensor, grad, create_graph: bool):
     """Run ``node``'s hooks on its gradient, in the order registered; a hook that returns a
     tensor replaces the gradient (with the same shape)."""
-    for fn in tuple(_hooks.get(node, {}).values()):
+    for fn in tuple(_hooks.value(node, {}).values()):
         result = fn(grad if isinstance(grad, Tensor) else Tensor._wrap(grad))
         if result is None:
             continue
@@ -1387,12 +1382,17 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
             grads[root] = seed if root not in grads else grads[root] + seed
     targets = None if inputs is None else set(inputs)
     found = {}
-    hooked = (bool(_hooks) or bool(_retained)) and observe is None
+    hooked = (_hooks or _retained) and observe is None
     assigned = set()  # ids of arrays already handed to a tensor's .grad in this pass
-    ready = [root for root in grads if not pending[root]]
+    ready = []
+    for root in grads:
+        if not pending[root]:
+            ready.append(root)
     finished = 0
-    previous = _grad_mode.enabled
-    _grad_mode.enabled = create_graph
+    switch = create_graph or hooked  # backward closures of arrays record nothing anyway
+    if switch:  # grad mode during the pass is create_graph's, as in torch
+        previous = _grad_mode.enabled
+        _grad_mode.enabled = create_graph
     try:
         while ready:
             node = ready.pop()
@@ -1402,14 +1402,15 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
             if grad is not None:
                 if hooked:
                     grad = _apply_hooks(node, grad, create_graph)
-                    if accumulate and targets is None and node._op and node in _retained:
+                    if accumulate and targets is None and node._op and _retained.holds(node):
                         _accumulate(node, grad, assigned)
                 if targets is not None and node in targets:
                     if accumulate:
                         _accumulate(node, grad, assigned)
                     else:
                         found[node] = grad
-                if node._backward is None:
+                backward = node._backward
+                if backward is None:
                     if node._op:
                         raise _freed_error(node._op)
                     if observe is not None:
@@ -1418,44 +1419,88 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool = False,
                         _accumulate(node, grad, assigned)
                     continue
                 if targets is None or any(parent in pending for parent in parents):
-                    sent = _send(node, grad, grads, pending, create_graph)
+                    sent = backward(grad)
+                    for parent, parent_grad in zip(parents, sent):
+                        if parent_grad is None or not parent.requires_grad or (
+                                targets is not None and parent not in pending):
+                            continue
+                        if create_graph and not isinstance(parent_grad, Tensor):
+                            raise _not_recorded(node._op)
+                        existing = grads.get(parent)
+                        grads[parent] = parent_grad if existing is None else \
+                            existing + parent_grad
                     if observe is not None:
                         observe(node, grad, sent)
                     if not retain_graph:
                         node._backward = None
                         node._parents = ()
-            for parent in parents:
-                if parent in pending:
+            for parent in parents:  # with inputs=, only the parents that lead to them count
+                if parent.requires_grad and (targets is None or parent in pending):
                     pending[parent] -= 1
                     if not pending[parent]:
                         ready.append(parent)
     finally:
-        _grad_mode.enabled = previous
+        if switch:
+            _grad_mode.enabled = previous
     if finished < len(pending):
-        stuck = sorted({node._op or "leaf" for node, count in pending.items() if count})
-        raise RuntimeError(
-            "backward: one of the variables needed for gradient computation has been modified "
-            "by an inplace operation: the graph loops back through a tensor changed in place "
-            f"(ops waiting on it: {', '.join(stuck)}), so no order of the chain rule exists; "
-            "clone() the tensor before changing it in place")
+        raise _stuck_error(pending)
     return None if inputs is None else [found.get(t) for t in inputs]
 
 
-def _send(node: Tensor, grad, grads: dict, pending: dict, create_graph: bool) -> None:
-    """Run ``node``'s backward on ``grad`` and add each parent's share into ``grads``;
-    returns the shares."""
-    sent = node._backward(grad)
-    for parent, parent_grad in zip(node._parents, sent):
-        if parent_grad is None or parent not in pending:
-            continue
-        if create_graph and not isinstance(parent_grad, Tensor):
-            raise NotImplementedError(
-                f"backward(create_graph=True): the backward of '{node._op}' is not "
-                f"differentiable yet (it computed on arrays); differentiate once, without "
-                f"create_graph, or use ops whose backward is recorded")
-        existing = grads.get(parent)
-        grads[parent] = parent_grad if existing is None else existing + parent_grad
-    return sent
+def _stuck_error(pending: dict) -> RuntimeError:
+    stuck = sorted({node._op or "leaf" for node, count in pending.items() if count})
+    return RuntimeError(
+        "backward: one of the variables needed for gradient computation has been modified "
+        "by an inplace operation: the graph loops back through a tensor changed in place "
+        f"(ops waiting on it: {', '.join(stuck)}), so no order of the chain rule exists; "
+        "clone() the tensor before changing it in place")
+
+
+def _run_plain(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
+    """``_run_backward`` for the training loop's ``loss.backward()``: one root, ndarrays, every
+    leaf's ``.grad``, no hooks. The same walk without the general one's branches, which cost
+    a tenth of a small net's step."""
+    if root._backward is None and root._op:
+        raise _freed_error(root._op)
+    pending = _consumer_counts((root,))
+    grads = {root: seed}
+    assigned = set()
+    ready = [root]
+    finished = 0
+    while ready:
+        node = ready.pop()
+        finished += 1
+        grad = grads.pop(node, None)
+        parents = node._parents
+        if grad is not None:
+            backward = node._backward
+            if backward is None:
+                if node._op:
+                    raise _freed_error(node._op)
+                _accumulate(node, grad, assigned)
+                continue
+            for parent, parent_grad in zip(parents, backward(grad)):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                existing = grads.get(parent)
+                grads[parent] = parent_grad if existing is None else existing + parent_grad
+            if not retain_graph:
+                node._backward = None
+                node._parents = ()
+        for parent in parents:
+            if parent.requires_grad:
+                pending[parent] -= 1
+                if not pending[parent]:
+                    ready.append(parent)
+    if finished < len(pending):
+        raise _stuck_error(pending)
+
+
+def _not_recorded(op: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"backward(create_graph=True): the backward of '{op}' is not differentiable yet (it "
+        f"computed on arrays); differentiate once, without create_graph, or use ops whose "
+        f"backward is recorded")
 
 
 # ------------------------------------------------------------------------ constructors

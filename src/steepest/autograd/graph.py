@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 
-from steepest.tensor import (Tensor, _data_of, _hooks, _run_backward)
+from steepest.tensor import Tensor, _data_of, _hooks, _retained, _run_backward, _run_plain
 
 __all__ = ["grad", "backward", "Node", "AccumulateGrad", "RemovableHandle", "node_of"]
 
@@ -102,9 +102,10 @@ class Node:
         tensor = self._tensor
         parents = tensor._parents
         if tensor._op == "Linear" and parents:  # torch: addmm(bias, input, weight.t())
-            links = (_link(parents[0]), _TransposedWeight(parents[1]))
-            return tuple((link, 0) for link in ((_link(parents[2]),) if len(parents) == 3
-                                                else ()) + links)
+            x, weight, *bias = parents
+            links = [_link(b) for b in bias] + [
+                _link(x), _TransposedWeight(weight) if weight.requires_grad else None]
+            return tuple((link, 0) for link in links)
         links = tuple((_link(parent), 0) for parent in parents)
         if tensor._op in _SCALAR_OPERAND and links:
             links += ((None, 0),)
@@ -252,9 +253,35 @@ def _check_output(output: Tensor, index: int, who: str) -> None:
             f"inputs with requires_grad=True (and not inside no_grad) to differentiate")
 
 
+def _checked_inputs(inputs, who: str) -> tuple:
+    inputs = _tensors(inputs, "inputs", who)
+    if not inputs:
+        raise ValueError(f"{who}: inputs must not be empty (leave it out to reach every leaf)")
+    for i, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"{who}: input {i} (shape {tensor.shape}) does not require "
+                               f"grad; differentiate only with respect to tensors with "
+                               f"requires_grad=True")
+    return inputs
+
+
+def tensor_backward(output: Tensor, gradient, retain_graph, create_graph: bool, inputs):
+    """``Tensor.backward``: the reverse pass from one output (the training loop's path)."""
+    _check_output(output, 0, "backward")
+    start = seed(output, gradient, create_graph)
+    retain_graph = create_graph if retain_graph is None else bool(retain_graph)
+    if inputs is None and not create_graph and not (_hooks or _retained):
+        _run_plain(output, start, retain_graph)
+        return
+    if inputs is not None:
+        inputs = _checked_inputs(inputs, "backward")
+    _run_backward((output,), (start,), retain_graph, create_graph, inputs)
+
+
 def run(outputs, grad_outputs, retain_graph, create_graph: bool, inputs, who: str,
         accumulate: bool = True, arg: str = "gradient"):
-    """Check the arguments of a reverse pass and run it (see ``_run_backward``)."""
+    """Check the arguments of a reverse pass from several outputs and run it (see
+    ``_run_backward``)."""
     outputs = _tensors(outputs, "tensors" if who == "backward" else "outputs", who)
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
@@ -267,15 +294,7 @@ def run(outputs, grad_outputs, retain_graph, create_graph: bool, inputs, who: st
         _check_output(output, i, who)
     seeds = [seed(o, g, create_graph, who, arg) for o, g in zip(outputs, grad_outputs)]
     if inputs is not None:
-        inputs = _tensors(inputs, "inputs", who)
-        if not inputs:
-            raise ValueError(f"{who}: inputs must not be empty (leave it out to reach every "
-                             f"leaf)")
-        for i, tensor in enumerate(inputs):
-            if not tensor.requires_grad:
-                raise RuntimeError(f"{who}: input {i} (shape {tensor.shape}) does not "
-                                   f"require grad; differentiate only with respect to "
-                                   f"tensors with requires_grad=True")
+        inputs = _checked_inputs(inputs, who)
     if retain_graph is None:
         retain_graph = create_graph
     return _run_backward(outputs, seeds, bool(retain_graph), bool(create_graph), inputs,
