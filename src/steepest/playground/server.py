@@ -473,7 +473,7 @@ def create_app(limits: Limits | None = None, access: Access | None = None) -> St
             return
         await websocket.accept()
         try:
-            await conversation.worker.call(conversation.sid, "open")
+            conversation.worker.open(conversation.sid)
             await conversation.run()
         except CLOSED:
             pass

@@ -296,9 +296,11 @@ class InlineWorker:
     async def call(self, sid: int, method: str, argument=None) -> Reply | None:
         return await asyncio.to_thread(self._call, sid, method, argument)
 
+    def open(self, sid: int) -> None:
+        self.host.engines[sid] = Engine(self.host.max_samples, self.host.max_steps)
+
     def drop(self, sid: int) -> None:
-        with self.lock:
-            self.host.call(sid, "drop", None)
+        self.host.engines.pop(sid, None)   # a running call keeps its engine until it returns
 
     def close(self) -> None:
         self.host.engines.clear()
@@ -373,6 +375,10 @@ class ProcessWorker:
             self._waiting.pop(request_id, None)
             raise MessageError(f"the worker process is gone ({exc}); reload the page") from None
         return await future
+
+    def open(self, sid: int) -> None:
+        """A new engine; calls for ``sid`` follow it down the same pipe, in order."""
+        self._send((None, sid, "open", None))
 
     def drop(self, sid: int) -> None:
         try:
