@@ -304,3 +304,38 @@ def test_the_chain_rule_inspector_leaves_the_training_gradients_alone():
     chain.inspect(session, 0, 0, 1)
     for grad, p in zip(before, session.model.parameters()):
         np.testing.assert_array_equal(p.grad, grad)
+
+
+def test_a_learning_rate_that_only_oscillates_is_explained_with_numbers():
+    """SGD at lr 10 on the circle bounces (loss 1-3, no divergence): named while it bounces."""
+    session = Session({"lr": 10.0, "seed": 0})
+    session.step(600)
+    snap = session.snapshot()
+    assert session.diverged is None
+    note = next(n for n in snap["notes"] if "overshoots the valley" in n)
+    assert "learning rate 10 is too large" in note and "lr/3 = 3.33" in note and "cosine -" in note
+    calm = Session({"lr": 0.03, "seed": 0})
+    calm.step(600)
+    assert not any("overshoot" in n or "stopped falling" in n for n in calm.snapshot()["notes"])
+
+
+def test_adam_stalling_above_its_minimum_gets_the_softer_note():
+    session = Session({"optimizer": "adam", "lr": 0.3, "seed": 0})
+    session.step(600)
+    notes = session.snapshot()["notes"]
+    assert any("stopped falling" in n and "lr/3 = 0.1" in n for n in notes)
+
+
+def test_divergence_quotes_the_training_loss_read_out():
+    session = Session({"dataset": "plane", "hidden": [8, 8], "activation": "relu", "lr": 10})
+    session.step(100)
+    snap = session.snapshot()
+    assert snap["diverged"]["loss"] == snap["train_loss"]
+    assert f"{snap['train_loss']:.4g}" in snap["diverged"]["message"]
+
+
+def test_dead_relus_come_with_advice():
+    session = Session({"lr": 10.0, "activation": "relu", "seed": 0})
+    session.step(300)
+    note = next(n for n in session.snapshot()["notes"] if "dead" in n)
+    assert "smaller learning rate" in note and "leaky ReLU" in note and "seed" in note

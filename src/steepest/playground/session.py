@@ -21,7 +21,7 @@ from steepest.playground.datasets import DOMAIN, FEATURES, features, make_datase
 
 __all__ = [
     "quantize_unit", "encode_unit", "grid_points", "build_model", "build_optimizer", "build_scheduler",
-    "Task", "Session", "Race", "label_of", "GRID", "NEURON_STRIDE", "DIVERGED_LOSS",
+    "Task", "Session", "Race", "Trend", "label_of", "GRID", "NEURON_STRIDE", "DIVERGED_LOSS",
     "HISTORY_LIMIT",
 ]
 
@@ -167,6 +167,7 @@ class Session:
         self.history = []
         self.lr_changes = []
         self._last_loss = math.nan
+        self.trend = Trend()
 
     # ----------------------------------------------------------------------- training
 
@@ -227,22 +228,23 @@ class Session:
                 self.scheduler.step()
             self.batch_index = index
             self._last_loss = value
+            self.trend.update(value, self.model.parameters())
             self.step_count += 1
             taken += 1
         return taken
 
     def _stop(self, value: float) -> None:
         lr = self.lr
-        last = f"{self._last_loss:.4g}" if math.isfinite(self._last_loss) else "none yet"
+        readout = _finite(self.dataset_loss(self.X_train, self.T_train))
+        shown = "too large to print" if readout is None else f"{readout:.4g}"
         self.diverged = {
-            "step": self.step_count, "loss": value if math.isfinite(value) else str(value),
-            "lr": lr,
-            "message": (f"Training diverged at step {self.step_count}: the loss became "
-                        f"{value:.4g} with learning rate {lr:g} (last finite loss {last}). "
-                        f"Each step overshot the minimum by more than the one before. Try a "
-                        f"learning rate about 10x smaller ({lr / 10:g}), an adaptive "
-                        f"optimizer such as Adam, a larger batch or L2 regularisation, "
-                        f"then press reset."),
+            "step": self.step_count, "loss": readout, "lr": lr,
+            "message": (f"Training diverged at step {self.step_count}: the training loss "
+                        f"(read-out) is {shown} with learning rate {lr:g}, and the next "
+                        f"batch's loss became {value:.4g}. Each step overshot the minimum by "
+                        f"more than the one before. Try a learning rate about 10x smaller "
+                        f"({lr / 10:g}), an adaptive optimizer such as Adam, a larger batch or "
+                        f"L2 regularisation, then press reset."),
         }
 
     def set_lr(self, lr: float) -> None:
@@ -351,7 +353,13 @@ class Session:
                          "smaller than the last layer's.")
         if stats["dead_relu"]:
             notes.append(f"{stats['dead_relu']} ReLU unit(s) output 0 for every training point "
-                         f"(dead): they pass no gradient and cannot recover.")
+                         f"(dead): they pass no gradient, so plain gradient descent cannot bring "
+                         f"them back. Try a smaller learning rate (now {self.lr:g}), leaky ReLU "
+                         f"(its negative side keeps a small slope), or fresh initial weights "
+                         f"(another seed), then reset.")
+        overshoot = self.trend.overshooting()
+        if overshoot is not None and self.diverged is None:
+            notes.append(self.trend.explain(overshoot, self.lr))
         return notes
 
     def snapshot(self, with_heatmaps: bool = True) -> dict:
@@ -401,6 +409,63 @@ class Session:
         return {"type": "lr_range", "lrs": result.lrs.tolist(),
                 "losses": [_finite(v) for v in result.smoothed],
                 "suggested_lr": float(result.suggested_lr)}
+
+
+class Trend:
+    """Watches the training loss and the updates for a learning rate that is too large.
+
+    Too large while only oscillating: the smoothed batch loss stays well above its earlier
+    minimum (or rises) and consecutive updates Δw_t, Δw_{t-1} point against each other
+    (cos < 0 on average): each step jumps across the valley instead of down it.
+    """
+
+    SMOOTHING = 0.02        # exponential moving averages over ~50 steps
+    WARM_UP = 100           # steps before any verdict
+    STALL_RATIO = 1.3       # smoothed loss this far above its earlier minimum
+    FLIP_COSINE = -0.2      # mean cosine of consecutive updates below this: they flip
+
+    def __init__(self):
+        self.steps = 0
+        self.loss = None
+        self.lowest = math.inf
+        self.cosine = 0.0
+        self._weights = None
+        self._update = None
+
+    def update(self, loss: float, parameters) -> None:
+        flat = np.concatenate([p._data.ravel() for p in parameters])
+        if self._weights is not None:
+            update = flat - self._weights
+            if self._update is not None:
+                norms = np.linalg.norm(update) * np.linalg.norm(self._update)
+                cosine = float(update @ self._update / norms) if norms > 0 else 0.0
+                self.cosine += self.SMOOTHING * (cosine - self.cosine)
+            self._update = update
+        self._weights = flat
+        self.steps += 1
+        self.loss = loss if self.loss is None else self.loss + self.SMOOTHING * (loss - self.loss)
+        if self.steps > self.WARM_UP // 2:
+            self.lowest = min(self.lowest, self.loss)
+
+    def overshooting(self) -> dict | None:
+        """The numbers behind the verdict, or None while the loss falls as it should."""
+        if self.steps < self.WARM_UP or not math.isfinite(self.lowest):
+            return None
+        if self.loss > self.STALL_RATIO * self.lowest and self.loss - self.lowest > 0.02:
+            return {"loss": self.loss, "lowest": self.lowest, "cosine": self.cosine,
+                    "flipping": self.cosine < self.FLIP_COSINE}
+        return None
+
+    @staticmethod
+    def explain(numbers: dict, lr: float) -> str:
+        trend = (f"the training loss (smoothed {numbers['loss']:.3g}) sits above its earlier "
+                 f"minimum {numbers['lowest']:.3g} instead of falling")
+        if numbers["flipping"]:
+            return (f"The learning rate {lr:g} is too large: the step overshoots the valley. "
+                    f"Consecutive updates point in opposite directions (cosine "
+                    f"{numbers['cosine']:.2f} on average) and {trend}. Try lr/3 = {lr / 3:.3g}.")
+        return (f"The loss has stopped falling: {trend}. The learning rate {lr:g} is probably "
+                f"too large for this optimizer; try lr/3 = {lr / 3:.3g}.")
 
 
 def _finite(value):
