@@ -158,3 +158,40 @@ class NoFloatWarnings:
 def no_float_warnings():
     """The ``NoFloatWarnings`` context manager class: ``with no_float_warnings(): ...``."""
     return NoFloatWarnings
+
+
+@pytest.fixture(scope="session")
+def _tour_run(tmp_path_factory):
+    """The whole tour with default parameters, run once per test session; every Figure it
+    saves is kept (by lesson) so that the figure tests inspect the page's own figures. It
+    takes 13-30 s on an idle 2-core machine, most of it lessons 4 and 6 and their figures."""
+    from pathlib import Path
+
+    from steepest.report import figures as figures_module
+    from steepest.report import run_tour
+
+    out = tmp_path_factory.mktemp("tour") / "report"
+    lines, drawn = [], {}
+    original = figures_module.save
+
+    def keep(fig, path, **kwargs):  # figures are saved as <lesson>-<stem>.png
+        drawn.setdefault(Path(path).name.split("-")[0], []).append(fig)
+        original(fig, path, **kwargs)
+    figures_module.save = keep
+    try:
+        index = run_tour(out, log=lines.append)
+    finally:
+        figures_module.save = original
+    return {"out": out, "index": index, "lines": lines, "figures": drawn}
+
+
+@pytest.fixture(scope="session")
+def full_tour(_tour_run):
+    """``(out folder, index.html path, progress lines)`` of the session's tour."""
+    return _tour_run["out"], _tour_run["index"], _tour_run["lines"]
+
+
+@pytest.fixture(scope="session")
+def tour_figures(_tour_run):
+    """``{lesson name: [matplotlib Figure, ...]}`` as the session's tour drew them."""
+    return _tour_run["figures"]

@@ -1,15 +1,13 @@
-"""Tests for steepest.data: toy sets, digits, splitting, scaling, batching and bad input."""
+"""Tests for steepest.data: toy sets, digits, splitting, scaling, the split of train and sweep, and bad input."""
 
 import hashlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import steepest
 from steepest.data import (
-    DATASET_NAMES, DataLoader, Standardizer, load_dataset, load_digits, make_blobs,
+    DATASET_NAMES, Standardizer, load_dataset, load_digits, make_blobs,
     make_circles, make_moons, make_spirals, make_xor, train_test_split, validate_dataset,
 )
 
@@ -377,105 +375,6 @@ def test_standardizer_errors():
         Standardizer().fit(np.array([[1.0], [np.nan]]))
 
 
-# --------------------------------------------------------------------------- batching
-
-def _ids(batches):
-    return [xb[:, 0].astype(int) for xb, _ in batches]
-
-
-@pytest.mark.parametrize("n, batch_size, drop_last, sizes", [
-    (10, 3, False, [3, 3, 3, 1]),
-    (10, 3, True, [3, 3, 3]),
-    (9, 3, False, [3, 3, 3]),
-    (9, 3, True, [3, 3, 3]),
-    (5, 8, False, [5]),
-    (1, 1, False, [1]),
-])
-def test_loader_batch_sizes_and_len(n, batch_size, drop_last, sizes):
-    X, y = _indexed(n)
-    loader = DataLoader(X, y, batch_size=batch_size, drop_last=drop_last, seed=0)
-    batches = list(loader)
-    assert [len(xb) for xb, _ in batches] == sizes
-    assert [len(yb) for _, yb in batches] == sizes
-    assert len(loader) == len(sizes)
-
-
-def test_loader_covers_every_sample_once_per_epoch_and_keeps_pairs():
-    X, y = _indexed(103)
-    loader = DataLoader(X, y, batch_size=10, seed=3)
-    for _ in range(3):
-        batches = list(loader)
-        ids = np.concatenate(_ids(batches))
-        assert sorted(ids) == list(range(103))
-        for xb, yb in batches:
-            assert isinstance(xb, np.ndarray) and isinstance(yb, np.ndarray)
-            np.testing.assert_array_equal(yb, y[xb[:, 0].astype(int)])
-
-
-def test_loader_drop_last_drops_only_the_short_batch():
-    X, y = _indexed(23)
-    ids = np.concatenate(_ids(DataLoader(X, y, batch_size=5, drop_last=True, seed=1)))
-    assert len(ids) == 20 and len(set(ids)) == 20
-
-
-def test_loader_reproducible_for_equal_seeds_and_reshuffles_each_epoch():
-    X, y = _indexed(50)
-    a = DataLoader(X, y, batch_size=7, seed=42)
-    b = DataLoader(X, y, batch_size=7, seed=42)
-    epochs_a = [np.concatenate(_ids(a)) for _ in range(3)]
-    epochs_b = [np.concatenate(_ids(b)) for _ in range(3)]
-    for ea, eb in zip(epochs_a, epochs_b):
-        np.testing.assert_array_equal(ea, eb)
-    assert not np.array_equal(epochs_a[0], epochs_a[1])
-    assert not np.array_equal(epochs_a[1], epochs_a[2])
-    assert not np.array_equal(epochs_a[0], np.arange(50))
-    c = DataLoader(X, y, batch_size=7, seed=43)
-    assert not np.array_equal(np.concatenate(_ids(c)), epochs_a[0])
-
-
-def test_loader_without_shuffle_keeps_order():
-    X, y = _indexed(12)
-    ids = np.concatenate(_ids(DataLoader(X, y, batch_size=5, shuffle=False)))
-    np.testing.assert_array_equal(ids, np.arange(12))
-
-
-def test_loader_seed_none_follows_manual_seed():
-    X, y = _indexed(30)
-    steepest.manual_seed(7)
-    first = np.concatenate(_ids(DataLoader(X, y, batch_size=4)))
-    steepest.manual_seed(7)
-    second = np.concatenate(_ids(DataLoader(X, y, batch_size=4)))
-    np.testing.assert_array_equal(first, second)
-
-
-def test_loader_accepts_tensors_and_converts_integer_features():
-    X = steepest.tensor(np.arange(12.0).reshape(6, 2))
-    y = steepest.tensor(np.array([0.0, 1, 0, 1, 0, 1]))
-    batches = list(DataLoader(X, y, batch_size=6, shuffle=False))
-    np.testing.assert_array_equal(batches[0][0], X.data)
-    xb, _ = next(iter(DataLoader(np.ones((4, 2), dtype=int), np.zeros(4), batch_size=2)))
-    assert xb.dtype == np.float64
-
-
-@settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 60), batch_size=st.integers(1, 70), drop_last=st.booleans(),
-       seed=st.integers(0, 2**32 - 1))
-def test_loader_property_partition(n, batch_size, drop_last, seed):
-    X, y = _indexed(n)
-    if drop_last and batch_size > n:
-        with pytest.raises(ValueError, match="no batches"):
-            DataLoader(X, y, batch_size=batch_size, drop_last=drop_last, seed=seed)
-        return
-    loader = DataLoader(X, y, batch_size=batch_size, drop_last=drop_last, seed=seed)
-    ids = _ids(loader)
-    assert len(ids) == len(loader)
-    assert all(len(b) == batch_size for b in ids[:-1])
-    flat = np.concatenate(ids)
-    assert len(set(flat)) == len(flat)
-    expected = (n // batch_size) * batch_size if drop_last else n
-    assert len(flat) == expected
-
-
 # --------------------------------------------------------------------------- bad input
 
 def test_validate_accepts_good_data_and_returns_arrays():
@@ -487,8 +386,6 @@ def test_validate_accepts_good_data_and_returns_arrays():
 def test_bad_lengths_reports_both():
     with pytest.raises(ValueError, match=r"different lengths: X has 10 samples, y has 9"):
         validate_dataset(np.zeros((10, 2)), np.zeros(9))
-    with pytest.raises(ValueError, match=r"X has 4 samples, y has 5"):
-        DataLoader(np.zeros((4, 2)), np.zeros(5))
 
 
 def test_bad_feature_count_reports_got_and_expected():
@@ -519,8 +416,6 @@ def test_bad_non_finite_features_report_counts_and_first_row():
     X[4, 2] = np.nan
     with pytest.raises(ValueError, match=r"2 NaN and 2 inf; first in row 2"):
         validate_dataset(X, np.zeros(6))
-    with pytest.raises(ValueError, match=r"NaN"):
-        DataLoader(X, np.zeros(6))
 
 
 def test_bad_non_finite_targets():
@@ -531,8 +426,6 @@ def test_bad_non_finite_targets():
 @pytest.mark.parametrize("batch_size", [0, -4, 2.5, True])
 def test_bad_batch_size(batch_size):
     with pytest.raises(ValueError, match=rf"batch_size must be an integer >= 1, got {batch_size}"):
-        DataLoader(np.zeros((4, 2)), np.zeros(4), batch_size=batch_size)
-    with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1"):
         validate_dataset(np.zeros((4, 2)), np.zeros(4), batch_size=batch_size)
 
 
@@ -541,8 +434,6 @@ def test_bad_empty_dataset():
         validate_dataset(np.zeros((0, 2)), np.zeros(0))
     with pytest.raises(ValueError, match=r"empty data set: X has 0 features"):
         validate_dataset(np.zeros((3, 0)), np.zeros(3))
-    with pytest.raises(ValueError, match=r"empty data set"):
-        DataLoader(np.zeros((0, 2)), np.zeros(0))
 
 
 @pytest.mark.parametrize("shape", [(5,), (2, 2, 2), ()])
@@ -554,7 +445,7 @@ def test_bad_dimensionality(shape):
 
 def test_bad_1d_features_suggests_reshape():
     with pytest.raises(ValueError, match=r"reshape\(-1, 1\)"):
-        DataLoader(np.arange(5.0), np.zeros(5))
+        validate_dataset(np.arange(5.0), np.zeros(5))
 
 
 def test_bad_non_numeric_features():
@@ -566,3 +457,33 @@ def test_bad_complex_features_are_not_silently_truncated():
     with pytest.raises(ValueError, match=r"X must be numeric \(real numbers or booleans\), "
                                          r"got dtype complex128"):
         validate_dataset(np.ones((2, 2)) * 1j, np.zeros(2))
+
+
+# --------------------------------------------------------------------------- load_split
+
+def test_load_split_is_load_then_stratified_split_then_standardize_on_the_training_part():
+    from steepest.data import load_split
+
+    split = load_split("moons", seed=4, val_split=0.25, n_samples=80, noise=0.2)
+    X, y = load_dataset("moons", n_samples=80, noise=0.2, seed=4)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.25, seed=4,
+                                                      stratify=True)
+    scaler = Standardizer().fit(X_train)
+    np.testing.assert_array_equal(split.X_train, scaler.transform(X_train))
+    np.testing.assert_array_equal(split.X_val, scaler.transform(X_val))
+    np.testing.assert_array_equal(split.y_val, y_val)
+    assert split.n_classes == 2 and split.scaler.mean_.tolist() == scaler.mean_.tolist()
+    raw = load_split("moons", seed=4, val_split=0.25, n_samples=80, noise=0.2,
+                     standardize=False)
+    assert raw.scaler is None and np.array_equal(raw.X_train, X_train)
+
+
+def test_load_split_seeds_only_the_split_of_the_digits_and_refuses_overflowing_noise():
+    from steepest.data import load_split
+
+    a, b = (load_split("digits", seed=s, standardize=False) for s in (0, 1))
+    rows = [np.vstack([p.X_train, p.X_val]) for p in (a, b)]
+    np.testing.assert_array_equal(np.unique(rows[0], axis=0), np.unique(rows[1], axis=0))
+    assert not np.array_equal(a.X_train, b.X_train) and a.n_classes == 10
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match=r"noise 1e\+308 is too"):
+        load_split("moons", noise=1e308)

@@ -559,25 +559,43 @@ def _notebook():
 
 
 def test_learner_version_drops_solutions_and_outputs():
+    from steepest import notebook_editions as editions
+
     nb = _notebook()
-    learner = ex.learner_version(nb)
+    learner = editions.learner_version(nb)
     assert [c["source"] for c in learner["cells"]] == ["# title", "G1 = ...  # TODO",
                                                        "check_gradient(G1)"]
     assert all(c["outputs"] == [] and c["execution_count"] is None
                for c in learner["cells"] if c["cell_type"] == "code")
     assert len(nb["cells"]) == 4 and nb["cells"][1]["outputs"]  # the input is not modified
-    assert ex.solution_sources(nb) == ["G1 = 1"]
+    assert editions.solution_sources(nb) == ["G1 = 1"]
 
 
 def test_cli_learner_solutions_strip(tmp_path, capsys):
+    from steepest import notebook_editions as editions
+
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps(_notebook()))
-    assert ex.main(["strip", str(path), "--check"]) == 1
-    assert ex.main(["strip", str(path)]) == 0
-    assert ex.main(["strip", str(path), "--check"]) == 0
-    assert ex.main(["learner", str(path), "-o", str(tmp_path / "out")]) == 0
+    assert editions.main(["strip", str(path), "--check"]) == 1
+    assert editions.main(["strip", str(path)]) == 0
+    assert editions.main(["strip", str(path), "--check"]) == 0
+    assert editions.main(["learner", str(path), "-o", str(tmp_path / "out")]) == 0
     learner = json.loads((tmp_path / "out" / "nb.ipynb").read_text())
     assert len(learner["cells"]) == 3
     capsys.readouterr()
-    assert ex.main(["solutions", str(path)]) == 0
+    assert editions.main(["solutions", str(path)]) == 0
     assert "G1 = 1" in capsys.readouterr().out
+
+
+def test_the_old_command_name_still_runs_the_editions(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(_notebook()))
+    done = subprocess.run([sys.executable, "-m", "steepest.exercises", "strip", str(path),
+                           "--check"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "notebooks with outputs" in done.stderr
+    from steepest.notebook_editions import learner_version
+
+    assert ex.learner_version is learner_version  # still importable from steepest.exercises

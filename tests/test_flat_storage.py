@@ -14,7 +14,7 @@ import pytest
 
 import steepest as st
 from steepest import optim
-from steepest.checkpoint import load_checkpoint, save_checkpoint
+from steepest.training.checkpoint import load_checkpoint, save_checkpoint
 
 CONFIGS = [
     ("GD", dict(lr=0.1)),

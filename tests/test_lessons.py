@@ -14,7 +14,8 @@ from steepest.lessons import (
     optimizers, run_lesson, vanishing_gradient,
 )
 from steepest.lessons.gradient_descent import classify_run
-from steepest.lessons.optimizers import PROBLEMS, run_path, select_rate
+from steepest.lessons.optimizers import OPTIMIZERS, PROBLEMS, select_rate
+from steepest.optim.functions import run_path
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "reference_values.json")
                        .read_text(encoding="utf-8"))
@@ -245,7 +246,7 @@ def _tame_nearest(f, start, optimum, name, grid, steps, max_path_ratio=5.0):
     is at most max_path_ratio times the straight start-optimum distance."""
     best, best_distance, nearest = None, np.inf, (None, np.inf)
     for lr in grid:
-        path, _ = run_path(f, start, name, lr, steps)
+        path = run_path(f, start, OPTIMIZERS[name], steps, lr=lr).points
         with np.errstate(all="ignore"):
             values = np.array([float(f(np.asarray(p))) for p in path])
             length = np.sum(np.sqrt(np.sum(np.diff(path, axis=0) ** 2, axis=1)))
@@ -293,8 +294,8 @@ def test_optimizers_small_run():
 
 
 def test_optimizers_rejects_unknown_names():
-    with pytest.raises(ValueError, match="Nesterov"):
-        optimizers(names=("GD", "Nesterov"))
+    with pytest.raises(ValueError, match="unknown optimizer 'Lion'; expected a name or label"):
+        optimizers(names=("GD", "Lion"))
 
 
 # ------------------------------------------------------------------ all lessons

@@ -4,7 +4,7 @@ Each notebook is executed twice with nbclient:
 
 * teacher's edition (as stored, solution cells kept): runs top to bottom without an error,
   every check cell prints its confirmation, and the lessons' figures appear inline;
-* learner's edition (``steepest.exercises.learner_version``: cells tagged ``solution``
+* learner's edition (``steepest.notebook_editions.learner_version``: cells tagged ``solution``
   removed): every check cell fails with ``NotFilledInError`` ("you have not filled in this
   TODO yet"), not a NameError, and no other cell fails.
 """
@@ -22,7 +22,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from steepest.exercises import SOLUTION_TAG, learner_version  # noqa: E402
+from steepest.notebook_editions import SOLUTION_TAG, learner_version  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -129,7 +129,7 @@ def test_stored_valid_and_without_outputs(path):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, \
-                f"{path.name}: outputs are stored; run python -m steepest.exercises strip"
+                f"{path.name}: outputs are stored; run python -m steepest.notebook_editions strip"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings, strategies as hs
 
 import steepest as st
-from steepest.checkpoint import load_checkpoint
+from steepest.training.checkpoint import load_checkpoint
 from steepest.playground import chain, export, paths
 from steepest.playground.config import MAX_LAYERS, ConfigError, validate_config
 from steepest.playground.datasets import DATASETS, features, make_dataset
@@ -145,13 +145,13 @@ def test_chain_rule_sum_over_paths_equals_autodiff(cfg):
     session.step(13)
     n_layers = len(cfg["hidden"]) + 1
     for layer in range(n_layers):
-        result = chain.inspect(session, layer, 0, 1)
+        result = chain.inspect_weight(session, layer, 0, 1)
         assert result["chain_rule_grad"] == pytest.approx(result["autodiff_grad"], rel=1e-9, abs=1e-15)
         if result["paths"]:
             first = result["paths"][0]
             assert first["units"][0] == 0 and len(first["units"]) == n_layers - layer
     with pytest.raises(ConfigError, match="layer"):
-        chain.inspect(session, n_layers, 0, 0)
+        chain.inspect_weight(session, n_layers, 0, 0)
 
 
 def test_exported_python_reproduces_the_weights_exactly():
@@ -301,7 +301,7 @@ def test_the_chain_rule_inspector_leaves_the_training_gradients_alone():
     session = Session({"optimizer": "sgd", "lr": 0.05})
     session.step(5)
     before = [p.grad.copy() for p in session.model.parameters()]
-    chain.inspect(session, 0, 0, 1)
+    chain.inspect_weight(session, 0, 0, 1)
     for grad, p in zip(before, session.model.parameters()):
         np.testing.assert_array_equal(p.grad, grad)
 

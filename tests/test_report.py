@@ -17,15 +17,6 @@ from steepest.report import tour as tour_module
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def full_tour(tmp_path_factory):
-    """The whole tour with default parameters (about 10-15 s)."""
-    out = tmp_path_factory.mktemp("tour") / "report"
-    lines = []
-    index = run_tour(out, log=lines.append)
-    return out, index, lines
-
-
 def _images(page: str) -> list[str]:
     return re.findall(r'<img src="([^"]+)"', page)
 
@@ -165,28 +156,12 @@ def test_open_browser(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def drawn_figures(tmp_path_factory):
-    """Every lesson's matplotlib Figures (short runs of the slow lessons), kept for inspection."""
-    from steepest.lessons import run_lesson
-    from steepest.report import figures as figures_module
-
-    quick = {"vanishing_gradient": {"epochs": 1, "n_train": 200},
-             "optimizers": {"quadratic_steps": 20, "rosenbrock_steps": 40,
-                            "lr_grid": (1e-3, 1e-2, 0.1), "epochs": 1, "n_train": 200}}
-    drawn = {}
-    original = figures_module.save
-    for name in LESSON_NAMES:
-        kept = drawn.setdefault(name, [])
-        figures_module.save = lambda fig, path, kept=kept: (kept.append(fig),
-                                                             original(fig, path))
-        try:
-            records = figures_module.render_figures(run_lesson(name, **quick.get(name, {})),
-                                                    tmp_path_factory.mktemp(name))
-        finally:
-            figures_module.save = original
-        assert len(records) == len(kept) >= 1, name
-        assert all(r.caption for r in records), name
-    return drawn
+def drawn_figures(tour_figures, full_tour):
+    """Every lesson's matplotlib Figures, as the tour drew them for its page."""
+    out, _, _ = full_tour
+    assert sorted(tour_figures) == sorted(LESSON_NAMES)
+    assert sum(map(len, tour_figures.values())) == len(list((out / "img").glob("*.png")))
+    return tour_figures
 
 
 def test_every_plot_has_axis_labels(drawn_figures):

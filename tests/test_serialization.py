@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import steepest as st
-from steepest.checkpoint import load_checkpoint, save_checkpoint
+from steepest.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _same(a, b):

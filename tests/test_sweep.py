@@ -23,9 +23,9 @@ import pytest
 
 import steepest as st
 from steepest.cli import main
-from steepest.report.sweep_page import best_points, plot_sweep, sweep_series, write_sweep_report
+from steepest.report.sweep_page import plot_sweep, sweep_series, write_sweep_report
 from steepest.sweeps import (
-    SerialExecutor, check_mlp_config, dask_executor, expand_grid, log_range, parse_lr,
+    SerialExecutor, best_points, check_mlp_config, dask_executor, expand_grid, log_range, parse_lr,
     read_runs, sweep_mlp,
 )
 
@@ -124,10 +124,11 @@ def test_expand_grid_rejects_bad_grids(grid, configs, fragment):
 
 @pytest.mark.parametrize("change, fragment", [
     ({"optimizer": ["adam", "adamm"]}, "unknown optimizer 'adamm'"),
-    ({"lr": [0.1, 0.0]}, "lr must be a number > 0, got 0.0"),
-    ({"lr": [-1e-3]}, "lr must be a number > 0"),
-    ({"lr": [math.inf]}, "lr must be a number > 0"),
-    ({"lr": ["0.1"]}, "lr must be a number > 0, got '0.1'"),
+    ({"lr": [0.1, 0.0]}, r"sgd: lr must be a number in \(0, ∞\), got 0.0"),
+    ({"lr": [-1e-3]}, r"lr must be a number in \(0, ∞\)"),
+    ({"lr": [math.inf]}, r"lr must be a number in \(0, ∞\)"),
+    ({"lr": ["0.1"]}, r"lr must be a number in \(0, ∞\), got '0.1'"),
+    ({"optimizer": ["adam"], "momentum": [0.9]}, "adam: unknown optimizer setting 'momentum'"),
     ({"seed": [-1]}, "seed must be a whole number >= 0"),
     ({"epochs": [0]}, "epochs must be a whole number >= 1"),
     ({"data": ["mnist"]}, "data must be one of"),

@@ -5,10 +5,9 @@ layers and optimizers that follow PyTorch's conventions, training with diagnosti
 lessons that show how a network learns.
 """
 
-import sys as _sys
-
 import numpy as _np
 
+from steepest._version import __version__
 from steepest.tensor import (
     Tensor, arange, default_generator, enable_grad, float32, float64, from_numpy, full,
     get_default_dtype, int32, int64, is_grad_enabled, linspace, manual_seed, no_grad, ones,
@@ -34,10 +33,9 @@ from steepest.serialization import load, save
 from steepest import viz
 from steepest.sweeps import dask_executor, log_range, sweep, sweep_mlp
 
-# The training modules lived at the top level before the ``training`` package; these aliases
-# keep ``import steepest.callbacks`` and ``from steepest.train import fit`` working.
-_sys.modules.update({"steepest.train": train, "steepest.callbacks": callbacks,
-                     "steepest.checkpoint": checkpoint, "steepest.diagnostics": diagnostics})
+# ``st.train``, ``st.callbacks``, ``st.checkpoint`` and ``st.diagnostics`` are the training
+# package's modules; the old import paths (``from steepest.train import fit``) are small
+# modules of their own that re-export them with a DeprecationWarning.
 
 #: torch's dtype names (``st.float`` is float32 as in torch; Python floats are float64 here)
 float = float32
@@ -47,4 +45,3 @@ int = int32
 bool = _np.dtype(_np.bool_)
 clamp = clip
 
-__version__ = "0.1.0"

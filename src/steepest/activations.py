@@ -20,9 +20,9 @@ from steepest.ops import _axis_args, _record, as_tensor
 from steepest.tensor import Tensor
 
 __all__ = [
-    "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "binary_step", "linear",
+    "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "binary_step",
     "identity", "sigmoid_derivative", "tanh_derivative", "relu_derivative",
-    "leaky_relu_derivative", "softmax_jacobian", "binary_step_derivative", "linear_derivative",
+    "leaky_relu_derivative", "softmax_jacobian", "binary_step_derivative", "identity_derivative",
     "ACTIVATIONS", "Activation",
 ]
 
@@ -134,16 +134,14 @@ def binary_step(x: Tensor) -> Tensor:
     return _record(out, (x,), lambda g: (np.zeros_like(g),), "BinaryStep")
 
 
-def linear(x: Tensor) -> Tensor:
-    """linear(z) = z (identity), range (−∞, ∞).
+def identity(x: Tensor) -> Tensor:
+    """identity(z) = z, the course's "linear" activation, range (−∞, ∞).
 
     No non-linearity: stacked linear layers collapse into one linear map. Used on regression
-    outputs. Derivative 1, so the gradient passes unchanged.
+    outputs. Derivative 1, so the gradient passes unchanged. (``st.linear`` is the affine map
+    x @ W.T + b of :mod:`steepest.ops`, torch's ``F.linear``.)
     """
     return as_tensor(x)
-
-
-identity = linear
 
 
 # ---------------------------------------------------------------------------- derivatives
@@ -174,8 +172,8 @@ def binary_step_derivative(z) -> np.ndarray:
     return np.zeros(np.shape(z))
 
 
-def linear_derivative(z) -> np.ndarray:
-    """linear'(z) = 1."""
+def identity_derivative(z) -> np.ndarray:
+    """identity'(z) = 1."""
     return np.ones(np.shape(z))
 
 
@@ -214,7 +212,7 @@ ACTIVATIONS = {
         Activation("binary_step", binary_step, binary_step_derivative,
                    "step(z) = 1 if z ≥ 0 else 0", "{0, 1}",
                    "threshold unit; zero gradient, so it cannot learn by gradient descent"),
-        Activation("linear", linear, linear_derivative, "linear(z) = z", "(−∞, ∞)",
+        Activation("linear", identity, identity_derivative, "linear(z) = z", "(−∞, ∞)",
                    "no non-linearity; stacked linear layers collapse into one"),
         Activation("leaky_relu", leaky_relu, leaky_relu_derivative,
                    "LeakyReLU(z) = z if z > 0 else 0.01·z", "(−∞, ∞)",

@@ -1,9 +1,16 @@
-"""The ``steepest`` command: ``steepest tour | train | lr-find``.
+"""The ``steepest`` command: ``steepest tour | train | lr-find | sweep | playground``.
 
     steepest tour [--out DIR] [--only NAME ...] [--open]
     steepest train --data moons --hidden 16,16 --activation relu --optimizer adam --lr 0.01 \\
                    --epochs 50 --batch-size 32 --seed 0 --out runs/moons [--resume | --overwrite]
     steepest lr-find --data digits --out runs/lr
+    steepest sweep --data moons --optimizer sgd,adam --lr 1e-3:1:13 --seeds 3 --out runs/sweep
+    steepest playground [--port 8000] [--host 127.0.0.1] [--no-browser]
+
+``tour`` runs every lesson and writes the HTML report; ``sweep`` trains the model of
+``train`` for each optimizer x learning rate x seed (see :mod:`steepest.sweeps`);
+``playground`` serves the browser playground. Optimizer names, their default learning
+rates and which options each takes come from :mod:`steepest.optim.catalogue`.
 
 ``train`` writes into ``--out``: ``history.json``, ``training_curves.png`` (loss and
 accuracy), ``gradient_norms.png`` (per layer), ``decision_boundary.png`` (2-D data) and
@@ -26,17 +33,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import sys
 import time
 import warnings
 
+from steepest.io import write_json
+from steepest.optim.catalogue import OPTIMIZERS, build_optimizer, takes
+
 __all__ = ["main", "build_parser"]
 
-_OPTIMIZER_CLASSES = {"gd": "GD", "sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam",
-                      "adamw": "AdamW", "adagrad": "Adagrad"}
 _HIDDEN_ACTIVATIONS = ("binary_step", "leaky_relu", "linear", "relu", "sigmoid", "tanh")
 
 # settings of a run that --resume takes from the checkpoint (and that must not change)
@@ -121,16 +128,17 @@ def _add_model_arguments(p: argparse.ArgumentParser, resumable: bool = False,
                    help="hidden layer sizes, comma-separated (default 16,16; 128 for digits)")
     p.add_argument("--activation", choices=_HIDDEN_ACTIVATIONS, default=None,
                    help="activation of the hidden layers (default relu)")
-    p.add_argument("--optimizer", choices=sorted(_OPTIMIZER_CLASSES), default=None,
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
                    help="optimizer, with torch.optim's update rule (default adam)")
     if with_lr:
+        rates = ", ".join(f"{name} {entry.default_lr:g}" for name, entry in OPTIMIZERS.items())
         p.add_argument("--lr", type=_float_in(0.0), default=None,
-                       help="learning rate (default: 0.1 for gd/sgd, 1e-3 rmsprop, 1e-2 "
-                            "others)")
+                       help=f"learning rate (default: {rates})")
     p.add_argument("--momentum", type=_float_in(0.0, 1.0, low_open=False), default=None,
-                   help="momentum (sgd, rmsprop)")
+                   help=f"momentum ({', '.join(takes('momentum'))})")
     p.add_argument("--weight-decay", type=_float_in(0.0, low_open=False), default=None,
-                   help="weight decay (L2; decoupled for adamw)")
+                   help=f"weight decay ({', '.join(takes('weight_decay'))}; decoupled for "
+                        f"adamw)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default 32")
     p.add_argument("--seed", type=_non_negative_int, default=None,
                    help="seed for data, split, initialisation and shuffling (default 0)")
@@ -271,46 +279,27 @@ def _settings(args, saved: dict | None = None) -> dict:
         raise CLIError("the following argument is required: --data")
     if settings["hidden"] is None:
         settings["hidden"] = [128] if settings["data"] == "digits" else [16, 16]
-    if settings["lr"] is None:
-        from steepest.sweeps import DEFAULT_LR  # one table: a sweep run equals a train run
-
-        settings["lr"] = DEFAULT_LR[settings["optimizer"]]
+    if settings["lr"] is None:  # the catalogue's: a sweep run equals a train run
+        settings["lr"] = OPTIMIZERS[settings["optimizer"]].default_lr
     return settings
 
 
 def _load_data(settings: dict):
-    import numpy as np
+    from steepest.data import load_split
 
-    from steepest.data import Standardizer, load_dataset, train_test_split
-
-    kwargs = {}
-    if settings["n_samples"] is not None:
-        kwargs["n_samples"] = settings["n_samples"]
-    if settings["noise"] is not None:
-        kwargs["noise"] = settings["noise"]
-    if settings["data"] != "digits":
-        kwargs["seed"] = settings["seed"]
-    X, y = load_dataset(settings["data"], **kwargs)
-    if not np.isfinite(X).all():
-        raise CLIError(f"--noise {settings['noise']:g} is too large: the generated points "
-                       f"overflow to infinity")
-    X_train, X_val, y_train, y_val = train_test_split(
-        X, y, test_size=settings["val_split"], seed=settings["seed"], stratify=True)
-    scaler = None
-    if settings["standardize"]:
-        scaler = Standardizer().fit(X_train)
-        X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
-    n_classes = int(np.max(y)) + 1
-    return X_train, X_val, y_train, y_val, scaler, n_classes
+    return load_split(settings["data"], seed=settings["seed"], val_split=settings["val_split"],
+                      standardize=settings["standardize"], n_samples=settings["n_samples"],
+                      noise=settings["noise"])
 
 
 def _build(settings: dict, n_features: int, n_classes: int):
-    import steepest as st
+    from steepest.nn import mlp
+    from steepest.tensor import manual_seed
 
-    st.manual_seed(settings["seed"])
+    manual_seed(settings["seed"])
     sizes = [n_features, *settings["hidden"], n_classes]
     try:
-        model = st.nn.mlp(sizes, activation=settings["activation"])
+        model = mlp(sizes, activation=settings["activation"])
     except MemoryError:
         count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
         raise CLIError(f"--hidden {_show(settings['hidden'])} makes a network of {count:.3g} "
@@ -320,28 +309,20 @@ def _build(settings: dict, n_features: int, n_classes: int):
 
 
 def _make_optimizer(settings: dict, params):
-    import steepest as st
-
     name = settings["optimizer"]
-    cls = getattr(st.optim, _OPTIMIZER_CLASSES[name], None)
-    if cls is None:  # pragma: no cover - every listed optimizer exists
-        raise CLIError(f"optimizer {name!r} is not available in this version of steepest")
-    kwargs = {"lr": settings["lr"]}
-    if settings["momentum"] is not None:
-        if name not in ("sgd", "rmsprop"):
-            raise CLIError(f"--momentum applies to sgd and rmsprop, not {name}")
-        kwargs["momentum"] = settings["momentum"]
-    if settings["weight_decay"] is not None:
-        if name == "gd":
-            raise CLIError("--weight-decay does not apply to gd (plain gradient descent); "
-                           "use sgd")
-        kwargs["weight_decay"] = settings["weight_decay"]
-    return cls(params, **kwargs)
+    values = {key: settings[key] for key in ("lr", "momentum", "weight_decay")
+              if settings[key] is not None}
+    for key in values:
+        if key not in OPTIMIZERS[name].names:
+            *others, last = takes(key)
+            raise CLIError(f"--{key.replace('_', '-')} applies to {', '.join(others)} and "
+                           f"{last}, not {name}")
+    return build_optimizer(name, params, **values)
 
 
 def _describe(settings: dict, sizes: list) -> str:
     return (f"{settings['data']}, MLP {'-'.join(map(str, sizes))} ({settings['activation']}), "
-            f"{_OPTIMIZER_CLASSES[settings['optimizer']]} lr={settings['lr']:g}")
+            f"{OPTIMIZERS[settings['optimizer']].label} lr={settings['lr']:g}")
 
 
 # --------------------------------------------------------------------------- commands
@@ -353,13 +334,6 @@ def _prepare_out(out: str) -> str:
         raise CLIError(f"--out {out} exists and is not a directory")
     os.makedirs(out, exist_ok=True)
     return out
-
-
-def _write_json(path: str, payload: dict) -> None:
-    from steepest.training.checkpoint import atomic_write
-
-    text = json.dumps(payload, indent=1)
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 #: what ``steepest train`` writes into --out (``--overwrite`` removes them first)
@@ -395,13 +369,14 @@ def _saved_settings(checkpoint: str):
 
 
 def _cmd_train(args) -> int:
-    import steepest as st
+    from steepest.losses import cross_entropy
     from steepest.report.training_plots import (
         plot_decision_boundary, plot_gradient_norms, plot_step_losses,
     )
     from steepest.training.callbacks import ModelCheckpoint, StepLosses
     from steepest.training.checkpoint import load_checkpoint
     from steepest.training.history import DivergenceError
+    from steepest.training.loop import evaluate, fit
 
     out = args.out
     checkpoint = os.path.join(out, "checkpoint.npz")
@@ -432,7 +407,7 @@ def _cmd_train(args) -> int:
     steps = StepLosses()
     start = time.perf_counter()
     try:
-        history = st.fit(model, st.losses.cross_entropy, optimizer, X_train, y_train,
+        history = fit(model, cross_entropy, optimizer, X_train, y_train,
                          epochs=epochs, batch_size=settings["batch_size"],
                          validation_data=(X_val, y_val), seed=settings["seed"],
                          verbose=verbose, initial_epoch=initial_epoch, history=history,
@@ -443,9 +418,9 @@ def _cmd_train(args) -> int:
         diverged = {"message": _one_line(error), "epoch": error.epoch, "step": error.step,
                     "loss": error.loss if math.isfinite(error.loss) else None, "lr": error.lr}
         written = ["history.json", "training_curves.png"]
-        _write_json(os.path.join(out, "history.json"),
-                    {**error.history.to_dict(), "config": settings, "diverged": diverged,
-                     "step_losses": [v if math.isfinite(v) else None for v in losses]})
+        write_json(os.path.join(out, "history.json"),
+                   {**error.history.to_dict(), "config": settings, "diverged": diverged,
+                    "step_losses": [v if math.isfinite(v) else None for v in losses]}, indent=1)
         plot_step_losses(losses, os.path.join(out, "training_curves.png"),
                          steps_per_epoch=error.history.params.get("steps"),
                          first_epoch=initial_epoch,
@@ -463,12 +438,12 @@ def _cmd_train(args) -> int:
     seconds = time.perf_counter() - start
     history.diagnosis = [_cli_advice(finding) for finding in history.diagnosis]
 
-    train_scores = st.evaluate(model, st.losses.cross_entropy, X_train, y_train)
-    val_scores = st.evaluate(model, st.losses.cross_entropy, X_val, y_val)
+    train_scores = evaluate(model, cross_entropy, X_train, y_train)
+    val_scores = evaluate(model, cross_entropy, X_val, y_val)
     written = ["history.json", "checkpoint.npz"]
-    _write_json(os.path.join(out, "history.json"),
-                {**history.to_dict(), "config": settings,
-                 "final": {"train": train_scores, "validation": val_scores}})
+    write_json(os.path.join(out, "history.json"),
+               {**history.to_dict(), "config": settings,
+                "final": {"train": train_scores, "validation": val_scores}}, indent=1)
     if len(history):
         history.plot(os.path.join(out, "training_curves.png"), title=title)
         plot_gradient_norms(history, model, os.path.join(out, "gradient_norms.png"))
@@ -534,7 +509,7 @@ def _cli_advice(text: str) -> str:
 
 
 def _cmd_lr_find(args) -> int:
-    import steepest as st
+    from steepest.losses import cross_entropy
     from steepest.training.diagnostics import lr_range_test
 
     settings = _settings(args)
@@ -545,18 +520,18 @@ def _cmd_lr_find(args) -> int:
     X_train, _, y_train, _, _, n_classes = _load_data(settings)
     model, sizes = _build(settings, X_train.shape[1], n_classes)
     optimizer = _make_optimizer(settings, model.parameters())
-    result = lr_range_test(model, st.losses.cross_entropy, optimizer, X_train, y_train,
+    result = lr_range_test(model, cross_entropy, optimizer, X_train, y_train,
                            start_lr=args.start_lr, end_lr=args.end_lr,
                            num_steps=args.num_steps, batch_size=settings["batch_size"],
                            seed=settings["seed"])
-    name = _OPTIMIZER_CLASSES[settings["optimizer"]]
+    name = OPTIMIZERS[settings["optimizer"]].label
     result.plot(os.path.join(out, "lr_find.png"),
                 title=f"LR range test: {settings['data']}, MLP {'-'.join(map(str, sizes))}, "
                       f"{name}")
     settings = {k: v for k, v in settings.items() if k != "lr"}
-    _write_json(os.path.join(out, "lr_find.json"),
-                {**result.to_dict(), "config": settings, "start_lr": args.start_lr,
-                 "end_lr": args.end_lr, "num_steps": args.num_steps})
+    write_json(os.path.join(out, "lr_find.json"),
+               {**result.to_dict(), "config": settings, "start_lr": args.start_lr,
+                "end_lr": args.end_lr, "num_steps": args.num_steps}, indent=1)
     stop = " (stopped early: the loss diverged)" if result.stopped_early else ""
     print(f"steepest lr-find: {len(result.lrs)} steps from {args.start_lr:g} to "
           f"{result.lrs[-1]:.3g}{stop}")

@@ -1,4 +1,4 @@
-"""Data for the lessons: toy 2-D sets, the 8x8 digits, splitting, scaling and batching.
+"""Data for the lessons: toy 2-D sets, the 8x8 digits, splitting and scaling.
 
 Everything here works on plain NumPy arrays: features ``X`` of shape ``(n_samples, n_features)``
 (float64) and integer class labels ``y`` of shape ``(n_samples,)`` (int64). Training code wraps
@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import numbers
 from functools import lru_cache
+from typing import NamedTuple
 from importlib import resources
 
 import numpy as np
@@ -29,7 +30,7 @@ from steepest.tensor import Tensor, default_generator
 
 __all__ = [
     "make_moons", "make_circles", "make_spirals", "make_xor", "make_blobs", "load_digits",
-    "load_dataset", "DATASET_NAMES", "train_test_split", "Standardizer", "DataLoader",
+    "load_dataset", "DATASET_NAMES", "train_test_split", "Standardizer", "load_split", "Split",
     "validate_dataset",
 ]
 
@@ -561,68 +562,36 @@ class Standardizer:
 
 # --------------------------------------------------------------------------- batching
 
-class DataLoader:
-    """Iterate over ``(X_batch, y_batch)`` mini-batches, one pass over the data per ``for`` loop.
+class Split(NamedTuple):
+    """A data set split for training: arrays, the fitted Standardizer (or None), class count."""
 
-    The course's convenience over two arrays, not torch's DataLoader: it takes ``X, y``
-    directly, yields NumPy arrays and shuffles by default. For torch's (a dataset, batches of
-    tensors, no shuffling unless asked) use :class:`steepest.utils.data.DataLoader`.
+    X_train: np.ndarray
+    X_val: np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+    scaler: "Standardizer | None"
+    n_classes: int
 
-    Batches are NumPy arrays (training code wraps them in Tensors). With ``shuffle=True`` each
-    new iteration (epoch) draws a fresh permutation from the loader's own generator, so epochs
-    differ from one another, yet two loaders made with the same integer ``seed`` produce the
-    same sequence of epochs.
 
-    Parameters
-    ----------
-    X : array_like of shape (n_samples, n_features)
-    y : array_like of shape (n_samples, ...)
-    batch_size : int
-        Rows per batch (>= 1); the last batch is smaller when it does not divide n_samples.
-    shuffle : bool
-        Visit rows in a new random order each epoch (otherwise in their given order).
-    seed : int, numpy.random.Generator or None
-        Source of the shuffling order. ``None`` uses steepest's global generator at the time
-        of each epoch (so :func:`steepest.manual_seed` makes it reproducible).
-    drop_last : bool
-        Skip the last batch if it is smaller than ``batch_size``.
+def load_split(name: str, *, seed: int = 0, val_split: float = 0.2, standardize: bool = True,
+               n_samples: int | None = None, noise: float | None = None) -> Split:
+    """The data set ``name`` split as ``steepest train`` and ``steepest sweep`` use it.
 
-    The data is checked with :func:`validate_dataset` on construction.
+    ``seed`` drives the generated sets' points and the stratified split (the digits are
+    fixed); the Standardizer is fitted on the training part only. ``n_samples`` and ``noise``
+    (None: the set's default) apply to the generated sets.
     """
-
-    def __init__(self, X, y, batch_size: int = 32, shuffle: bool = True, seed=None,
-                 drop_last: bool = False):
-        self.X, self.y = validate_dataset(X, y, batch_size=batch_size)
-        n = len(self.X)
-        if drop_last and batch_size > n:
-            raise ValueError(f"drop_last=True with batch_size {batch_size} > {n} samples "
-                             "would give no batches at all")
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self._rng = None if seed is None else _rng(seed)
-
-    @property
-    def n_samples(self) -> int:
-        """Number of rows in the data set."""
-        return len(self.X)
-
-    def __len__(self) -> int:
-        """Number of batches per epoch."""
-        if self.drop_last:
-            return self.n_samples // self.batch_size
-        return -(-self.n_samples // self.batch_size)
-
-    def __iter__(self):
-        n = self.n_samples
-        if self.shuffle:
-            order = (self._rng or default_generator()).permutation(n)
-        else:
-            order = np.arange(n)
-        for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield self.X[idx], self.y[idx]
-
-    def __repr__(self) -> str:
-        return (f"DataLoader(n_samples={self.n_samples}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, drop_last={self.drop_last}, batches={len(self)})")
+    kwargs = {k: v for k, v in (("n_samples", n_samples), ("noise", noise)) if v is not None}
+    if name != "digits":
+        kwargs["seed"] = seed
+    X, y = load_dataset(name, **kwargs)
+    if not np.isfinite(X).all():
+        raise ValueError(f"noise {noise:g} is too large: the generated points overflow to "
+                         f"infinity")
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=val_split, seed=seed,
+                                                      stratify=True)
+    scaler = None
+    if standardize:
+        scaler = Standardizer().fit(X_train)
+        X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
+    return Split(X_train, X_val, y_train, y_val, scaler, int(np.max(y)) + 1)

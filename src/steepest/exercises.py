@@ -33,29 +33,26 @@ Checkers
 * ``check_momentum(w_final, w0, grads, lr, momentum)``: SGD with momentum by hand;
 * ``check_adam(w_final, w0, grads, lr, betas, eps)``: Adam by hand.
 
-Notebooks and their solutions
------------------------------
-Solutions live in the notebooks themselves, in cells tagged ``solution`` placed between the
-TODO cell and its check cell. The notebooks in the repository are the teacher's edition: run
-top to bottom, every check passes. The learner's edition drops the solution cells::
-
-    python -m steepest.exercises learner notebooks/*.ipynb -o handout/   # learner edition
-    python -m steepest.exercises solutions notebooks/03_optimization_function.ipynb
-    python -m steepest.exercises strip notebooks/*.ipynb [--check]     # clear outputs
+Solutions live in the notebooks themselves, in cells tagged ``solution``; the learner's
+edition without them is made by :mod:`steepest.notebook_editions` (whose tools are also
+importable from here, and ``python -m steepest.exercises`` still runs its command line).
 """
 
 from __future__ import annotations
 
-import argparse
 import decimal
-import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 
-import steepest as st  # steepest imports nothing from this module: no cycle
+from steepest import losses, nn
+from steepest.activations import leaky_relu, relu, sigmoid, tanh
+from steepest.notebook_editions import (  # noqa: F401  (importable from here, as before)
+    SOLUTION_TAG, learner_version, solution_sources, strip_outputs,
+)
+from steepest.optim import SGD, Adam
+from steepest.tensor import Tensor, tensor
 
 __all__ = [
     "ExerciseError", "NotFilledInError",
@@ -78,7 +75,6 @@ LINE_W0 = 0.2
 #: The two-neuron chain (001): ``a1 = σ(w1·x + b1)``, ``a2 = σ(w2·a1 + b2)``, ``E = ½(T − a2)²``.
 CHAIN = {"x": 0.1, "w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65, "T": 0.25}
 
-SOLUTION_TAG = "solution"
 
 _RTOL = 1e-5   # float tolerance: float32 work by the learner still passes
 _ATOL = 1e-8
@@ -143,7 +139,7 @@ def _array(value, name: str, hint: str = "", todo: str | None = None) -> np.ndar
     """
     if _unfilled(value):
         raise NotFilledInError(name, hint, message=todo)
-    if isinstance(value, st.Tensor):
+    if isinstance(value, Tensor):
         value = value._data
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -184,7 +180,7 @@ def _fitted_scale(value: np.ndarray, truth: np.ndarray):
     return r if _close(value, r * truth) else None
 
 
-def _finite(value: np.ndarray, name: str) -> None:
+def _require_finite(value: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(value)):
         _fail(f"{name} contains nan or inf: something overflowed or divided by zero "
               f"before this point; print the intermediate values to find where", "nonfinite")
@@ -281,10 +277,10 @@ def _notebook_loss(W1, input, target, layout: str = "row", grad: bool = True):
 
     ``layout="column"`` is the course notes' second cell, ``W1 @ input``.
     """
-    W = st.tensor(np.array(W1, dtype=np.float64), requires_grad=grad)
-    x = st.tensor(input)
+    W = tensor(np.array(W1, dtype=np.float64), requires_grad=grad)
+    x = tensor(input)
     prediction = x @ W if layout == "row" else W @ x
-    loss = st.losses.mse(prediction, st.tensor(target))
+    loss = losses.mse(prediction, tensor(target))
     if not grad:
         return loss.item(), None
     loss.backward()
@@ -314,7 +310,7 @@ def check_gradient(G1, W1=None, input=None, target=None) -> bool:
                   f"gets its own derivative: G1 must have W1's shape {truth.shape}.", "shape")
         _fail(f"G1 has shape {G1.shape}, but the gradient of a scalar loss with respect to W1 "
               f"always has W1's shape {truth.shape}.", "shape")
-    _finite(G1, "G1")
+    _require_finite(G1, "G1")
     if _close(G1, truth):
         return _ok("G1 = ∂loss/∂W1 = outer(input, 2·(prediction − target)/4). Each weight "
                    "W1[i, j] gets input[i] times the error signal of output j.")
@@ -419,7 +415,7 @@ def check_update(W1_new, lr, W1_old=None, input=None, target=None) -> bool:
         _fail(f"the updated weights have shape {W1_new.shape}, but W1 has shape "
               f"{W1_old.shape}: an update changes each weight, it keeps the shape "
               f"(W1 − lr·G1).", "shape")
-    _finite(W1_new, "the updated weights")
+    _require_finite(W1_new, "the updated weights")
     loss_old, G = _notebook_loss(W1_old, input, target)
     loss_new, _ = _notebook_loss(W1_new, input, target, grad=False)
     critical = _critical_lr(input, target)
@@ -536,7 +532,7 @@ def check_loss_below(W1, threshold: float = 1.30, input=None, target=None, lr=No
     if W1.shape != (input.size, target.size):
         _fail(f"W1 has shape {W1.shape}, but the weights are {input.size}x{target.size}.",
               "shape")
-    _finite(W1, "W1")
+    _require_finite(W1, "W1")
     loss, _ = _notebook_loss(W1, input, target, grad=False)
     if loss < threshold:
         return _ok(f"the loss is {_num(loss)}, below {threshold:g}.")
@@ -607,8 +603,8 @@ def _line_problem(x, z):
 
 def _line_gradient(w: np.ndarray, x, z):
     """J(w) = Σ(z − w·x)² and dJ/dw by autodiff, for each w (any shape)."""
-    W = st.tensor(np.array(w, dtype=np.float64)[..., None], requires_grad=True)
-    residual = st.tensor(z) - W * st.tensor(x)
+    W = tensor(np.array(w, dtype=np.float64)[..., None], requires_grad=True)
+    residual = tensor(z) - W * tensor(x)
     J = (residual * residual).sum(axis=-1)
     J.sum().backward()
     return J._data, W.grad[..., 0]
@@ -637,7 +633,7 @@ def check_linear_gradient(dJdw, w=LINE_W0, x=None, z=None) -> bool:
                   f"number, so dJ/dw is a single number: sum over the data points.", "shape")
         _fail(f"dJdw has shape {dJdw.shape}, but w has shape {w.shape}: dJ/dw has w's shape.",
               "shape")
-    _finite(dJdw, "dJdw")
+    _require_finite(dJdw, "dJdw")
     if _close(dJdw, truth):
         return _ok(f"dJ/dw = −2·Σ x·(z − w·x) = {_fmt(truth)} at w = {_fmt(w)}.")
     wx = w[..., None] * x
@@ -707,12 +703,12 @@ def _chain_truth(p: dict) -> dict:
     def number(v):
         return np.array(float(v))  # float64 whatever steepest's default dtype is
 
-    leaves = {k: st.tensor(number(p[k]), requires_grad=True) for k in ("w1", "b1", "w2", "b2")}
+    leaves = {k: tensor(number(p[k]), requires_grad=True) for k in ("w1", "b1", "w2", "b2")}
     z1 = leaves["w1"] * float(p["x"]) + leaves["b1"]
-    a1 = st.sigmoid(z1)
+    a1 = sigmoid(z1)
     z2 = leaves["w2"] * a1 + leaves["b2"]
-    a2 = st.sigmoid(z2)
-    E = st.losses.half_sse(a2, st.tensor(number(p["T"])))
+    a2 = sigmoid(z2)
+    E = losses.half_sse(a2, tensor(number(p["T"])))
     E.backward()
     out = {k: float(v.grad) for k, v in leaves.items()}
     out.update(z1=float(z1._data), a1=float(a1._data), z2=float(z2._data), a2=float(a2._data),
@@ -860,10 +856,10 @@ _GRID = np.linspace(-6.0, 6.0, 49)
 
 def _activation(name: str):
     table = {
-        "sigmoid": (st.sigmoid, "σ'(z) = σ(z)·(1 − σ(z))"),
-        "tanh": (st.tanh, "tanh'(z) = 1 − tanh(z)²"),
-        "relu": (st.relu, "relu'(z) = 1 for z > 0, 0 for z < 0"),
-        "leaky_relu": (st.leaky_relu, "leaky_relu'(z) = 1 for z > 0, 0.01 for z < 0"),
+        "sigmoid": (sigmoid, "σ'(z) = σ(z)·(1 − σ(z))"),
+        "tanh": (tanh, "tanh'(z) = 1 − tanh(z)²"),
+        "relu": (relu, "relu'(z) = 1 for z > 0, 0 for z < 0"),
+        "leaky_relu": (leaky_relu, "leaky_relu'(z) = 1 for z > 0, 0.01 for z < 0"),
     }
     if name not in table:
         raise ValueError(f"check_derivative: activation must be one of {sorted(table)}, "
@@ -923,12 +919,12 @@ def check_derivative(fn, activation: str = "sigmoid") -> bool:
               f"`def {activation}_derivative(z): ...`", "type")
     forward, formula = _activation(activation)
     z = _GRID if activation not in ("relu", "leaky_relu") else _GRID[_GRID != 0]
-    Z = st.tensor(z.copy(), requires_grad=True)
+    Z = tensor(z.copy(), requires_grad=True)
     a_tensor = forward(Z)
     a_tensor.sum().backward()
     truth, a = Z.grad, a_tensor._data
     got = _call_learner(fn, z, name)
-    _finite(got, f"the output of {name}")
+    _require_finite(got, f"the output of {name}")
     if _close(got, truth):
         return _ok(f"{formula}." + (" Its largest value is 0.25, at z = 0: every sigmoid "
                                     "layer shrinks the gradient by at least 4x."
@@ -969,7 +965,7 @@ def check_sigmoid_derivative(fn) -> bool:
 # --------------------------------------------------------------------------- optimizers by hand
 def _optimizer_run(make, w0: np.ndarray, grads: list) -> np.ndarray:
     """Apply ``make([param])`` to ``w0`` with the given gradient sequence; the final weights."""
-    param = st.nn.Parameter(np.array(w0, dtype=np.float64))
+    param = nn.Parameter(np.array(w0, dtype=np.float64))
     optimizer = make([param])
     for g in grads:
         param.grad = np.array(g, dtype=np.float64)
@@ -994,7 +990,7 @@ def _grads_and_start(w_final, w0, grads, what: str):
     if w_final.shape != w0.shape:
         _fail(f"your final weights have shape {w_final.shape}, but w0 has shape {w0.shape}: "
               f"updates keep the weights' shape.", "shape")
-    _finite(w_final, "your final weights")
+    _require_finite(w_final, "your final weights")
     return w_final, w0, grads
 
 
@@ -1005,7 +1001,7 @@ def check_momentum(w_final, w0, grads, lr: float = 0.1, momentum: float = 0.9) -
     step), ``w ← w − lr·v``. ``grads`` is the list of gradients of the successive steps.
     """
     w_final, w0, grads = _grads_and_start(w_final, w0, grads, "w_final")
-    truth = _optimizer_run(lambda p: st.optim.SGD(p, lr=lr, momentum=momentum), w0, grads)
+    truth = _optimizer_run(lambda p: SGD(p, lr=lr, momentum=momentum), w0, grads)
     if _close(w_final, truth):
         return _ok(f"after {len(grads)} steps the velocity has gathered the past gradients: "
                    f"w moved by {_fmt(w0 - truth)} (plain GD: {_fmt(lr * sum(grads))}).")
@@ -1042,7 +1038,7 @@ def check_adam(w_final, w0, grads, lr: float = 0.1, betas=(0.9, 0.999),
     ``m̂ = m/(1 − β1^t)``, ``v̂ = v/(1 − β2^t)``, ``w ← w − lr·m̂/(√v̂ + eps)``.
     """
     w_final, w0, grads = _grads_and_start(w_final, w0, grads, "w_final")
-    truth = _optimizer_run(lambda p: st.optim.Adam(p, lr=lr, betas=tuple(betas), eps=eps),
+    truth = _optimizer_run(lambda p: Adam(p, lr=lr, betas=tuple(betas), eps=eps),
                            w0, grads)
     if _close(w_final, truth):
         return _ok(f"w moved by {_fmt(w0 - truth)}. Adam's steps are about lr = {lr:g} in "
@@ -1078,94 +1074,7 @@ def check_adam(w_final, w0, grads, lr: float = 0.1, betas=(0.9, 0.999),
           f"v̂ = v/(1 − β2^t); w ← w − lr·m̂/(√v̂ + eps).", "wrong")
 
 
-# --------------------------------------------------------------------------- notebooks
-def _tags(cell: dict) -> list:
-    return list(cell.get("metadata", {}).get("tags", []))
+if __name__ == "__main__":  # the command's old name: python -m steepest.exercises learner ...
+    from steepest.notebook_editions import main
 
-
-def strip_outputs(notebook: dict) -> dict:
-    """The notebook with every output and execution count cleared (as it is kept in git)."""
-    notebook = json.loads(json.dumps(notebook))
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-        cell.get("metadata", {}).pop("execution", None)
-    return notebook
-
-
-def learner_version(notebook: dict) -> dict:
-    """The learner's edition: cells tagged ``solution`` removed, outputs cleared."""
-    notebook = strip_outputs(notebook)
-    notebook["cells"] = [c for c in notebook["cells"] if SOLUTION_TAG not in _tags(c)]
-    return notebook
-
-
-def solution_sources(notebook: dict) -> list:
-    """The source of every cell tagged ``solution``, in order."""
-    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-            for c in notebook.get("cells", []) if SOLUTION_TAG in _tags(c)]
-
-
-def _read(path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def _write(notebook: dict, path) -> None:
-    text = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    Path(path).write_text(text, encoding="utf-8")
-
-
-def _has_outputs(notebook: dict) -> bool:
-    return any(c.get("outputs") or c.get("execution_count") is not None
-               for c in notebook.get("cells", []) if c.get("cell_type") == "code")
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m steepest.exercises",
-        description="Notebook editions: the learner's (without solutions), the solutions, "
-                    "clean outputs.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    learner = sub.add_parser("learner", help="write learner editions (solution cells removed)")
-    learner.add_argument("notebooks", nargs="+")
-    learner.add_argument("-o", "--output", required=True, help="folder for the learner editions")
-    solutions = sub.add_parser("solutions", help="print the solution cells")
-    solutions.add_argument("notebooks", nargs="+")
-    strip = sub.add_parser("strip", help="clear outputs in place (for committing)")
-    strip.add_argument("notebooks", nargs="+")
-    strip.add_argument("--check", action="store_true",
-                       help="change nothing; exit 1 if a notebook has outputs")
-    args = parser.parse_args(argv)
-
-    if args.command == "learner":
-        out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
-        for path in args.notebooks:
-            _write(learner_version(_read(path)), out / Path(path).name)
-            print(f"{out / Path(path).name}")
-    elif args.command == "solutions":
-        for path in args.notebooks:
-            print(f"# ===== {path}")
-            for i, source in enumerate(solution_sources(_read(path)), start=1):
-                print(f"# --- solution {i}\n{source}\n")
-    else:
-        dirty = []
-        for path in args.notebooks:
-            notebook = _read(path)
-            if _has_outputs(notebook):
-                dirty.append(path)
-                if not args.check:
-                    _write(strip_outputs(notebook), path)
-        if args.check:
-            if dirty:
-                print("notebooks with outputs: " + ", ".join(dirty), file=sys.stderr)
-                return 1
-        else:
-            for path in dirty:
-                print(f"stripped {path}")
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

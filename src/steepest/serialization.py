@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from steepest.training.checkpoint import _Encoder, atomic_write
+from steepest.io import ArrayEncoder, atomic_write
 from steepest.nn.module import Parameter, _is_cpu
 from steepest.tensor import Tensor
 
@@ -31,7 +31,7 @@ FORMAT = "steepest-save"
 VERSION = 1
 
 
-class _TensorEncoder(_Encoder):
+class _TensorEncoder(ArrayEncoder):
     """The checkpoint encoding, with Tensors (and Parameters) and OrderedDicts (state dicts)
     tagged so they come back as what they were."""
 
@@ -60,10 +60,7 @@ def save(obj, f) -> None:
     ``f`` is a path (written atomically) or a binary file object.
     """
     arrays: dict = {}
-    try:
-        structure = _TensorEncoder(arrays).encode(obj)
-    except TypeError as error:
-        raise TypeError(str(error).replace("save_checkpoint:", "save:")) from None
+    structure = _TensorEncoder(arrays, owner="save").encode(obj)
     arrays["__meta__"] = np.array(json.dumps({"format": FORMAT, "version": VERSION,
                                               "object": structure}))
 

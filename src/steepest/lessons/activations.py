@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import steepest as st
+from steepest.activations import softmax
+from steepest.tensor import tensor
 from steepest.activations import ACTIVATIONS
 from steepest.lessons._base import Lesson, Table, timed
 
@@ -33,7 +34,7 @@ COURSE = [
 
 
 def _elementwise(name: str, grid: np.ndarray):
-    z = st.tensor(grid, requires_grad=True)
+    z = tensor(grid, requires_grad=True)
     out = ACTIVATIONS[name].function(z)
     out.sum().backward()
     # linear is the identity: out is z itself, and z.grad holds d(sum z)/dz = 1
@@ -42,8 +43,8 @@ def _elementwise(name: str, grid: np.ndarray):
 
 def _softmax_curve(grid: np.ndarray, other_scores):
     scores = np.column_stack([grid] + [np.full_like(grid, s) for s in other_scores])
-    z = st.tensor(scores, requires_grad=True)
-    p = st.softmax(z, axis=-1)
+    z = tensor(scores, requires_grad=True)
+    p = softmax(z, axis=-1)
     p[:, 0].sum().backward()          # ∂p1/∂z1 lands in column 0 (each row independent)
     numpy_derivative = np.array([ACTIVATIONS["softmax"].derivative(row)[0, 0]
                                  for row in scores])
@@ -80,8 +81,8 @@ def activations(z_min: float = -5.0, z_max: float = 5.0, points: int = 401,
                          float(autodiff.min()), float(autodiff.max()), gap,
                          spec.characteristic])
 
-        s = st.tensor(np.array(scores, dtype=float))
-        probabilities = st.softmax(s)._data
+        s = tensor(np.array(scores, dtype=float))
+        probabilities = softmax(s)._data
         order = np.argsort(-probabilities)
         jac = ACTIVATIONS["softmax"].derivative(np.array(scores, dtype=float))
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import steepest as st
+from steepest import losses, nn, viz
+from steepest.optim import GD
+from steepest.tensor import tensor
 from steepest.lessons._base import Lesson, Table, timed
 
 __all__ = ["backpropagation", "two_neuron_chain"]
@@ -32,8 +34,8 @@ COURSE = [
 
 def two_neuron_chain(w1=0.15, b1=0.4, w2=0.45, b2=0.65):
     """The course's network as a steepest model, with the weights set by hand."""
-    model = st.nn.Sequential(st.nn.Linear(1, 1), st.nn.Sigmoid(), st.nn.Linear(1, 1),
-                             st.nn.Sigmoid())
+    model = nn.Sequential(nn.Linear(1, 1), nn.Sigmoid(), nn.Linear(1, 1),
+                             nn.Sigmoid())
     model[0].weight._data[...] = w1
     model[0].bias._data[...] = b1
     model[2].weight._data[...] = w2
@@ -58,13 +60,13 @@ def backpropagation(x: float = 0.1, w1: float = 0.15, b1: float = 0.4, w2: float
     """
     with timed() as clock:
         model = two_neuron_chain(w1, b1, w2, b2)
-        inputs, target = st.tensor([[x]]), st.tensor([[T]])
+        inputs, target = tensor([[x]]), tensor([[T]])
         z1 = model[0](inputs)
         a1 = model[1](z1)
         z2 = model[2](a1)
         a2 = model[3](z2)
-        E = st.losses.half_sse(a2, target)
-        graph = st.viz.graph(E, names={  # captured before backward(), which frees the graph
+        E = losses.half_sse(a2, target)
+        graph = viz.graph(E, names={  # captured before backward(), which frees the graph
             "x": inputs, "w1": model[0].weight, "b1": model[0].bias, "z1": z1, "a1": a1,
             "w2": model[2].weight, "b2": model[2].bias, "z2": z2, "a2": a2, "T": target, "E": E})
         E.backward()
@@ -85,18 +87,18 @@ def backpropagation(x: float = 0.1, w1: float = 0.15, b1: float = 0.4, w2: float
                  "dE_dw1": (delta1 * f[5], "−(T−a2) · a2(1−a2) · w2 · a1(1−a1) · x"),
                  "dE_db1": (delta1, "−(T−a2) · a2(1−a2) · w2 · a1(1−a1)")}
 
-        optimizer = st.optim.GD(model.parameters(), lr=lr)
+        optimizer = GD(model.parameters(), lr=lr)
         optimizer.step()
         after_one_step = _parameters(model)
 
         # training from the start: E before each iteration
         model = two_neuron_chain(w1, b1, w2, b2)
-        optimizer = st.optim.GD(model.parameters(), lr=lr)
+        optimizer = GD(model.parameters(), lr=lr)
         errors = []
         stopped_at = None
         for iteration in range(1, max_iterations + 1):
             optimizer.zero_grad()
-            error = st.losses.half_sse(model(inputs), target)
+            error = losses.half_sse(model(inputs), target)
             errors.append(error.item())
             if errors[-1] < stop_below:
                 stopped_at = iteration

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import steepest as st
+from steepest import losses
+from steepest.optim import GD
+from steepest.tensor import ones, tensor
 from steepest.lessons._base import Lesson, Table, descend, timed
 
 __all__ = ["gradient_descent", "run_gd", "classify_run", "cost_curve", "RATE_CLASSES"]
@@ -35,13 +37,13 @@ def run_gd(x, w0: float, alpha: float, steps: int):
     Returns arrays of length ``steps + 1``: entry k holds w_k, J(w_k) and dJ/dw(w_k).
     A run whose w overflows is cut where it stops being finite.
     """
-    x = st.tensor(np.asarray(x, dtype=float))
+    x = tensor(np.asarray(x, dtype=float))
     z = 2.0 * x
-    w = st.tensor(float(w0), requires_grad=True)
-    optimizer = st.optim.GD([w], lr=alpha)
+    w = tensor(float(w0), requires_grad=True)
+    optimizer = GD([w], lr=alpha)
     ws, js, grads = [], [], []
     with np.errstate(over="ignore", invalid="ignore"):
-        for _, loss in descend(lambda: st.losses.sse(w * x, z), optimizer, steps):
+        for _, loss in descend(lambda: losses.sse(w * x, z), optimizer, steps):
             ws.append(w.item())
             js.append(loss.item())
             grads.append(w.grad.item())
@@ -50,9 +52,9 @@ def run_gd(x, w0: float, alpha: float, steps: int):
 
 def cost_curve(x, w_values) -> np.ndarray:
     """J(w) for each w of ``w_values`` (one engine evaluation, for drawing the curve)."""
-    x = st.tensor(np.asarray(x, dtype=float))
-    w = st.tensor(np.asarray(w_values, dtype=float)[:, None])
-    return st.losses.sse(w * x, (2.0 * x) * st.ones(len(w_values), 1),
+    x = tensor(np.asarray(x, dtype=float))
+    w = tensor(np.asarray(w_values, dtype=float)[:, None])
+    return losses.sse(w * x, (2.0 * x) * ones(len(w_values), 1),
                          reduction="none").sum(axis=1)._data
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import steepest as st
+from steepest.losses import mse
+from steepest.optim import GD
+from steepest.tensor import tensor
 from steepest.lessons._base import Lesson, Table, descend, timed
 
 __all__ = ["notebook_exercise", "run_exercise", "INPUT", "TARGET", "W1_ROW"]
@@ -44,7 +46,7 @@ def _fmt(values) -> str:
 
 
 def _loss(prediction, target):
-    return st.losses.mse(prediction, target)
+    return mse(prediction, target)
 
 
 def run_exercise(lr: float, max_steps: int, threshold: float = 1.30, W1=None,
@@ -56,9 +58,9 @@ def run_exercise(lr: float, max_steps: int, threshold: float = 1.30, W1=None,
     ``losses[k] < threshold`` (None if never within ``max_steps``). The run stops early once
     the loss is below ``stop_below`` (if given) or is no longer finite.
     """
-    x, target = st.tensor(INPUT), st.tensor(TARGET)
-    weight = st.tensor(_weights(W1), requires_grad=True)
-    optimizer = st.optim.GD([weight], lr=lr)
+    x, target = tensor(INPUT), tensor(TARGET)
+    weight = tensor(_weights(W1), requires_grad=True)
+    optimizer = GD([weight], lr=lr)
     losses, reached = [], None
     with np.errstate(over="ignore", invalid="ignore"):
         for k, loss in descend(lambda: _loss(x @ weight, target), optimizer, max_steps):
@@ -82,9 +84,9 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
     max_steps : the most updates per run.
     """
     with timed() as clock:
-        x = st.tensor(INPUT)
-        target = st.tensor(TARGET)
-        W1 = st.tensor(_weights(), requires_grad=True)
+        x = tensor(INPUT)
+        target = tensor(TARGET)
+        W1 = tensor(_weights(), requires_grad=True)
         prediction = x @ W1
         loss = _loss(prediction, target)
         loss.backward()
@@ -106,14 +108,14 @@ def notebook_exercise(lrs=(0.001, 0.01, 0.05, 1 / 15, 0.1, 0.14),
                          "theory_factor": (1.0 - gain * lr) ** 2})
 
         # the course notes' second cell: New_W1 @ input instead of input @ W1
-        W = st.tensor(_weights())
+        W = tensor(_weights())
         transposed_prediction = W @ x
         transposed_loss = _loss(transposed_prediction, target).item()
         inconsistency = []
         for run in runs:
             if not run["main"]:
                 continue
-            W_new = st.tensor(_weights() - run["lr"] * G1)
+            W_new = tensor(_weights() - run["lr"] * G1)
             notes_cell = _loss(W_new @ x, target).item()
             inconsistency.append({"lr": run["lr"], "label": run["label"],
                                   "input_at_W1": run["loss_after_one_step"],

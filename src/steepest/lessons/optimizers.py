@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import numpy as np
 
-import steepest as st
 from steepest.data import load_digits, train_test_split
-from steepest.lessons._base import Lesson, Table, descend, timed
+from steepest.lessons._base import Lesson, Table, timed
+from steepest.losses import cross_entropy
+from steepest.nn import mlp
+from steepest.optim import catalogue
+from steepest.optim.functions import FUNCTIONS, run_path
 
-__all__ = ["optimizers", "OPTIMIZERS", "make_optimizer", "quadratic", "rosenbrock", "run_path",
-           "select_rate", "SELECTION_RULE"]
+__all__ = ["optimizers", "OPTIMIZERS", "PROBLEMS", "select_rate", "SELECTION_RULE"]
 
-#: The optimizers compared, with the hyperparameters other than lr (torch's defaults else).
-OPTIMIZERS = {
-    "GD": ("GD", {}),
-    "SGD+momentum": ("SGD", {"momentum": 0.9}),
-    "RMSprop": ("RMSprop", {}),
-    "Adam": ("Adam", {}),
-}
+#: The optimizers compared by default: their catalogue names under their labels (the names
+#: the lesson's tables and data use). Any catalogue name or label may be passed as ``names``.
+OPTIMIZERS = {catalogue.OPTIMIZERS[n].label: n for n in ("gd", "momentum", "rmsprop", "adam")}
+
+#: Learning rates of the digits MLP where the lesson departs from the catalogue's defaults.
+DIGITS_LRS = {"GD": 0.1, "SGD+momentum": 0.01, "RMSprop": 1e-3, "Adam": 1e-3}
 
 COURSE = [
     "An optimization function adjusts the model's weights to minimise the loss. Common ones "
@@ -39,48 +40,22 @@ COURSE = [
     "step: too large and it overshoots or diverges, too small and it is slow.",
 ]
 
-
-def make_optimizer(name: str, params, lr: float):
-    """The named optimizer of :data:`OPTIMIZERS` over ``params`` with learning rate ``lr``."""
-    cls, options = OPTIMIZERS[name]
-    return getattr(st.optim, cls)(params, lr=lr, **options)
-
-
-def quadratic(p, condition: float = 20.0, angle_deg: float = 36.87):
-    """f(p) = ½(u² + condition·v²), (u, v) = p rotated by ``angle_deg``; minimum 0 at (0, 0)."""
-    c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
-    x, y = p[0], p[1]
-    u = c * x + s * y
-    v = -s * x + c * y
-    return 0.5 * (u * u + condition * (v * v))
+#: The two landscapes, from :data:`steepest.optim.functions.FUNCTIONS`.
+PROBLEMS = {key: {"f": fn, "start": fn.start, "optimum": fn.optimum, "title": fn.title,
+                  "box": fn.box}
+            for key, fn in (("quadratic", FUNCTIONS["rotated_quadratic"]),
+                            ("rosenbrock", FUNCTIONS["rosenbrock"]))}
 
 
-def rosenbrock(p, a: float = 1.0, b: float = 100.0):
-    """f(x, y) = (a − x)² + b(y − x²)²; minimum 0 at (a, a²)."""
-    x, y = p[0], p[1]
-    return (a - x) ** 2 + b * (y - x * x) ** 2
-
-
-PROBLEMS = {
-    "quadratic": {"f": quadratic, "start": (-4.0, 2.0), "optimum": (0.0, 0.0),
-                  "title": "Ill-conditioned quadratic ½(u² + 20v²), rotated",
-                  "box": ((-5.0, 5.0), (-3.5, 3.5))},
-    "rosenbrock": {"f": rosenbrock, "start": (-1.5, 2.0), "optimum": (1.0, 1.0),
-                   "title": "Rosenbrock (1 − x)² + 100(y − x²)²",
-                   "box": ((-2.0, 2.0), (-1.0, 3.0))},
-}
-
-
-def run_path(f, start, optimizer: str, lr: float, steps: int):
-    """The points visited by ``optimizer`` minimising f from ``start`` and f at each of them
-    (``steps + 1`` of each, fewer if f stops being finite)."""
-    p = st.tensor(np.array(start, dtype=float), requires_grad=True)
-    path, values = [], []
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _, loss in descend(lambda: f(p), make_optimizer(optimizer, [p], lr), steps):
-            path.append(p._data.copy())
-            values.append(loss.item())
-    return np.array(path), np.array(values)
+def _catalogue_name(name: str) -> str:
+    """The catalogue name for a catalogue name or label ('SGD+momentum' -> 'momentum')."""
+    if name in catalogue.OPTIMIZERS:
+        return name
+    by_label = {e.label: n for n, e in catalogue.OPTIMIZERS.items()}
+    if name in by_label:
+        return by_label[name]
+    raise ValueError(f"optimizers: unknown optimizer {name!r}; expected a name or label of "
+                     f"the catalogue: {', '.join(catalogue.OPTIMIZERS)}")
 
 
 #: How the rate shown for each optimizer is chosen (said on the page, applied by select_rate).
@@ -120,7 +95,7 @@ def _distance(path, optimum) -> float:
 
 
 def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
-    from steepest.train import fit
+    from steepest.training.loop import fit
 
     X, y = load_digits()
     X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2, seed=seed,
@@ -130,9 +105,10 @@ def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
     sizes = [X.shape[1], *hidden, int(y.max()) + 1]
     results = {}
     for name in names:
-        model = st.nn.mlp(sizes, activation="relu", generator=np.random.default_rng(seed))
-        optimizer = make_optimizer(name, model.parameters(), lrs[name])
-        history = fit(model, st.losses.cross_entropy, optimizer, X_train, y_train,
+        model = mlp(sizes, activation="relu", generator=np.random.default_rng(seed))
+        optimizer = catalogue.build_optimizer(_catalogue_name(name), model.parameters(),
+                                              lr=lrs[name])
+        history = fit(model, cross_entropy, optimizer, X_train, y_train,
                       epochs=epochs, batch_size=batch_size, validation_data=(X_val, y_val),
                       metrics=("accuracy",), seed=seed, verbose=0)
         h = history.history
@@ -151,24 +127,21 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
                max_path_ratio: float = 5.0) -> Lesson:
     """Run lesson 6.
 
-    names : optimizers to compare (keys of :data:`OPTIMIZERS`).
+    names : optimizers to compare: catalogue names or labels (default the labels of
+        :data:`OPTIMIZERS`); the lesson's data and tables use the labels.
     quadratic_steps, rosenbrock_steps : the fixed number of steps on each landscape.
     lr_grid : learning rates tried on the landscapes (ascending); each optimizer's shown rate
         is picked from them by :func:`select_rate`.
     max_path_ratio : a run is tame only if its path is at most this many times as long as the
         straight line from the start to the optimum (and f never rose above f(start)).
     digits_lrs : learning rate per optimizer for the digits MLP (default: GD 0.1,
-        SGD+momentum 0.01, RMSprop 0.001, Adam 0.001).
+        SGD+momentum 0.01, RMSprop 0.001, Adam 0.001, the catalogue's for others).
     hidden, epochs, batch_size, n_train, seed : the digits MLP and its training.
     """
-    names = tuple(names)
-    unknown = [n for n in names if n not in OPTIMIZERS]
-    if unknown:
-        raise ValueError(f"optimizers: unknown optimizer(s) {unknown}; valid: "
-                         f"{', '.join(OPTIMIZERS)}")
+    names = tuple(catalogue.OPTIMIZERS[_catalogue_name(n)].label for n in names)
     lr_grid = tuple(sorted(lr_grid))
-    digits_lrs = {"GD": 0.1, "SGD+momentum": 0.01, "RMSprop": 1e-3, "Adam": 1e-3,
-                  **(digits_lrs or {})}
+    digits_lrs = {**{n: DIGITS_LRS.get(n, catalogue.OPTIMIZERS[_catalogue_name(n)].default_lr)
+                     for n in names}, **(digits_lrs or {})}
     with timed() as clock:
         landscapes = {}
         for key, problem in PROBLEMS.items():
@@ -176,7 +149,8 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
             f, start, optimum = problem["f"], problem["start"], problem["optimum"]
             per_optimizer = {}
             for name in names:
-                runs = [run_path(f, start, name, lr, steps) for lr in lr_grid]
+                runs = [run_path(f, start, _catalogue_name(name), steps, lr=lr)[:2]
+                        for lr in lr_grid]
                 sweep = np.array([_distance(path, optimum) for path, _ in runs])
                 peak, path_ratio = np.array([_tameness(path, values, optimum)
                                              for path, values in runs]).T
@@ -261,7 +235,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         findings.append(
             f"Digits MLP {sizes} (ReLU, same initial weights), {epochs} epochs: final "
             f"validation accuracy " + ", ".join(f"{n} {final[n]:.1%}" for n in ranked)
-            + f"; after the first epoch: " + ", ".join(f"{n} {first[n]:.1%}" for n in names)
+            + "; after the first epoch: " + ", ".join(f"{n} {first[n]:.1%}" for n in names)
             + f". Spread of the final accuracies: {max(final.values()) - min(final.values()):.1%}.")
 
         landscape_table = Table(

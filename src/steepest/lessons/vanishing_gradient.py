@@ -5,19 +5,21 @@ on the same real task, the 8x8 handwritten digits, from the same seed, with the 
 initialisation rule (Glorot-uniform scaled by each activation's gain, ``mlp(...,
 weight_init='xavier')``), the same batches and the same plain gradient descent. The gradient
 norm of every Linear weight is measured on the whole training set at initialisation and after
-every epoch (``steepest.diagnostics.gradient_norms``).
+every epoch (``steepest.training.diagnostics.gradient_norms``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-import steepest as st
-from steepest.callbacks import Callback
+from steepest import losses, nn
 from steepest.data import load_digits, train_test_split
-from steepest.diagnostics import gradient_norms, relative_update_norms
 from steepest.lessons._base import Lesson, Table, timed
-from steepest.train import evaluate, fit
+from steepest.optim import GD
+from steepest.tensor import tensor
+from steepest.training.callbacks import Callback
+from steepest.training.diagnostics import gradient_norms, relative_update_norms
+from steepest.training.loop import evaluate, fit
 
 __all__ = ["vanishing_gradient", "deep_mlp"]
 
@@ -36,7 +38,7 @@ COURSE = [
 def deep_mlp(activation: str, hidden_layers: int, width: int, n_in: int = 64,
              n_out: int = 10, seed: int = 0, weight_init: str = "xavier"):
     """A deep MLP with ``hidden_layers`` hidden layers of ``width`` units, reproducibly built."""
-    return st.nn.mlp([n_in] + [width] * hidden_layers + [n_out], activation=activation,
+    return nn.mlp([n_in] + [width] * hidden_layers + [n_out], activation=activation,
                      weight_init=weight_init, generator=np.random.default_rng(seed))
 
 
@@ -45,12 +47,12 @@ class _Probe(Callback):
     of ``fit`` (and once by hand at initialisation); leaves no gradient behind."""
 
     def __init__(self, X, y):
-        self.X, self.y = st.tensor(X), st.tensor(y)
+        self.X, self.y = tensor(X), tensor(y)
         self.losses, self.norms, self.layers = [], [], []
 
     def record(self, model) -> None:
         model.zero_grad()
-        loss = st.losses.cross_entropy(model(self.X), self.y)
+        loss = losses.cross_entropy(model(self.X), self.y)
         loss.backward()
         norms = gradient_norms(model)
         model.zero_grad()
@@ -97,8 +99,8 @@ def vanishing_gradient(activations=("sigmoid", "tanh", "relu"), hidden_layers: i
             probe = _Probe(X_train, y_train)
             probe.record(model)
             initial = model.state_dict()
-            accuracy0 = evaluate(model, st.losses.cross_entropy, X_val, y_val)["accuracy"]
-            history = fit(model, st.losses.cross_entropy, st.optim.GD(model.parameters(), lr=lr),
+            accuracy0 = evaluate(model, losses.cross_entropy, X_val, y_val)["accuracy"]
+            history = fit(model, losses.cross_entropy, GD(model.parameters(), lr=lr),
                           X_train, y_train, epochs=epochs, batch_size=batch_size,
                           validation_data=(X_val, y_val), callbacks=[probe], seed=seed,
                           verbose=0)

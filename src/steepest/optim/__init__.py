@@ -7,5 +7,6 @@ from steepest.optim.gd import GD
 from steepest.optim.optimizer import Optimizer
 from steepest.optim.rmsprop import RMSprop
 from steepest.optim.sgd import SGD
+from steepest.optim import catalogue  # noqa: E402  (after the classes it lists)
 
-__all__ = ["Optimizer", "GD", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "lr_scheduler"]
+__all__ = ["Optimizer", "GD", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "lr_scheduler", "catalogue"]

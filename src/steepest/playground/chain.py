@@ -22,7 +22,7 @@ from steepest.nn import Linear
 from steepest.playground.config import ConfigError
 
 __all__ = [
-    "inspect", "MAX_LISTED_PATHS", "MAX_ENUMERATED_PATHS",
+    "inspect_weight", "MAX_LISTED_PATHS", "MAX_ENUMERATED_PATHS",
 ]
 
 MAX_LISTED_PATHS = 12
@@ -36,7 +36,7 @@ def _local_derivative(activation, z: np.ndarray) -> np.ndarray:
     return t.grad
 
 
-def inspect(session, layer, row, col) -> dict:
+def inspect_weight(session, layer, row, col) -> dict:
     """The chain-rule breakdown of ∂L/∂W_layer[row, col] on the session's current batch."""
     linears = [m for m in session.model if isinstance(m, Linear)]
     if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(linears):

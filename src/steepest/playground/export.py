@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pprint
 import tempfile
 
 import steepest as st
-from steepest.checkpoint import save_checkpoint
+from steepest.training.checkpoint import save_checkpoint
 from steepest.nn import Linear
 
 __all__ = [
@@ -113,8 +114,7 @@ def python_code(session) -> dict:
         if i < len(cfg["hidden"]):
             lines.append(f"    {_ACTIVATION_CODE[cfg['activations'][i]]},")
     targets, loss = _loss_code(session.task)
-    config_text = json.dumps(cfg, indent=4).replace("true", "True").replace("false", "False") \
-        .replace("null", "None")
+    config_text = pprint.pformat(cfg, sort_dicts=False)  # a Python literal, by repr
     code = f'''"""Reproduces a steepest playground run: {cfg["dataset"]} data, hidden layers {cfg["hidden"]},
 {cfg["optimizer"]} at lr {cfg["lr"]:g}, {session.step_count} steps. Run with: python this_file.py"""
 import numpy as np

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 import steepest as st
-from steepest import diagnostics
+from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
 from steepest.optim import lr_scheduler
 from steepest.playground.config import ConfigError, OPTIMIZER_FIELDS, n_classes_of, validate_config, validate_optimizer

@@ -244,7 +244,7 @@ class Engine:
     def on_inspect(self, message, out) -> None:
         session = self._need_session()
         args = [message.get(k) for k in ("layer", "row", "col")]
-        out.append(_text(chain.inspect(session, *args)))
+        out.append(_text(chain.inspect_weight(session, *args)))
 
     def on_paths(self, message, out) -> None:
         fields = {k: v for k, v in message.items() if k != "type"}

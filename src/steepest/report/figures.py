@@ -31,7 +31,7 @@ class FigureFile:
     caption: str
 
 
-def _finite(values) -> np.ndarray:
+def _nan_for_infinite(values) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     return np.where(np.isfinite(values), values, np.nan)
 
@@ -153,9 +153,9 @@ def figures_gradient_descent(lesson, img_dir) -> list[FigureFile]:
     for run in d["runs"]:
         color = CLASS_COLORS[run["class"]]
         label = f"α = {run['alpha']:g} ({run['class']})"
-        J = _finite(run["J"])
+        J = _nan_for_infinite(run["J"])
         ax_j.semilogy(np.arange(len(J)), J, "-o", ms=3, color=color, label=label)
-        w = _finite(run["w"])[:16]
+        w = _nan_for_infinite(run["w"])[:16]
         ax_w.plot(np.arange(len(w)), w - d["optimum"], "-o", ms=4, color=color, label=label)
     ax_j.set_xlabel("iteration")
     ax_j.set_ylabel("J(w)  (log scale)")
@@ -188,7 +188,7 @@ def figures_notebook_exercise(lesson, img_dir) -> list[FigureFile]:
     for ax, horizon, title in ((axes[0][0], 20, "First 20 steps"),
                                (axes[0][1], None, f"All {steps_total} steps")):
         for run, color in zip(d["runs"], colors):
-            losses = _finite(run["losses"])
+            losses = _nan_for_infinite(run["losses"])
             below = np.flatnonzero(losses < floor)
             cut = below[0] if below.size else None
             if cut is not None:
@@ -354,7 +354,7 @@ def figures_vanishing_gradient(lesson, img_dir) -> list[FigureFile]:
     for ax, (activation, run) in zip(axes[0], runs.items()):
         norms = np.asarray(run["norms"], dtype=float)      # (epoch, layer)
         for layer, color in zip(range(norms.shape[1]), colors):
-            ax.semilogy(epochs, _finite(norms[:, layer]), "-", color=color, lw=1.6)
+            ax.semilogy(epochs, _nan_for_infinite(norms[:, layer]), "-", color=color, lw=1.6)
         ax.set_title(activation, color=ACTIVATION_COLORS.get(activation))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -503,7 +503,7 @@ def figures_optimizers(lesson, img_dir) -> list[FigureFile]:
     fig, axes = new_figure(12, 4.2, ncols=len(lands))
     for ax, (key, land) in zip(axes[0], lands.items()):
         for name, run in land["runs"].items():
-            values = _finite(run["values"])
+            values = _nan_for_infinite(run["values"])
             ax.semilogy(np.arange(len(values)), np.maximum(values, 1e-30),
                         color=OPTIMIZER_COLORS[name], label=f"{name} (lr {run['lr']:g})")
         ax.set_xlabel("step")

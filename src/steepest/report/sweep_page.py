@@ -8,65 +8,23 @@ returns the data it drew, so tests can check the picture against the records.
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from steepest.optim.catalogue import OPTIMIZERS
 from steepest.report.page import CSS, format_value
 from steepest.report.style import OPTIMIZER_COLORS, new_figure, qualitative, save, style
+from steepest.sweeps.records import best_points, finite_metric, group_records, metric_of
 
-__all__ = ["sweep_series", "plot_sweep", "plot_times", "write_sweep_report", "best_points"]
-
-#: An optimizer name of a sweep -> its colour key in the report's palette.
-_COLOR_KEYS = {"gd": "GD", "sgd": "GD", "momentum": "SGD+momentum", "nesterov": "SGD+momentum",
-               "rmsprop": "RMSprop", "adam": "Adam"}
-
+__all__ = ["sweep_series", "plot_sweep", "plot_times", "write_sweep_report"]
 
 def _colors(groups) -> dict:
+    """The report's colour for an optimizer (by its catalogue label), else a spare one."""
     spare = iter(qualitative(len(groups) + 4)[4:])
-    return {g: OPTIMIZER_COLORS.get(_COLOR_KEYS.get(g, ""), None) or next(spare) for g in groups}
-
-
-def _finite(value) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-def _metric(records, *names):
-    """The first of ``names`` that some record has among its final metrics, else None."""
-    return next((n for n in names if any(n in r["final"] for r in records)), None)
-
-
-def best_points(records, by="optimizer", x="lr", metric=None) -> dict:
-    """Per group, the ``x`` with the best median ``metric`` over the runs there.
-
-    Only an ``x`` where every run finished ``ok`` counts (a rate at which a seed diverges is
-    not a good rate). ``metric`` defaults to ``val_loss`` if recorded, else ``loss``; lower is
-    better unless the name contains 'acc'. Returns ``{group: {'x', 'metric', 'median'}}``.
-    """
-    records = list(records)
-    metric = metric or _metric(records, "val_loss", "loss")
-    better = max if metric and "acc" in metric else min
-    best = {}
-    for group, by_x in _grouped(records, by, x).items():
-        candidates = []
-        for value, runs in by_x.items():
-            scores = [r["final"].get(metric) for r in runs]
-            if all(r["status"] == "ok" for r in runs) and all(map(_finite, scores)):
-                candidates.append((float(np.median(scores)), value))
-        if candidates:
-            median, value = better(candidates, key=lambda c: c[0])
-            best[group] = {"x": value, "metric": metric, "median": median}
-    return best
-
-
-def _grouped(records, by, x) -> dict:
-    """``{group: {x: [records]}}``, groups in order of appearance, x values sorted."""
-    groups: dict = {}
-    for r in records:
-        groups.setdefault(r["config"].get(by), {}).setdefault(r["config"].get(x), []).append(r)
-    return {g: dict(sorted(v.items())) for g, v in groups.items()}
+    labels = {name: entry.label for name, entry in OPTIMIZERS.items()}
+    return {g: OPTIMIZER_COLORS.get(labels.get(g, g)) or next(spare) for g in groups}
 
 
 def sweep_series(records, metric: str, by: str = "optimizer", x: str = "lr") -> dict:
@@ -77,11 +35,11 @@ def sweep_series(records, metric: str, by: str = "optimizer", x: str = "lr") -> 
     still appears under 'diverged'/'failed' if a run there did.
     """
     series = {}
-    for group, by_x in _grouped(records, by, x).items():
+    for group, by_x in group_records(records, by, x).items():
         s = {"x": [], "median": [], "min": [], "max": [], "diverged": [], "failed": []}
         for value, runs in by_x.items():
             scores = [r["final"].get(metric) for r in runs if r["status"] == "ok"]
-            scores = [v for v in scores if _finite(v)]
+            scores = [v for v in scores if finite_metric(v)]
             if scores:
                 s["x"].append(value)
                 s["median"].append(float(np.median(scores)))
@@ -107,10 +65,10 @@ def plot_sweep(records, path, *, by: str = "optimizer", x: str = "lr",
     ``{'panels': {metric: series}, 'best': best_points(...), 'figure': Figure}``.
     """
     records = list(records)
-    loss = _metric(records, "val_loss", "loss") or "loss"
-    metrics = [loss] + [m for m in [_metric(records, "val_accuracy", "accuracy")] if m]
+    loss = metric_of(records, "val_loss", "loss") or "loss"
+    metrics = [loss] + [m for m in [metric_of(records, "val_accuracy", "accuracy")] if m]
     best = best_points(records, by, x, loss)
-    groups = list(_grouped(records, by, x))
+    groups = list(group_records(records, by, x))
     colors = _colors(groups)
     drawn = {"panels": {}, "best": best}
     with style():
@@ -186,7 +144,7 @@ def plot_times(records, path, *, by: str = "optimizer", x: str = "lr",
     Returns ``{group: {'x': [...], 'seconds': [...]}}`` (one entry per run).
     """
     records = list(records)
-    groups = _grouped(records, by, x)
+    groups = group_records(records, by, x)
     colors = _colors(list(groups))
     drawn = {}
     with style():

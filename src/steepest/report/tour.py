@@ -101,7 +101,7 @@ def run_tour(out_dir="steepest-tour", only=None, open_browser: bool = False,
     open_browser : open the page in the default browser when done.
     log : callable taking one progress line (``print`` by default; ``None`` for silence).
     """
-    import steepest
+    from steepest._version import __version__
     from steepest.report.figures import render_figures
     from steepest.report.page import render_page
 
@@ -131,9 +131,9 @@ def run_tour(out_dir="steepest-tour", only=None, open_browser: bool = False,
                     f"{len(figures[name])} figure{'s' if len(figures[name]) != 1 else ''} "
                     f"in {draw:.1f} s")
         total = time.perf_counter() - start
-        page = render_page(lessons, figures, total, steepest.__version__)
+        page = render_page(lessons, figures, total, __version__)
         (tmp / "index.html").write_text(page, encoding="utf-8")
-        results = {"generator": "steepest tour", "version": steepest.__version__,
+        results = {"generator": "steepest tour", "version": __version__,
                    "seconds": round(total, 3), "lessons": {
                        lesson.name: {**lesson.to_dict(), "figures": [
                            {"file": "img/" + f.file, "caption": f.caption}

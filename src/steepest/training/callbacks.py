@@ -17,14 +17,14 @@ Provided here: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LRSched
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
 import re
 import string
 
 from steepest.data import _check_int
-from steepest.training.checkpoint import atomic_write, save_checkpoint
+from steepest.io import write_json
+from steepest.training.checkpoint import save_checkpoint
 from steepest.training.history import DivergenceError
 
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback", "CSVLogger",
@@ -401,8 +401,7 @@ class JSONLogger(Callback):
         self.indent = indent
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        text = json.dumps(self.history.to_dict(), indent=self.indent)
-        atomic_write(self.path, lambda fh: fh.write(text.encode("utf-8")))
+        write_json(self.path, self.history.to_dict(), indent=self.indent)
 
 
 class StepLosses(Callback):

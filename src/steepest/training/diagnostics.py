@@ -11,7 +11,8 @@
 * :func:`diagnose` — after training: chance-level accuracy, dead ReLUs, vanishing gradients,
   each with what to try (``fit`` and ``steepest train`` report it).
 * :func:`lr_range_test` — the learning-rate finder of Smith (2015) / fastai's ``lr_find``.
-* :func:`clip_grad_norm_` — torch's gradient clipping by the total norm.
+* ``clip_grad_norm_`` — torch's gradient clipping by the total norm, which is
+  :func:`steepest.nn.utils.clip_grad_norm_` (one implementation; also importable here).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from steepest.data import _as_ndarray, _check_int
 from steepest.nn.layers import ReLU
+from steepest.nn.utils.clip_grad import clip_grad_norm_
 from steepest.tensor import Tensor, no_grad
 from steepest.training.callbacks import Callback
 from steepest.training.task import _first_dtype, _prepare, linear_layers
@@ -35,39 +37,6 @@ __all__ = ["gradient_norms", "update_to_weight_ratios", "relative_update_norms",
 
 
 # --------------------------------------------------------------------------- per-layer numbers
-
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
-    """Scale gradients in place so that their total norm is at most ``max_norm`` (torch's rule).
-
-    The total norm is taken over all gradients together, as if concatenated into one vector.
-    If it exceeds ``max_norm``, every gradient is multiplied by
-    ``max_norm / (total_norm + 1e-6)``. Returns the total norm *before* clipping, as a float.
-    ``norm_type`` may be any p >= 1 or ``inf``.
-    """
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    grads = [p._grad for p in parameters if p._grad is not None]
-    max_norm = float(max_norm)
-    norm_type = float(norm_type)
-    if not grads:
-        return 0.0
-    if norm_type == math.inf:
-        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
-    elif norm_type == 2.0:
-        total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
-    else:
-        total = sum(float(np.sum(np.abs(g) ** norm_type)) for g in grads) ** (1.0 / norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
-                           f"gradients is non-finite ({total}), so it cannot be clipped")
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        for g in grads:
-            g *= coef
-    return total
-
-
 
 def gradient_norms(model) -> dict:
     """``{layer name: ||∂loss/∂W||₂}`` for each Linear layer's weight, in depth order.

@@ -35,9 +35,10 @@ import time
 import numpy as np
 
 from steepest.data import _as_ndarray, _check_int, train_test_split
+from steepest.nn.utils.clip_grad import clip_grad_norm_
 from steepest.tensor import Tensor, no_grad
 from steepest.training import callbacks as cbmod
-from steepest.training.diagnostics import clip_grad_norm_, diagnose
+from steepest.training.diagnostics import diagnose
 from steepest.training.history import DivergenceError, History
 from steepest.training.task import (
     _DEFAULT_METRICS, _evaluate_arrays, _first_dtype, _MetricSums, _prepare, linear_layers,

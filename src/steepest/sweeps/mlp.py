@@ -1,0 +1,103 @@
+"""The run ``steepest sweep`` makes at each point: an MLP classifier, as ``steepest train``."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from steepest.optim import catalogue
+
+__all__ = ["sweep_mlp", "check_mlp_config", "OPTIMIZERS"]
+
+#: The optimizer names a config may use: the catalogue's (``momentum`` is SGD with 0.9).
+OPTIMIZERS = catalogue.OPTIMIZERS
+
+#: sweep_mlp's keywords that are optimizer hyperparameters (unset: the catalogue's default)
+_OPTIMIZER_SETTINGS = ("lr", "momentum", "weight_decay")
+
+
+def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, seed: int = 0,
+              epochs: int = 30, hidden=None, activation: str = "relu", batch_size: int = 32,
+              n_samples: int | None = None, noise: float | None = None,
+              val_split: float = 0.2, standardize: bool = True, momentum: float | None = None,
+              weight_decay: float | None = None, clip_grad_norm: float | None = None):
+    """Train an MLP classifier as ``steepest train`` does; the ``train_fn`` of ``steepest sweep``.
+
+    ``seed`` drives the data (generated sets), the validation split, the initial weights and
+    the shuffling, so the result is a function of the settings alone. The initial weights come
+    from ``np.random.default_rng(seed)``, the stream ``st.manual_seed(seed)`` starts, so a run
+    equals ``steepest train`` with the same options. Returns the :class:`~steepest.History`.
+    """
+    settings = dict(locals())
+    check_mlp_config(settings)
+    from steepest.data import load_split
+    from steepest.losses import cross_entropy
+    from steepest.nn import mlp
+    from steepest.training import fit
+
+    split = load_split(data, seed=seed, val_split=val_split, standardize=standardize,
+                       n_samples=n_samples, noise=noise)
+    if hidden is None:
+        hidden = [128] if data == "digits" else [16, 16]
+    sizes = [split.X_train.shape[1], *hidden, split.n_classes]
+    model = mlp(sizes, activation=activation, generator=np.random.default_rng(seed))
+    opt = catalogue.build_optimizer(optimizer, model.parameters(), **_optimizer_values(settings))
+    return fit(model, cross_entropy, opt, split.X_train, split.y_train, epochs=epochs,
+               batch_size=batch_size, validation_data=(split.X_val, split.y_val), seed=seed,
+               verbose=0, clip_grad_norm=clip_grad_norm)
+
+
+def _optimizer_values(config: Mapping) -> dict:
+    return {k: config[k] for k in _OPTIMIZER_SETTINGS if config.get(k) is not None}
+
+
+def check_mlp_config(config: Mapping) -> None:
+    """Raise ValueError naming the setting if ``config`` is not something :func:`sweep_mlp` runs."""
+    from steepest.data import DATASET_NAMES
+    from steepest.nn import ACTIVATION_MODULES
+
+    known = set(inspect.signature(sweep_mlp).parameters)
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r} in {dict(config)}; sweep_mlp takes "
+                         f"{', '.join(sorted(known))}")
+    if config.get("data") not in DATASET_NAMES:
+        raise ValueError(f"data must be one of {', '.join(DATASET_NAMES)}, got "
+                         f"{config.get('data')!r}")
+    activation = config.get("activation", "relu")
+    if activation not in ACTIVATION_MODULES:
+        raise ValueError(f"unknown activation {activation!r}; expected one of "
+                         f"{', '.join(sorted(ACTIVATION_MODULES))}")
+    catalogue.validate("optimizer", config.get("optimizer", "adam"), _optimizer_values(config))
+
+    def number(name, low, *, low_open=True, high=None, integer=False, none_ok=True):
+        value = config.get(name)
+        if value is None and none_ok:
+            return
+        kind = numbers.Integral if integer else numbers.Real
+        ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value) \
+            and (value > low if low_open else value >= low) and (high is None or value < high)
+        if not ok:
+            bound = f"{'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high else "")
+            raise ValueError(f"{name} must be a {'whole ' if integer else ''}number {bound}, "
+                             f"got {value!r}")
+
+    number("seed", 0, low_open=False, integer=True)
+    number("epochs", 1, low_open=False, integer=True)
+    number("batch_size", 1, low_open=False, integer=True)
+    number("n_samples", 2, low_open=False, integer=True)
+    number("noise", 0.0, low_open=False)
+    number("val_split", 0.0, high=1.0)
+    number("clip_grad_norm", 0.0)
+    hidden = config.get("hidden")
+    if hidden is not None and not (isinstance(hidden, (list, tuple)) and all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1
+            for h in hidden)):
+        raise ValueError(f"hidden must be a list of layer sizes >= 1, got {hidden!r}")
+
+
+sweep_mlp.check_config = check_mlp_config
