@@ -5,6 +5,7 @@ only the documented ``data-testid`` hooks and the URL hash. Where Chromium is mi
 skip locally but fail in CI (``CI=true``), which installs it.
 """
 
+import contextlib
 import math
 import os
 import shutil
@@ -16,7 +17,7 @@ from urllib.parse import unquote
 import pytest
 import uvicorn
 
-from steepest.playground.server import Limits, create_app
+from steepest.playground.server import Access, Limits, create_app
 
 CHROMIUM = os.environ.get("STEEPEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,13 +30,14 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def server_url():
+@contextlib.contextmanager
+def serving(limits=None, access=None):
+    """A playground server on 127.0.0.1 at a free port, in a thread; always stopped."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Limits(fps=15)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(limits or Limits(fps=15), access),
+                                           host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -48,6 +50,12 @@ def server_url():
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    with serving() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +229,116 @@ def test_network_controls_and_view_flags_go_to_the_url(page, server_url):
     page.get_by_test_id("step").click()
     page.get_by_test_id("step").click()
     page.wait_for_function("document.querySelector('#notes').textContent.includes('Binary step')")
+
+
+# ---------------------------------------------------------------------- a class in the browser
+
+def error_text(page) -> str:
+    page.wait_for_function("document.querySelector('[data-testid=error]').textContent !== ''")
+    return page.get_by_test_id("error").text_content()
+
+
+def test_the_refusal_at_the_limit_reaches_the_page_and_a_reload_keeps_the_slot(browser):
+    with serving(Limits(fps=15, max_sessions=1)) as url:
+        first = browser.new_page()
+        open_page(first, url)
+        for _ in range(3):   # a reloaded tab gets its slot back at once
+            first.reload()
+            first.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+            assert first.get_by_test_id("error").text_content() == ""
+        second = browser.new_page()
+        second.goto(url)
+        text = error_text(second)
+        second.wait_for_timeout(500)              # the close that follows must not overwrite it
+        text = second.get_by_test_id("error").text_content()
+        assert "already runs 1 sessions" in text and "lost" not in text
+        first.close()
+        second.reload()                            # the first tab is gone: its slot is free
+        second.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+        second.close()
+
+
+def test_a_join_code_is_needed_and_travels_to_the_socket(browser):
+    with serving(access=Access(code="abc234")) as url:
+        page = browser.new_page()
+        response = page.goto(url)
+        assert response.status == 403 and "join code" in page.content()
+        page.fill("input[name=code]", "abc234")
+        page.press("input[name=code]", "Enter")
+        page.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+        assert "code=abc234" in page.url
+        page.close()
+
+
+def test_a_page_from_another_site_cannot_open_a_session(browser):
+    with serving() as url, serving() as other:
+        page = browser.new_page()
+        page.goto(other)                           # another origin (another port)
+        said = page.evaluate("""(target) => new Promise((resolve) => {
+            const ws = new WebSocket(target.replace('http', 'ws') + 'ws');
+            let text = '';
+            ws.onmessage = (e) => { text = e.data; };
+            ws.onclose = (e) => resolve([e.code, text]);
+        })""", url)
+        assert said[0] == 1008 and "another site" in said[1]
+        page.close()
+
+
+def test_the_teacher_sees_a_student_and_shares_a_setup(browser):
+    with serving(access=Access(teacher_code="teach99")) as url:
+        student = browser.new_page()
+        open_page(student, url, "#dataset=xor&hidden=3")
+        student.fill("[data-testid=student-name]", "Ada")
+        student.press("[data-testid=student-name]", "Enter")
+        student.get_by_test_id("play").click()
+        teacher = browser.new_page(viewport={"width": 1280, "height": 700})
+        teacher.goto(url + "teacher?code=teach99")
+        teacher.wait_for_function("document.querySelector('[data-testid=sessions]').textContent.includes('Ada')")
+        teacher.wait_for_function("document.querySelector('[data-testid=sessions] svg polyline') !== null")
+        row = teacher.locator("tr", has_text="Ada")
+        assert "xor" in row.text_content() and "sgd" in row.text_content()
+        other = browser.new_page()
+        open_page(other, url)
+        teacher.locator("tr", has_text="Ada").locator("button").click()
+        other.get_by_test_id("setup-offer").wait_for()
+        assert "Ada" in other.get_by_test_id("setup-offer").text_content()
+        other.get_by_test_id("apply-setup").click()
+        other.wait_for_function("location.hash.includes('dataset=xor')")
+        teacher.get_by_test_id("pause-all").click()
+        student.get_by_test_id("notice").wait_for()
+        student.wait_for_function("document.querySelector('[data-testid=play]').disabled === false")
+        assert "paused everyone" in student.get_by_test_id("notice").text_content()
+        for p in (student, teacher, other):
+            p.close()
+
+
+def test_the_speed_control_sets_steps_per_frame_and_goes_to_the_url(page, server_url):
+    open_page(page, server_url, "#hidden=2")
+    page.get_by_test_id("speed").select_option("3")
+    page.wait_for_function("location.hash.includes('speed=3')")
+    page.get_by_test_id("play").click()
+    page.wait_for_function("+document.querySelector('[data-testid=step-count]').textContent >= 30")
+    page.get_by_test_id("pause").click()
+    page.wait_for_function("document.querySelector('[data-testid=play]').disabled === false")
+    assert number(page, "step-count") % 3 == 0
+
+
+def test_lr_10_is_explained_while_it_only_oscillates(page, server_url):
+    open_page(page, server_url, "#lr=10&speed=100")
+    page.get_by_test_id("play").click()
+    page.wait_for_function("document.querySelector('#notes').textContent.includes('overshoots the valley')",
+                           timeout=60_000)
+    notes = page.locator("#notes").text_content()
+    assert "learning rate 10 is too large" in notes and "lr/3 = 3.33" in notes
+    assert page.get_by_test_id("diverged").is_hidden()
+
+
+def test_the_divergence_banner_is_above_the_fold_and_quotes_the_read_out(page, server_url):
+    open_page(page, server_url, "#dataset=plane&hidden=8,8&activation=relu&lr=10")
+    page.get_by_test_id("play").click()
+    banner = page.get_by_test_id("diverged")
+    banner.wait_for()
+    box = banner.bounding_box()
+    assert box["y"] + box["height"] <= 800
+    shown = page.get_by_test_id("train-loss").text_content()
+    assert f"{float(shown):.4g}" in banner.text_content() or shown in banner.text_content()
