@@ -265,6 +265,8 @@ def test_a_join_code_is_needed_and_travels_to_the_socket(browser):
         assert response.status == 403 and "join code" in page.content()
         page.fill("input[name=code]", "abc234")
         page.press("input[name=code]", "Enter")
+        page.wait_for_url("**/?code=abc234")
+        page.get_by_test_id("train-loss").wait_for()
         page.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
         assert "code=abc234" in page.url
         page.close()
@@ -342,3 +344,37 @@ def test_the_divergence_banner_is_above_the_fold_and_quotes_the_read_out(page, s
     assert box["y"] + box["height"] <= 800
     shown = page.get_by_test_id("train-loss").text_content()
     assert f"{float(shown):.4g}" in banner.text_content() or shown in banner.text_content()
+
+
+def test_no_file_of_the_page_names_an_optimizer_or_one_of_its_settings():
+    """The page builds its optimizer forms from the catalogue the server sends (issue 24)."""
+    import re
+    from pathlib import Path
+
+    from steepest.optim import catalogue
+    from steepest.playground.server import STATIC
+
+    names = set(catalogue.OPTIMIZERS) | {hp.name for e in catalogue.OPTIMIZERS.values()
+                                         for hp in e.hyperparameters if hp.name != "lr"}
+    files = [STATIC / "index.html", *sorted((STATIC / "js").glob("*.js"))]
+    for path in files:
+        text = Path(path).read_text(encoding="utf-8")
+        for name in names:
+            quoted = re.search(rf"""["'`=]{re.escape(name)}["'`]|\b{re.escape(name)}:""", text)
+            assert quoted is None, f"{path.name} names {name!r}: {quoted.group(0)!r}"
+
+
+def test_optimizer_settings_come_from_the_catalogue(page, server_url):
+    open_page(page, server_url, "#optimizer=adam&lr=0.01")
+    labels = page.locator("#optimizer-options label").all_text_contents()
+    assert "momentum μ" not in labels and "β₁, β₂" in labels
+    page.locator("#optimizer-options input[data-option=betas][data-index='0']").fill("0.8")
+    page.locator("#optimizer-options input[data-option=betas][data-index='0']").press("Enter")
+    page.wait_for_function("decodeURIComponent(location.hash).includes('betas=0.8,0.999')")
+    page.get_by_test_id("optimizer").select_option("sgd")
+    page.wait_for_function("!location.hash.includes('betas')")
+    assert "momentum μ" in page.locator("#optimizer-options label").all_text_contents()
+    page.get_by_test_id("race-tab").click()
+    race = page.locator("#race-entries .entry")
+    race.first.locator(".opt").select_option("adam")
+    assert race.first.locator(".mu").count() == 0

@@ -219,7 +219,7 @@ def test_gd_path_on_quadratic_matches_the_closed_form():
 def test_paths_match_torch_optimizers(function):
     request = paths.check_request({"function": function, "steps": 60})
     result = paths.run_paths(**request)
-    f = paths.FUNCTIONS[function][0]
+    f = paths.FUNCTIONS[function]
     for run, cfg in zip(result["runs"], request["optimizers"]):
         xy = torch.tensor(request["start"], dtype=torch.float64, requires_grad=True)
         if cfg["optimizer"] == "adam":
@@ -227,11 +227,11 @@ def test_paths_match_torch_optimizers(function):
         elif cfg["optimizer"] == "rmsprop":
             opt = torch.optim.RMSprop([xy], lr=cfg["lr"])
         else:
-            opt = torch.optim.SGD([xy], lr=cfg["lr"], momentum=cfg["momentum"])
+            opt = torch.optim.SGD([xy], lr=cfg["lr"], momentum=cfg["momentum"] or 0.0)
         expected = [xy.detach().numpy().copy()]
         for _ in range(60):
             opt.zero_grad()
-            f(xy[0], xy[1]).backward()
+            f(xy).backward()
             opt.step()
             expected.append(xy.detach().numpy().copy())
         np.testing.assert_allclose(np.array(run["path"]), np.array(expected), rtol=1e-10, atol=1e-12)

@@ -16,6 +16,9 @@ import tempfile
 import steepest as st
 from steepest.training.checkpoint import save_checkpoint
 from steepest.nn import Linear
+from steepest.optim import catalogue
+from steepest.playground.config import optimizer_options
+from steepest.playground.session import scheduler_settings
 
 __all__ = [
     "run_json", "checkpoint", "python_code", "EXPORTS",
@@ -55,30 +58,14 @@ def checkpoint(session) -> dict:
 
 
 def _optimizer_code(cfg: dict) -> str:
-    name, lr = cfg["optimizer"], cfg["lr"]
-    if name == "gd":
-        return f"st.optim.GD(model.parameters(), lr={lr!r})"
-    if name == "sgd":
-        return (f"st.optim.SGD(model.parameters(), lr={lr!r}, momentum={cfg['momentum']!r}, "
-                f"nesterov={cfg['nesterov']!r}, weight_decay={cfg['weight_decay']!r})")
-    if name == "rmsprop":
-        return (f"st.optim.RMSprop(model.parameters(), lr={lr!r}, alpha={cfg['alpha']!r}, "
-                f"momentum={cfg['momentum']!r}, weight_decay={cfg['weight_decay']!r})")
-    if name == "adagrad":
-        return f"st.optim.Adagrad(model.parameters(), lr={lr!r}, weight_decay={cfg['weight_decay']!r})"
-    cls = "AdamW" if name == "adamw" else "Adam"
-    return (f"st.optim.{cls}(model.parameters(), lr={lr!r}, betas=({cfg['beta1']!r}, "
-            f"{cfg['beta2']!r}), weight_decay={cfg['weight_decay']!r})")
+    return catalogue.python_code("optimizer", cfg["optimizer"], optimizer_options(cfg),
+                                 "model.parameters()")
 
 
 def _scheduler_code(cfg: dict) -> str:
-    n = cfg["schedule_steps"]
-    return {
-        "constant": "None",
-        "step": f"st.optim.lr_scheduler.StepLR(optimizer, step_size={n}, gamma=0.5)",
-        "exponential": f"st.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / {n}))",
-        "cosine": f"st.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={n})",
-    }[cfg["schedule"]]
+    settings = scheduler_settings(cfg)
+    return "None" if settings is None else catalogue.python_code("scheduler", *settings,
+                                                                 "optimizer")
 
 
 def _loss_code(task) -> tuple:

@@ -15,8 +15,9 @@ import numpy as np
 import steepest as st
 from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
-from steepest.optim import lr_scheduler
-from steepest.playground.config import ConfigError, OPTIMIZER_FIELDS, n_classes_of, validate_config, validate_optimizer
+from steepest.optim import catalogue
+from steepest.playground.config import (ConfigError, OPTIMIZER_FIELDS, n_classes_of,
+                                        optimizer_options, validate_config, validate_optimizer)
 from steepest.playground.datasets import DOMAIN, FEATURES, features, make_dataset, split
 
 __all__ = [
@@ -61,33 +62,31 @@ def build_model(cfg: dict, n_outputs: int) -> Sequential:
 
 
 def build_optimizer(cfg: dict, params):
-    """The steepest optimizer named by ``cfg['optimizer']`` with its hyperparameters."""
-    name, lr = cfg["optimizer"], cfg["lr"]
-    params = list(params)
-    if name == "gd":
-        return st.optim.GD(params, lr=lr)
-    if name == "sgd":
-        return st.optim.SGD(params, lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"],
-                            weight_decay=cfg["weight_decay"])
-    if name == "rmsprop":
-        return st.optim.RMSprop(params, lr=lr, alpha=cfg["alpha"], momentum=cfg["momentum"],
-                                weight_decay=cfg["weight_decay"])
-    if name == "adagrad":
-        return st.optim.Adagrad(params, lr=lr, weight_decay=cfg["weight_decay"])
-    opt = st.optim.AdamW if name == "adamw" else st.optim.Adam
-    return opt(params, lr=lr, betas=(cfg["beta1"], cfg["beta2"]), weight_decay=cfg["weight_decay"])
+    """The catalogue optimizer named by ``cfg['optimizer']`` with its hyperparameters."""
+    return catalogue.build_optimizer(cfg["optimizer"], list(params), **optimizer_options(cfg))
+
+
+#: the page's schedules, as catalogue schedulers over N = ``schedule_steps`` steps
+SCHEDULE_SETTINGS = {
+    "step": ("step", lambda n: {"step_size": n, "gamma": 0.5}),              # halve every N
+    "exponential": ("exponential", lambda n: {"gamma": 0.1 ** (1.0 / n)}),   # ÷10 over N
+    "cosine": ("cosine", lambda n: {"T_max": n}),                            # cosine over N
+}
+
+
+def scheduler_settings(cfg: dict):
+    """(catalogue scheduler name, its keyword values) for ``cfg``, or None for 'constant'."""
+    if cfg["schedule"] not in SCHEDULE_SETTINGS:
+        return None
+    name, values = SCHEDULE_SETTINGS[cfg["schedule"]]
+    return name, values(cfg["schedule_steps"])
 
 
 def build_scheduler(cfg: dict, optimizer):
     """A per-step learning-rate schedule (None for 'constant')."""
-    n = cfg["schedule_steps"]
-    if cfg["schedule"] == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=n, gamma=0.5)
-    if cfg["schedule"] == "exponential":
-        return lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / n))
-    if cfg["schedule"] == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=n)
-    return None
+    settings = scheduler_settings(cfg)
+    return None if settings is None else catalogue.build_scheduler(settings[0], optimizer,
+                                                                   **settings[1])
 
 
 class Task:
@@ -486,7 +485,8 @@ class Race:
             if not isinstance(entry, dict) or set(entry) - set(OPTIMIZER_FIELDS):
                 raise ConfigError(f"optimizers[{i}] must be an object with fields from "
                                   f"{', '.join(OPTIMIZER_FIELDS)}, got {entry!r}")
-            self.sessions.append(Session({**config, **entry}, max_samples=max_samples))
+            shared = {k: v for k, v in config.items() if k not in OPTIMIZER_FIELDS or k == "lr"}
+            self.sessions.append(Session({**shared, **entry}, max_samples=max_samples))
         start = self.sessions[0].model.state_dict()
         for session in self.sessions[1:]:
             session.model.load_state_dict(start)
@@ -512,9 +512,21 @@ class Race:
 
 
 def label_of(cfg: dict) -> str:
-    """A short name for an optimizer setting, e.g. 'SGD momentum 0.9 lr 0.03'."""
-    name = {"gd": "GD", "sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
-            "adagrad": "Adagrad"}[cfg["optimizer"]]
-    if cfg["optimizer"] == "sgd" and cfg["momentum"]:
-        name += f" {'Nesterov' if cfg['nesterov'] else 'momentum'} {cfg['momentum']:g}"
-    return f"{name} lr {cfg['lr']:g}"
+    """A short name for a validated optimizer setting: the catalogue's label, the settings
+    that differ from its defaults, the lr; e.g. 'SGD momentum 0.9 lr 0.03'."""
+    entry = catalogue.OPTIMIZERS[cfg["optimizer"]]
+    parts = [entry.label]
+    for hp in entry.hyperparameters:
+        value = cfg.get(hp.name)
+        default = list(hp.default) if isinstance(hp.default, tuple) else hp.default
+        if hp.name == "lr" or value is None or value == default:
+            continue
+        if value is True:
+            parts.append(hp.name)
+        elif isinstance(value, list):
+            parts.append(f"{hp.name} ({', '.join(f'{v:g}' for v in value)})")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{hp.name} {value:g}")
+        else:
+            parts.append(f"{hp.name} {value}")
+    return " ".join(parts) + f" lr {cfg['lr']:g}"

@@ -1,7 +1,7 @@
 // Wires the page together: controls <-> state <-> URL hash, the websocket, and the views.
 // The server trains; this file only sends the user's intent and draws what comes back.
 
-import { configOf, fromHash, toHash } from "./state.js";
+import { catalogue, configOf, fromHash, labelOf, optionsOf, setCatalogue, toHash } from "./state.js";
 import { NetworkView } from "./network.js";
 import { drawAxes, drawOutput, drawPoints, fromCanvas } from "./heatmap.js";
 import { GrowingChart, drawLrRange } from "./charts.js";
@@ -9,7 +9,7 @@ import { PathsView } from "./paths.js";
 import { drawInspector, drawLayerTable, drawNotes, fmt } from "./panels.js";
 
 const $ = (id) => document.getElementById(id);
-let state = fromHash(location.hash);
+let state = null;          // set from the URL once the server's catalogue has arrived
 let socket = null;
 let ready = null;
 let last = null;
@@ -17,9 +17,8 @@ let playing = false;
 let lossChart = null;
 let raceChart = null;
 
-const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "momentum", "alpha",
-  "beta1", "beta2", "weight_decay", "schedule_steps", "reg_rate"];
-const SELECT_FIELDS = ["dataset", "optimizer", "regularization", "loss", "schedule"];
+const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "schedule_steps", "reg_rate"];
+const SELECT_FIELDS = ["dataset", "regularization", "loss", "schedule"];
 const MAX_LAYERS = 6;
 const MAX_NEURONS = 8;
 
@@ -37,9 +36,6 @@ function connect() {
   socket.onopen = () => {
     const name = localStorage.getItem("steepest-name");
     if (name) send({ type: "hello", name });
-    if (state.speed !== 15) send({ type: "speed", steps_per_frame: state.speed });
-    sendConfig();
-    if (state.tab === "paths") requestPaths();
   };
   socket.onmessage = (event) => {
     if (typeof event.data === "string") handle(JSON.parse(event.data));
@@ -67,6 +63,56 @@ function attachMaps(snap, buffer) {
 
 function send(message) {
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+// The server's first message: the optimizer catalogue, the configuration's defaults and the
+// race's and paths' starting entries. The page's forms, defaults and URL keys come from it.
+function onWelcome(message) {
+  setCatalogue(message);
+  raceSetting = message.race_setting;
+  $("optimizer").innerHTML = Object.values(catalogue.optimizers)
+    .map((e) => `<option value="${e.name}" title="${e.summary}">${e.label}</option>`).join("");
+  state = fromHash(location.hash);
+  syncControls();
+  drawOutputMap();
+  entryRows($("race-entries"), message.race_defaults);
+  entryRows($("path-entries"), message.path_defaults);
+  if (state.speed !== 15) send({ type: "speed", steps_per_frame: state.speed });
+  sendConfig();
+  if (state.tab === "paths") requestPaths();
+}
+
+// One input per setting of the chosen optimizer (from the catalogue), lr aside.
+function renderOptions() {
+  const root = $("optimizer-options");
+  root.innerHTML = "";
+  for (const hp of optionsOf(state.optimizer)) {
+    const row = document.createElement("div");
+    row.className = "row";
+    row.title = hp.help;
+    const value = state[hp.name] ?? hp.default;
+    const bound = (v) => (v === null ? "" : v);
+    const number = (v, i = "") => `<input type="number" step="any" data-option="${hp.name}" data-index="${i}" min="${bound(hp.low)}" max="${bound(hp.high)}" value="${v}">`;
+    let input;
+    if (hp.kind === "bool") input = `<input type="checkbox" data-option="${hp.name}" ${value ? "checked" : ""}>`;
+    else if (hp.kind === "choice") input = `<select data-option="${hp.name}">${hp.choices.map((c) => `<option ${c === value ? "selected" : ""}>${c}</option>`).join("")}</select>`;
+    else if (hp.kind === "pair") input = number(value[0], 0) + number(value[1], 1);
+    else input = number(value);
+    row.innerHTML = `<label>${hp.label}</label>${input}`;
+    root.appendChild(row);
+  }
+}
+
+function readOption(input) {
+  const name = input.dataset.option;
+  if (input.type === "checkbox") return input.checked;
+  if (input.tagName === "SELECT") return input.value;
+  if (input.dataset.index !== "") {
+    const pair = [...(state[name] ?? optionsOf(state.optimizer).find((hp) => hp.name === name).default)];
+    pair[Number(input.dataset.index)] = Number(input.value);
+    return pair;
+  }
+  return Number(input.value);
 }
 
 function sendConfig() {
@@ -113,16 +159,14 @@ function syncControls() {
     if (out) out.textContent = state[key];
   }
   $("learning-rate").value = state.lr;
+  $("optimizer").value = state.optimizer;
   $("speed").value = String(state.speed);
   $("activation").value = state.activation;
-  $("nesterov").checked = state.nesterov;
   $("show_test").checked = state.show_test;
   $("discretize").checked = state.discretize;
   $("classes-row").hidden = !["spirals", "blobs"].includes(state.dataset);
   $("custom-hint").hidden = state.dataset !== "custom";
-  for (const row of document.querySelectorAll(".hyper")) {
-    row.hidden = !row.dataset.for.split(" ").includes(state.optimizer);
-  }
+  renderOptions();
   $("layer-count").textContent = `${state.hidden.length} hidden layer${state.hidden.length === 1 ? "" : "s"}`;
   for (const name of state.hide) {
     document.querySelectorAll(`[data-control="${CSS.escape(name)}"]`).forEach((node) => { node.hidden = true; });
@@ -149,7 +193,14 @@ function bindControls() {
     $(key).addEventListener("change", () => reconfigure({ [key]: Number($(key).value) }));
   }
   for (const key of SELECT_FIELDS) $(key).addEventListener("change", () => reconfigure({ [key]: $(key).value }));
-  $("nesterov").addEventListener("change", () => reconfigure({ nesterov: $("nesterov").checked }));
+  $("optimizer").addEventListener("change", () => {
+    // another optimizer starts from its own defaults: the old one's settings are dropped
+    const cleared = Object.fromEntries(optionsOf(state.optimizer).map((hp) => [hp.name, null]));
+    reconfigure({ ...cleared, optimizer: $("optimizer").value });
+  });
+  $("optimizer-options").addEventListener("change", (event) => {
+    if (event.target.dataset.option) reconfigure({ [event.target.dataset.option]: readOption(event.target) });
+  });
   $("activation").addEventListener("change", () => {
     const activation = $("activation").value;
     reconfigure({ activation, activations: state.hidden.map(() => activation) });
@@ -360,6 +411,7 @@ function onLrRange(message) {
 
 function handle(message) {
   switch (message.type) {
+    case "welcome": onWelcome(message); break;
     case "ready": onReady(message); break;
     case "snapshot":
       if (message.maps) pending = message;
@@ -382,21 +434,30 @@ function handle(message) {
 
 // ------------------------------------------------------------------ race and paths
 
-const OPTIMIZER_NAMES = { gd: "GD", sgd: "SGD", rmsprop: "RMSprop", adam: "Adam", adamw: "AdamW", adagrad: "Adagrad" };
+// An optimizer, its lr and (where it takes one) its momentum, for the race and the paths.
+let raceSetting = null;    // the one setting besides lr the race and paths rows offer (welcome)
 
-function labelOf(cfg) {
-  let name = OPTIMIZER_NAMES[cfg.optimizer];
-  if (cfg.optimizer === "sgd" && cfg.momentum) name += ` ${cfg.nesterov ? "Nesterov" : "momentum"} ${cfg.momentum}`;
-  return `${name} lr ${cfg.lr}`;
+function entryRow(d, i) {
+  const setting = optionsOf(d.optimizer).find((hp) => hp.name === raceSetting);
+  return `<div class="entry">
+    <input type="checkbox" ${d.on === false ? "" : "checked"} data-i="${i}" class="on" title="take part">
+    <select class="opt">${Object.values(catalogue.optimizers).map((e) => `<option value="${e.name}" ${e.name === d.optimizer ? "selected" : ""}>${e.label}</option>`).join("")}</select>
+    <label>lr <input class="lr" type="number" step="any" value="${d.lr ?? ""}" placeholder="auto"></label>
+    ${setting ? `<label title="${setting.help}">${setting.label} <input class="mu" type="number" step="0.1" min="${setting.low ?? ""}" max="${setting.high ?? ""}" value="${d[raceSetting] ?? ""}" placeholder="${setting.default}"></label>` : ""}
+  </div>`;
 }
 
-function entryRows(root, defaults, withMomentum = true) {
-  root.innerHTML = defaults.map((d, i) => `<div class="entry">
-    <input type="checkbox" ${d.on ? "checked" : ""} data-i="${i}" class="on" title="take part">
-    <select class="opt">${Object.entries(OPTIMIZER_NAMES).map(([v, n]) => `<option value="${v}" ${v === d.optimizer ? "selected" : ""}>${n}</option>`).join("")}</select>
-    <label>lr <input class="lr" type="number" step="any" value="${d.lr ?? ""}" placeholder="auto"></label>
-    ${withMomentum ? `<label>μ <input class="mu" type="number" step="0.1" min="0" max="0.999" value="${d.momentum ?? 0}"></label>` : ""}
-  </div>`).join("");
+function entryRows(root, entries) {
+  root.innerHTML = entries.map(entryRow).join("");
+}
+
+// A row whose optimizer changed is redrawn: the μ field shows only where it means something.
+function redrawEntry(event) {
+  if (!event.target.classList.contains("opt")) return;
+  const row = event.target.closest(".entry");
+  const holder = document.createElement("div");
+  holder.innerHTML = entryRow({ optimizer: event.target.value, on: row.querySelector(".on").checked }, 0);
+  row.replaceWith(holder.firstElementChild);
 }
 
 function readEntries(root) {
@@ -405,26 +466,18 @@ function readEntries(root) {
     const lr = row.querySelector(".lr").value;
     if (lr !== "") entry.lr = Number(lr);
     const mu = row.querySelector(".mu");
-    if (mu && ["sgd", "rmsprop"].includes(entry.optimizer)) entry.momentum = Number(mu.value);
+    if (mu && mu.value !== "") entry[raceSetting] = Number(mu.value);
     return entry;
   });
 }
 
-entryRows($("race-entries"), [
-  { on: true, optimizer: "sgd", lr: 0.03 }, { on: true, optimizer: "sgd", lr: 0.03, momentum: 0.9 },
-  { on: true, optimizer: "rmsprop", lr: 0.01 }, { on: true, optimizer: "adam", lr: 0.01 },
-]);
+$("race-entries").addEventListener("change", redrawEntry);
 $("race-start").addEventListener("click", () => {
   clearError();
-  const optimizers = readEntries($("race-entries")).map((e) => ({ momentum: 0, ...e, lr: e.lr ?? state.lr }));
+  const optimizers = readEntries($("race-entries")).map((e) => ({ ...e, lr: e.lr ?? state.lr }));
   send({ type: "race", optimizers });
 });
 $("race-leave").addEventListener("click", () => send({ type: "race", optimizers: null }));
-
-entryRows($("path-entries"), [
-  { on: true, optimizer: "gd" }, { on: true, optimizer: "sgd", momentum: 0.9 },
-  { on: true, optimizer: "rmsprop" }, { on: true, optimizer: "adam" },
-]);
 
 let pathStart = null;
 function requestPaths(start = pathStart) {
@@ -437,13 +490,11 @@ function requestPaths(start = pathStart) {
 const paths = new PathsView($("paths-canvas"), $("path-legend"), (start) => { pathStart = start; requestPaths(start); });
 $("path-function").addEventListener("change", () => { pathStart = null; requestPaths(); });
 $("path-steps").addEventListener("change", () => requestPaths());
-$("path-entries").addEventListener("change", () => requestPaths());
+$("path-entries").addEventListener("change", (event) => { redrawEntry(event); requestPaths(); });
 
 // ------------------------------------------------------------------ start
 
 lossChart = new GrowingChart($("loss-chart"), 360, 150, ["training loss", "test loss"]);
 bindControls();
-syncControls();
 setPlaying(false);
-drawOutputMap();
 connect();
