@@ -378,3 +378,28 @@ def test_optimizer_settings_come_from_the_catalogue(page, server_url):
     race = page.locator("#race-entries .entry")
     race.first.locator(".opt").select_option("adam")
     assert race.first.locator(".mu").count() == 0
+
+
+def test_details_back_to_one_network_custom_gauss_and_inert_controls(page, server_url):
+    open_page(page, server_url, "#hidden=2")
+    page.get_by_test_id("race-tab").click()
+    page.get_by_test_id("race-start").click()
+    page.wait_for_function("+document.querySelector('[data-testid=step-count]').textContent > 5")
+    page.locator("#race-leave").click()
+    page.wait_for_function("!location.hash.includes('tab=race')")
+    assert page.locator("#view-network").is_visible() and not page.locator("#view-race").is_visible()
+    blank = page.evaluate("document.querySelector('#output-map').toDataURL()")
+    labels = page.locator("#dataset option").all_text_contents()
+    assert len(set(labels)) == len(labels)                   # the two gauss sets read apart
+    page.get_by_test_id("dataset").select_option("custom")
+    page.wait_for_function("document.querySelector('[data-testid=error]').textContent.includes('custom')")
+    pixels = page.evaluate("""() => { const c = document.querySelector('#output-map');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let coloured = 0; for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 2]) > 60) coloured++;
+        return coloured; }""")
+    assert pixels < 200, "the circle's points are still drawn under the custom data set"
+    assert blank != page.evaluate("document.querySelector('#output-map').toDataURL()")
+    page.get_by_test_id("paths-tab").click()
+    assert page.get_by_test_id("play").is_disabled() and page.get_by_test_id("learning-rate").is_disabled()
+    page.locator("[data-tab=network]").click()
+    assert page.get_by_test_id("play").is_enabled()

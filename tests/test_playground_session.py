@@ -339,3 +339,16 @@ def test_dead_relus_come_with_advice():
     session.step(300)
     note = next(n for n in session.snapshot()["notes"] if "dead" in n)
     assert "smaller learning rate" in note and "leaky ReLU" in note and "seed" in note
+
+
+def test_the_inspector_names_weights_one_way_in_header_and_factors():
+    from steepest.playground import chain
+
+    session = Session({"hidden": [3, 2], "seed": 1})
+    session.step(2)
+    result = chain.inspect_weight(session, 0, 1, 0)
+    assert result["name"] == "W1[1, 0]"
+    names = [f["name"] for p in result["paths"] for f in p["factors"] if f["name"].startswith("W")]
+    assert names and all(n.startswith(("W2[", "W3[")) for n in names)
+    first = result["paths"][0]
+    assert first["factors"][2]["name"] == f"W2[{first['units'][1]}, {first['units'][0]}]"

@@ -22,11 +22,17 @@ from steepest.nn import Linear
 from steepest.playground.config import ConfigError
 
 __all__ = [
-    "inspect_weight", "MAX_LISTED_PATHS", "MAX_ENUMERATED_PATHS",
+    "weight_name", "inspect_weight", "MAX_LISTED_PATHS", "MAX_ENUMERATED_PATHS",
 ]
 
 MAX_LISTED_PATHS = 12
 MAX_ENUMERATED_PATHS = 4096
+
+
+def weight_name(layer: int, row: int, col: int) -> str:
+    """The page's name of ``W[layer][row, col]``: layers count from 1, rows and columns from 0
+    (as indices into the weight matrix), in the inspector's header and in its factors alike."""
+    return f"W{layer + 1}[{row}, {col}]"
 
 
 def _local_derivative(activation, z: np.ndarray) -> np.ndarray:
@@ -93,7 +99,7 @@ def inspect_weight(session, layer, row, col) -> dict:
                 m = layer + 1 + step
                 w = linears[m].weight._data[k, chain_units[step]]
                 product = product * w
-                factors.append((f"w{m}[{k},{chain_units[step]}]", np.full(len(index), w)))
+                factors.append((weight_name(m, k, chain_units[step]), np.full(len(index), w)))
                 if m < len(linears) - 1:
                     product = product * derivs[m][:, k]
                     factors.append(("f'(z)", derivs[m][:, k]))
@@ -116,6 +122,7 @@ def inspect_weight(session, layer, row, col) -> dict:
     rate, kind = session.config["reg_rate"], session.config["regularization"]
     penalty_grad = 0.0 if kind == "none" else rate * (np.sign(w_value) if kind == "l1" else w_value)
     return {"type": "inspect", "layer": layer, "row": row, "col": col, "weight": w_value,
+            "name": weight_name(layer, row, col),
             "batch_size": len(index), "n_paths": n_paths, "paths": listed,
             "sum_over_paths": total_paths, "penalty_grad": float(penalty_grad),
             "chain_rule_grad": total_paths + float(penalty_grad), "autodiff_grad": autodiff}

@@ -181,6 +181,7 @@ function reconfigure(changes) {
   Object.assign(state, changes);
   saveHash();
   syncControls();
+  drawOutputMap();
   sendConfig();
 }
 
@@ -272,6 +273,10 @@ function bindControls() {
 
 function showTab(tab) {
   for (const view of ["network", "race", "paths"]) $(`view-${view}`).hidden = view !== tab;
+  // the paths run at once: play, step, reset and the network's lr do nothing there
+  document.body.classList.toggle("inert-transport", tab === "paths");
+  for (const id of ["reset", "step", "learning-rate", "speed"]) $(id).disabled = tab === "paths";
+  $("play").disabled = tab === "paths" || playing;
   for (const button of document.querySelectorAll("[data-tab]")) button.classList.toggle("active", button.dataset.tab === tab);
 }
 
@@ -312,7 +317,7 @@ function addCustomPoint(event) {
 
 function setPlaying(value) {
   playing = value;
-  $("play").disabled = playing;
+  $("play").disabled = playing || (state !== null && state.tab === "paths");
   $("pause").disabled = !playing;
   document.body.classList.toggle("playing", playing);
 }
@@ -477,7 +482,12 @@ $("race-start").addEventListener("click", () => {
   const optimizers = readEntries($("race-entries")).map((e) => ({ ...e, lr: e.lr ?? state.lr }));
   send({ type: "race", optimizers });
 });
-$("race-leave").addEventListener("click", () => send({ type: "race", optimizers: null }));
+$("race-leave").addEventListener("click", () => {
+  send({ type: "race", optimizers: null });
+  state.tab = "network";
+  saveHash();
+  showTab(state.tab);
+});
 
 let pathStart = null;
 function requestPaths(start = pathStart) {
