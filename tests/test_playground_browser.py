@@ -328,10 +328,13 @@ def test_the_speed_control_sets_steps_per_frame_and_goes_to_the_url(page, server
 def test_lr_10_is_explained_while_it_only_oscillates(page, server_url):
     open_page(page, server_url, "#lr=10&speed=100")
     page.get_by_test_id("play").click()
-    page.wait_for_function("document.querySelector('#notes').textContent.includes('overshoots the valley')",
+    page.wait_for_function("document.querySelector('[data-testid=overshoot]').textContent.includes('overshoots the valley')",
                            timeout=60_000)
-    notes = page.locator("#notes").text_content()
-    assert "learning rate 10 is too large" in notes and "lr/3 = 3.33" in notes
+    banner = page.get_by_test_id("overshoot")
+    text = banner.text_content()
+    assert "learning rate 10 is too large" in text and "lr/3 = 3.33" in text
+    box = banner.bounding_box()
+    assert box["y"] + box["height"] <= 800
     assert page.get_by_test_id("diverged").is_hidden()
 
 

@@ -356,10 +356,14 @@ class Session:
                          f"them back. Try a smaller learning rate (now {self.lr:g}), leaky ReLU "
                          f"(its negative side keeps a small slope), or fresh initial weights "
                          f"(another seed), then reset.")
-        overshoot = self.trend.overshooting()
-        if overshoot is not None and self.diverged is None:
-            notes.append(self.trend.explain(overshoot, self.lr))
         return notes
+
+    def _overshoot_text(self):
+        """The too-large-lr explanation while the loss only oscillates (None otherwise)."""
+        overshoot = self.trend.overshooting()
+        if overshoot is None or self.diverged is not None:
+            return None
+        return self.trend.explain(overshoot, self.lr)
 
     def snapshot(self, with_heatmaps: bool = True) -> dict:
         """Everything the page draws for the current state, as JSON-ready numbers."""
@@ -379,6 +383,7 @@ class Session:
             "biases": [np.round(m.bias._data, 4).tolist() for m in self.model
                        if isinstance(m, Linear)],
             **stats, "notes": self.notes(stats), "diverged": self.diverged,
+            "overshoot": self._overshoot_text(),
         }
         if with_heatmaps:
             snap.update(self.heatmaps())

@@ -378,6 +378,8 @@ function onSnapshot(message) {
   const banner = $("diverged");
   banner.hidden = !message.diverged;
   if (message.diverged) banner.textContent = message.diverged.message;
+  $("overshoot").hidden = !message.overshoot;
+  if (message.overshoot && $("overshoot").textContent !== message.overshoot) $("overshoot").textContent = message.overshoot;
   setPlaying(message.playing);
 }
 
