@@ -425,7 +425,8 @@ class Trend:
 
     SMOOTHING = 0.02        # exponential moving averages over ~50 steps
     WARM_UP = 100           # steps before any verdict
-    STALL_RATIO = 1.3       # smoothed loss this far above its earlier minimum
+    STALL_RATIO = 1.3       # smoothed loss this far above its earlier minimum: stalled
+    FLIP_RATIO = 1.1        # ... or this far while the updates flip
     FLIP_COSINE = -0.2      # mean cosine of consecutive updates below this: they flip
 
     def __init__(self):
@@ -455,9 +456,12 @@ class Trend:
         """The numbers behind the verdict, or None while the loss falls as it should."""
         if self.steps < self.WARM_UP or not math.isfinite(self.lowest):
             return None
-        if self.loss > self.STALL_RATIO * self.lowest and self.loss - self.lowest > 0.02:
+        flipping = self.cosine < self.FLIP_COSINE
+        above = self.loss - self.lowest > (0.02 if flipping else 0.05) and \
+            self.loss > (self.FLIP_RATIO if flipping else self.STALL_RATIO) * self.lowest
+        if above:
             return {"loss": self.loss, "lowest": self.lowest, "cosine": self.cosine,
-                    "flipping": self.cosine < self.FLIP_COSINE}
+                    "flipping": flipping}
         return None
 
     @staticmethod
