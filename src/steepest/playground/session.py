@@ -167,6 +167,7 @@ class Session:
         self.lr_changes = []
         self._last_loss = math.nan
         self.trend = Trend()
+        self._parameters = list(self.model.parameters())
 
     # ----------------------------------------------------------------------- training
 
@@ -227,7 +228,7 @@ class Session:
                 self.scheduler.step()
             self.batch_index = index
             self._last_loss = value
-            self.trend.update(value, self.model.parameters())
+            self.trend.update(value, self._parameters)
             self.step_count += 1
             taken += 1
         return taken
@@ -442,8 +443,8 @@ class Trend:
         if self._weights is not None:
             update = flat - self._weights
             if self._update is not None:
-                norms = np.linalg.norm(update) * np.linalg.norm(self._update)
-                cosine = float(update @ self._update / norms) if norms > 0 else 0.0
+                norms = math.sqrt(float(update @ update) * float(self._update @ self._update))
+                cosine = float(update @ self._update) / norms if norms > 0 else 0.0
                 self.cosine += self.SMOOTHING * (cosine - self.cosine)
             self._update = update
         self._weights = flat
