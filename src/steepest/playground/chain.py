@@ -17,7 +17,8 @@ import itertools
 
 import numpy as np
 
-import steepest as st
+from steepest import ops
+from steepest.tensor import no_grad, tensor
 from steepest.nn import Linear
 from steepest.playground.config import ConfigError
 
@@ -37,8 +38,8 @@ def weight_name(layer: int, row: int, col: int) -> str:
 
 def _local_derivative(activation, z: np.ndarray) -> np.ndarray:
     """f'(z) elementwise, from the activation's own backward pass."""
-    t = st.tensor(z, requires_grad=True)
-    st.sum(activation(t)).backward()
+    t = tensor(z, requires_grad=True)
+    ops.sum(activation(t)).backward()
     return t.grad
 
 
@@ -79,10 +80,10 @@ def inspect_weight(session, layer, row, col) -> dict:
         activation = modules[position + 1] if position + 1 < len(modules) else None
         if k < len(linears) - 1:
             derivs.append(_local_derivative(activation, z))
-            with st.no_grad():
-                a_prev = activation(st.tensor(z))._data
-    out = st.tensor(z_list[-1], requires_grad=True)
-    session.task.loss(out, st.tensor(T)).backward()
+            with no_grad():
+                a_prev = activation(tensor(z))._data
+    out = tensor(z_list[-1], requires_grad=True)
+    session.task.loss(out, tensor(T)).backward()
     dL_dout = out.grad                                           # (n, outputs)
 
     later = [lin.out_features for lin in linears[layer + 1:]]   # units on the path after i

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+import io
 import pprint
-import tempfile
 
-import steepest as st
-from steepest.training.checkpoint import save_checkpoint
+from steepest._version import __version__
+from steepest.serialization import save
 from steepest.nn import Linear
 from steepest.optim import catalogue
 from steepest.playground.config import optimizer_options
@@ -36,7 +35,7 @@ def _message(what: str, filename: str, mime: str, content: str, encoding: str = 
 
 def run_json(session) -> dict:
     """Settings and loss history of the run."""
-    run = {"steepest_version": st.__version__, "config": session.config,
+    run = {"steepest_version": __version__, "config": session.config,
            "steps": session.step_count, "epoch": session.step_count // session.steps_per_epoch,
            "lr_changes": session.lr_changes, "diverged": session.diverged,
            "history": {"columns": ["step", "train_loss", "test_loss"], "rows": session.history}}
@@ -44,17 +43,17 @@ def run_json(session) -> dict:
 
 
 def checkpoint(session) -> dict:
-    """The model and optimizer as a steepest checkpoint (``.npz``), base64-encoded."""
-    with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "playground.npz")
-        save_checkpoint(path, session.model, session.optimizer,
-                        epoch=session.step_count // session.steps_per_epoch,
-                        extra={"playground_config": session.config,
-                               "steps": session.step_count}, scheduler=session.scheduler)
-        with open(path, "rb") as fh:
-            data = fh.read()
+    """The run as one ``st.save`` file (``.npz``), base64-encoded: ``st.load`` reads it as
+    ``{"model", "optimizer", "scheduler", "playground_config", "steps", "epoch"}``, and
+    ``model.load_state_dict(st.load(path)["model"])`` restores the weights."""
+    state = {"model": session.model.state_dict(), "optimizer": session.optimizer.state_dict(),
+             "scheduler": None if session.scheduler is None else session.scheduler.state_dict(),
+             "playground_config": session.config, "steps": session.step_count,
+             "epoch": session.step_count // session.steps_per_epoch}
+    buffer = io.BytesIO()
+    save(state, buffer)
     return _message("checkpoint", "playground.npz", "application/octet-stream",
-                    base64.b64encode(data).decode("ascii"), "base64")
+                    base64.b64encode(buffer.getvalue()).decode("ascii"), "base64")
 
 
 def _optimizer_code(cfg: dict) -> str:

@@ -12,7 +12,10 @@ import math
 
 import numpy as np
 
-import steepest as st
+from steepest import losses
+from steepest.activations import sigmoid, softmax
+from steepest import ops
+from steepest.tensor import no_grad, tensor
 from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
 from steepest.optim import catalogue
@@ -113,14 +116,14 @@ class Task:
     def loss(self, out, target):
         """The data loss of a batch (mean over samples)."""
         if self.kind == "regression":
-            return st.losses.mse(out, target)
+            return losses.mse(out, target)
         if self.kind == "binary":
             if self.loss_name == "bce":
-                return st.losses.binary_cross_entropy_with_logits(out, target)
-            return st.losses.mse(st.sigmoid(out), target)
+                return losses.binary_cross_entropy_with_logits(out, target)
+            return losses.mse(sigmoid(out), target)
         if self.loss_name == "mse":
-            return st.losses.mse(st.softmax(out, axis=-1), target)
-        return st.losses.cross_entropy(out, target)
+            return losses.mse(softmax(out, axis=-1), target)
+        return losses.cross_entropy(out, target)
 
     def probabilities(self, out: np.ndarray) -> np.ndarray:
         """Regression values, P(class 1) (binary) or class probabilities (classes)."""
@@ -192,9 +195,9 @@ class Session:
             return None
         weights = [m.weight for m in self.model if isinstance(m, Linear)]
         if kind == "l1":
-            terms = [st.sum(st.abs(w)) for w in weights]
+            terms = [ops.sum(ops.abs(w)) for w in weights]
         else:
-            terms = [st.sum(w * w) * 0.5 for w in weights]
+            terms = [ops.sum(w * w) * 0.5 for w in weights]
         total = terms[0]
         for term in terms[1:]:
             total = total + term
@@ -202,8 +205,8 @@ class Session:
 
     def batch_loss(self, index: np.ndarray):
         """Data loss (a Tensor) of the training rows ``index``, without the penalty."""
-        out = self.model(st.tensor(self.X_train[index]))
-        return self.task.loss(out, st.tensor(self.T_train[index]))
+        out = self.model(tensor(self.X_train[index]))
+        return self.task.loss(out, tensor(self.T_train[index]))
 
     def step(self, n: int = 1) -> int:
         """Train ``n`` mini-batch steps (fewer if the run diverges); returns steps taken."""
@@ -265,8 +268,8 @@ class Session:
     def _forward_all(self, X: np.ndarray) -> list:
         """Outputs of every layer for X under no_grad: [input, layer 1, ..., last layer]."""
         outputs = [X]
-        with st.no_grad():
-            h = st.tensor(X)
+        with no_grad():
+            h = tensor(X)
             for layer in self.model:
                 h = layer(h)
                 outputs.append(h._data)
@@ -274,8 +277,8 @@ class Session:
 
     def dataset_loss(self, X: np.ndarray, T: np.ndarray) -> float:
         """Mean data loss over all of X (no penalty), under no_grad."""
-        with st.no_grad():
-            return self.task.loss(self.model(st.tensor(X)), st.tensor(T)).item()
+        with no_grad():
+            return self.task.loss(self.model(tensor(X)), tensor(T)).item()
 
     def _maps(self) -> tuple:
         """The output map (GRID², as uint8 parts) and one uint8 map per hidden neuron
