@@ -406,3 +406,14 @@ def test_details_back_to_one_network_custom_gauss_and_inert_controls(page, serve
     assert page.get_by_test_id("play").is_disabled() and page.get_by_test_id("learning-rate").is_disabled()
     page.locator("[data-tab=network]").click()
     assert page.get_by_test_id("play").is_enabled()
+
+
+def test_new_weights_keep_the_data(page, server_url):
+    open_page(page, server_url, "#hidden=3")
+    first = page.evaluate("document.querySelector('#output-map').toDataURL()")
+    loss = page.get_by_test_id("train-loss").text_content()
+    page.get_by_test_id("new-weights").click()
+    page.wait_for_function("location.hash.includes('init_seed=1')")
+    page.wait_for_function(f"document.querySelector('[data-testid=train-loss]').textContent !== '{loss}'")
+    assert "seed=" not in page.url.replace("init_seed", "")
+    assert page.evaluate("document.querySelector('#output-map').toDataURL()") != first

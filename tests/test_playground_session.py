@@ -355,3 +355,11 @@ def test_the_inspector_names_weights_one_way_in_header_and_factors():
     assert names and all(n.startswith(("W2[", "W3[")) for n in names)
     first = result["paths"][0]
     assert first["factors"][2]["name"] == f"W2[{first['units'][1]}, {first['units'][0]}]"
+
+
+def test_fresh_weights_on_the_same_data():
+    """TF Playground's reset: init_seed draws new weights; the data, split and order stay."""
+    a, b = Session({"hidden": [3]}), Session({"hidden": [3], "init_seed": 7})
+    assert np.array_equal(a.points_train, b.points_train) and np.array_equal(a.y_test, b.y_test)
+    assert not np.array_equal(np.asarray(a.model[0].weight.data), np.asarray(b.model[0].weight.data))
+    assert a.config["init_seed"] == 0 and Session({"seed": 5}).config["init_seed"] == 5

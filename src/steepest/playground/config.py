@@ -35,7 +35,7 @@ MAX_POINTS = 1000
 
 DEFAULTS = {
     "dataset": "circle", "n_samples": 400, "n_classes": 3, "noise": 0.0, "train_ratio": 0.5,
-    "seed": 0, "points": [],
+    "seed": 0, "init_seed": None, "points": [],
     "features": ["x1", "x2"], "hidden": [4, 2], "activation": "tanh", "activations": None,
     "loss": "auto", "optimizer": "sgd", "lr": 0.03, **dict.fromkeys(OPTIMIZER_OPTIONS),
     "schedule": "constant", "schedule_steps": 1000,
@@ -118,6 +118,9 @@ def validate_config(raw, max_samples: int = 2000) -> dict:
     _number(cfg, "noise", 0.0, 0.5)
     _number(cfg, "train_ratio", 0.1, 0.9)
     _number(cfg, "seed", 0, 2**31 - 1, integer=True)
+    if cfg["init_seed"] is None:     # the initial weights' seed; the data keep ``seed``
+        cfg["init_seed"] = cfg["seed"]
+    _number(cfg, "init_seed", 0, 2**31 - 1, integer=True)
     _check_points(cfg)
     feats = cfg["features"]
     if not isinstance(feats, list) or not feats or any(not isinstance(f, str) or f not in FEATURES

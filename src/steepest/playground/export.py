@@ -124,7 +124,7 @@ def targets_of(y):
 
 T_train, T_test = targets_of(y_train), targets_of(y_test)
 
-rng = np.random.default_rng(config["seed"])   # initial weights, drawn layer by layer
+rng = np.random.default_rng(config["init_seed"])   # initial weights, drawn layer by layer
 model = st.nn.Sequential(
 {chr(10).join(lines)}
 )

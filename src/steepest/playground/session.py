@@ -53,8 +53,9 @@ def grid_points(size: int = GRID) -> np.ndarray:
 
 
 def build_model(cfg: dict, n_outputs: int) -> Sequential:
-    """Linear layers with the configured activation after each hidden layer, seeded init."""
-    rng = np.random.default_rng(cfg["seed"])
+    """Linear layers with the configured activation after each hidden layer, initialised from
+    ``init_seed`` (the data come from ``seed``: fresh weights on the same data)."""
+    rng = np.random.default_rng(cfg["init_seed"] if cfg.get("init_seed") is not None else cfg["seed"])
     sizes = [len(cfg["features"]), *cfg["hidden"], n_outputs]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):

@@ -220,7 +220,8 @@ function bindControls() {
       drawOutputMap();
     });
   }
-  $("regenerate").addEventListener("click", () => reconfigure({ seed: state.seed + 1 }));
+  $("regenerate").addEventListener("click", () => reconfigure({ seed: state.seed + 1, init_seed: null }));
+  $("new-weights").addEventListener("click", () => reconfigure({ init_seed: (state.init_seed ?? state.seed) + 1 }));
   $("clear-points").addEventListener("click", () => reconfigure({ points: [] }));
   $("play").addEventListener("click", () => { clearError(); send({ type: "play" }); setPlaying(true); });
   $("pause").addEventListener("click", () => send({ type: "pause" }));
@@ -275,7 +276,7 @@ function showTab(tab) {
   for (const view of ["network", "race", "paths"]) $(`view-${view}`).hidden = view !== tab;
   // the paths run at once: play, step, reset and the network's lr do nothing there
   document.body.classList.toggle("inert-transport", tab === "paths");
-  for (const id of ["reset", "step", "learning-rate", "speed"]) $(id).disabled = tab === "paths";
+  for (const id of ["reset", "step", "new-weights", "learning-rate", "speed"]) $(id).disabled = tab === "paths";
   $("play").disabled = tab === "paths" || playing;
   for (const button of document.querySelectorAll("[data-tab]")) button.classList.toggle("active", button.dataset.tab === tab);
 }
