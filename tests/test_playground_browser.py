@@ -417,3 +417,17 @@ def test_new_weights_keep_the_data(page, server_url):
     page.wait_for_function(f"document.querySelector('[data-testid=train-loss]').textContent !== '{loss}'")
     assert "seed=" not in page.url.replace("init_seed", "")
     assert page.evaluate("document.querySelector('#output-map').toDataURL()") != first
+
+
+def test_the_article_opens_and_its_links_are_url_states(page, server_url):
+    open_page(page, server_url)
+    article = page.get_by_test_id("article")
+    assert not page.locator("#article section").first.is_visible()
+    article.locator("summary").click()
+    links = page.locator("#article a[data-try]")
+    assert links.count() >= 5
+    assert all(h.startswith("#") for h in links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))"))
+    page.locator("#article a", has_text="a linear network").click()
+    page.wait_for_function("location.hash.includes('activation=linear')")
+    page.wait_for_function("document.querySelector('[data-testid=activation]').value === 'linear'")
+    assert page.locator(".node.neuron").count() == 8
