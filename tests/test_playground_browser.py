@@ -210,6 +210,13 @@ def test_export_python_and_lr_range(page, server_url):
     suggested = page.get_by_test_id("suggested-lr")
     suggested.wait_for()
     assert 1e-5 <= float(suggested.text_content()) <= 10
+    assert "starting weights" in page.locator("#lr-range-text").text_content()
+    page.wait_for_timeout(300)   # the proposal's red line survives uPlot's redraws
+    red = page.evaluate("""() => { const c = document.querySelector('#lr-range-chart canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 180 && d[i + 1] < 60 && d[i + 2] < 60) n++;
+        return n; }""")
+    assert red > 20
 
 
 def test_network_controls_and_view_flags_go_to_the_url(page, server_url):

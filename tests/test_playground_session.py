@@ -363,3 +363,15 @@ def test_fresh_weights_on_the_same_data():
     assert np.array_equal(a.points_train, b.points_train) and np.array_equal(a.y_test, b.y_test)
     assert not np.array_equal(np.asarray(a.model[0].weight.data), np.asarray(b.model[0].weight.data))
     assert a.config["init_seed"] == 0 and Session({"seed": 5}).config["init_seed"] == 5
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_lr_range_starts_from_the_starting_weights_and_its_proposal_trains(optimizer):
+    """The proposal does not depend on how far the network has trained, and it works."""
+    fresh, trained = Session({"optimizer": optimizer}), Session({"optimizer": optimizer})
+    trained.step(500)
+    proposal = fresh.lr_range()["suggested_lr"]
+    assert trained.lr_range()["suggested_lr"] == proposal
+    run = Session({"optimizer": optimizer, "lr": proposal})
+    run.step(1500)
+    assert run.snapshot(with_heatmaps=False)["train_loss"] < 0.25

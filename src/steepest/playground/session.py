@@ -25,7 +25,7 @@ from steepest.playground.datasets import DOMAIN, FEATURES, features, make_datase
 
 __all__ = [
     "quantize_unit", "encode_unit", "grid_points", "build_model", "build_optimizer", "build_scheduler",
-    "Task", "Session", "Race", "Trend", "label_of", "GRID", "NEURON_STRIDE", "DIVERGED_LOSS",
+    "Task", "Session", "Race", "Trend", "label_of", "GRID", "NEURON_STRIDE", "LR_RANGE_STEPS", "DIVERGED_LOSS",
     "HISTORY_LIMIT",
 ]
 
@@ -33,6 +33,7 @@ GRID = 40           # output heatmap resolution (cells per side)
 NEURON_STRIDE = 2   # neuron heatmaps use every 2nd grid point: 20 x 20
 DIVERGED_LOSS = 1e8
 HISTORY_LIMIT = 4000
+LR_RANGE_STEPS = 300  # the learning-rate range test's steps (from the starting weights)
 
 
 def quantize_unit(values) -> bytes:
@@ -409,15 +410,19 @@ class Session:
         }
 
     def lr_range(self) -> dict:
-        """steepest.diagnostics.lr_range_test on the training data; weights are left as they were."""
+        """steepest.diagnostics.lr_range_test from the network's starting weights (a fresh copy
+        built as reset would: the trained weights are neither used nor changed), 300 steps
+        from lr 1e-5 to 10; the proposal is the lr where the smoothed loss falls fastest."""
         cfg = self.config
+        fresh = build_model(cfg, self.task.n_outputs)
         result = diagnostics.lr_range_test(
-            self.model, self.task.loss, lambda params: build_optimizer(cfg, params),
-            self.X_train, self.T_train, start_lr=1e-5, end_lr=10.0, num_steps=100,
+            fresh, self.task.loss, lambda params: build_optimizer(cfg, params),
+            self.X_train, self.T_train, start_lr=1e-5, end_lr=10.0, num_steps=LR_RANGE_STEPS,
             batch_size=cfg["batch_size"], seed=cfg["seed"])
         return {"type": "lr_range", "lrs": result.lrs.tolist(),
                 "losses": [_finite(v) for v in result.smoothed],
-                "suggested_lr": float(result.suggested_lr)}
+                "suggested_lr": float(result.suggested_lr), "steps": LR_RANGE_STEPS,
+                "weights": "starting"}
 
 
 class Trend:

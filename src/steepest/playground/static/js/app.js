@@ -235,7 +235,7 @@ function bindControls() {
     if (!state.hidden.length) return;
     reconfigure({ hidden: state.hidden.slice(0, -1), activations: state.activations.slice(0, -1) });
   });
-  $("lr-range").addEventListener("click", () => { $("lr-range-text").textContent = "sweeping the learning rate…"; send({ type: "lr_range" }); });
+  $("lr-range").addEventListener("click", () => { $("lr-range-text").textContent = "sweeping the learning rate from the starting weights…"; send({ type: "lr_range" }); });
   $("close-inspector").addEventListener("click", () => { $("inspector").hidden = true; });
   for (const button of document.querySelectorAll("[data-export]")) {
     button.addEventListener("click", () => send({ type: "export", what: button.dataset.export }));
@@ -409,8 +409,10 @@ function download(message) {
 function onLrRange(message) {
   drawLrRange($("lr-range-chart"), 230, 150, message.lrs, message.losses, message.suggested_lr);
   const text = $("lr-range-text");
-  text.innerHTML = `Proposed learning rate: <b data-testid="suggested-lr">${fmt(message.suggested_lr)}</b> ` +
-    `(steepest descent of the loss). <button id="use-lr">use it</button>`;
+  text.innerHTML = `Tested from the network's starting weights (as after reset; the trained ` +
+    `weights are left alone), ${message.steps} steps with lr rising from 1e-5 to 10. Proposed ` +
+    `learning rate: <b data-testid="suggested-lr">${fmt(message.suggested_lr)}</b> (where the loss ` +
+    `falls fastest, the red line). <button id="use-lr">use it</button>`;
   $("use-lr").addEventListener("click", () => {
     $("learning-rate").value = Number(message.suggested_lr.toPrecision(2));
     $("learning-rate").dispatchEvent(new Event("change"));

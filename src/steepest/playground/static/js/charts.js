@@ -22,11 +22,11 @@ function linearTicks(integers) {
   });
 }
 
-function makePlot(root, width, height, series, { logX = false, logY = false, xLabel = "step" } = {}) {
+function makePlot(root, width, height, series, { logX = false, logY = false, xLabel = "step", hooks = {} } = {}) {
   const decades = (u, splits) => splits.map((v) => (Number.isInteger(Math.round(Math.log10(v) * 1e6) / 1e6) ? tick(v) : ""));
   root.innerHTML = "";
   const opts = {
-    width, height, legend: { show: true, live: false },
+    width, height, legend: { show: true, live: false }, hooks,
     cursor: { show: false },
     scales: { x: { time: false, distr: logX ? 3 : 1 }, y: { distr: logY ? 3 : 1 } },
     axes: [
@@ -72,17 +72,25 @@ export class GrowingChart {
 
 // A finished curve (the lr range test): x = learning rate on a log axis.
 export function drawLrRange(root, width, height, lrs, losses, suggested) {
-  const plot = makePlot(root, width, height, ["smoothed loss"], { logX: true, xLabel: "learning rate" });
+  // the proposal is drawn on every redraw (a line drawn once would be wiped by the next one)
+  const mark = (u) => {
+    const x = u.valToPos(suggested, "x", true);
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = "#c00";
+    ctx.fillStyle = "#c00";
+    ctx.setLineDash([4, 4]);
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    ctx.font = `${11 * devicePixelRatio}px system-ui`;
+    ctx.textAlign = x > u.bbox.left + u.bbox.width / 2 ? "right" : "left";
+    ctx.fillText(` proposed ${+suggested.toPrecision(2)} `, x, u.bbox.top + 12 * devicePixelRatio);
+    ctx.restore();
+  };
+  const plot = makePlot(root, width, height, ["smoothed loss"], { logX: true, xLabel: "learning rate", hooks: { draw: [mark] } });
   plot.setData([lrs, losses.map((v) => (v === null ? null : v))]);
-  const ctx = plot.ctx;
-  const x = plot.valToPos(suggested, "x", true);
-  ctx.save();
-  ctx.strokeStyle = "#c00";
-  ctx.setLineDash([4, 4]);
-  ctx.beginPath();
-  ctx.moveTo(x, plot.bbox.top);
-  ctx.lineTo(x, plot.bbox.top + plot.bbox.height);
-  ctx.stroke();
-  ctx.restore();
+  root.dataset.suggested = String(suggested);
   return plot;
 }
