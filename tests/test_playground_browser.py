@@ -438,3 +438,20 @@ def test_the_article_opens_and_its_links_are_url_states(page, server_url):
     page.wait_for_function("location.hash.includes('activation=linear')")
     page.wait_for_function("document.querySelector('[data-testid=activation]').value === 'linear'")
     assert page.locator(".node.neuron").count() == 8
+
+
+def test_the_paths_view_has_log_spaced_contours_a_slider_and_a_word_on_zigzags(page, server_url):
+    open_page(page, server_url, "#tab=paths")
+    page.get_by_test_id("path-function").select_option("rosenbrock")
+    page.wait_for_function("document.querySelector('#path-legend').textContent.includes('lr 0.001')")
+    canvas = page.get_by_test_id("paths-canvas")
+    assert int(canvas.get_attribute("data-levels")) >= 10          # d3-contour drew the levels
+    assert "zigzags" in page.get_by_test_id("path-note").text_content()
+    slider = page.get_by_test_id("path-slider")
+    page.wait_for_function("+document.querySelector('[data-testid=path-slider]').max >= 299")
+    slider.fill("10")
+    assert canvas.get_attribute("data-shown-steps") == "11"
+    early = page.evaluate("document.querySelector('[data-testid=paths-canvas]').toDataURL()")
+    slider.fill("200")
+    assert page.evaluate("document.querySelector('[data-testid=paths-canvas]').toDataURL()") != early
+    assert page.request.get(server_url + "vendor/d3-contour.LICENSE").ok

@@ -13,14 +13,14 @@ import numpy as np
 from steepest.optim import catalogue, functions
 from steepest.playground.config import (ConfigError, is_finite_number, optimizer_options,
                                         validate_optimizer)
-from steepest.playground.session import encode_unit, label_of
+from steepest.playground.session import label_of
 
 __all__ = [
     "check_request", "run_paths", "contour", "CONTOUR_GRID", "MAX_STEPS", "ESCAPE",
-    "FUNCTIONS", "DEFAULT_RACERS", "DEFAULT_LRS", "default_lr",
+    "FUNCTIONS", "DEFAULT_RACERS", "DEFAULT_LRS", "default_lr", "NOTES",
 ]
 
-CONTOUR_GRID = 64
+CONTOUR_GRID = 96
 MAX_STEPS = 1000
 ESCAPE = 1e6
 
@@ -98,15 +98,33 @@ def run_paths(function: str, start, steps: int, optimizers: list) -> dict:
                         "final_value": final, "escaped": path.escaped})
     return {"type": "paths", "function": function, "bounds": [x0, x1, y0, y1],
             "start": list(start), "f_min": landscape.minimum, "optimum": list(landscape.optimum),
-            "contour": contour(function), "size": CONTOUR_GRID, "runs": results}
+            "contour": contour(function), "size": CONTOUR_GRID, "runs": results,
+            "title": landscape.title, "note": NOTES[function]}
 
 
-def contour(function: str) -> str:
-    """log(1 + f − f_min) on a grid over the bounds, scaled to [-1, 1] and encoded."""
+def contour(function: str) -> list:
+    """f − f_min on a CONTOUR_GRID² grid over the bounds, row-major from the top (y = y1), as
+    rounded floats: the page draws log-spaced level lines through it with d3-contour."""
     landscape = FUNCTIONS[function]
     (x0, x1), (y0, y1) = landscape.box
     xs = np.linspace(x0, x1, CONTOUR_GRID)
     ys = np.linspace(y1, y0, CONTOUR_GRID)
     X, Y = np.meshgrid(xs, ys)
-    values = np.log1p(np.maximum(landscape(np.stack([X, Y])) - landscape.minimum, 0.0))
-    return encode_unit(values / values.max() * 2 - 1)
+    values = np.maximum(landscape(np.stack([X, Y])) - landscape.minimum, 0.0)
+    return [float(f"{v:.4g}") for v in values.ravel()]
+
+
+#: why the default paths look as they do, in the course's words
+NOTES = {
+    "quadratic": "The valley is 20 times steeper across (y) than along (x): the Hessian's "
+                 "eigenvalues are 20 and 1. GD must keep lr below 2/20 = 0.1 or it overshoots "
+                 "across the valley, and at that lr it crawls along x; momentum carries speed "
+                 "along the valley while the zigzag across it cancels out.",
+    "rosenbrock": "GD at lr 0.001 zigzags: the curved valley's walls are about 1,000 times "
+                  "steeper than its floor (Hessian eigenvalues near 1,000 and 0.4), so a step "
+                  "small enough not to overshoot across the valley (lr < 2/1,000 = 0.002) "
+                  "bounces from wall to wall and creeps along the floor toward (1, 1).",
+    "saddle": "At the origin the gradient vanishes but it is no minimum: f curves up along x "
+              "and down along y. Started almost on the ridge (y = 0.01), GD lingers near the "
+              "saddle until the tiny y grows; adaptive methods and momentum leave it sooner.",
+}

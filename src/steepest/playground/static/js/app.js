@@ -502,7 +502,8 @@ function requestPaths(start = pathStart) {
   if (start) message.start = start;
   send(message);
 }
-const paths = new PathsView($("paths-canvas"), $("path-legend"), (start) => { pathStart = start; requestPaths(start); });
+const paths = new PathsView($("paths-canvas"), $("path-legend"), (start) => { pathStart = start; requestPaths(start); },
+  $("path-slider"), $("path-note"));
 $("path-function").addEventListener("change", () => { pathStart = null; requestPaths(); });
 $("path-steps").addEventListener("change", () => requestPaths());
 $("path-entries").addEventListener("change", (event) => { redrawEntry(event); requestPaths(); });
