@@ -455,3 +455,32 @@ def test_the_paths_view_has_log_spaced_contours_a_slider_and_a_word_on_zigzags(p
     slider.fill("200")
     assert page.evaluate("document.querySelector('[data-testid=paths-canvas]').toDataURL()") != early
     assert page.request.get(server_url + "vendor/d3-contour.LICENSE").ok
+
+
+def test_edit_a_weight_and_a_bias_by_hand_and_preview_a_neuron(page, server_url):
+    open_page(page, server_url, "#hidden=3")
+    page.locator("[data-link='1,0,1']").click(force=True)
+    page.get_by_test_id("edit-value").fill("1.75")
+    page.get_by_test_id("edit-set").click()
+    page.wait_for_function("document.querySelector(\"[data-link='1,0,1'] title\").textContent.startsWith('weight 1.7500')")
+    assert page.locator(".bias").count() == 3 + 1
+    page.locator("[data-bias='0,2']").click()
+    page.get_by_test_id("edit-value").fill("-0.5")
+    page.get_by_test_id("edit-set").click()
+    page.wait_for_function("document.querySelector(\"[data-bias='0,2']\").title.startsWith('bias -0.5000')")
+    before = page.evaluate("document.querySelector('#output-map').toDataURL()")
+    page.locator(".node.neuron").first.hover()
+    page.wait_for_function(f"document.querySelector('#output-map').toDataURL() !== '{before}'")
+    page.mouse.move(5, 5)
+    page.wait_for_function(f"document.querySelector('#output-map').toDataURL() === '{before}'")
+
+
+def test_hovering_a_feature_does_not_cover_its_neighbour(page, server_url):
+    open_page(page, server_url)
+    feature = page.locator("[data-feature='x1']")
+    size = feature.bounding_box()["height"]
+    feature.hover()
+    page.wait_for_timeout(200)
+    assert feature.bounding_box()["height"] == pytest.approx(size)
+    page.locator("[data-feature='x2']").click()          # the neighbour below gets the click
+    page.wait_for_function("!decodeURIComponent(location.hash).includes('x2') && location.hash.includes('features=x1')")

@@ -375,3 +375,22 @@ def test_lr_range_starts_from_the_starting_weights_and_its_proposal_trains(optim
     run = Session({"optimizer": optimizer, "lr": proposal})
     run.step(1500)
     assert run.snapshot(with_heatmaps=False)["train_loss"] < 0.25
+
+
+def test_weights_and_biases_edited_by_hand_are_kept_and_exported():
+    session = Session({"hidden": [3, 2]})
+    session.step(10)
+    session.edit(0, 1, 0, 2.5)
+    session.edit(1, 0, None, -0.75)                      # a bias
+    assert np.asarray(session.model[0].weight.data)[1, 0] == 2.5
+    assert np.asarray(session.model[2].bias.data)[0] == -0.75
+    session.step(15)
+    session.edit(2, 0, 1, 0.125)
+    namespace = {"__name__": "exported"}
+    exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
+    for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
+        assert np.array_equal(np.asarray(mine.data), np.asarray(theirs.data))
+    for bad, text in [((5, 0, 0, 1.0), "layer"), ((0, 9, 0, 1.0), "row"), ((0, 0, 7, 1.0), "col"),
+                      ((0, 0, 0, 1e9), "value"), ((0, 0, 0, float("nan")), "value")]:
+        with pytest.raises(ConfigError, match=text):
+            session.edit(*bad)

@@ -111,6 +111,7 @@ from steepest.playground.datasets import features, make_dataset, split
 config = {config_text}
 STEPS = {session.step_count}
 LR_CHANGES = {dict((int(s), float(lr)) for s, lr in session.lr_changes)!r}  # step -> new learning rate
+EDITS = {[tuple(e) for e in session.edits]!r}  # (step, layer, row, col or None for the bias, value) set by hand
 
 X, y = make_dataset(config["dataset"], config["n_samples"], config["noise"], config["seed"],
                     config["n_classes"], config["points"])
@@ -143,7 +144,19 @@ def penalty():
 order_rng = np.random.default_rng(config["seed"] + 2)   # batch order, reshuffled every epoch
 batch_size = config["batch_size"]
 steps_per_epoch = -(-len(X_train) // batch_size)
+linears = [m for m in model if isinstance(m, st.nn.Linear)]
+
+
+def apply_edits(step):
+    for at, layer, row, col, value in EDITS:
+        if at == step:
+            target = linears[layer].weight if col is not None else linears[layer].bias
+            with st.no_grad():
+                target[(row, col) if col is not None else row] = value
+
+
 for step in range(STEPS):
+    apply_edits(step)
     if step in LR_CHANGES:
         for group in optimizer.param_groups:
             group["lr"] = LR_CHANGES[step]
@@ -160,6 +173,7 @@ for step in range(STEPS):
     optimizer.step()
     if scheduler is not None:
         scheduler.step()
+apply_edits(STEPS)
 
 with st.no_grad():
     print("train loss", data_loss(model(st.tensor(X_train)), st.tensor(T_train)).item())

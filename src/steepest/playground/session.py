@@ -19,7 +19,7 @@ from steepest.tensor import no_grad, tensor
 from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
 from steepest.optim import catalogue
-from steepest.playground.config import (ConfigError, OPTIMIZER_FIELDS, n_classes_of,
+from steepest.playground.config import (ConfigError, OPTIMIZER_FIELDS, is_finite_number, n_classes_of,
                                         optimizer_options, validate_config, validate_optimizer)
 from steepest.playground.datasets import DOMAIN, FEATURES, features, make_dataset, split
 
@@ -170,6 +170,7 @@ class Session:
         self.diverged = None
         self.history = []
         self.lr_changes = []
+        self.edits = []            # [step, layer, row, col or None, value]: weights set by hand
         self._last_loss = math.nan
         self.trend = Trend()
         self._parameters = list(self.model.parameters())
@@ -264,6 +265,30 @@ class Session:
             group["lr"] = trial["lr"]
         if self.scheduler is not None:
             self.scheduler.base_lrs = [trial["lr"] for _ in self.optimizer.param_groups]
+
+    MAX_EDIT = 100.0
+
+    def edit(self, layer, row, col, value) -> float:
+        """Set ``W[layer][row, col]`` (or the bias ``b[layer][row]`` for ``col`` None) by hand,
+        as TF Playground's click on a link or a bias does; the edit is recorded for the export."""
+        linears = [m for m in self.model if isinstance(m, Linear)]
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(linears):
+            raise ConfigError(f"edit: layer must be in 0..{len(linears) - 1}, got {layer!r}")
+        target = linears[layer].weight if col is not None else linears[layer].bias
+        limits = [("row", row, target._data.shape[0])]
+        if col is not None:
+            limits.append(("col", col, target._data.shape[1]))
+        for name, index, size in limits:
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+                raise ConfigError(f"edit: {name} must be in 0..{size - 1}, got {index!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not is_finite_number(value) or abs(value) > self.MAX_EDIT:
+            raise ConfigError(f"edit: value must be a number in [-{self.MAX_EDIT:g}, "
+                              f"{self.MAX_EDIT:g}], got {value!r}")
+        target._data[(row, col) if col is not None else row] = float(value)
+        self.edits.append([self.step_count, layer, row, col, float(value)])
+        self.diverged = None
+        return float(value)
 
     # ----------------------------------------------------------------------- looking
 

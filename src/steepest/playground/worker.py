@@ -32,7 +32,7 @@ __all__ = [
 DEFAULT_STEPS_PER_FRAME = 15
 #: the "as fast as possible" end of the speed control is 0 (train for the frame's time budget)
 MAX_STEPS_PER_FRAME = 1000
-MESSAGE_TYPES = ("config", "play", "pause", "step", "reset", "set", "speed", "lr_range",
+MESSAGE_TYPES = ("config", "play", "pause", "step", "reset", "set", "edit", "speed", "lr_range",
                  "inspect", "race", "paths", "export")
 
 
@@ -225,6 +225,13 @@ class Engine:
         session.set_lr(message["lr"])
         self.config = {**self.config, "lr": session.lr}
         out.append(_text({"type": "lr", "lr": session.lr}))
+
+    def on_edit(self, message, out) -> None:
+        session = self._need_session()
+        self.playing = False
+        session.edit(message.get("layer"), message.get("row"), message.get("col"),
+                     message.get("value"))
+        self._snapshot(out, 0)
 
     def on_speed(self, message, out) -> None:
         steps = message.get("steps_per_frame")

@@ -3,7 +3,7 @@
 
 import { catalogue, configOf, fromHash, labelOf, optionsOf, setCatalogue, toHash } from "./state.js";
 import { NetworkView } from "./network.js";
-import { drawAxes, drawOutput, drawPoints, fromCanvas } from "./heatmap.js";
+import { drawAxes, drawOutput, drawPoints, drawValues, fromCanvas } from "./heatmap.js";
 import { GrowingChart, drawLrRange } from "./charts.js";
 import { PathsView } from "./paths.js";
 import { drawInspector, drawLayerTable, drawNotes, fmt } from "./panels.js";
@@ -16,6 +16,7 @@ let last = null;
 let playing = false;
 let lossChart = null;
 let raceChart = null;
+let previewNeuron = null;  // [layer, i] of the hovered neuron, drawn large in the output
 
 const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "schedule_steps", "reg_rate"];
 const SELECT_FIELDS = ["dataset", "regularization", "loss", "schedule"];
@@ -297,6 +298,12 @@ const network = new NetworkView($("network"), {
     reconfigure({ activations });
   },
   inspect(layer, row, col) { send({ type: "inspect", layer, row, col }); },
+  preview(layer, i) { previewNeuron = layer === null ? null : [layer, i]; drawOutputMap(); },
+  editBias(layer, row, value) {
+    $("inspector").hidden = false;
+    $("inspector-body").innerHTML = `<p>The bias b${layer + 1}[${row}] is added to this unit's weighted sum: z = Σ w·a + b.</p>`;
+    $("inspector-body").appendChild(editor(`b${layer + 1}[${row}]`, value ?? 0, (v) => ({ layer, row, col: null, value: v })));
+  },
 });
 
 // ------------------------------------------------------------------ custom data
@@ -330,7 +337,10 @@ function plain(value) {
 function drawOutputMap() {
   const canvas = $("output-map");
   const ctx = canvas.getContext("2d");
-  if (last && last.output && ready && !ready.race && state.dataset === ready.config.dataset) {
+  const neuron = previewNeuron && last && last.neurons ? last.neurons[previewNeuron[0]]?.[previewNeuron[1]] : null;
+  if (neuron) {
+    drawValues(canvas, neuron, last.neuron_size, state.discretize);
+  } else if (last && last.output && ready && !ready.race && state.dataset === ready.config.dataset) {
     drawOutput(canvas, last.output, state.discretize);
   } else {
     ctx.fillStyle = "#f4f5f7";
@@ -395,6 +405,19 @@ function onRaceSnapshot(message) {
   setPlaying(message.playing);
 }
 
+// "set <name> = [value] set": TF Playground's edit of a weight or a bias by hand.
+function editor(name, value, fields) {
+  const row = document.createElement("div");
+  row.className = "edit-row";
+  row.innerHTML = `<label>set ${name} =</label><input type="number" step="any" data-testid="edit-value" value="${value}">` +
+    `<button data-testid="edit-set">set</button>`;
+  row.querySelector("button").addEventListener("click", () => {
+    clearError();
+    send({ type: "edit", ...fields(Number(row.querySelector("input").value)) });
+  });
+  return row;
+}
+
 function download(message) {
   const bytes = message.encoding === "base64"
     ? Uint8Array.from(atob(message.content), (c) => c.charCodeAt(0)) : message.content;
@@ -430,7 +453,12 @@ function handle(message) {
     case "race_snapshot": onRaceSnapshot(message); break;
     case "lr": $("learning-rate").value = message.lr; break;
     case "lr_range": onLrRange(message); break;
-    case "inspect": $("inspector").hidden = false; drawInspector($("inspector-body"), message); break;
+    case "inspect":
+      $("inspector").hidden = false;
+      drawInspector($("inspector-body"), message);
+      $("inspector-body").appendChild(editor(message.name, message.weight,
+        (value) => ({ layer: message.layer, row: message.row, col: message.col, value })));
+      break;
     case "paths": paths.show(message); break;
     case "export": download(message); break;
     case "error": serverSaid = message.message; showError(message.message); break;
