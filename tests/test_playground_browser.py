@@ -484,3 +484,13 @@ def test_hovering_a_feature_does_not_cover_its_neighbour(page, server_url):
     assert feature.bounding_box()["height"] == pytest.approx(size)
     page.locator("[data-feature='x2']").click()          # the neighbour below gets the click
     page.wait_for_function("!decodeURIComponent(location.hash).includes('x2') && location.hash.includes('features=x1')")
+
+
+def test_the_problem_type_switches_the_data_sets(page, server_url):
+    open_page(page, server_url)
+    assert page.get_by_test_id("problem").input_value() == "classification"
+    page.get_by_test_id("problem").select_option("regression")
+    page.wait_for_function("location.hash.includes('dataset=plane')")
+    page.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+    visible = page.evaluate("[...document.querySelectorAll('#dataset optgroup')].filter((g) => !g.hidden).map((g) => g.label)")
+    assert visible == ["regression"]

@@ -161,6 +161,7 @@ function syncControls() {
   }
   $("learning-rate").value = state.lr;
   $("optimizer").value = state.optimizer;
+  syncProblem();
   $("speed").value = String(state.speed);
   $("activation").value = state.activation;
   $("show_test").checked = state.show_test;
@@ -252,6 +253,10 @@ function bindControls() {
     });
   }
   $("output-map").addEventListener("click", addCustomPoint);
+  $("problem").addEventListener("change", () => {
+    const group = [...$("dataset").querySelectorAll("optgroup")].find((g) => g.label === $("problem").value);
+    reconfigure({ dataset: group.querySelector("option").value, points: [] });
+  });
   $("speed").addEventListener("change", () => {
     state.speed = Number($("speed").value);
     saveHash();
@@ -271,6 +276,14 @@ function bindControls() {
     syncControls();
     sendConfig();
   });
+}
+
+// TF Playground's problem type: the data set menu shows that kind's sets (its optgroup).
+function syncProblem() {
+  const group = $("dataset").selectedOptions[0]?.parentElement;
+  const kind = group && group.label === "regression" ? "regression" : "classification";
+  $("problem").value = kind;
+  for (const g of $("dataset").querySelectorAll("optgroup")) g.hidden = g.label !== kind;
 }
 
 function showTab(tab) {
