@@ -494,3 +494,10 @@ def test_the_problem_type_switches_the_data_sets(page, server_url):
     page.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
     visible = page.evaluate("[...document.querySelectorAll('#dataset optgroup')].filter((g) => !g.hidden).map((g) => g.label)")
     assert visible == ["regression"]
+
+
+def test_the_output_map_has_a_colour_key(page, server_url):
+    open_page(page, server_url)
+    assert "P(class 1)" in page.get_by_test_id("map-legend").text_content()
+    page.evaluate("location.hash = '#dataset=blobs&n_classes=4'")
+    page.wait_for_function("document.querySelector('[data-testid=map-legend]').textContent.includes('class 3')")

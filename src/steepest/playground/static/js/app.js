@@ -3,7 +3,7 @@
 
 import { catalogue, configOf, fromHash, labelOf, optionsOf, setCatalogue, toHash } from "./state.js";
 import { NetworkView } from "./network.js";
-import { drawAxes, drawOutput, drawPoints, drawValues, fromCanvas } from "./heatmap.js";
+import { drawAxes, drawOutput, drawPoints, drawValues, fromCanvas, legendHtml } from "./heatmap.js";
 import { GrowingChart, drawLrRange } from "./charts.js";
 import { PathsView } from "./paths.js";
 import { drawInspector, drawLayerTable, drawNotes, fmt } from "./panels.js";
@@ -382,6 +382,7 @@ function onReady(message) {
   }
   network.build(state, message);
   lossChart.clear();
+  $("map-legend").innerHTML = legendHtml(message.task, message.n_classes);
 }
 
 function onSnapshot(message) {

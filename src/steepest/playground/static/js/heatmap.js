@@ -96,7 +96,7 @@ export function drawPoints(canvas, points, task, test = false) {
   }
 }
 
-// Axis ticks at -6, 0, 6 along the output map's edges.
+// Axes: the x₁ = 0 and x₂ = 0 lines and tick labels at −6, −3, 0, 3, 6 along the edges.
 export function drawAxes(canvas) {
   const ctx = canvas.getContext("2d");
   ctx.strokeStyle = "rgba(0,0,0,0.15)";
@@ -104,4 +104,31 @@ export function drawAxes(canvas) {
   ctx.moveTo(canvas.width / 2, 0); ctx.lineTo(canvas.width / 2, canvas.height);
   ctx.moveTo(0, canvas.height / 2); ctx.lineTo(canvas.width, canvas.height / 2);
   ctx.stroke();
+  ctx.fillStyle = "rgba(0,0,0,0.55)";
+  ctx.font = "10px system-ui";
+  for (const v of [-6, -3, 0, 3, 6]) {
+    const [x] = toCanvas(canvas, v, 0);
+    const [, y] = toCanvas(canvas, 0, v);
+    ctx.textAlign = v === -6 ? "left" : v === 6 ? "right" : "center";
+    ctx.fillText(String(v), x, canvas.height - 3);
+    ctx.textAlign = "left";
+    if (v !== -6) ctx.fillText(String(v), 3, Math.max(10, y + 3));
+  }
+  ctx.fillText("x₂", 3, 22);
+  ctx.textAlign = "right";
+  ctx.fillText("x₁", canvas.width - 3, canvas.height - 14);
+}
+
+// The colour key under the output map, for the task of the current network.
+export function legendHtml(task, nClasses) {
+  const css = (rgb) => cssColor(rgb);
+  if (task === "classes") {
+    return Array.from({ length: nClasses }, (_, i) =>
+      `<span class="key"><span class="swatch" style="background:${css(CLASS_COLORS[i % CLASS_COLORS.length])}"></span>class ${i}</span>`).join("") +
+      "<span class=\"hint\"> · paler: less sure</span>";
+  }
+  const bar = `<span class="bar" style="background:linear-gradient(to right, ${css(NEG)}, ${css(WHITE)}, ${css(POS)})"></span>`;
+  return task === "binary"
+    ? `P(class 1): <span class="end">0</span>${bar}<span class="end">1</span>`
+    : `output: <span class="end">−1</span>${bar}<span class="end">1</span>`;
 }
