@@ -477,3 +477,38 @@ def test_the_teacher_sees_students_pauses_everyone_and_shares_a_setup():
             teacher.send_json({"type": "send_setup", "id": row["id"]})
             shared = receive(bob, "teacher_setup")
             assert shared["from"] == "Ada" and shared["config"]["dataset"] == "xor"
+
+
+def test_half_open_and_slow_connections_are_closed(monkeypatch):
+    """A connection that never finishes its first request is closed (uvicorn waits for ever)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    monkeypatch.setattr(server_module.GuardedH11Protocol, "HANDSHAKE_TIMEOUT", 0.5)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(Limits()), host="127.0.0.1", port=port,
+                                           log_level="warning", http=server_module.GuardedH11Protocol))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        silent = socket.create_connection(("127.0.0.1", port))
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")      # headers never finish
+        for conn in (silent, slow):
+            conn.settimeout(5)
+            assert conn.recv(100) == b"", "the server kept a half-open connection"
+            conn.close()
+        with socket.create_connection(("127.0.0.1", port)) as fine:   # a real request is served
+            fine.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            fine.settimeout(5)
+            assert fine.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -32,7 +32,7 @@ __all__ = [
 GRID = 40           # output heatmap resolution (cells per side)
 NEURON_STRIDE = 2   # neuron heatmaps use every 2nd grid point: 20 x 20
 DIVERGED_LOSS = 1e8
-HISTORY_LIMIT = 4000
+HISTORY_LIMIT = 1000  # loss-history rows kept per session (halved when full): bounded memory
 LR_RANGE_STEPS = 300  # the learning-rate range test's steps (from the starting weights)
 
 
