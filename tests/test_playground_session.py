@@ -394,3 +394,18 @@ def test_weights_and_biases_edited_by_hand_are_kept_and_exported():
                       ((0, 0, 0, 1e9), "value"), ((0, 0, 0, float("nan")), "value")]:
         with pytest.raises(ConfigError, match=text):
             session.edit(*bad)
+
+
+@pytest.mark.parametrize("name", list(paths.catalogue.OPTIMIZERS))
+def test_every_catalogue_optimizer_works_in_the_playground(name):
+    """Session, export (bit-exact), race and paths accept every entry of optim.catalogue."""
+    session = Session({"optimizer": name, "lr": 0.01, "hidden": [3]})
+    session.step(7)
+    namespace = {"__name__": "exported"}
+    exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
+    for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
+        assert np.array_equal(np.asarray(mine.data), np.asarray(theirs.data)), name
+    race = Race({"hidden": [2]}, [{"optimizer": name}, {"optimizer": "sgd"}])
+    assert race.step(3) == 3
+    result = paths.run_paths(**paths.check_request({"optimizers": [{"optimizer": name}], "steps": 5}))
+    assert len(result["runs"][0]["path"]) == 6
