@@ -437,7 +437,7 @@ def test_the_article_opens_and_its_links_are_url_states(page, server_url):
     page.locator("#article a", has_text="a linear network").click()
     page.wait_for_function("location.hash.includes('activation=linear')")
     page.wait_for_function("document.querySelector('[data-testid=activation]').value === 'linear'")
-    assert page.locator(".node.neuron").count() == 8
+    page.wait_for_function("document.querySelectorAll('.node.neuron').length === 8")
 
 
 def test_the_paths_view_has_log_spaced_contours_a_slider_and_a_word_on_zigzags(page, server_url):
