@@ -409,3 +409,13 @@ def test_every_catalogue_optimizer_works_in_the_playground(name):
     assert race.step(3) == 3
     result = paths.run_paths(**paths.check_request({"optimizers": [{"optimizer": name}], "steps": 5}))
     assert len(result["runs"][0]["path"]) == 6
+
+
+def test_multiclass_maps_carry_every_class_probability_for_smooth_colours():
+    session = Session({"dataset": "blobs", "n_classes": 4, "hidden": [4]})
+    layout, frame = session.map_frame()
+    parts = layout["output"]["parts"]
+    assert parts == ["class", "conf", "p0", "p1", "p2", "p3"] and len(frame) >= 6 * 1600
+    probs = np.stack([np.frombuffer(frame[i * 1600:(i + 1) * 1600], np.uint8) / 255.0
+                      for i in range(2, 6)])
+    np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=4 / 255)

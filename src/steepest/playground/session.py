@@ -314,7 +314,9 @@ class Session:
         prob = self.task.probabilities(outputs[-1])
         if self.task.kind == "classes":
             parts = {"class": prob.argmax(axis=1).astype(np.uint8).tobytes(),
-                     "conf": quantize_unit(prob.max(axis=1) * 2 - 1)}
+                     "conf": quantize_unit(prob.max(axis=1) * 2 - 1),
+                     **{f"p{k}": quantize_unit(prob[:, k] * 2 - 1)   # for smooth colours
+                        for k in range(prob.shape[1])}}
         elif self.task.kind == "binary":
             parts = {"data": quantize_unit(prob * 2 - 1)}
         else:

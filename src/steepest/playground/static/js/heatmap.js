@@ -51,6 +51,37 @@ function paint(canvas, size, colorAt) {
   target.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
+// Channels on a size x size grid, interpolated bilinearly per pixel of a finer image before
+// they are coloured: boundaries between classes come out smooth, not in grid-cell steps.
+function paintInterpolated(canvas, size, channels, colorOf, out = 180) {
+  const small = document.createElement("canvas");
+  small.width = small.height = out;
+  const ctx = small.getContext("2d");
+  const image = ctx.createImageData(out, out);
+  const values = new Array(channels.length);
+  for (let py = 0; py < out; py++) {
+    const gy = Math.min(size - 1, Math.max(0, (py + 0.5) / out * size - 0.5));
+    const y0 = Math.min(size - 2, Math.floor(gy));
+    const ty = gy - y0;
+    for (let px = 0; px < out; px++) {
+      const gx = Math.min(size - 1, Math.max(0, (px + 0.5) / out * size - 0.5));
+      const x0 = Math.min(size - 2, Math.floor(gx));
+      const tx = gx - x0;
+      const a = y0 * size + x0;
+      for (let k = 0; k < channels.length; k++) {
+        const c = channels[k];
+        values[k] = (c[a] * (1 - tx) + c[a + 1] * tx) * (1 - ty) + (c[a + size] * (1 - tx) + c[a + size + 1] * tx) * ty;
+      }
+      const rgb = colorOf(values);
+      image.data.set([rgb[0], rgb[1], rgb[2], 255], (py * out + px) * 4);
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  const target = canvas.getContext("2d");
+  target.imageSmoothingEnabled = true;
+  target.drawImage(small, 0, 0, canvas.width, canvas.height);
+}
+
 // A map of values in [-1, 1] (a neuron, a feature, a contour).
 export function drawValues(canvas, text, size, discretize = false) {
   const v = decode(text);
@@ -59,7 +90,22 @@ export function drawValues(canvas, text, size, discretize = false) {
 
 // The network's output: binary probability, regression value or class with confidence.
 export function drawOutput(canvas, output, discretize) {
-  if (output.kind === "classes") {
+  if (output.kind === "classes" && output.p0 !== undefined && !discretize) {
+    // colour = Σ_k P(k)·colour_k, paler where the network is unsure: smooth across boundaries
+    const probs = [];
+    for (let k = 0; output[`p${k}`] !== undefined; k++) probs.push(decode(output[`p${k}`]));
+    paintInterpolated(canvas, output.size, probs, (values) => {
+      let rgb = [0, 0, 0];
+      let top = 0;
+      values.forEach((v, k) => {
+        const pk = (v + 1) / 2;
+        top = Math.max(top, pk);
+        rgb = rgb.map((c, j) => c + pk * CLASS_COLORS[k % CLASS_COLORS.length][j]);
+      });
+      const sure = (top - 1 / values.length) / (1 - 1 / values.length);
+      return mix(WHITE, rgb, Math.max(0, sure) * 0.9);
+    });
+  } else if (output.kind === "classes") {
     const cls = decodeBytes(output.class);
     const conf = decode(output.conf);
     paint(canvas, output.size, (i) => {
