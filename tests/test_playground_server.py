@@ -512,3 +512,18 @@ def test_half_open_and_slow_connections_are_closed(monkeypatch):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_cli_flags_reach_the_server(monkeypatch):
+    from steepest.cli import main
+
+    calls = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(app))
+    assert main(["playground", "--no-browser", "--max-sessions", "30", "--workers", "0",
+                 "--idle-minutes", "5", "--code", "abcd12", "--teacher-code", "teach123"]) == 0
+    state = calls[-1].state
+    assert state.limits.max_sessions == 30 and state.limits.workers == 0
+    assert state.limits.idle_minutes == 5 and state.access.code == "abcd12"
+    assert state.access.teacher_code == "teach123"
+    assert main(["playground", "--no-browser", "--code", "a!"]) == 2
+    assert main(["playground", "--no-browser", "--idle-minutes", "-1"]) == 2
