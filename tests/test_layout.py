@@ -38,8 +38,7 @@ DEPRECATED = {"steepest.train", "steepest.callbacks", "steepest.checkpoint",
 
 #: modules that still ``import steepest as st`` while the playground helper rewrites them
 #: (round 3); each entry must still do so (a stale entry fails), so the list only shrinks
-FACADE_PENDING = {"steepest.playground.chain", "steepest.playground.export",
-                  "steepest.playground.paths", "steepest.playground.session"}
+FACADE_PENDING: set = set()
 
 #: inside ``steepest.training``: each module may import only those before it
 TRAINING_ORDER = ("history", "checkpoint", "callbacks", "task", "diagnostics", "loop",

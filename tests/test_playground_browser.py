@@ -5,6 +5,7 @@ only the documented ``data-testid`` hooks and the URL hash. Where Chromium is mi
 skip locally but fail in CI (``CI=true``), which installs it.
 """
 
+import contextlib
 import math
 import os
 import shutil
@@ -16,7 +17,7 @@ from urllib.parse import unquote
 import pytest
 import uvicorn
 
-from steepest.playground.server import Limits, create_app
+from steepest.playground.server import Access, Limits, create_app
 
 CHROMIUM = os.environ.get("STEEPEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,13 +30,14 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def server_url():
+@contextlib.contextmanager
+def serving(limits=None, access=None):
+    """A playground server on 127.0.0.1 at a free port, in a thread; always stopped."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Limits(fps=15)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(limits or Limits(fps=15), access),
+                                           host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -48,6 +50,12 @@ def server_url():
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    with serving() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +210,13 @@ def test_export_python_and_lr_range(page, server_url):
     suggested = page.get_by_test_id("suggested-lr")
     suggested.wait_for()
     assert 1e-5 <= float(suggested.text_content()) <= 10
+    assert "starting weights" in page.locator("#lr-range-text").text_content()
+    page.wait_for_timeout(300)   # the proposal's red line survives uPlot's redraws
+    red = page.evaluate("""() => { const c = document.querySelector('#lr-range-chart canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 180 && d[i + 1] < 60 && d[i + 2] < 60) n++;
+        return n; }""")
+    assert red > 20
 
 
 def test_network_controls_and_view_flags_go_to_the_url(page, server_url):
@@ -221,3 +236,268 @@ def test_network_controls_and_view_flags_go_to_the_url(page, server_url):
     page.get_by_test_id("step").click()
     page.get_by_test_id("step").click()
     page.wait_for_function("document.querySelector('#notes').textContent.includes('Binary step')")
+
+
+# ---------------------------------------------------------------------- a class in the browser
+
+def error_text(page) -> str:
+    page.wait_for_function("document.querySelector('[data-testid=error]').textContent !== ''")
+    return page.get_by_test_id("error").text_content()
+
+
+def test_the_refusal_at_the_limit_reaches_the_page_and_a_reload_keeps_the_slot(browser):
+    with serving(Limits(fps=15, max_sessions=1)) as url:
+        first = browser.new_page()
+        open_page(first, url)
+        for _ in range(3):   # a reloaded tab gets its slot back at once
+            first.reload()
+            first.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+            assert first.get_by_test_id("error").text_content() == ""
+        second = browser.new_page()
+        second.goto(url)
+        text = error_text(second)
+        second.wait_for_timeout(500)              # the close that follows must not overwrite it
+        text = second.get_by_test_id("error").text_content()
+        assert "already runs 1 sessions" in text and "lost" not in text
+        first.close()
+        second.reload()                            # the first tab is gone: its slot is free
+        second.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+        second.close()
+
+
+def test_a_join_code_is_needed_and_travels_to_the_socket(browser):
+    with serving(access=Access(code="abc234")) as url:
+        page = browser.new_page()
+        response = page.goto(url)
+        assert response.status == 403 and "join code" in page.content()
+        page.fill("input[name=code]", "abc234")
+        page.press("input[name=code]", "Enter")
+        page.wait_for_url("**/?code=abc234")
+        page.get_by_test_id("train-loss").wait_for()
+        page.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+        assert "code=abc234" in page.url
+        page.close()
+
+
+def test_a_page_from_another_site_cannot_open_a_session(browser):
+    with serving() as url, serving() as other:
+        page = browser.new_page()
+        page.goto(other)                           # another origin (another port)
+        said = page.evaluate("""(target) => new Promise((resolve) => {
+            const ws = new WebSocket(target.replace('http', 'ws') + 'ws');
+            let text = '';
+            ws.onmessage = (e) => { text = e.data; };
+            ws.onclose = (e) => resolve([e.code, text]);
+        })""", url)
+        assert said[0] == 1008 and "another site" in said[1]
+        page.close()
+
+
+def test_the_teacher_sees_a_student_and_shares_a_setup(browser):
+    with serving(access=Access(teacher_code="teach99")) as url:
+        student = browser.new_page()
+        open_page(student, url, "#dataset=xor&hidden=3")
+        student.fill("[data-testid=student-name]", "Ada")
+        student.press("[data-testid=student-name]", "Enter")
+        student.get_by_test_id("play").click()
+        teacher = browser.new_page(viewport={"width": 1280, "height": 700})
+        teacher.goto(url + "teacher?code=teach99")
+        teacher.wait_for_function("document.querySelector('[data-testid=sessions]').textContent.includes('Ada')")
+        teacher.wait_for_function("document.querySelector('[data-testid=sessions] svg polyline') !== null")
+        row = teacher.locator("tr", has_text="Ada")
+        assert "xor" in row.text_content() and "sgd" in row.text_content()
+        other = browser.new_page()
+        open_page(other, url)
+        teacher.locator("tr", has_text="Ada").locator("button").click()
+        other.get_by_test_id("setup-offer").wait_for()
+        assert "Ada" in other.get_by_test_id("setup-offer").text_content()
+        other.get_by_test_id("apply-setup").click()
+        other.wait_for_function("location.hash.includes('dataset=xor')")
+        teacher.get_by_test_id("pause-all").click()
+        student.get_by_test_id("notice").wait_for()
+        student.wait_for_function("document.querySelector('[data-testid=play]').disabled === false")
+        assert "paused everyone" in student.get_by_test_id("notice").text_content()
+        for p in (student, teacher, other):
+            p.close()
+
+
+def test_the_speed_control_sets_steps_per_frame_and_goes_to_the_url(page, server_url):
+    open_page(page, server_url, "#hidden=2")
+    page.get_by_test_id("speed").select_option("3")
+    page.wait_for_function("location.hash.includes('speed=3')")
+    page.get_by_test_id("play").click()
+    page.wait_for_function("+document.querySelector('[data-testid=step-count]').textContent >= 30")
+    page.get_by_test_id("pause").click()
+    page.wait_for_function("document.querySelector('[data-testid=play]').disabled === false")
+    assert number(page, "step-count") % 3 == 0
+
+
+def test_lr_10_is_explained_while_it_only_oscillates(page, server_url):
+    open_page(page, server_url, "#lr=10&speed=100")
+    page.get_by_test_id("play").click()
+    page.wait_for_function("document.querySelector('[data-testid=overshoot]').textContent.includes('overshoots the valley')",
+                           timeout=60_000)
+    banner = page.get_by_test_id("overshoot")
+    text = banner.text_content()
+    assert "learning rate 10 is too large" in text and "lr/3 = 3.33" in text
+    box = banner.bounding_box()
+    assert box["y"] + box["height"] <= 800
+    assert page.get_by_test_id("diverged").is_hidden()
+
+
+def test_the_divergence_banner_is_above_the_fold_and_quotes_the_read_out(page, server_url):
+    open_page(page, server_url, "#dataset=plane&hidden=8,8&activation=relu&lr=10")
+    page.get_by_test_id("play").click()
+    banner = page.get_by_test_id("diverged")
+    banner.wait_for()
+    box = banner.bounding_box()
+    assert box["y"] + box["height"] <= 800
+    shown = page.get_by_test_id("train-loss").text_content()
+    assert f"{float(shown):.4g}" in banner.text_content() or shown in banner.text_content()
+
+
+def test_no_file_of_the_page_names_an_optimizer_or_one_of_its_settings():
+    """The page builds its optimizer forms from the catalogue the server sends (issue 24)."""
+    import re
+    from pathlib import Path
+
+    from steepest.optim import catalogue
+    from steepest.playground.server import STATIC
+
+    names = set(catalogue.OPTIMIZERS) | {hp.name for e in catalogue.OPTIMIZERS.values()
+                                         for hp in e.hyperparameters if hp.name != "lr"}
+    files = [STATIC / "index.html", *sorted((STATIC / "js").glob("*.js"))]
+    for path in files:
+        text = Path(path).read_text(encoding="utf-8")
+        for name in names:
+            quoted = re.search(rf"""["'`=]{re.escape(name)}["'`]|\b{re.escape(name)}:""", text)
+            assert quoted is None, f"{path.name} names {name!r}: {quoted.group(0)!r}"
+
+
+def test_optimizer_settings_come_from_the_catalogue(page, server_url):
+    open_page(page, server_url, "#optimizer=adam&lr=0.01")
+    labels = page.locator("#optimizer-options label").all_text_contents()
+    assert "momentum μ" not in labels and "β₁, β₂" in labels
+    page.locator("#optimizer-options input[data-option=betas][data-index='0']").fill("0.8")
+    page.locator("#optimizer-options input[data-option=betas][data-index='0']").press("Enter")
+    page.wait_for_function("decodeURIComponent(location.hash).includes('betas=0.8,0.999')")
+    page.get_by_test_id("optimizer").select_option("sgd")
+    page.wait_for_function("!location.hash.includes('betas')")
+    assert "momentum μ" in page.locator("#optimizer-options label").all_text_contents()
+    page.get_by_test_id("race-tab").click()
+    race = page.locator("#race-entries .entry")
+    race.first.locator(".opt").select_option("adam")
+    assert race.first.locator(".mu").count() == 0
+
+
+def test_details_back_to_one_network_custom_gauss_and_inert_controls(page, server_url):
+    open_page(page, server_url, "#hidden=2")
+    page.get_by_test_id("race-tab").click()
+    page.get_by_test_id("race-start").click()
+    page.wait_for_function("+document.querySelector('[data-testid=step-count]').textContent > 5")
+    page.locator("#race-leave").click()
+    page.wait_for_function("!location.hash.includes('tab=race')")
+    assert page.locator("#view-network").is_visible() and not page.locator("#view-race").is_visible()
+    blank = page.evaluate("document.querySelector('#output-map').toDataURL()")
+    labels = page.locator("#dataset option").all_text_contents()
+    assert len(set(labels)) == len(labels)                   # the two gauss sets read apart
+    page.get_by_test_id("dataset").select_option("custom")
+    page.wait_for_function("document.querySelector('[data-testid=error]').textContent.includes('custom')")
+    pixels = page.evaluate("""() => { const c = document.querySelector('#output-map');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let coloured = 0; for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 2]) > 60) coloured++;
+        return coloured; }""")
+    assert pixels < 200, "the circle's points are still drawn under the custom data set"
+    assert blank != page.evaluate("document.querySelector('#output-map').toDataURL()")
+    page.get_by_test_id("paths-tab").click()
+    assert page.get_by_test_id("play").is_disabled() and page.get_by_test_id("learning-rate").is_disabled()
+    page.locator("[data-tab=network]").click()
+    assert page.get_by_test_id("play").is_enabled()
+
+
+def test_new_weights_keep_the_data(page, server_url):
+    open_page(page, server_url, "#hidden=3")
+    first = page.evaluate("document.querySelector('#output-map').toDataURL()")
+    loss = page.get_by_test_id("train-loss").text_content()
+    page.get_by_test_id("new-weights").click()
+    page.wait_for_function("location.hash.includes('init_seed=1')")
+    page.wait_for_function(f"document.querySelector('[data-testid=train-loss]').textContent !== '{loss}'")
+    assert "seed=" not in page.url.replace("init_seed", "")
+    assert page.evaluate("document.querySelector('#output-map').toDataURL()") != first
+
+
+def test_the_article_opens_and_its_links_are_url_states(page, server_url):
+    open_page(page, server_url)
+    article = page.get_by_test_id("article")
+    assert not page.locator("#article section").first.is_visible()
+    article.locator("summary").click()
+    links = page.locator("#article a[data-try]")
+    assert links.count() >= 5
+    assert all(h.startswith("#") for h in links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))"))
+    page.locator("#article a", has_text="a linear network").click()
+    page.wait_for_function("location.hash.includes('activation=linear')")
+    page.wait_for_function("document.querySelector('[data-testid=activation]').value === 'linear'")
+    page.wait_for_function("document.querySelectorAll('.node.neuron').length === 8")
+
+
+def test_the_paths_view_has_log_spaced_contours_a_slider_and_a_word_on_zigzags(page, server_url):
+    open_page(page, server_url, "#tab=paths")
+    page.get_by_test_id("path-function").select_option("rosenbrock")
+    page.wait_for_function("document.querySelector('#path-legend').textContent.includes('lr 0.001')")
+    canvas = page.get_by_test_id("paths-canvas")
+    assert int(canvas.get_attribute("data-levels")) >= 10          # d3-contour drew the levels
+    assert "zigzags" in page.get_by_test_id("path-note").text_content()
+    slider = page.get_by_test_id("path-slider")
+    page.wait_for_function("+document.querySelector('[data-testid=path-slider]').max >= 299")
+    slider.fill("10")
+    assert canvas.get_attribute("data-shown-steps") == "11"
+    early = page.evaluate("document.querySelector('[data-testid=paths-canvas]').toDataURL()")
+    slider.fill("200")
+    assert page.evaluate("document.querySelector('[data-testid=paths-canvas]').toDataURL()") != early
+    assert page.request.get(server_url + "vendor/d3-contour.LICENSE").ok
+
+
+def test_edit_a_weight_and_a_bias_by_hand_and_preview_a_neuron(page, server_url):
+    open_page(page, server_url, "#hidden=3")
+    page.locator("[data-link='1,0,1']").click(force=True)
+    page.get_by_test_id("edit-value").fill("1.75")
+    page.get_by_test_id("edit-set").click()
+    page.wait_for_function("document.querySelector(\"[data-link='1,0,1'] title\").textContent.startsWith('weight 1.7500')")
+    assert page.locator(".bias").count() == 3 + 1
+    page.locator("[data-bias='0,2']").click()
+    page.get_by_test_id("edit-value").fill("-0.5")
+    page.get_by_test_id("edit-set").click()
+    page.wait_for_function("document.querySelector(\"[data-bias='0,2']\").title.startsWith('bias -0.5000')")
+    before = page.evaluate("document.querySelector('#output-map').toDataURL()")
+    page.locator(".node.neuron").first.hover()
+    page.wait_for_function(f"document.querySelector('#output-map').toDataURL() !== '{before}'")
+    page.mouse.move(5, 5)
+    page.wait_for_function(f"document.querySelector('#output-map').toDataURL() === '{before}'")
+
+
+def test_hovering_a_feature_does_not_cover_its_neighbour(page, server_url):
+    open_page(page, server_url)
+    feature = page.locator("[data-feature='x1']")
+    size = feature.bounding_box()["height"]
+    feature.hover()
+    page.wait_for_timeout(200)
+    assert feature.bounding_box()["height"] == pytest.approx(size)
+    page.locator("[data-feature='x2']").click()          # the neighbour below gets the click
+    page.wait_for_function("!decodeURIComponent(location.hash).includes('x2') && location.hash.includes('features=x1')")
+
+
+def test_the_problem_type_switches_the_data_sets(page, server_url):
+    open_page(page, server_url)
+    assert page.get_by_test_id("problem").input_value() == "classification"
+    page.get_by_test_id("problem").select_option("regression")
+    page.wait_for_function("location.hash.includes('dataset=plane')")
+    page.wait_for_function("+document.querySelector('[data-testid=train-loss]').textContent > 0")
+    visible = page.evaluate("[...document.querySelectorAll('#dataset optgroup')].filter((g) => !g.hidden).map((g) => g.label)")
+    assert visible == ["regression"]
+
+
+def test_the_output_map_has_a_colour_key(page, server_url):
+    open_page(page, server_url)
+    assert "P(class 1)" in page.get_by_test_id("map-legend").text_content()
+    page.evaluate("location.hash = '#dataset=blobs&n_classes=4'")
+    page.wait_for_function("document.querySelector('[data-testid=map-legend]').textContent.includes('class 3')")

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
@@ -284,7 +285,7 @@ def test_a_page_that_leaves_mid_reply_ends_its_session_quietly(capsys):
     from steepest.playground.worker import InlineWorker
 
     worker = InlineWorker()
-    asyncio.run(worker.call(1, "open"))
+    worker.open(1)
     conversation = server_module.Conversation(socket, Limits(), worker, 1)
 
     async def configure_then_close_then_pause():
@@ -313,3 +314,216 @@ def test_cli_says_in_one_line_when_the_port_is_taken_or_out_of_range():
                                    *argv], capture_output=True, text=True, timeout=120)
             assert done.returncode == 2
             assert fragment in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------- a class on one server
+
+def closed_with(ws) -> tuple:
+    """The close code and reason (after the error message that precedes them)."""
+    for _ in range(50):
+        message = ws.receive()
+        if message["type"] == "websocket.close":
+            return message.get("code"), message.get("reason", "")
+    raise AssertionError("the server did not close the socket")
+
+
+def test_refusal_at_the_limit_reaches_the_page_with_its_reason(client):
+    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
+            client.websocket_connect("/ws") as c:
+        for ws in (a, b, c):
+            configure(ws, hidden=[1])
+        with client.websocket_connect("/ws") as extra:
+            message = receive(extra, "error")["message"]
+            assert "already runs 3 sessions" in message
+            code, reason = closed_with(extra)
+            assert code == 1013 and reason.startswith("the server already runs 3 sessions")
+
+
+def test_a_closed_tab_frees_its_slot_at_once_even_mid_computation(monkeypatch):
+    import time
+
+    real_step = Session.step
+
+    def slow_step(self, n=1):
+        if n == 999:
+            time.sleep(3.0)
+        return real_step(self, n)
+
+    monkeypatch.setattr(Session, "step", slow_step)
+    with TestClient(create_app(Limits(max_sessions=1), TEST_ACCESS)) as client:
+        with client.websocket_connect("/ws") as ws:
+            configure(ws, hidden=[1])
+            ws.send_json({"type": "step", "n": 999})
+            time.sleep(0.3)              # the step is running in the worker now
+            started = time.perf_counter()
+            ws.close()                   # the tab closes (its computation goes on)
+            time.sleep(0.1)
+            with client.websocket_connect("/ws") as again:
+                again.send_json({"type": "hello", "name": "Ada"})
+                assert receive(again, "hello")["name"] == "Ada"
+                elapsed = time.perf_counter() - started
+        assert elapsed < 2.5, "the new tab waited for the old computation"
+
+
+def test_an_idle_session_is_released_with_a_message():
+    with TestClient(create_app(Limits(idle_minutes=0.01), TEST_ACCESS)) as client:
+        with client.websocket_connect("/ws") as ws:
+            configure(ws, hidden=[1])
+            assert "released after" in receive(ws, "error")["message"]
+            code, reason = closed_with(ws)
+            assert code == 4000 and "released" in reason
+
+
+def test_speed_sets_the_steps_per_frame(client):
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[2])
+        ws.send_json({"type": "speed", "steps_per_frame": 7})
+        assert receive(ws, "speed")["steps_per_frame"] == 7
+        ws.send_json({"type": "play"})
+        steps = [receive(ws, "snapshot")["step"] for _ in range(5)]
+        ws.send_json({"type": "pause"})
+        assert steps[-1] > 0 and all(s % 7 == 0 for s in steps), steps
+        ws.send_json({"type": "speed", "steps_per_frame": -1})
+        assert "steps_per_frame must be" in receive(ws, "error")["message"]
+
+
+def test_maps_come_as_one_binary_frame_and_are_not_resent_unchanged(client):
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "config", "config": {"hidden": [3, 2]}})
+        receive(ws, "ready")
+        snap = receive(ws, "snapshot")
+        layout = snap["maps"]
+        frame = ws.receive()["bytes"]
+        assert layout["output"]["parts"] == ["data"] and layout["neurons"] == [3, 2]
+        assert len(frame) == 40 * 40 + 5 * 20 * 20
+        session = Session({"hidden": [3, 2]})
+        probability = session.task.probabilities(session._forward_all(session.X_grid)[-1])
+        decoded = np.frombuffer(frame[:1600], np.uint8) / 127.5 - 1
+        np.testing.assert_allclose(decoded, 2 * probability - 1, atol=1 / 127)
+        ws.send_json({"type": "pause"})          # nothing changed: no maps, no binary frame
+        assert receive(ws, "snapshot")["maps"] is None
+        ws.send_json({"type": "step"})
+        assert receive(ws, "snapshot")["maps"] is not None
+        assert len(ws.receive()["bytes"]) == len(frame)
+
+
+def test_huge_integers_anywhere_get_an_error_not_a_traceback(client, capsys):
+    huge = "1" * 400
+    with client.websocket_connect("/ws") as ws:
+        configure(ws, hidden=[2])
+        for text in ('{"type": "paths", "start": [%s, 0]}' % huge,
+                     '{"type": "config", "config": {"seed": %s}}' % huge,
+                     '{"type": "step", "n": -%s}' % huge, '{"type": "set", "lr": NaN}'):
+            ws.send_text(text)
+            assert "malformed JSON" in receive(ws, "error")["message"]
+        ws.send_json({"type": "step", "n": 2})
+        assert receive(ws, "snapshot")["step"] == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_join_code_guards_page_and_socket():
+    access = Access(code="abc234", hosts=(*LOCAL_HOSTS, "testserver"))
+    with TestClient(create_app(Limits(), access)) as client:
+        assert client.get("/").status_code == 403 and "join code" in client.get("/").text
+        assert client.get("/?code=wrong").status_code == 403
+        assert client.get("/?code=abc234").status_code == 200
+        with client.websocket_connect("/ws") as ws:
+            assert "needs the join code" in receive(ws, "error")["message"]
+            assert closed_with(ws)[0] == 1008
+        with client.websocket_connect("/ws?code=abc234") as ws:
+            configure(ws, hidden=[1])
+
+
+def test_origin_and_host_must_be_the_servers_own(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
+        assert "another site" in receive(ws, "error")["message"]
+    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+        configure(ws, hidden=[1])
+    assert client.get("/", headers={"host": "attacker.example"}).status_code == 421
+    assert client.get("/", headers={"host": "127.0.0.1:8000"}).status_code == 200
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws", headers={"host": "attacker.example"}) as ws:
+            ws.receive()
+
+
+def test_the_teacher_sees_students_pauses_everyone_and_shares_a_setup():
+    access = Access(teacher_code="teach99", hosts=(*LOCAL_HOSTS, "testserver"))
+    with TestClient(create_app(Limits(fps=30), access)) as client:
+        assert client.get("/teacher").status_code == 403
+        assert client.get("/teacher?code=teach99").status_code == 200
+        with client.websocket_connect("/teacher/ws?code=nope") as refused:
+            assert "teacher's code" in receive(refused, "error")["message"]
+        with client.websocket_connect("/ws") as ada, client.websocket_connect("/ws") as bob, \
+                client.websocket_connect("/teacher/ws?code=teach99") as teacher:
+            ada.send_json({"type": "hello", "name": "Ada"})
+            receive(ada, "hello")
+            configure(ada, dataset="xor", optimizer="adam", lr=0.01, hidden=[3])
+            ada.send_json({"type": "step", "n": 30})
+            receive(ada, "snapshot")
+            configure(bob, hidden=[1])
+            bob.send_json({"type": "play"})
+            for _ in range(10):
+                listed = receive(teacher, "class")["sessions"]
+                row = next((s for s in listed if s["name"] == "Ada"), None)
+                if row and row["step"] == 30:
+                    break
+            assert row["dataset"] == "xor" and row["optimizer"] == "adam" and row["lr"] == 0.01
+            assert row["train_loss"] > 0 and len(row["sparkline"]) >= 2
+            teacher.send_json({"type": "pause_all"})
+            assert "paused 2" in receive(teacher, "done")["message"]
+            assert "paused everyone" in receive(bob, "notice")["message"]
+            teacher.send_json({"type": "send_setup", "id": row["id"]})
+            shared = receive(bob, "teacher_setup")
+            assert shared["from"] == "Ada" and shared["config"]["dataset"] == "xor"
+
+
+def test_half_open_and_slow_connections_are_closed(monkeypatch):
+    """A connection that never finishes its first request is closed (uvicorn waits for ever)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    monkeypatch.setattr(server_module.GuardedH11Protocol, "HANDSHAKE_TIMEOUT", 0.5)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(Limits()), host="127.0.0.1", port=port,
+                                           log_level="warning", http=server_module.GuardedH11Protocol))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        silent = socket.create_connection(("127.0.0.1", port))
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")      # headers never finish
+        for conn in (silent, slow):
+            conn.settimeout(5)
+            assert conn.recv(100) == b"", "the server kept a half-open connection"
+            conn.close()
+        with socket.create_connection(("127.0.0.1", port)) as fine:   # a real request is served
+            fine.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            fine.settimeout(5)
+            assert fine.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_cli_flags_reach_the_server(monkeypatch):
+    from steepest.cli import main
+
+    calls = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append(app))
+    assert main(["playground", "--no-browser", "--max-sessions", "30", "--workers", "0",
+                 "--idle-minutes", "5", "--code", "abcd12", "--teacher-code", "teach123"]) == 0
+    state = calls[-1].state
+    assert state.limits.max_sessions == 30 and state.limits.workers == 0
+    assert state.limits.idle_minutes == 5 and state.access.code == "abcd12"
+    assert state.access.teacher_code == "teach123"
+    assert main(["playground", "--no-browser", "--code", "a!"]) == 2
+    assert main(["playground", "--no-browser", "--idle-minutes", "-1"]) == 2

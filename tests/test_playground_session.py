@@ -15,7 +15,6 @@ import torch
 from hypothesis import given, settings, strategies as hs
 
 import steepest as st
-from steepest.training.checkpoint import load_checkpoint
 from steepest.playground import chain, export, paths
 from steepest.playground.config import MAX_LAYERS, ConfigError, validate_config
 from steepest.playground.datasets import DATASETS, features, make_dataset
@@ -174,10 +173,14 @@ def test_checkpoint_export_loads_into_a_fresh_model(tmp_path):
     path = tmp_path / "run.npz"
     path.write_bytes(base64.b64decode(message["content"]))
     fresh = build_model({**session.config, "seed": 99}, 1)
-    info = load_checkpoint(path, fresh)
+    saved = st.load(path)                       # the plain st.load reads it (issue 25)
+    fresh.load_state_dict(saved["model"])
     for a, b in zip(session.model.parameters(), fresh.parameters()):
         assert np.array_equal(a.numpy(), b.numpy())
-    assert info["extra"]["steps"] == 10
+    assert saved["steps"] == 10 and saved["playground_config"]["hidden"] == [3]
+    optimizer = st.optim.SGD(fresh.parameters(), lr=0.5)
+    optimizer.load_state_dict(saved["optimizer"])
+    assert optimizer.param_groups[0]["lr"] == session.lr
     run = json.loads(export.run_json(session)["content"])
     assert run["steps"] == 10 and run["config"]["hidden"] == [3]
 
@@ -219,7 +222,7 @@ def test_gd_path_on_quadratic_matches_the_closed_form():
 def test_paths_match_torch_optimizers(function):
     request = paths.check_request({"function": function, "steps": 60})
     result = paths.run_paths(**request)
-    f = paths.FUNCTIONS[function][0]
+    f = paths.FUNCTIONS[function]
     for run, cfg in zip(result["runs"], request["optimizers"]):
         xy = torch.tensor(request["start"], dtype=torch.float64, requires_grad=True)
         if cfg["optimizer"] == "adam":
@@ -227,11 +230,11 @@ def test_paths_match_torch_optimizers(function):
         elif cfg["optimizer"] == "rmsprop":
             opt = torch.optim.RMSprop([xy], lr=cfg["lr"])
         else:
-            opt = torch.optim.SGD([xy], lr=cfg["lr"], momentum=cfg["momentum"])
+            opt = torch.optim.SGD([xy], lr=cfg["lr"], momentum=cfg["momentum"] or 0.0)
         expected = [xy.detach().numpy().copy()]
         for _ in range(60):
             opt.zero_grad()
-            f(xy[0], xy[1]).backward()
+            f(xy).backward()
             opt.step()
             expected.append(xy.detach().numpy().copy())
         np.testing.assert_allclose(np.array(run["path"]), np.array(expected), rtol=1e-10, atol=1e-12)
@@ -304,3 +307,115 @@ def test_the_chain_rule_inspector_leaves_the_training_gradients_alone():
     chain.inspect_weight(session, 0, 0, 1)
     for grad, p in zip(before, session.model.parameters()):
         np.testing.assert_array_equal(p.grad, grad)
+
+
+def test_a_learning_rate_that_only_oscillates_is_explained_with_numbers():
+    """SGD at lr 10 on the circle bounces (loss 1-3, no divergence): named while it bounces."""
+    session = Session({"lr": 10.0, "seed": 0})
+    session.step(600)
+    snap = session.snapshot()
+    assert session.diverged is None
+    note = snap["overshoot"]
+    assert "learning rate 10 is too large" in note and "lr/3 = 3.33" in note and "cosine -" in note
+    calm = Session({"lr": 0.03, "seed": 0})
+    calm.step(600)
+    assert calm.snapshot()["overshoot"] is None
+
+
+def test_adam_stalling_above_its_minimum_gets_the_softer_note():
+    session = Session({"optimizer": "adam", "lr": 0.3, "seed": 0})
+    session.step(600)
+    note = session.snapshot()["overshoot"]
+    assert "stopped falling" in note and "lr/3 = 0.1" in note
+
+
+def test_divergence_quotes_the_training_loss_read_out():
+    session = Session({"dataset": "plane", "hidden": [8, 8], "activation": "relu", "lr": 10})
+    session.step(100)
+    snap = session.snapshot()
+    assert snap["diverged"]["loss"] == snap["train_loss"]
+    assert f"{snap['train_loss']:.4g}" in snap["diverged"]["message"]
+
+
+def test_dead_relus_come_with_advice():
+    session = Session({"lr": 10.0, "activation": "relu", "seed": 0})
+    session.step(300)
+    note = next(n for n in session.snapshot()["notes"] if "dead" in n)
+    assert "smaller learning rate" in note and "leaky ReLU" in note and "seed" in note
+
+
+def test_the_inspector_names_weights_one_way_in_header_and_factors():
+    from steepest.playground import chain
+
+    session = Session({"hidden": [3, 2], "seed": 1})
+    session.step(2)
+    result = chain.inspect_weight(session, 0, 1, 0)
+    assert result["name"] == "W1[1, 0]"
+    names = [f["name"] for p in result["paths"] for f in p["factors"] if f["name"].startswith("W")]
+    assert names and all(n.startswith(("W2[", "W3[")) for n in names)
+    first = result["paths"][0]
+    assert first["factors"][2]["name"] == f"W2[{first['units'][1]}, {first['units'][0]}]"
+
+
+def test_fresh_weights_on_the_same_data():
+    """TF Playground's reset: init_seed draws new weights; the data, split and order stay."""
+    a, b = Session({"hidden": [3]}), Session({"hidden": [3], "init_seed": 7})
+    assert np.array_equal(a.points_train, b.points_train) and np.array_equal(a.y_test, b.y_test)
+    assert not np.array_equal(np.asarray(a.model[0].weight.data), np.asarray(b.model[0].weight.data))
+    assert a.config["init_seed"] == 0 and Session({"seed": 5}).config["init_seed"] == 5
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_lr_range_starts_from_the_starting_weights_and_its_proposal_trains(optimizer):
+    """The proposal does not depend on how far the network has trained, and it works."""
+    fresh, trained = Session({"optimizer": optimizer}), Session({"optimizer": optimizer})
+    trained.step(500)
+    proposal = fresh.lr_range()["suggested_lr"]
+    assert trained.lr_range()["suggested_lr"] == proposal
+    run = Session({"optimizer": optimizer, "lr": proposal})
+    run.step(1500)
+    assert run.snapshot(with_heatmaps=False)["train_loss"] < 0.25
+
+
+def test_weights_and_biases_edited_by_hand_are_kept_and_exported():
+    session = Session({"hidden": [3, 2]})
+    session.step(10)
+    session.edit(0, 1, 0, 2.5)
+    session.edit(1, 0, None, -0.75)                      # a bias
+    assert np.asarray(session.model[0].weight.data)[1, 0] == 2.5
+    assert np.asarray(session.model[2].bias.data)[0] == -0.75
+    session.step(15)
+    session.edit(2, 0, 1, 0.125)
+    namespace = {"__name__": "exported"}
+    exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
+    for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
+        assert np.array_equal(np.asarray(mine.data), np.asarray(theirs.data))
+    for bad, text in [((5, 0, 0, 1.0), "layer"), ((0, 9, 0, 1.0), "row"), ((0, 0, 7, 1.0), "col"),
+                      ((0, 0, 0, 1e9), "value"), ((0, 0, 0, float("nan")), "value")]:
+        with pytest.raises(ConfigError, match=text):
+            session.edit(*bad)
+
+
+@pytest.mark.parametrize("name", list(paths.catalogue.OPTIMIZERS))
+def test_every_catalogue_optimizer_works_in_the_playground(name):
+    """Session, export (bit-exact), race and paths accept every entry of optim.catalogue."""
+    session = Session({"optimizer": name, "lr": 0.01, "hidden": [3]})
+    session.step(7)
+    namespace = {"__name__": "exported"}
+    exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
+    for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
+        assert np.array_equal(np.asarray(mine.data), np.asarray(theirs.data)), name
+    race = Race({"hidden": [2]}, [{"optimizer": name}, {"optimizer": "sgd"}])
+    assert race.step(3) == 3
+    result = paths.run_paths(**paths.check_request({"optimizers": [{"optimizer": name}], "steps": 5}))
+    assert len(result["runs"][0]["path"]) == 6
+
+
+def test_multiclass_maps_carry_every_class_probability_for_smooth_colours():
+    session = Session({"dataset": "blobs", "n_classes": 4, "hidden": [4]})
+    layout, frame = session.map_frame()
+    parts = layout["output"]["parts"]
+    assert parts == ["class", "conf", "p0", "p1", "p2", "p3"] and len(frame) >= 6 * 1600
+    probs = np.stack([np.frombuffer(frame[i * 1600:(i + 1) * 1600], np.uint8) / 255.0
+                      for i in range(2, 6)])
+    np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=4 / 255)

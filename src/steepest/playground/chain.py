@@ -17,22 +17,29 @@ import itertools
 
 import numpy as np
 
-import steepest as st
+from steepest import ops
+from steepest.tensor import no_grad, tensor
 from steepest.nn import Linear
 from steepest.playground.config import ConfigError
 
 __all__ = [
-    "inspect_weight", "MAX_LISTED_PATHS", "MAX_ENUMERATED_PATHS",
+    "weight_name", "inspect_weight", "MAX_LISTED_PATHS", "MAX_ENUMERATED_PATHS",
 ]
 
 MAX_LISTED_PATHS = 12
 MAX_ENUMERATED_PATHS = 4096
 
 
+def weight_name(layer: int, row: int, col: int) -> str:
+    """The page's name of ``W[layer][row, col]``: layers count from 1, rows and columns from 0
+    (as indices into the weight matrix), in the inspector's header and in its factors alike."""
+    return f"W{layer + 1}[{row}, {col}]"
+
+
 def _local_derivative(activation, z: np.ndarray) -> np.ndarray:
     """f'(z) elementwise, from the activation's own backward pass."""
-    t = st.tensor(z, requires_grad=True)
-    st.sum(activation(t)).backward()
+    t = tensor(z, requires_grad=True)
+    ops.sum(activation(t)).backward()
     return t._grad
 
 
@@ -73,10 +80,10 @@ def inspect_weight(session, layer, row, col) -> dict:
         activation = modules[position + 1] if position + 1 < len(modules) else None
         if k < len(linears) - 1:
             derivs.append(_local_derivative(activation, z))
-            with st.no_grad():
-                a_prev = activation(st.tensor(z))._data
-    out = st.tensor(z_list[-1], requires_grad=True)
-    session.task.loss(out, st.tensor(T)).backward()
+            with no_grad():
+                a_prev = activation(tensor(z))._data
+    out = tensor(z_list[-1], requires_grad=True)
+    session.task.loss(out, tensor(T)).backward()
     dL_dout = out._grad                                           # (n, outputs)
 
     later = [lin.out_features for lin in linears[layer + 1:]]   # units on the path after i
@@ -93,7 +100,7 @@ def inspect_weight(session, layer, row, col) -> dict:
                 m = layer + 1 + step
                 w = linears[m].weight._data[k, chain_units[step]]
                 product = product * w
-                factors.append((f"w{m}[{k},{chain_units[step]}]", np.full(len(index), w)))
+                factors.append((weight_name(m, k, chain_units[step]), np.full(len(index), w)))
                 if m < len(linears) - 1:
                     product = product * derivs[m][:, k]
                     factors.append(("f'(z)", derivs[m][:, k]))
@@ -116,6 +123,7 @@ def inspect_weight(session, layer, row, col) -> dict:
     rate, kind = session.config["reg_rate"], session.config["regularization"]
     penalty_grad = 0.0 if kind == "none" else rate * (np.sign(w_value) if kind == "l1" else w_value)
     return {"type": "inspect", "layer": layer, "row": row, "col": col, "weight": w_value,
+            "name": weight_name(layer, row, col),
             "batch_size": len(index), "n_paths": n_paths, "paths": listed,
             "sum_over_paths": total_paths, "penalty_grad": float(penalty_grad),
             "chain_rule_grad": total_paths + float(penalty_grad), "autodiff_grad": autodiff}

@@ -10,17 +10,22 @@ from __future__ import annotations
 import math
 import numbers
 
+from steepest.optim import catalogue
 from steepest.playground.datasets import DATASETS, FEATURES, MULTICLASS, REGRESSION
 
 __all__ = [
-    "ConfigError", "validate_optimizer", "validate_config", "n_classes_of", "ACTIVATIONS",
-    "LOSSES", "OPTIMIZERS", "SCHEDULES", "REGULARIZATIONS", "MAX_LAYERS", "MAX_NEURONS",
+    "ConfigError", "is_finite_number", "validate_optimizer", "validate_config", "n_classes_of", "ACTIVATIONS",
+    "LOSSES", "OPTIMIZERS", "OPTIMIZER_OPTIONS", "optimizer_options", "SCHEDULES", "REGULARIZATIONS", "MAX_LAYERS", "MAX_NEURONS",
     "MAX_POINTS", "DEFAULTS", "OPTIMIZER_FIELDS",
 ]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "binary_step")
 LOSSES = ("mse", "ce", "bce")
-OPTIMIZERS = ("gd", "sgd", "rmsprop", "adam", "adamw", "adagrad")
+#: the optimizers of the catalogue (steepest.optim.catalogue), in its menu order
+OPTIMIZERS = tuple(catalogue.OPTIMIZERS)
+#: every keyword an optimizer entry takes besides lr: flat config (and URL) keys, None = unset
+OPTIMIZER_OPTIONS = tuple(dict.fromkeys(hp.name for e in catalogue.OPTIMIZERS.values()
+                                        for hp in e.hyperparameters if hp.name != "lr"))
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 REGULARIZATIONS = ("none", "l1", "l2")
 
@@ -30,23 +35,21 @@ MAX_POINTS = 1000
 
 DEFAULTS = {
     "dataset": "circle", "n_samples": 400, "n_classes": 3, "noise": 0.0, "train_ratio": 0.5,
-    "seed": 0, "points": [],
+    "seed": 0, "init_seed": None, "points": [],
     "features": ["x1", "x2"], "hidden": [4, 2], "activation": "tanh", "activations": None,
-    "loss": "auto", "optimizer": "sgd", "lr": 0.03, "momentum": 0.0, "nesterov": False,
-    "beta1": 0.9, "beta2": 0.999, "alpha": 0.99, "weight_decay": 0.0,
+    "loss": "auto", "optimizer": "sgd", "lr": 0.03, **dict.fromkeys(OPTIMIZER_OPTIONS),
     "schedule": "constant", "schedule_steps": 1000,
     "regularization": "none", "reg_rate": 0.0, "batch_size": 10,
 }
 
-OPTIMIZER_FIELDS = ("optimizer", "lr", "momentum", "nesterov", "beta1", "beta2", "alpha",
-                    "weight_decay")
+OPTIMIZER_FIELDS = ("optimizer", "lr", *OPTIMIZER_OPTIONS)
 
 
 class ConfigError(ValueError):
     """A configuration value the playground cannot use; the message names the field."""
 
 
-def _finite(value) -> bool:
+def is_finite_number(value) -> bool:
     """math.isfinite that answers False, not OverflowError, for an int beyond any float."""
     try:
         return math.isfinite(value)
@@ -56,7 +59,7 @@ def _finite(value) -> bool:
 
 def _number(cfg, name, low, high, *, integer=False, low_open=False):
     value = cfg[name]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not is_finite_number(value):
         raise ConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {value!r}")
     if integer and value != int(value):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
@@ -74,17 +77,30 @@ def _choice(cfg, name, options):
 
 
 def validate_optimizer(cfg: dict) -> None:
-    """Check (in place) the optimizer fields of ``cfg``; shared by the race's entries."""
+    """Check (in place) the optimizer fields of ``cfg`` against the catalogue; afterwards
+    every keyword of the chosen optimizer holds its value (given or default), the others None.
+    """
     _choice(cfg, "optimizer", OPTIMIZERS)
     _number(cfg, "lr", 0.0, 10.0, low_open=True)
-    _number(cfg, "momentum", 0.0, 0.999)
-    if not isinstance(cfg["nesterov"], bool):
-        raise ConfigError(f"nesterov must be true or false, got {cfg['nesterov']!r}")
-    if cfg["nesterov"] and cfg["optimizer"] == "sgd" and cfg["momentum"] == 0:
-        raise ConfigError("nesterov needs momentum > 0 (set momentum, e.g. 0.9)")
-    for name in ("beta1", "beta2", "alpha"):
-        _number(cfg, name, 0.0, 0.9999)
-    _number(cfg, "weight_decay", 0.0, 1.0)
+    entry = catalogue.OPTIMIZERS[cfg["optimizer"]]
+    given = {k: cfg.get(k) for k in OPTIMIZER_OPTIONS if cfg.get(k) is not None}
+    foreign = [k for k in given if k not in entry.names]
+    if foreign:
+        raise ConfigError(f"{cfg['optimizer']} has no setting {foreign[0]!r}; it takes "
+                          f"{', '.join(n for n in entry.names if n != 'lr') or 'only lr'}")
+    try:
+        checked = catalogue.validate("optimizer", cfg["optimizer"], {**given, "lr": cfg["lr"]})
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for key in OPTIMIZER_OPTIONS:
+        value = checked.get(key)
+        cfg[key] = list(value) if isinstance(value, tuple) else value
+
+
+def optimizer_options(cfg: dict) -> dict:
+    """The keyword arguments of ``cfg``'s optimizer (a validated config), lr included."""
+    names = catalogue.OPTIMIZERS[cfg["optimizer"]].names
+    return {key: cfg[key] for key in names}
 
 
 def validate_config(raw, max_samples: int = 2000) -> dict:
@@ -102,6 +118,9 @@ def validate_config(raw, max_samples: int = 2000) -> dict:
     _number(cfg, "noise", 0.0, 0.5)
     _number(cfg, "train_ratio", 0.1, 0.9)
     _number(cfg, "seed", 0, 2**31 - 1, integer=True)
+    if cfg["init_seed"] is None:     # the initial weights' seed; the data keep ``seed``
+        cfg["init_seed"] = cfg["seed"]
+    _number(cfg, "init_seed", 0, 2**31 - 1, integer=True)
     _check_points(cfg)
     feats = cfg["features"]
     if not isinstance(feats, list) or not feats or any(not isinstance(f, str) or f not in FEATURES
@@ -140,7 +159,7 @@ def _check_points(cfg):
         raise ConfigError(f"points must be a list of at most {MAX_POINTS} [x1, x2, label] rows")
     for i, row in enumerate(points):
         ok = isinstance(row, list) and len(row) == 3 and all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) and _finite(v) for v in row)
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and is_finite_number(v) for v in row)
         if not ok or abs(row[0]) > 6 or abs(row[1]) > 6 or row[2] not in (0, 1, 2, 3, 4, 5):
             raise ConfigError(f"points[{i}] must be [x1, x2, label] with |x| <= 6 and label "
                               f"0..5, got {row!r}")

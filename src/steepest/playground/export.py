@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+import io
 import pprint
-import tempfile
 
-import steepest as st
-from steepest.training.checkpoint import save_checkpoint
+from steepest._version import __version__
+from steepest.serialization import save
 from steepest.nn import Linear
+from steepest.optim import catalogue
+from steepest.playground.config import optimizer_options
+from steepest.playground.session import scheduler_settings
 
 __all__ = [
     "run_json", "checkpoint", "python_code", "EXPORTS",
@@ -33,7 +35,7 @@ def _message(what: str, filename: str, mime: str, content: str, encoding: str = 
 
 def run_json(session) -> dict:
     """Settings and loss history of the run."""
-    run = {"steepest_version": st.__version__, "config": session.config,
+    run = {"steepest_version": __version__, "config": session.config,
            "steps": session.step_count, "epoch": session.step_count // session.steps_per_epoch,
            "lr_changes": session.lr_changes, "diverged": session.diverged,
            "history": {"columns": ["step", "train_loss", "test_loss"], "rows": session.history}}
@@ -41,44 +43,28 @@ def run_json(session) -> dict:
 
 
 def checkpoint(session) -> dict:
-    """The model and optimizer as a steepest checkpoint (``.npz``), base64-encoded."""
-    with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "playground.npz")
-        save_checkpoint(path, session.model, session.optimizer,
-                        epoch=session.step_count // session.steps_per_epoch,
-                        extra={"playground_config": session.config,
-                               "steps": session.step_count}, scheduler=session.scheduler)
-        with open(path, "rb") as fh:
-            data = fh.read()
+    """The run as one ``st.save`` file (``.npz``), base64-encoded: ``st.load`` reads it as
+    ``{"model", "optimizer", "scheduler", "playground_config", "steps", "epoch"}``, and
+    ``model.load_state_dict(st.load(path)["model"])`` restores the weights."""
+    state = {"model": session.model.state_dict(), "optimizer": session.optimizer.state_dict(),
+             "scheduler": None if session.scheduler is None else session.scheduler.state_dict(),
+             "playground_config": session.config, "steps": session.step_count,
+             "epoch": session.step_count // session.steps_per_epoch}
+    buffer = io.BytesIO()
+    save(state, buffer)
     return _message("checkpoint", "playground.npz", "application/octet-stream",
-                    base64.b64encode(data).decode("ascii"), "base64")
+                    base64.b64encode(buffer.getvalue()).decode("ascii"), "base64")
 
 
 def _optimizer_code(cfg: dict) -> str:
-    name, lr = cfg["optimizer"], cfg["lr"]
-    if name == "gd":
-        return f"st.optim.GD(model.parameters(), lr={lr!r})"
-    if name == "sgd":
-        return (f"st.optim.SGD(model.parameters(), lr={lr!r}, momentum={cfg['momentum']!r}, "
-                f"nesterov={cfg['nesterov']!r}, weight_decay={cfg['weight_decay']!r})")
-    if name == "rmsprop":
-        return (f"st.optim.RMSprop(model.parameters(), lr={lr!r}, alpha={cfg['alpha']!r}, "
-                f"momentum={cfg['momentum']!r}, weight_decay={cfg['weight_decay']!r})")
-    if name == "adagrad":
-        return f"st.optim.Adagrad(model.parameters(), lr={lr!r}, weight_decay={cfg['weight_decay']!r})"
-    cls = "AdamW" if name == "adamw" else "Adam"
-    return (f"st.optim.{cls}(model.parameters(), lr={lr!r}, betas=({cfg['beta1']!r}, "
-            f"{cfg['beta2']!r}), weight_decay={cfg['weight_decay']!r})")
+    return catalogue.python_code("optimizer", cfg["optimizer"], optimizer_options(cfg),
+                                 "model.parameters()")
 
 
 def _scheduler_code(cfg: dict) -> str:
-    n = cfg["schedule_steps"]
-    return {
-        "constant": "None",
-        "step": f"st.optim.lr_scheduler.StepLR(optimizer, step_size={n}, gamma=0.5)",
-        "exponential": f"st.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / {n}))",
-        "cosine": f"st.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={n})",
-    }[cfg["schedule"]]
+    settings = scheduler_settings(cfg)
+    return "None" if settings is None else catalogue.python_code("scheduler", *settings,
+                                                                 "optimizer")
 
 
 def _loss_code(task) -> tuple:
@@ -126,6 +112,7 @@ from steepest.playground.datasets import features, make_dataset, split
 config = {config_text}
 STEPS = {session.step_count}
 LR_CHANGES = {dict((int(s), float(lr)) for s, lr in session.lr_changes)!r}  # step -> new learning rate
+EDITS = {[tuple(e) for e in session.edits]!r}  # (step, layer, row, col or None for the bias, value) set by hand
 
 X, y = make_dataset(config["dataset"], config["n_samples"], config["noise"], config["seed"],
                     config["n_classes"], config["points"])
@@ -139,7 +126,7 @@ def targets_of(y):
 
 T_train, T_test = targets_of(y_train), targets_of(y_test)
 
-rng = np.random.default_rng(config["seed"])   # initial weights, drawn layer by layer
+rng = np.random.default_rng(config["init_seed"])   # initial weights, drawn layer by layer
 model = st.nn.Sequential(
 {chr(10).join(lines)}
 )
@@ -158,7 +145,19 @@ def penalty():
 order_rng = np.random.default_rng(config["seed"] + 2)   # batch order, reshuffled every epoch
 batch_size = config["batch_size"]
 steps_per_epoch = -(-len(X_train) // batch_size)
+linears = [m for m in model if isinstance(m, st.nn.Linear)]
+
+
+def apply_edits(step):
+    for at, layer, row, col, value in EDITS:
+        if at == step:
+            target = linears[layer].weight if col is not None else linears[layer].bias
+            with st.no_grad():
+                target[(row, col) if col is not None else row] = value
+
+
 for step in range(STEPS):
+    apply_edits(step)
     if step in LR_CHANGES:
         for group in optimizer.param_groups:
             group["lr"] = LR_CHANGES[step]
@@ -175,6 +174,7 @@ for step in range(STEPS):
     optimizer.step()
     if scheduler is not None:
         scheduler.step()
+apply_edits(STEPS)
 
 with st.no_grad():
     print("train loss", data_loss(model(st.tensor(X_train)), st.tensor(T_train)).item())

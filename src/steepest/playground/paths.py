@@ -10,48 +10,39 @@ import math
 
 import numpy as np
 
-import steepest as st
-from steepest.nn import Parameter
-from steepest.playground.config import DEFAULTS, ConfigError, validate_optimizer
-from steepest.playground.session import build_optimizer, encode_unit, label_of
+from steepest.optim import catalogue, functions
+from steepest.playground.config import (ConfigError, is_finite_number, optimizer_options,
+                                        validate_optimizer)
+from steepest.playground.session import label_of
 
 __all__ = [
     "check_request", "run_paths", "contour", "CONTOUR_GRID", "MAX_STEPS", "ESCAPE",
-    "FUNCTIONS", "DEFAULT_RACERS",
+    "FUNCTIONS", "DEFAULT_RACERS", "DEFAULT_LRS", "default_lr", "NOTES",
 ]
 
-CONTOUR_GRID = 64
+CONTOUR_GRID = 96
 MAX_STEPS = 1000
 ESCAPE = 1e6
 
 
-def _quadratic(x, y):
-    """f = ½(x² + 20 y²): condition number 20, a long narrow valley."""
-    return 0.5 * x * x + 10.0 * y * y
-
-
-def _rosenbrock(x, y):
-    """f = (1 − x)² + 100 (y − x²)²: a curved valley, minimum at (1, 1)."""
-    return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2
-
-
-def _saddle(x, y):
-    """f = x² − y² + y⁴/4: a saddle at the origin, minima at (0, ±√2)."""
-    return x * x - y * y + 0.25 * y ** 4
-
-
-FUNCTIONS = {
-    # name: (function, bounds (x0, x1, y0, y1), default start, minimum value, default lrs)
-    "quadratic": (_quadratic, (-4.0, 4.0, -3.0, 3.0), (-3.5, 2.0), 0.0,
-                  {"gd": 0.09, "sgd": 0.02, "rmsprop": 0.05, "adam": 0.2, "adamw": 0.2, "adagrad": 1.0}),
-    "rosenbrock": (_rosenbrock, (-2.0, 2.0, -1.0, 3.0), (-1.5, 2.5), 0.0,
-                   {"gd": 0.001, "sgd": 0.0005, "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05, "adagrad": 0.5}),
-    "saddle": (_saddle, (-2.5, 2.5, -2.5, 2.5), (-2.0, 0.01), -1.0,
-               {"gd": 0.05, "sgd": 0.02, "rmsprop": 0.02, "adam": 0.05, "adamw": 0.05, "adagrad": 0.3}),
+#: the playground's landscapes (steepest.optim.functions) and each optimizer's default lr there
+DEFAULT_LRS = {
+    "quadratic": {"gd": 0.09, "sgd": 0.02, "momentum": 0.02, "nesterov": 0.02, "rmsprop": 0.05,
+                  "adam": 0.2, "adamw": 0.2, "adagrad": 1.0},
+    "rosenbrock": {"gd": 0.001, "sgd": 0.0005, "momentum": 0.0005, "nesterov": 0.0005,
+                   "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05, "adagrad": 0.5},
+    "saddle": {"gd": 0.05, "sgd": 0.02, "momentum": 0.02, "nesterov": 0.02, "rmsprop": 0.02,
+               "adam": 0.05, "adamw": 0.05, "adagrad": 0.3},
 }
+FUNCTIONS = {name: functions.FUNCTIONS[name] for name in DEFAULT_LRS}
 
 DEFAULT_RACERS = [{"optimizer": "gd"}, {"optimizer": "sgd", "momentum": 0.9},
                   {"optimizer": "rmsprop"}, {"optimizer": "adam"}]
+
+
+def default_lr(function: str, optimizer: str) -> float:
+    """The lr a racer gets on ``function`` when none is given (the catalogue's otherwise)."""
+    return DEFAULT_LRS[function].get(optimizer, catalogue.OPTIMIZERS[optimizer].default_lr)
 
 
 def check_request(fields: dict) -> dict:
@@ -63,10 +54,10 @@ def check_request(fields: dict) -> dict:
     name = fields.get("function", "quadratic")
     if not isinstance(name, str) or name not in FUNCTIONS:
         raise ConfigError(f"paths: unknown function {name!r}; expected one of {', '.join(FUNCTIONS)}")
-    x0, x1, y0, y1 = FUNCTIONS[name][1]
-    start = fields.get("start", list(FUNCTIONS[name][2]))
+    (x0, x1), (y0, y1) = FUNCTIONS[name].box
+    start = fields.get("start", list(FUNCTIONS[name].start))
     ok = isinstance(start, list) and len(start) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in start)
+        isinstance(v, (int, float)) and not isinstance(v, bool) and is_finite_number(v) for v in start)
     if not ok or not (x0 <= start[0] <= x1 and y0 <= start[1] <= y1):
         raise ConfigError(f"paths: start must be [x, y] inside x in [{x0}, {x1}], y in "
                           f"[{y0}, {y1}], got {start!r}")
@@ -80,12 +71,10 @@ def check_request(fields: dict) -> dict:
     for i, entry in enumerate(racers):
         if not isinstance(entry, dict):
             raise ConfigError(f"paths: optimizers[{i}] must be an object, got {entry!r}")
-        cfg = {**{k: DEFAULTS[k] for k in ("momentum", "nesterov", "beta1", "beta2", "alpha",
-                                           "weight_decay")},
-               "optimizer": entry.get("optimizer"), "lr": None, **entry}
-        if isinstance(cfg["optimizer"], str) and cfg["optimizer"] in FUNCTIONS[name][4] \
+        cfg = {"optimizer": entry.get("optimizer"), "lr": None, **entry}
+        if isinstance(cfg["optimizer"], str) and cfg["optimizer"] in catalogue.OPTIMIZERS \
                 and cfg["lr"] is None:
-            cfg["lr"] = FUNCTIONS[name][4][cfg["optimizer"]]
+            cfg["lr"] = default_lr(name, cfg["optimizer"])
         try:
             validate_optimizer(cfg)
         except ConfigError as exc:
@@ -97,35 +86,45 @@ def check_request(fields: dict) -> dict:
 
 def run_paths(function: str, start, steps: int, optimizers: list) -> dict:
     """Every optimizer's path from ``start``: positions after 0..steps updates."""
-    f, bounds, _, f_min, _ = FUNCTIONS[function]
+    landscape = FUNCTIONS[function]
+    (x0, x1), (y0, y1) = landscape.box
     results = []
     for cfg in optimizers:
-        xy = Parameter(np.array(start, dtype=np.float64))
-        opt = build_optimizer(cfg, [xy])
-        path = [xy._data.tolist()]
-        escaped = False
-        for _ in range(steps):
-            opt.zero_grad()
-            value = f(xy[0], xy[1])
-            value.backward()
-            opt.step()
-            if not np.all(np.isfinite(xy._data)) or np.abs(xy._data).max() > ESCAPE:
-                escaped = True
-                break
-            path.append(xy._data.tolist())
-        with st.no_grad():
-            final = float(f(xy[0], xy[1]).item()) if not escaped else None
-        results.append({"name": label_of(cfg), "config": cfg, "path": path,
-                        "final_value": final, "escaped": escaped})
-    return {"type": "paths", "function": function, "bounds": list(bounds), "start": list(start),
-            "f_min": f_min, "contour": contour(function), "size": CONTOUR_GRID, "runs": results}
+        path = functions.run_path(landscape, start, cfg["optimizer"], steps, escape=ESCAPE,
+                                  **optimizer_options(cfg))
+        final = None if path.escaped or not math.isfinite(path.values[-1]) \
+            else float(path.values[-1])
+        results.append({"name": label_of(cfg), "config": cfg, "path": path.points.tolist(),
+                        "final_value": final, "escaped": path.escaped})
+    return {"type": "paths", "function": function, "bounds": [x0, x1, y0, y1],
+            "start": list(start), "f_min": landscape.minimum, "optimum": list(landscape.optimum),
+            "contour": contour(function), "size": CONTOUR_GRID, "runs": results,
+            "title": landscape.title, "note": NOTES[function]}
 
 
-def contour(function: str) -> str:
-    """log(1 + f − f_min) on a grid over the bounds, scaled to [-1, 1] and encoded."""
-    f, (x0, x1, y0, y1), _, f_min, _ = FUNCTIONS[function]
+def contour(function: str) -> list:
+    """f − f_min on a CONTOUR_GRID² grid over the bounds, row-major from the top (y = y1), as
+    rounded floats: the page draws log-spaced level lines through it with d3-contour."""
+    landscape = FUNCTIONS[function]
+    (x0, x1), (y0, y1) = landscape.box
     xs = np.linspace(x0, x1, CONTOUR_GRID)
     ys = np.linspace(y1, y0, CONTOUR_GRID)
     X, Y = np.meshgrid(xs, ys)
-    values = np.log1p(np.maximum(f(X, Y) - f_min, 0.0))
-    return encode_unit(values / values.max() * 2 - 1)
+    values = np.maximum(landscape(np.stack([X, Y])) - landscape.minimum, 0.0)
+    return [float(f"{v:.4g}") for v in values.ravel()]
+
+
+#: why the default paths look as they do, in the course's words
+NOTES = {
+    "quadratic": "The valley is 20 times steeper across (y) than along (x): the Hessian's "
+                 "eigenvalues are 20 and 1. GD must keep lr below 2/20 = 0.1 or it overshoots "
+                 "across the valley, and at that lr it crawls along x; momentum carries speed "
+                 "along the valley while the zigzag across it cancels out.",
+    "rosenbrock": "GD at lr 0.001 zigzags: the curved valley's walls are about 1,000 times "
+                  "steeper than its floor (Hessian eigenvalues near 1,000 and 0.4), so a step "
+                  "small enough not to overshoot across the valley (lr < 2/1,000 = 0.002) "
+                  "bounces from wall to wall and creeps along the floor toward (1, 1).",
+    "saddle": "At the origin the gradient vanishes but it is no minimum: f curves up along x "
+              "and down along y. Started almost on the ridge (y = 0.01), GD lingers near the "
+              "saddle until the tiny y grows; adaptive methods and momentum leave it sooner.",
+}

@@ -29,12 +29,15 @@ from starlette.staticfiles import StaticFiles
 from starlette import websockets as _websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from steepest.optim import catalogue
+from steepest.playground.config import DEFAULTS
+from steepest.playground.paths import DEFAULT_RACERS
 from steepest.playground.worker import MESSAGE_TYPES, MessageError, start_workers
 
 __all__ = [
     "Limits", "Access", "Oversized", "MessageError", "INBOX_MESSAGES", "Conversation",
     "create_app", "serve", "STATIC", "LOCAL_HOSTS", "CLOSED", "join_code", "server_names",
-    "GuardedH11Protocol", "MAX_NAME", "SPARKLINE",
+    "GuardedH11Protocol", "MAX_NAME", "SPARKLINE", "WELCOME",
 ]
 
 STATIC = Path(__file__).parent / "static"
@@ -145,6 +148,16 @@ def _no_constant(name: str):
 def parse_message(raw: str):
     """JSON with integers bounded and without NaN/Infinity (ValueError otherwise)."""
     return json.loads(raw, parse_int=_bounded_int, parse_constant=_no_constant)
+
+
+#: the first message of every session: the page builds its optimizer forms, its defaults and
+#: its URL keys from it (no file of the page names an optimizer or one of its settings)
+WELCOME = json.dumps({
+    "type": "welcome", "catalogue": catalogue.to_json(), "defaults": DEFAULTS,
+    "race_defaults": [{"optimizer": "sgd", "lr": 0.03}, {"optimizer": "sgd", "lr": 0.03, "momentum": 0.9},
+                      {"optimizer": "rmsprop", "lr": 0.01}, {"optimizer": "adam", "lr": 0.01}],
+    "path_defaults": DEFAULT_RACERS, "race_setting": "momentum",
+})
 
 
 class Oversized:
@@ -473,7 +486,8 @@ def create_app(limits: Limits | None = None, access: Access | None = None) -> St
             return
         await websocket.accept()
         try:
-            await conversation.worker.call(conversation.sid, "open")
+            conversation.worker.open(conversation.sid)
+            await conversation.send(WELCOME)
             await conversation.run()
         except CLOSED:
             pass

@@ -12,23 +12,28 @@ import math
 
 import numpy as np
 
-import steepest as st
+from steepest import losses
+from steepest.activations import sigmoid, softmax
+from steepest import ops
+from steepest.tensor import no_grad, tensor
 from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
-from steepest.optim import lr_scheduler
-from steepest.playground.config import ConfigError, OPTIMIZER_FIELDS, n_classes_of, validate_config, validate_optimizer
+from steepest.optim import catalogue
+from steepest.playground.config import (ConfigError, OPTIMIZER_FIELDS, is_finite_number, n_classes_of,
+                                        optimizer_options, validate_config, validate_optimizer)
 from steepest.playground.datasets import DOMAIN, FEATURES, features, make_dataset, split
 
 __all__ = [
     "quantize_unit", "encode_unit", "grid_points", "build_model", "build_optimizer", "build_scheduler",
-    "Task", "Session", "Race", "label_of", "GRID", "NEURON_STRIDE", "DIVERGED_LOSS",
+    "Task", "Session", "Race", "Trend", "label_of", "GRID", "NEURON_STRIDE", "LR_RANGE_STEPS", "DIVERGED_LOSS",
     "HISTORY_LIMIT",
 ]
 
 GRID = 40           # output heatmap resolution (cells per side)
 NEURON_STRIDE = 2   # neuron heatmaps use every 2nd grid point: 20 x 20
 DIVERGED_LOSS = 1e8
-HISTORY_LIMIT = 4000
+HISTORY_LIMIT = 1000  # loss-history rows kept per session (halved when full): bounded memory
+LR_RANGE_STEPS = 300  # the learning-rate range test's steps (from the starting weights)
 
 
 def quantize_unit(values) -> bytes:
@@ -49,9 +54,11 @@ def grid_points(size: int = GRID) -> np.ndarray:
 
 
 def build_model(cfg: dict, n_outputs: int) -> Sequential:
-    """Linear layers with the configured activation after each hidden layer, seeded init;
-    float64, as the exported script and the chain-rule inspector (exact to 1e-9) expect."""
-    rng = np.random.default_rng(cfg["seed"])
+    """Linear layers with the configured activation after each hidden layer, initialised from
+    ``init_seed`` (the data come from ``seed``: fresh weights on the same data); float64, as the
+    exported script and the chain-rule inspector (exact to 1e-9) expect."""
+    rng = np.random.default_rng(cfg["init_seed"] if cfg.get("init_seed") is not None
+                                else cfg["seed"])
     sizes = [len(cfg["features"]), *cfg["hidden"], n_outputs]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -62,33 +69,31 @@ def build_model(cfg: dict, n_outputs: int) -> Sequential:
 
 
 def build_optimizer(cfg: dict, params):
-    """The steepest optimizer named by ``cfg['optimizer']`` with its hyperparameters."""
-    name, lr = cfg["optimizer"], cfg["lr"]
-    params = list(params)
-    if name == "gd":
-        return st.optim.GD(params, lr=lr)
-    if name == "sgd":
-        return st.optim.SGD(params, lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"],
-                            weight_decay=cfg["weight_decay"])
-    if name == "rmsprop":
-        return st.optim.RMSprop(params, lr=lr, alpha=cfg["alpha"], momentum=cfg["momentum"],
-                                weight_decay=cfg["weight_decay"])
-    if name == "adagrad":
-        return st.optim.Adagrad(params, lr=lr, weight_decay=cfg["weight_decay"])
-    opt = st.optim.AdamW if name == "adamw" else st.optim.Adam
-    return opt(params, lr=lr, betas=(cfg["beta1"], cfg["beta2"]), weight_decay=cfg["weight_decay"])
+    """The catalogue optimizer named by ``cfg['optimizer']`` with its hyperparameters."""
+    return catalogue.build_optimizer(cfg["optimizer"], list(params), **optimizer_options(cfg))
+
+
+#: the page's schedules, as catalogue schedulers over N = ``schedule_steps`` steps
+SCHEDULE_SETTINGS = {
+    "step": ("step", lambda n: {"step_size": n, "gamma": 0.5}),              # halve every N
+    "exponential": ("exponential", lambda n: {"gamma": 0.1 ** (1.0 / n)}),   # ÷10 over N
+    "cosine": ("cosine", lambda n: {"T_max": n}),                            # cosine over N
+}
+
+
+def scheduler_settings(cfg: dict):
+    """(catalogue scheduler name, its keyword values) for ``cfg``, or None for 'constant'."""
+    if cfg["schedule"] not in SCHEDULE_SETTINGS:
+        return None
+    name, values = SCHEDULE_SETTINGS[cfg["schedule"]]
+    return name, values(cfg["schedule_steps"])
 
 
 def build_scheduler(cfg: dict, optimizer):
     """A per-step learning-rate schedule (None for 'constant')."""
-    n = cfg["schedule_steps"]
-    if cfg["schedule"] == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=n, gamma=0.5)
-    if cfg["schedule"] == "exponential":
-        return lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1.0 / n))
-    if cfg["schedule"] == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=n)
-    return None
+    settings = scheduler_settings(cfg)
+    return None if settings is None else catalogue.build_scheduler(settings[0], optimizer,
+                                                                   **settings[1])
 
 
 class Task:
@@ -115,14 +120,14 @@ class Task:
     def loss(self, out, target):
         """The data loss of a batch (mean over samples)."""
         if self.kind == "regression":
-            return st.losses.mse(out, target)
+            return losses.mse(out, target)
         if self.kind == "binary":
             if self.loss_name == "bce":
-                return st.losses.binary_cross_entropy_with_logits(out, target)
-            return st.losses.mse(st.sigmoid(out), target)
+                return losses.binary_cross_entropy_with_logits(out, target)
+            return losses.mse(sigmoid(out), target)
         if self.loss_name == "mse":
-            return st.losses.mse(st.softmax(out, axis=-1), target)
-        return st.losses.cross_entropy(out, target)
+            return losses.mse(softmax(out, axis=-1), target)
+        return losses.cross_entropy(out, target)
 
     def probabilities(self, out: np.ndarray) -> np.ndarray:
         """Regression values, P(class 1) (binary) or class probabilities (classes)."""
@@ -167,7 +172,10 @@ class Session:
         self.diverged = None
         self.history = []
         self.lr_changes = []
+        self.edits = []            # [step, layer, row, col or None, value]: weights set by hand
         self._last_loss = math.nan
+        self.trend = Trend()
+        self._parameters = list(self.model.parameters())
 
     # ----------------------------------------------------------------------- training
 
@@ -192,9 +200,9 @@ class Session:
             return None
         weights = [m.weight for m in self.model if isinstance(m, Linear)]
         if kind == "l1":
-            terms = [st.sum(st.abs(w)) for w in weights]
+            terms = [ops.sum(ops.abs(w)) for w in weights]
         else:
-            terms = [st.sum(w * w) * 0.5 for w in weights]
+            terms = [ops.sum(w * w) * 0.5 for w in weights]
         total = terms[0]
         for term in terms[1:]:
             total = total + term
@@ -202,8 +210,8 @@ class Session:
 
     def batch_loss(self, index: np.ndarray):
         """Data loss (a Tensor) of the training rows ``index``, without the penalty."""
-        out = self.model(st.tensor(self.X_train[index]))
-        return self.task.loss(out, st.tensor(self.T_train[index]))
+        out = self.model(tensor(self.X_train[index]))
+        return self.task.loss(out, tensor(self.T_train[index]))
 
     def step(self, n: int = 1) -> int:
         """Train ``n`` mini-batch steps (fewer if the run diverges); returns steps taken."""
@@ -228,22 +236,23 @@ class Session:
                 self.scheduler.step()
             self.batch_index = index
             self._last_loss = value
+            self.trend.update(value, self._parameters)
             self.step_count += 1
             taken += 1
         return taken
 
     def _stop(self, value: float) -> None:
         lr = self.lr
-        last = f"{self._last_loss:.4g}" if math.isfinite(self._last_loss) else "none yet"
+        readout = _finite(self.dataset_loss(self.X_train, self.T_train))
+        shown = "too large to print" if readout is None else f"{readout:.4g}"
         self.diverged = {
-            "step": self.step_count, "loss": value if math.isfinite(value) else str(value),
-            "lr": lr,
-            "message": (f"Training diverged at step {self.step_count}: the loss became "
-                        f"{value:.4g} with learning rate {lr:g} (last finite loss {last}). "
-                        f"Each step overshot the minimum by more than the one before. Try a "
-                        f"learning rate about 10x smaller ({lr / 10:g}), an adaptive "
-                        f"optimizer such as Adam, a larger batch or L2 regularisation, "
-                        f"then press reset."),
+            "step": self.step_count, "loss": readout, "lr": lr,
+            "message": (f"Training diverged at step {self.step_count}: the training loss "
+                        f"(read-out) is {shown} with learning rate {lr:g}, and the next "
+                        f"batch's loss became {value:.4g}. Each step overshot the minimum by "
+                        f"more than the one before. Try a learning rate about 10x smaller "
+                        f"({lr / 10:g}), an adaptive optimizer such as Adam, a larger batch or "
+                        f"L2 regularisation, then press reset."),
         }
 
     def set_lr(self, lr: float) -> None:
@@ -259,13 +268,37 @@ class Session:
         if self.scheduler is not None:
             self.scheduler.base_lrs = [trial["lr"] for _ in self.optimizer.param_groups]
 
+    MAX_EDIT = 100.0
+
+    def edit(self, layer, row, col, value) -> float:
+        """Set ``W[layer][row, col]`` (or the bias ``b[layer][row]`` for ``col`` None) by hand,
+        as TF Playground's click on a link or a bias does; the edit is recorded for the export."""
+        linears = [m for m in self.model if isinstance(m, Linear)]
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(linears):
+            raise ConfigError(f"edit: layer must be in 0..{len(linears) - 1}, got {layer!r}")
+        target = linears[layer].weight if col is not None else linears[layer].bias
+        limits = [("row", row, target._data.shape[0])]
+        if col is not None:
+            limits.append(("col", col, target._data.shape[1]))
+        for name, index, size in limits:
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+                raise ConfigError(f"edit: {name} must be in 0..{size - 1}, got {index!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not is_finite_number(value) or abs(value) > self.MAX_EDIT:
+            raise ConfigError(f"edit: value must be a number in [-{self.MAX_EDIT:g}, "
+                              f"{self.MAX_EDIT:g}], got {value!r}")
+        target._data[(row, col) if col is not None else row] = float(value)
+        self.edits.append([self.step_count, layer, row, col, float(value)])
+        self.diverged = None
+        return float(value)
+
     # ----------------------------------------------------------------------- looking
 
     def _forward_all(self, X: np.ndarray) -> list:
         """Outputs of every layer for X under no_grad: [input, layer 1, ..., last layer]."""
         outputs = [X]
-        with st.no_grad():
-            h = st.tensor(X)
+        with no_grad():
+            h = tensor(X)
             for layer in self.model:
                 h = layer(h)
                 outputs.append(h._data)
@@ -273,8 +306,8 @@ class Session:
 
     def dataset_loss(self, X: np.ndarray, T: np.ndarray) -> float:
         """Mean data loss over all of X (no penalty), under no_grad."""
-        with st.no_grad():
-            return self.task.loss(self.model(st.tensor(X)), st.tensor(T)).item()
+        with no_grad():
+            return self.task.loss(self.model(tensor(X)), tensor(T)).item()
 
     def _maps(self) -> tuple:
         """The output map (GRID², as uint8 parts) and one uint8 map per hidden neuron
@@ -283,7 +316,9 @@ class Session:
         prob = self.task.probabilities(outputs[-1])
         if self.task.kind == "classes":
             parts = {"class": prob.argmax(axis=1).astype(np.uint8).tobytes(),
-                     "conf": quantize_unit(prob.max(axis=1) * 2 - 1)}
+                     "conf": quantize_unit(prob.max(axis=1) * 2 - 1),
+                     **{f"p{k}": quantize_unit(prob[:, k] * 2 - 1)   # for smooth colours
+                        for k in range(prob.shape[1])}}
         elif self.task.kind == "binary":
             parts = {"data": quantize_unit(prob * 2 - 1)}
         else:
@@ -352,8 +387,18 @@ class Session:
                          "smaller than the last layer's.")
         if stats["dead_relu"]:
             notes.append(f"{stats['dead_relu']} ReLU unit(s) output 0 for every training point "
-                         f"(dead): they pass no gradient and cannot recover.")
+                         f"(dead): they pass no gradient, so plain gradient descent cannot bring "
+                         f"them back. Try a smaller learning rate (now {self.lr:g}), leaky ReLU "
+                         f"(its negative side keeps a small slope), or fresh initial weights "
+                         f"(another seed), then reset.")
         return notes
+
+    def _overshoot_text(self):
+        """The too-large-lr explanation while the loss only oscillates (None otherwise)."""
+        overshoot = self.trend.overshooting()
+        if overshoot is None or self.diverged is not None:
+            return None
+        return self.trend.explain(overshoot, self.lr)
 
     def snapshot(self, with_heatmaps: bool = True) -> dict:
         """Everything the page draws for the current state, as JSON-ready numbers."""
@@ -373,6 +418,7 @@ class Session:
             "biases": [np.round(m.bias._data, 4).tolist() for m in self.model
                        if isinstance(m, Linear)],
             **stats, "notes": self.notes(stats), "diverged": self.diverged,
+            "overshoot": self._overshoot_text(),
         }
         if with_heatmaps:
             snap.update(self.heatmaps())
@@ -393,15 +439,80 @@ class Session:
         }
 
     def lr_range(self) -> dict:
-        """steepest.diagnostics.lr_range_test on the training data; weights are left as they were."""
+        """steepest.diagnostics.lr_range_test from the network's starting weights (a fresh copy
+        built as reset would: the trained weights are neither used nor changed), 300 steps
+        from lr 1e-5 to 10; the proposal is the lr where the smoothed loss falls fastest."""
         cfg = self.config
+        fresh = build_model(cfg, self.task.n_outputs)
         result = diagnostics.lr_range_test(
-            self.model, self.task.loss, lambda params: build_optimizer(cfg, params),
-            self.X_train, self.T_train, start_lr=1e-5, end_lr=10.0, num_steps=100,
+            fresh, self.task.loss, lambda params: build_optimizer(cfg, params),
+            self.X_train, self.T_train, start_lr=1e-5, end_lr=10.0, num_steps=LR_RANGE_STEPS,
             batch_size=cfg["batch_size"], seed=cfg["seed"])
         return {"type": "lr_range", "lrs": result.lrs.tolist(),
                 "losses": [_finite(v) for v in result.smoothed],
-                "suggested_lr": float(result.suggested_lr)}
+                "suggested_lr": float(result.suggested_lr), "steps": LR_RANGE_STEPS,
+                "weights": "starting"}
+
+
+class Trend:
+    """Watches the training loss and the updates for a learning rate that is too large.
+
+    Too large while only oscillating: the smoothed batch loss stays well above its earlier
+    minimum (or rises) and consecutive updates Δw_t, Δw_{t-1} point against each other
+    (cos < 0 on average): each step jumps across the valley instead of down it.
+    """
+
+    SMOOTHING = 0.02        # exponential moving averages over ~50 steps
+    WARM_UP = 100           # steps before any verdict
+    STALL_RATIO = 1.3       # smoothed loss this far above its earlier minimum: stalled
+    FLIP_RATIO = 1.1        # ... or this far while the updates flip
+    FLIP_COSINE = -0.2      # mean cosine of consecutive updates below this: they flip
+
+    def __init__(self):
+        self.steps = 0
+        self.loss = None
+        self.lowest = math.inf
+        self.cosine = 0.0
+        self._weights = None
+        self._update = None
+
+    def update(self, loss: float, parameters) -> None:
+        flat = np.concatenate([p._data.ravel() for p in parameters])
+        if self._weights is not None:
+            update = flat - self._weights
+            if self._update is not None:
+                norms = math.sqrt(float(update @ update) * float(self._update @ self._update))
+                cosine = float(update @ self._update) / norms if norms > 0 else 0.0
+                self.cosine += self.SMOOTHING * (cosine - self.cosine)
+            self._update = update
+        self._weights = flat
+        self.steps += 1
+        self.loss = loss if self.loss is None else self.loss + self.SMOOTHING * (loss - self.loss)
+        if self.steps > self.WARM_UP // 2:
+            self.lowest = min(self.lowest, self.loss)
+
+    def overshooting(self) -> dict | None:
+        """The numbers behind the verdict, or None while the loss falls as it should."""
+        if self.steps < self.WARM_UP or not math.isfinite(self.lowest):
+            return None
+        flipping = self.cosine < self.FLIP_COSINE
+        above = self.loss - self.lowest > (0.02 if flipping else 0.05) and \
+            self.loss > (self.FLIP_RATIO if flipping else self.STALL_RATIO) * self.lowest
+        if above:
+            return {"loss": self.loss, "lowest": self.lowest, "cosine": self.cosine,
+                    "flipping": flipping}
+        return None
+
+    @staticmethod
+    def explain(numbers: dict, lr: float) -> str:
+        trend = (f"the training loss (smoothed {numbers['loss']:.3g}) sits above its earlier "
+                 f"minimum {numbers['lowest']:.3g} instead of falling")
+        if numbers["flipping"]:
+            return (f"The learning rate {lr:g} is too large: the step overshoots the valley. "
+                    f"Consecutive updates point in opposite directions (cosine "
+                    f"{numbers['cosine']:.2f} on average) and {trend}. Try lr/3 = {lr / 3:.3g}.")
+        return (f"The loss has stopped falling: {trend}. The learning rate {lr:g} is probably "
+                f"too large for this optimizer; try lr/3 = {lr / 3:.3g}.")
 
 
 def _finite(value):
@@ -422,7 +533,8 @@ class Race:
             if not isinstance(entry, dict) or set(entry) - set(OPTIMIZER_FIELDS):
                 raise ConfigError(f"optimizers[{i}] must be an object with fields from "
                                   f"{', '.join(OPTIMIZER_FIELDS)}, got {entry!r}")
-            self.sessions.append(Session({**config, **entry}, max_samples=max_samples))
+            shared = {k: v for k, v in config.items() if k not in OPTIMIZER_FIELDS or k == "lr"}
+            self.sessions.append(Session({**shared, **entry}, max_samples=max_samples))
         start = self.sessions[0].model.state_dict()
         for session in self.sessions[1:]:
             session.model.load_state_dict(start)
@@ -448,9 +560,21 @@ class Race:
 
 
 def label_of(cfg: dict) -> str:
-    """A short name for an optimizer setting, e.g. 'SGD momentum 0.9 lr 0.03'."""
-    name = {"gd": "GD", "sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
-            "adagrad": "Adagrad"}[cfg["optimizer"]]
-    if cfg["optimizer"] == "sgd" and cfg["momentum"]:
-        name += f" {'Nesterov' if cfg['nesterov'] else 'momentum'} {cfg['momentum']:g}"
-    return f"{name} lr {cfg['lr']:g}"
+    """A short name for a validated optimizer setting: the catalogue's label, the settings
+    that differ from its defaults, the lr; e.g. 'SGD momentum 0.9 lr 0.03'."""
+    entry = catalogue.OPTIMIZERS[cfg["optimizer"]]
+    parts = [entry.label]
+    for hp in entry.hyperparameters:
+        value = cfg.get(hp.name)
+        default = list(hp.default) if isinstance(hp.default, tuple) else hp.default
+        if hp.name == "lr" or value is None or value == default:
+            continue
+        if value is True:
+            parts.append(hp.name)
+        elif isinstance(value, list):
+            parts.append(f"{hp.name} ({', '.join(f'{v:g}' for v in value)})")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{hp.name} {value:g}")
+        else:
+            parts.append(f"{hp.name} {value}")
+    return " ".join(parts) + f" lr {cfg['lr']:g}"

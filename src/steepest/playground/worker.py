@@ -32,7 +32,7 @@ __all__ = [
 DEFAULT_STEPS_PER_FRAME = 15
 #: the "as fast as possible" end of the speed control is 0 (train for the frame's time budget)
 MAX_STEPS_PER_FRAME = 1000
-MESSAGE_TYPES = ("config", "play", "pause", "step", "reset", "set", "speed", "lr_range",
+MESSAGE_TYPES = ("config", "play", "pause", "step", "reset", "set", "edit", "speed", "lr_range",
                  "inspect", "race", "paths", "export")
 
 
@@ -226,6 +226,13 @@ class Engine:
         self.config = {**self.config, "lr": session.lr}
         out.append(_text({"type": "lr", "lr": session.lr}))
 
+    def on_edit(self, message, out) -> None:
+        session = self._need_session()
+        self.playing = False
+        session.edit(message.get("layer"), message.get("row"), message.get("col"),
+                     message.get("value"))
+        self._snapshot(out, 0)
+
     def on_speed(self, message, out) -> None:
         steps = message.get("steps_per_frame")
         if isinstance(steps, bool) or not isinstance(steps, int) \
@@ -296,9 +303,11 @@ class InlineWorker:
     async def call(self, sid: int, method: str, argument=None) -> Reply | None:
         return await asyncio.to_thread(self._call, sid, method, argument)
 
+    def open(self, sid: int) -> None:
+        self.host.engines[sid] = Engine(self.host.max_samples, self.host.max_steps)
+
     def drop(self, sid: int) -> None:
-        with self.lock:
-            self.host.call(sid, "drop", None)
+        self.host.engines.pop(sid, None)   # a running call keeps its engine until it returns
 
     def close(self) -> None:
         self.host.engines.clear()
@@ -373,6 +382,10 @@ class ProcessWorker:
             self._waiting.pop(request_id, None)
             raise MessageError(f"the worker process is gone ({exc}); reload the page") from None
         return await future
+
+    def open(self, sid: int) -> None:
+        """A new engine; calls for ``sid`` follow it down the same pipe, in order."""
+        self._send((None, sid, "open", None))
 
     def drop(self, sid: int) -> None:
         try:

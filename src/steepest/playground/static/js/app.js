@@ -1,25 +1,25 @@
 // Wires the page together: controls <-> state <-> URL hash, the websocket, and the views.
 // The server trains; this file only sends the user's intent and draws what comes back.
 
-import { configOf, fromHash, toHash } from "./state.js";
+import { catalogue, configOf, fromHash, labelOf, optionsOf, setCatalogue, toHash } from "./state.js";
 import { NetworkView } from "./network.js";
-import { drawAxes, drawOutput, drawPoints, fromCanvas } from "./heatmap.js";
+import { drawAxes, drawOutput, drawPoints, drawValues, fromCanvas, legendHtml } from "./heatmap.js";
 import { GrowingChart, drawLrRange } from "./charts.js";
 import { PathsView } from "./paths.js";
 import { drawInspector, drawLayerTable, drawNotes, fmt } from "./panels.js";
 
 const $ = (id) => document.getElementById(id);
-let state = fromHash(location.hash);
+let state = null;          // set from the URL once the server's catalogue has arrived
 let socket = null;
 let ready = null;
 let last = null;
 let playing = false;
 let lossChart = null;
 let raceChart = null;
+let previewNeuron = null;  // [layer, i] of the hovered neuron, drawn large in the output
 
-const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "momentum", "alpha",
-  "beta1", "beta2", "weight_decay", "schedule_steps", "reg_rate"];
-const SELECT_FIELDS = ["dataset", "optimizer", "regularization", "loss", "schedule"];
+const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "schedule_steps", "reg_rate"];
+const SELECT_FIELDS = ["dataset", "regularization", "loss", "schedule"];
 const MAX_LAYERS = 6;
 const MAX_NEURONS = 8;
 
@@ -37,9 +37,6 @@ function connect() {
   socket.onopen = () => {
     const name = localStorage.getItem("steepest-name");
     if (name) send({ type: "hello", name });
-    if (state.speed !== 15) send({ type: "speed", steps_per_frame: state.speed });
-    sendConfig();
-    if (state.tab === "paths") requestPaths();
   };
   socket.onmessage = (event) => {
     if (typeof event.data === "string") handle(JSON.parse(event.data));
@@ -67,6 +64,56 @@ function attachMaps(snap, buffer) {
 
 function send(message) {
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+// The server's first message: the optimizer catalogue, the configuration's defaults and the
+// race's and paths' starting entries. The page's forms, defaults and URL keys come from it.
+function onWelcome(message) {
+  setCatalogue(message);
+  raceSetting = message.race_setting;
+  $("optimizer").innerHTML = Object.values(catalogue.optimizers)
+    .map((e) => `<option value="${e.name}" title="${e.summary}">${e.label}</option>`).join("");
+  state = fromHash(location.hash);
+  syncControls();
+  drawOutputMap();
+  entryRows($("race-entries"), message.race_defaults);
+  entryRows($("path-entries"), message.path_defaults);
+  if (state.speed !== 15) send({ type: "speed", steps_per_frame: state.speed });
+  sendConfig();
+  if (state.tab === "paths") requestPaths();
+}
+
+// One input per setting of the chosen optimizer (from the catalogue), lr aside.
+function renderOptions() {
+  const root = $("optimizer-options");
+  root.innerHTML = "";
+  for (const hp of optionsOf(state.optimizer)) {
+    const row = document.createElement("div");
+    row.className = "row";
+    row.title = hp.help;
+    const value = state[hp.name] ?? hp.default;
+    const bound = (v) => (v === null ? "" : v);
+    const number = (v, i = "") => `<input type="number" step="any" data-option="${hp.name}" data-index="${i}" min="${bound(hp.low)}" max="${bound(hp.high)}" value="${v}">`;
+    let input;
+    if (hp.kind === "bool") input = `<input type="checkbox" data-option="${hp.name}" ${value ? "checked" : ""}>`;
+    else if (hp.kind === "choice") input = `<select data-option="${hp.name}">${hp.choices.map((c) => `<option ${c === value ? "selected" : ""}>${c}</option>`).join("")}</select>`;
+    else if (hp.kind === "pair") input = number(value[0], 0) + number(value[1], 1);
+    else input = number(value);
+    row.innerHTML = `<label>${hp.label}</label>${input}`;
+    root.appendChild(row);
+  }
+}
+
+function readOption(input) {
+  const name = input.dataset.option;
+  if (input.type === "checkbox") return input.checked;
+  if (input.tagName === "SELECT") return input.value;
+  if (input.dataset.index !== "") {
+    const pair = [...(state[name] ?? optionsOf(state.optimizer).find((hp) => hp.name === name).default)];
+    pair[Number(input.dataset.index)] = Number(input.value);
+    return pair;
+  }
+  return Number(input.value);
 }
 
 function sendConfig() {
@@ -113,16 +160,15 @@ function syncControls() {
     if (out) out.textContent = state[key];
   }
   $("learning-rate").value = state.lr;
+  $("optimizer").value = state.optimizer;
+  syncProblem();
   $("speed").value = String(state.speed);
   $("activation").value = state.activation;
-  $("nesterov").checked = state.nesterov;
   $("show_test").checked = state.show_test;
   $("discretize").checked = state.discretize;
   $("classes-row").hidden = !["spirals", "blobs"].includes(state.dataset);
   $("custom-hint").hidden = state.dataset !== "custom";
-  for (const row of document.querySelectorAll(".hyper")) {
-    row.hidden = !row.dataset.for.split(" ").includes(state.optimizer);
-  }
+  renderOptions();
   $("layer-count").textContent = `${state.hidden.length} hidden layer${state.hidden.length === 1 ? "" : "s"}`;
   for (const name of state.hide) {
     document.querySelectorAll(`[data-control="${CSS.escape(name)}"]`).forEach((node) => { node.hidden = true; });
@@ -137,6 +183,7 @@ function reconfigure(changes) {
   Object.assign(state, changes);
   saveHash();
   syncControls();
+  drawOutputMap();
   sendConfig();
 }
 
@@ -149,7 +196,14 @@ function bindControls() {
     $(key).addEventListener("change", () => reconfigure({ [key]: Number($(key).value) }));
   }
   for (const key of SELECT_FIELDS) $(key).addEventListener("change", () => reconfigure({ [key]: $(key).value }));
-  $("nesterov").addEventListener("change", () => reconfigure({ nesterov: $("nesterov").checked }));
+  $("optimizer").addEventListener("change", () => {
+    // another optimizer starts from its own defaults: the old one's settings are dropped
+    const cleared = Object.fromEntries(optionsOf(state.optimizer).map((hp) => [hp.name, null]));
+    reconfigure({ ...cleared, optimizer: $("optimizer").value });
+  });
+  $("optimizer-options").addEventListener("change", (event) => {
+    if (event.target.dataset.option) reconfigure({ [event.target.dataset.option]: readOption(event.target) });
+  });
   $("activation").addEventListener("change", () => {
     const activation = $("activation").value;
     reconfigure({ activation, activations: state.hidden.map(() => activation) });
@@ -168,7 +222,8 @@ function bindControls() {
       drawOutputMap();
     });
   }
-  $("regenerate").addEventListener("click", () => reconfigure({ seed: state.seed + 1 }));
+  $("regenerate").addEventListener("click", () => reconfigure({ seed: state.seed + 1, init_seed: null }));
+  $("new-weights").addEventListener("click", () => reconfigure({ init_seed: (state.init_seed ?? state.seed) + 1 }));
   $("clear-points").addEventListener("click", () => reconfigure({ points: [] }));
   $("play").addEventListener("click", () => { clearError(); send({ type: "play" }); setPlaying(true); });
   $("pause").addEventListener("click", () => send({ type: "pause" }));
@@ -182,7 +237,7 @@ function bindControls() {
     if (!state.hidden.length) return;
     reconfigure({ hidden: state.hidden.slice(0, -1), activations: state.activations.slice(0, -1) });
   });
-  $("lr-range").addEventListener("click", () => { $("lr-range-text").textContent = "sweeping the learning rate…"; send({ type: "lr_range" }); });
+  $("lr-range").addEventListener("click", () => { $("lr-range-text").textContent = "sweeping the learning rate from the starting weights…"; send({ type: "lr_range" }); });
   $("close-inspector").addEventListener("click", () => { $("inspector").hidden = true; });
   for (const button of document.querySelectorAll("[data-export]")) {
     button.addEventListener("click", () => send({ type: "export", what: button.dataset.export }));
@@ -198,6 +253,10 @@ function bindControls() {
     });
   }
   $("output-map").addEventListener("click", addCustomPoint);
+  $("problem").addEventListener("change", () => {
+    const group = [...$("dataset").querySelectorAll("optgroup")].find((g) => g.label === $("problem").value);
+    reconfigure({ dataset: group.querySelector("option").value, points: [] });
+  });
   $("speed").addEventListener("change", () => {
     state.speed = Number($("speed").value);
     saveHash();
@@ -219,8 +278,20 @@ function bindControls() {
   });
 }
 
+// TF Playground's problem type: the data set menu shows that kind's sets (its optgroup).
+function syncProblem() {
+  const group = $("dataset").selectedOptions[0]?.parentElement;
+  const kind = group && group.label === "regression" ? "regression" : "classification";
+  $("problem").value = kind;
+  for (const g of $("dataset").querySelectorAll("optgroup")) g.hidden = g.label !== kind;
+}
+
 function showTab(tab) {
   for (const view of ["network", "race", "paths"]) $(`view-${view}`).hidden = view !== tab;
+  // the paths run at once: play, step, reset and the network's lr do nothing there
+  document.body.classList.toggle("inert-transport", tab === "paths");
+  for (const id of ["reset", "step", "new-weights", "learning-rate", "speed"]) $(id).disabled = tab === "paths";
+  $("play").disabled = tab === "paths" || playing;
   for (const button of document.querySelectorAll("[data-tab]")) button.classList.toggle("active", button.dataset.tab === tab);
 }
 
@@ -240,6 +311,12 @@ const network = new NetworkView($("network"), {
     reconfigure({ activations });
   },
   inspect(layer, row, col) { send({ type: "inspect", layer, row, col }); },
+  preview(layer, i) { previewNeuron = layer === null ? null : [layer, i]; drawOutputMap(); },
+  editBias(layer, row, value) {
+    $("inspector").hidden = false;
+    $("inspector-body").innerHTML = `<p>The bias b${layer + 1}[${row}] is added to this unit's weighted sum: z = Σ w·a + b.</p>`;
+    $("inspector-body").appendChild(editor(`b${layer + 1}[${row}]`, value ?? 0, (v) => ({ layer, row, col: null, value: v })));
+  },
 });
 
 // ------------------------------------------------------------------ custom data
@@ -261,7 +338,7 @@ function addCustomPoint(event) {
 
 function setPlaying(value) {
   playing = value;
-  $("play").disabled = playing;
+  $("play").disabled = playing || (state !== null && state.tab === "paths");
   $("pause").disabled = !playing;
   document.body.classList.toggle("playing", playing);
 }
@@ -273,7 +350,10 @@ function plain(value) {
 function drawOutputMap() {
   const canvas = $("output-map");
   const ctx = canvas.getContext("2d");
-  if (last && last.output && ready && !ready.race && state.dataset === ready.config.dataset) {
+  const neuron = previewNeuron && last && last.neurons ? last.neurons[previewNeuron[0]]?.[previewNeuron[1]] : null;
+  if (neuron) {
+    drawValues(canvas, neuron, last.neuron_size, state.discretize);
+  } else if (last && last.output && ready && !ready.race && state.dataset === ready.config.dataset) {
     drawOutput(canvas, last.output, state.discretize);
   } else {
     ctx.fillStyle = "#f4f5f7";
@@ -302,6 +382,7 @@ function onReady(message) {
   }
   network.build(state, message);
   lossChart.clear();
+  $("map-legend").innerHTML = legendHtml(message.task, message.n_classes);
 }
 
 function onSnapshot(message) {
@@ -322,6 +403,8 @@ function onSnapshot(message) {
   const banner = $("diverged");
   banner.hidden = !message.diverged;
   if (message.diverged) banner.textContent = message.diverged.message;
+  $("overshoot").hidden = !message.overshoot;
+  if (message.overshoot && $("overshoot").textContent !== message.overshoot) $("overshoot").textContent = message.overshoot;
   setPlaying(message.playing);
 }
 
@@ -334,6 +417,19 @@ function onRaceSnapshot(message) {
     if (canvas) drawOutput(canvas, run.output, false);
   });
   setPlaying(message.playing);
+}
+
+// "set <name> = [value] set": TF Playground's edit of a weight or a bias by hand.
+function editor(name, value, fields) {
+  const row = document.createElement("div");
+  row.className = "edit-row";
+  row.innerHTML = `<label>set ${name} =</label><input type="number" step="any" data-testid="edit-value" value="${value}">` +
+    `<button data-testid="edit-set">set</button>`;
+  row.querySelector("button").addEventListener("click", () => {
+    clearError();
+    send({ type: "edit", ...fields(Number(row.querySelector("input").value)) });
+  });
+  return row;
 }
 
 function download(message) {
@@ -350,8 +446,10 @@ function download(message) {
 function onLrRange(message) {
   drawLrRange($("lr-range-chart"), 230, 150, message.lrs, message.losses, message.suggested_lr);
   const text = $("lr-range-text");
-  text.innerHTML = `Proposed learning rate: <b data-testid="suggested-lr">${fmt(message.suggested_lr)}</b> ` +
-    `(steepest descent of the loss). <button id="use-lr">use it</button>`;
+  text.innerHTML = `Tested from the network's starting weights (as after reset; the trained ` +
+    `weights are left alone), ${message.steps} steps with lr rising from 1e-5 to 10. Proposed ` +
+    `learning rate: <b data-testid="suggested-lr">${fmt(message.suggested_lr)}</b> (where the loss ` +
+    `falls fastest, the red line). <button id="use-lr">use it</button>`;
   $("use-lr").addEventListener("click", () => {
     $("learning-rate").value = Number(message.suggested_lr.toPrecision(2));
     $("learning-rate").dispatchEvent(new Event("change"));
@@ -360,6 +458,7 @@ function onLrRange(message) {
 
 function handle(message) {
   switch (message.type) {
+    case "welcome": onWelcome(message); break;
     case "ready": onReady(message); break;
     case "snapshot":
       if (message.maps) pending = message;
@@ -368,7 +467,12 @@ function handle(message) {
     case "race_snapshot": onRaceSnapshot(message); break;
     case "lr": $("learning-rate").value = message.lr; break;
     case "lr_range": onLrRange(message); break;
-    case "inspect": $("inspector").hidden = false; drawInspector($("inspector-body"), message); break;
+    case "inspect":
+      $("inspector").hidden = false;
+      drawInspector($("inspector-body"), message);
+      $("inspector-body").appendChild(editor(message.name, message.weight,
+        (value) => ({ layer: message.layer, row: message.row, col: message.col, value })));
+      break;
     case "paths": paths.show(message); break;
     case "export": download(message); break;
     case "error": serverSaid = message.message; showError(message.message); break;
@@ -382,21 +486,30 @@ function handle(message) {
 
 // ------------------------------------------------------------------ race and paths
 
-const OPTIMIZER_NAMES = { gd: "GD", sgd: "SGD", rmsprop: "RMSprop", adam: "Adam", adamw: "AdamW", adagrad: "Adagrad" };
+// An optimizer, its lr and (where it takes one) its momentum, for the race and the paths.
+let raceSetting = null;    // the one setting besides lr the race and paths rows offer (welcome)
 
-function labelOf(cfg) {
-  let name = OPTIMIZER_NAMES[cfg.optimizer];
-  if (cfg.optimizer === "sgd" && cfg.momentum) name += ` ${cfg.nesterov ? "Nesterov" : "momentum"} ${cfg.momentum}`;
-  return `${name} lr ${cfg.lr}`;
+function entryRow(d, i) {
+  const setting = optionsOf(d.optimizer).find((hp) => hp.name === raceSetting);
+  return `<div class="entry">
+    <input type="checkbox" ${d.on === false ? "" : "checked"} data-i="${i}" class="on" title="take part">
+    <select class="opt">${Object.values(catalogue.optimizers).map((e) => `<option value="${e.name}" ${e.name === d.optimizer ? "selected" : ""}>${e.label}</option>`).join("")}</select>
+    <label>lr <input class="lr" type="number" step="any" value="${d.lr ?? ""}" placeholder="auto"></label>
+    ${setting ? `<label title="${setting.help}">${setting.label} <input class="mu" type="number" step="0.1" min="${setting.low ?? ""}" max="${setting.high ?? ""}" value="${d[raceSetting] ?? ""}" placeholder="${setting.default}"></label>` : ""}
+  </div>`;
 }
 
-function entryRows(root, defaults, withMomentum = true) {
-  root.innerHTML = defaults.map((d, i) => `<div class="entry">
-    <input type="checkbox" ${d.on ? "checked" : ""} data-i="${i}" class="on" title="take part">
-    <select class="opt">${Object.entries(OPTIMIZER_NAMES).map(([v, n]) => `<option value="${v}" ${v === d.optimizer ? "selected" : ""}>${n}</option>`).join("")}</select>
-    <label>lr <input class="lr" type="number" step="any" value="${d.lr ?? ""}" placeholder="auto"></label>
-    ${withMomentum ? `<label>μ <input class="mu" type="number" step="0.1" min="0" max="0.999" value="${d.momentum ?? 0}"></label>` : ""}
-  </div>`).join("");
+function entryRows(root, entries) {
+  root.innerHTML = entries.map(entryRow).join("");
+}
+
+// A row whose optimizer changed is redrawn: the μ field shows only where it means something.
+function redrawEntry(event) {
+  if (!event.target.classList.contains("opt")) return;
+  const row = event.target.closest(".entry");
+  const holder = document.createElement("div");
+  holder.innerHTML = entryRow({ optimizer: event.target.value, on: row.querySelector(".on").checked }, 0);
+  row.replaceWith(holder.firstElementChild);
 }
 
 function readEntries(root) {
@@ -405,26 +518,23 @@ function readEntries(root) {
     const lr = row.querySelector(".lr").value;
     if (lr !== "") entry.lr = Number(lr);
     const mu = row.querySelector(".mu");
-    if (mu && ["sgd", "rmsprop"].includes(entry.optimizer)) entry.momentum = Number(mu.value);
+    if (mu && mu.value !== "") entry[raceSetting] = Number(mu.value);
     return entry;
   });
 }
 
-entryRows($("race-entries"), [
-  { on: true, optimizer: "sgd", lr: 0.03 }, { on: true, optimizer: "sgd", lr: 0.03, momentum: 0.9 },
-  { on: true, optimizer: "rmsprop", lr: 0.01 }, { on: true, optimizer: "adam", lr: 0.01 },
-]);
+$("race-entries").addEventListener("change", redrawEntry);
 $("race-start").addEventListener("click", () => {
   clearError();
-  const optimizers = readEntries($("race-entries")).map((e) => ({ momentum: 0, ...e, lr: e.lr ?? state.lr }));
+  const optimizers = readEntries($("race-entries")).map((e) => ({ ...e, lr: e.lr ?? state.lr }));
   send({ type: "race", optimizers });
 });
-$("race-leave").addEventListener("click", () => send({ type: "race", optimizers: null }));
-
-entryRows($("path-entries"), [
-  { on: true, optimizer: "gd" }, { on: true, optimizer: "sgd", momentum: 0.9 },
-  { on: true, optimizer: "rmsprop" }, { on: true, optimizer: "adam" },
-]);
+$("race-leave").addEventListener("click", () => {
+  send({ type: "race", optimizers: null });
+  state.tab = "network";
+  saveHash();
+  showTab(state.tab);
+});
 
 let pathStart = null;
 function requestPaths(start = pathStart) {
@@ -434,16 +544,15 @@ function requestPaths(start = pathStart) {
   if (start) message.start = start;
   send(message);
 }
-const paths = new PathsView($("paths-canvas"), $("path-legend"), (start) => { pathStart = start; requestPaths(start); });
+const paths = new PathsView($("paths-canvas"), $("path-legend"), (start) => { pathStart = start; requestPaths(start); },
+  $("path-slider"), $("path-note"));
 $("path-function").addEventListener("change", () => { pathStart = null; requestPaths(); });
 $("path-steps").addEventListener("change", () => requestPaths());
-$("path-entries").addEventListener("change", () => requestPaths());
+$("path-entries").addEventListener("change", (event) => { redrawEntry(event); requestPaths(); });
 
 // ------------------------------------------------------------------ start
 
 lossChart = new GrowingChart($("loss-chart"), 360, 150, ["training loss", "test loss"]);
 bindControls();
-syncControls();
 setPlaying(false);
-drawOutputMap();
 connect();

@@ -9,17 +9,30 @@ function tick(v) {
   return a >= 1e4 || a < 1e-3 ? v.toExponential(0) : String(+v.toPrecision(3));
 }
 
-function makePlot(root, width, height, series, { logX = false, logY = false, xLabel = "step" } = {}) {
+// Linear-axis labels with just enough digits to tell neighbours apart (the increment decides):
+// 0.692 / 0.694, 1.2e+4 / 1.4e+4; a step axis shows whole steps only.
+function linearTicks(integers) {
+  return (u, splits, axis, space, incr) => splits.map((v) => {
+    if (integers && !Number.isInteger(v)) return "";
+    if (v === 0) return "0";
+    const a = Math.abs(v);
+    const digits = Math.max(0, Math.floor(Math.log10(a)) - Math.floor(Math.log10(incr)));
+    if (a >= 1e5 || a < 1e-3) return v.toExponential(Math.min(digits, 4));
+    return v.toFixed(Math.max(0, -Math.floor(Math.log10(incr))));
+  });
+}
+
+function makePlot(root, width, height, series, { logX = false, logY = false, xLabel = "step", hooks = {} } = {}) {
   const decades = (u, splits) => splits.map((v) => (Number.isInteger(Math.round(Math.log10(v) * 1e6) / 1e6) ? tick(v) : ""));
   root.innerHTML = "";
   const opts = {
-    width, height, legend: { show: true, live: false },
+    width, height, legend: { show: true, live: false }, hooks,
     cursor: { show: false },
     scales: { x: { time: false, distr: logX ? 3 : 1 }, y: { distr: logY ? 3 : 1 } },
     axes: [
-      { label: xLabel, size: 34, labelSize: 14, space: 44, values: logX ? decades : (u, splits) => splits.map(tick),
+      { label: xLabel, size: 34, labelSize: 14, space: 52, values: logX ? decades : linearTicks(xLabel === "step"),
         grid: { show: !logX } },
-      { size: 50, values: logY ? decades : (u, splits) => splits.map(tick) },
+      { size: 58, values: logY ? decades : linearTicks(false) },
     ],
     series: [{}, ...series.map((s, i) => ({ label: s, stroke: PALETTE[i % PALETTE.length], width: 1.6,
       dash: s.startsWith("test") ? [4, 3] : undefined, spanGaps: true, points: { show: false } }))],
@@ -59,17 +72,25 @@ export class GrowingChart {
 
 // A finished curve (the lr range test): x = learning rate on a log axis.
 export function drawLrRange(root, width, height, lrs, losses, suggested) {
-  const plot = makePlot(root, width, height, ["smoothed loss"], { logX: true, xLabel: "learning rate" });
+  // the proposal is drawn on every redraw (a line drawn once would be wiped by the next one)
+  const mark = (u) => {
+    const x = u.valToPos(suggested, "x", true);
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = "#c00";
+    ctx.fillStyle = "#c00";
+    ctx.setLineDash([4, 4]);
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    ctx.font = `${11 * devicePixelRatio}px system-ui`;
+    ctx.textAlign = x > u.bbox.left + u.bbox.width / 2 ? "right" : "left";
+    ctx.fillText(` proposed ${+suggested.toPrecision(2)} `, x, u.bbox.top + 12 * devicePixelRatio);
+    ctx.restore();
+  };
+  const plot = makePlot(root, width, height, ["smoothed loss"], { logX: true, xLabel: "learning rate", hooks: { draw: [mark] } });
   plot.setData([lrs, losses.map((v) => (v === null ? null : v))]);
-  const ctx = plot.ctx;
-  const x = plot.valToPos(suggested, "x", true);
-  ctx.save();
-  ctx.strokeStyle = "#c00";
-  ctx.setLineDash([4, 4]);
-  ctx.beginPath();
-  ctx.moveTo(x, plot.bbox.top);
-  ctx.lineTo(x, plot.bbox.top + plot.bbox.height);
-  ctx.stroke();
-  ctx.restore();
+  root.dataset.suggested = String(suggested);
   return plot;
 }

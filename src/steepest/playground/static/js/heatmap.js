@@ -51,6 +51,37 @@ function paint(canvas, size, colorAt) {
   target.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
+// Channels on a size x size grid, interpolated bilinearly per pixel of a finer image before
+// they are coloured: boundaries between classes come out smooth, not in grid-cell steps.
+function paintInterpolated(canvas, size, channels, colorOf, out = 180) {
+  const small = document.createElement("canvas");
+  small.width = small.height = out;
+  const ctx = small.getContext("2d");
+  const image = ctx.createImageData(out, out);
+  const values = new Array(channels.length);
+  for (let py = 0; py < out; py++) {
+    const gy = Math.min(size - 1, Math.max(0, (py + 0.5) / out * size - 0.5));
+    const y0 = Math.min(size - 2, Math.floor(gy));
+    const ty = gy - y0;
+    for (let px = 0; px < out; px++) {
+      const gx = Math.min(size - 1, Math.max(0, (px + 0.5) / out * size - 0.5));
+      const x0 = Math.min(size - 2, Math.floor(gx));
+      const tx = gx - x0;
+      const a = y0 * size + x0;
+      for (let k = 0; k < channels.length; k++) {
+        const c = channels[k];
+        values[k] = (c[a] * (1 - tx) + c[a + 1] * tx) * (1 - ty) + (c[a + size] * (1 - tx) + c[a + size + 1] * tx) * ty;
+      }
+      const rgb = colorOf(values);
+      image.data.set([rgb[0], rgb[1], rgb[2], 255], (py * out + px) * 4);
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  const target = canvas.getContext("2d");
+  target.imageSmoothingEnabled = true;
+  target.drawImage(small, 0, 0, canvas.width, canvas.height);
+}
+
 // A map of values in [-1, 1] (a neuron, a feature, a contour).
 export function drawValues(canvas, text, size, discretize = false) {
   const v = decode(text);
@@ -59,7 +90,22 @@ export function drawValues(canvas, text, size, discretize = false) {
 
 // The network's output: binary probability, regression value or class with confidence.
 export function drawOutput(canvas, output, discretize) {
-  if (output.kind === "classes") {
+  if (output.kind === "classes" && output.p0 !== undefined && !discretize) {
+    // colour = Σ_k P(k)·colour_k, paler where the network is unsure: smooth across boundaries
+    const probs = [];
+    for (let k = 0; output[`p${k}`] !== undefined; k++) probs.push(decode(output[`p${k}`]));
+    paintInterpolated(canvas, output.size, probs, (values) => {
+      let rgb = [0, 0, 0];
+      let top = 0;
+      values.forEach((v, k) => {
+        const pk = (v + 1) / 2;
+        top = Math.max(top, pk);
+        rgb = rgb.map((c, j) => c + pk * CLASS_COLORS[k % CLASS_COLORS.length][j]);
+      });
+      const sure = (top - 1 / values.length) / (1 - 1 / values.length);
+      return mix(WHITE, rgb, Math.max(0, sure) * 0.9);
+    });
+  } else if (output.kind === "classes") {
     const cls = decodeBytes(output.class);
     const conf = decode(output.conf);
     paint(canvas, output.size, (i) => {
@@ -96,7 +142,7 @@ export function drawPoints(canvas, points, task, test = false) {
   }
 }
 
-// Axis ticks at -6, 0, 6 along the output map's edges.
+// Axes: the x₁ = 0 and x₂ = 0 lines and tick labels at −6, −3, 0, 3, 6 along the edges.
 export function drawAxes(canvas) {
   const ctx = canvas.getContext("2d");
   ctx.strokeStyle = "rgba(0,0,0,0.15)";
@@ -104,4 +150,31 @@ export function drawAxes(canvas) {
   ctx.moveTo(canvas.width / 2, 0); ctx.lineTo(canvas.width / 2, canvas.height);
   ctx.moveTo(0, canvas.height / 2); ctx.lineTo(canvas.width, canvas.height / 2);
   ctx.stroke();
+  ctx.fillStyle = "rgba(0,0,0,0.55)";
+  ctx.font = "10px system-ui";
+  for (const v of [-6, -3, 0, 3, 6]) {
+    const [x] = toCanvas(canvas, v, 0);
+    const [, y] = toCanvas(canvas, 0, v);
+    ctx.textAlign = v === -6 ? "left" : v === 6 ? "right" : "center";
+    ctx.fillText(String(v), x, canvas.height - 3);
+    ctx.textAlign = "left";
+    if (v !== -6) ctx.fillText(String(v), 3, Math.max(10, y + 3));
+  }
+  ctx.fillText("x₂", 3, 22);
+  ctx.textAlign = "right";
+  ctx.fillText("x₁", canvas.width - 3, canvas.height - 14);
+}
+
+// The colour key under the output map, for the task of the current network.
+export function legendHtml(task, nClasses) {
+  const css = (rgb) => cssColor(rgb);
+  if (task === "classes") {
+    return Array.from({ length: nClasses }, (_, i) =>
+      `<span class="key"><span class="swatch" style="background:${css(CLASS_COLORS[i % CLASS_COLORS.length])}"></span>class ${i}</span>`).join("") +
+      "<span class=\"hint\"> · paler: less sure</span>";
+  }
+  const bar = `<span class="bar" style="background:linear-gradient(to right, ${css(NEG)}, ${css(WHITE)}, ${css(POS)})"></span>`;
+  return task === "binary"
+    ? `P(class 1): <span class="end">0</span>${bar}<span class="end">1</span>`
+    : `output: <span class="end">−1</span>${bar}<span class="end">1</span>`;
 }

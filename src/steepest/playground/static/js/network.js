@@ -73,7 +73,9 @@ export class NetworkView {
       select.addEventListener("change", () => this.actions.activation(layer, select.value));
       return Array.from({ length: count }, (_, i) => {
         const node = el("div", { class: "node neuron", style: `left:${x}px;top:${this.positions[layer + 1][i][1]}px`,
-          title: `hidden layer ${layer + 1}, neuron ${i + 1}` }, this.root);
+          title: `hidden layer ${layer + 1}, neuron ${i + 1}: hover to see its map large in the output` }, this.root);
+        node.addEventListener("mouseenter", () => this.actions.preview(layer, i));
+        node.addEventListener("mouseleave", () => this.actions.preview(null, null));
         return el("canvas", { width: 40, height: 40 }, node);
       });
     });
@@ -88,6 +90,16 @@ export class NetworkView {
       else node.style.background = cssColor(CLASS_COLORS[i % CLASS_COLORS.length], 0.85);
     }
     this.buildLinks(state);
+    this.buildBiases();
+  }
+
+  // A small square under every neuron and output: its bias (colour: sign, depth: size); click to edit.
+  buildBiases() {
+    this.biases = this.positions.slice(1).map((column, layer) => column.map(([x, y], row) => {
+      const mark = el("div", { class: "bias", "data-bias": `${layer},${row}`, style: `left:${x - 7}px;top:${y + NODE - 7}px` }, this.root);
+      mark.addEventListener("click", (event) => { event.stopPropagation(); this.actions.editBias(layer, row, this.biasValues?.[layer]?.[row]); });
+      return mark;
+    }));
   }
 
   buildLinks(state) {
@@ -129,6 +141,14 @@ export class NetworkView {
       if (canvas) drawValues(canvas, text, snapshot.neuron_size, discretize);
     }));
     if (this.outputCanvas && snapshot.output) drawOutput(this.outputCanvas, snapshot.output, discretize);
+    this.biasValues = snapshot.biases;
+    snapshot.biases?.forEach((column, layer) => column.forEach((b, row) => {
+      const mark = this.biases?.[layer]?.[row];
+      if (!mark) return;
+      const t = Math.min(1, Math.abs(b));
+      mark.style.background = b >= 0 ? `rgba(8,119,189,${0.2 + 0.8 * t})` : `rgba(245,147,34,${0.2 + 0.8 * t})`;
+      mark.title = `bias ${b.toFixed(4)} (click to edit)`;
+    }));
     snapshot.weights?.forEach((matrix, layer) => matrix.forEach((row, r) => row.forEach((w, c) => {
       const link = this.links[layer]?.[r]?.[c];
       if (!link) return;

@@ -31,7 +31,7 @@ export function drawNotes(list, notes) {
 
 // ∂L/∂w as a sum over paths of products of local derivatives, checked against autodiff.
 export function drawInspector(body, r) {
-  const name = `W${r.layer + 1}[${r.row}, ${r.col}]`;
+  const name = r.name;
   const lines = [
     `<p>∂L/∂${name} on the current batch of ${r.batch_size}: the sum over samples and over the ` +
     `${r.n_paths} path${r.n_paths > 1 ? "s" : ""} from this weight to the output of the product of the local derivatives along the path.</p>`,

@@ -1,45 +1,28 @@
-// Optimizer paths on a 2-D test function: the contour map, a click sets the start, and every
-// optimizer's path is drawn step by step at the same pace (Distill's momentum view).
-
-import { decode } from "./heatmap.js";
+// Optimizer paths on a 2-D test function (Distill's "Why Momentum Really Works" view): level
+// lines from the vendored d3-contour at log-spaced levels, the minimum and the start marked, a
+// dot per step, each path's end value on the plot, and a step slider.
 
 const PATH_COLORS = ["#222", "#0877bd", "#2ea043", "#c83c8c"];
+const LEVELS = 14;
 
-function contourColor(v) {
-  // v in [-1, 1]: low values dark blue, high values pale; bands every 1/12 act as contour lines.
-  const t = (v + 1) / 2;
-  const band = (t * 14) % 1 < 0.07 ? 0.8 : 1;
-  return [(40 + 200 * t) * band, (70 + 170 * t) * band, (140 + 100 * t) * band];
+// Log-spaced levels of f − f_min, from 1/10,000 of its range on the map to its top: a narrow
+// valley (Rosenbrock) gets as many lines near its floor as on its walls.
+function logLevels(values) {
+  const top = Math.max(...values);
+  const low = top * 1e-4;
+  return Array.from({ length: LEVELS }, (_, i) => low * (top / low) ** (i / (LEVELS - 1)));
 }
 
-// Bilinear interpolation of the size x size grid onto an out x out canvas, then contour colours
-// per pixel, so the level lines are smooth rather than blocky.
-function upsampled(values, size, out) {
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = out;
-  const ctx = canvas.getContext("2d");
-  const image = ctx.createImageData(out, out);
-  for (let py = 0; py < out; py++) {
-    const gy = py / (out - 1) * (size - 1);
-    const y0 = Math.min(size - 2, Math.floor(gy));
-    const ty = gy - y0;
-    for (let px = 0; px < out; px++) {
-      const gx = px / (out - 1) * (size - 1);
-      const x0 = Math.min(size - 2, Math.floor(gx));
-      const tx = gx - x0;
-      const top = values[y0 * size + x0] * (1 - tx) + values[y0 * size + x0 + 1] * tx;
-      const bottom = values[(y0 + 1) * size + x0] * (1 - tx) + values[(y0 + 1) * size + x0 + 1] * tx;
-      image.data.set([...contourColor(top * (1 - ty) + bottom * ty), 255], (py * out + px) * 4);
-    }
-  }
-  ctx.putImageData(image, 0, 0);
-  return canvas;
+function fill(t) {  // t in [0, 1]: dark blue at the floor, pale at the top
+  return `rgb(${(40 + 205 * t) | 0},${(70 + 178 * t) | 0},${(140 + 110 * t) | 0})`;
 }
 
 export class PathsView {
-  constructor(canvas, legend, onStart) {
+  constructor(canvas, legend, onStart, slider = null, note = null) {
     this.canvas = canvas;
     this.legend = legend;
+    this.slider = slider;
+    this.note = note;
     this.result = null;
     this.shown = 0;
     canvas.addEventListener("click", (event) => {
@@ -50,12 +33,55 @@ export class PathsView {
       const y = y1 - (event.clientY - rect.top) / rect.height * (y1 - y0);
       onStart([+x.toFixed(3), +y.toFixed(3)]);
     });
+    if (slider) slider.addEventListener("input", () => { cancelAnimationFrame(this.frame); this.setShown(Number(slider.value)); });
+  }
+
+  // The landscape once per result: filled bands and level lines, drawn by d3-contour.
+  background(result) {
+    const n = result.size;
+    const canvas = document.createElement("canvas");
+    canvas.width = this.canvas.width;
+    canvas.height = this.canvas.height;
+    const ctx = canvas.getContext("2d");
+    const levels = logLevels(result.contour);
+    const bands = d3.contours().size([n, n]).thresholds(levels)(result.contour);
+    const sx = canvas.width / (n - 1);
+    const sy = canvas.height / (n - 1);
+    const trace = (geometry) => {
+      ctx.beginPath();
+      for (const polygon of geometry.coordinates) {
+        for (const ring of polygon) {
+          ring.forEach(([gx, gy], k) => {
+            const x = (gx - 0.5) * sx;
+            const y = (gy - 0.5) * sy;
+            if (k) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+          });
+          ctx.closePath();
+        }
+      }
+    };
+    ctx.fillStyle = fill(0);
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    bands.forEach((band, i) => {
+      trace(band);
+      ctx.fillStyle = fill((i + 1) / bands.length);
+      ctx.fill("evenodd");
+      ctx.strokeStyle = "rgba(255,255,255,0.55)";
+      ctx.lineWidth = 1;
+      ctx.stroke();
+    });
+    canvas.dataset.levels = String(bands.length);
+    return canvas;
   }
 
   show(result) {
     this.result = result;
     this.shown = 0;
-    this.background = upsampled(decode(result.contour), result.size, 280);
+    this.backdrop = this.background(result);
+    this.canvas.dataset.levels = this.backdrop.dataset.levels;
+    const longest = Math.max(...result.runs.map((r) => r.path.length));
+    if (this.slider) { this.slider.max = String(longest - 1); this.slider.value = "0"; }
+    if (this.note) this.note.textContent = result.note || "";
     this.legend.innerHTML = "";
     result.runs.forEach((run, i) => {
       const item = document.createElement("li");
@@ -65,36 +91,66 @@ export class PathsView {
     });
     cancelAnimationFrame(this.frame);
     const tick = () => {
-      const longest = Math.max(...result.runs.map((r) => r.path.length));
-      this.shown = Math.min(longest, this.shown + 2);
-      this.draw();
-      this.canvas.dataset.shownSteps = String(this.shown);
-      if (this.shown < longest) this.frame = requestAnimationFrame(tick);
+      this.setShown(Math.min(longest - 1, this.shown + 2));
+      if (this.shown < longest - 1) this.frame = requestAnimationFrame(tick);
     };
     tick();
+  }
+
+  // Show every path up to step k (the slider and the animation both land here).
+  setShown(k) {
+    this.shown = k;
+    if (this.slider) this.slider.value = String(k);
+    this.canvas.dataset.shownSteps = String(k + 1);
+    this.draw();
   }
 
   draw() {
     const { canvas, result } = this;
     const ctx = canvas.getContext("2d");
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(this.background, 0, 0, canvas.width, canvas.height);
+    ctx.drawImage(this.backdrop, 0, 0);
     const [x0, x1, y0, y1] = result.bounds;
     const px = ([x, y]) => [(x - x0) / (x1 - x0) * canvas.width, (y1 - y) / (y1 - y0) * canvas.height];
+    const [ox, oy] = px(result.optimum);
+    ctx.fillStyle = "#ffd33d";
+    ctx.strokeStyle = "#222";
+    ctx.lineWidth = 1.2;
+    ctx.beginPath();
+    for (let k = 0; k < 10; k++) {   // a star at the minimum
+      const r = k % 2 ? 4 : 9;
+      const a = -Math.PI / 2 + k * Math.PI / 5;
+      ctx.lineTo(ox + r * Math.cos(a), oy + r * Math.sin(a));
+    }
+    ctx.closePath();
+    ctx.fill();
+    ctx.stroke();
+    ctx.font = "12px system-ui";
     result.runs.forEach((run, i) => {
-      const points = run.path.slice(0, this.shown).map(px);
+      const points = run.path.slice(0, this.shown + 1).map(px);
       ctx.strokeStyle = PATH_COLORS[i];
       ctx.fillStyle = PATH_COLORS[i];
-      ctx.lineWidth = 1.8;
+      ctx.lineWidth = 1.4;
       ctx.beginPath();
       points.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
       ctx.stroke();
+      for (const [x, y] of points) { ctx.beginPath(); ctx.arc(x, y, 1.8, 0, 2 * Math.PI); ctx.fill(); }
       const end = points[points.length - 1];
-      if (end) { ctx.beginPath(); ctx.arc(end[0], end[1], 3.5, 0, 2 * Math.PI); ctx.fill(); }
+      if (end && this.shown >= run.path.length - 1) {
+        const label = run.escaped ? "escaped" : `f = ${run.final_value.toPrecision(3)}`;
+        ctx.fillStyle = "rgba(255,255,255,0.85)";
+        const w = ctx.measureText(label).width;
+        const lx = Math.min(Math.max(end[0] + 6, 2), canvas.width - w - 4);
+        const ly = Math.min(Math.max(end[1] - 6 + 14 * i, 14), canvas.height - 4);
+        ctx.fillRect(lx - 2, ly - 11, w + 4, 14);
+        ctx.fillStyle = PATH_COLORS[i];
+        ctx.fillText(label, lx, ly);
+      }
     });
     const [sx, sy] = px(result.start);
     ctx.strokeStyle = "#fff";
-    ctx.lineWidth = 2;
+    ctx.lineWidth = 2.5;
     ctx.beginPath(); ctx.arc(sx, sy, 6, 0, 2 * Math.PI); ctx.stroke();
+    ctx.fillStyle = "#fff";
+    ctx.fillText("start", sx + 9, sy + 4);
   }
 }

@@ -1,44 +1,62 @@
 // The page's whole state: one object that writes itself to the URL hash and reads itself back.
 // The training configuration (what the server validates) plus view settings and hidden controls.
-
-export const CONFIG_DEFAULTS = {
-  dataset: "circle", n_samples: 400, n_classes: 3, noise: 0, train_ratio: 0.5, seed: 0,
-  points: [], features: ["x1", "x2"], hidden: [4, 2], activation: "tanh",
-  activations: ["tanh", "tanh"], loss: "auto", optimizer: "sgd", lr: 0.03, momentum: 0,
-  nesterov: false, beta1: 0.9, beta2: 0.999, alpha: 0.99, weight_decay: 0,
-  schedule: "constant", schedule_steps: 1000, regularization: "none", reg_rate: 0,
-  batch_size: 10,
-};
+// The configuration's keys and defaults, and every optimizer and its settings, come from the
+// server's first message (the optimizer catalogue): this file names none of them.
 
 // speed: training steps per frame (0: as fast as possible); 15 learns the default circle in ~8 s
 const VIEW_DEFAULTS = { show_test: false, discretize: false, tab: "network", hide: [], speed: 15 };
-
 const LISTS = { features: "str", hidden: "int", activations: "str", hide: "str" };
-const BOOLEANS = new Set(["nesterov", "show_test", "discretize"]);
-const STRINGS = new Set(["dataset", "activation", "loss", "optimizer", "schedule",
-  "regularization", "tab"]);
+
+let configDefaults = {};
+let optionKinds = {};      // optimizer setting -> catalogue kind (float, int, bool, choice, pair)
+export let catalogue = { optimizers: {}, schedulers: {} };
+
+// Called once with the server's welcome message, before any state is read.
+export function setCatalogue(welcome) {
+  configDefaults = welcome.defaults;
+  catalogue = welcome.catalogue;
+  optionKinds = {};
+  for (const entry of Object.values(catalogue.optimizers)) {
+    for (const hp of entry.hyperparameters) if (hp.name !== "lr") optionKinds[hp.name] = hp.kind;
+  }
+}
+
+// The settings of optimizer `name` besides lr, as the catalogue lists them.
+export function optionsOf(name) {
+  const entry = catalogue.optimizers[name];
+  return entry ? entry.hyperparameters.filter((hp) => hp.name !== "lr") : [];
+}
 
 export function defaultState() {
-  return structuredClone({ ...CONFIG_DEFAULTS, ...VIEW_DEFAULTS });
+  return structuredClone({ ...configDefaults, ...VIEW_DEFAULTS });
+}
+
+function kindOf(key, fallback) {
+  if (key === "points") return "points";
+  if (key in LISTS) return `list-${LISTS[key]}`;
+  if (key in optionKinds) return { pair: "list-float", bool: "bool", choice: "str" }[optionKinds[key]] || "number";
+  if (typeof fallback === "boolean") return "bool";
+  if (typeof fallback === "string") return "str";
+  return "number";
 }
 
 function encodeValue(key, value) {
+  if (value === null || value === undefined) return "";
   if (key === "points") return value.map((p) => p.map((v) => +(+v).toFixed(2)).join(":")).join(";");
-  if (key in LISTS) return value.join(",");
+  if (Array.isArray(value)) return value.join(",");
   return String(value);
 }
 
-function decodeValue(key, text) {
-  if (key === "points") {
-    return text ? text.split(";").map((p) => p.split(":").map(Number)) : [];
-  }
-  if (key in LISTS) {
+function decodeValue(key, text, fallback) {
+  const kind = kindOf(key, fallback);
+  if (kind === "points") return text ? text.split(";").map((p) => p.split(":").map(Number)) : [];
+  if (kind.startsWith("list-")) {
     const parts = text ? text.split(",") : [];
-    return LISTS[key] === "int" ? parts.map((v) => parseInt(v, 10)) : parts;
+    return kind === "list-int" ? parts.map((v) => parseInt(v, 10)) : kind === "list-float" ? parts.map(Number) : parts;
   }
-  if (BOOLEANS.has(key)) return text === "true";
-  if (STRINGS.has(key)) return text;
-  return Number(text);
+  if (kind === "bool") return text === "true";
+  if (kind === "str") return text;
+  return text === "" ? null : Number(text);
 }
 
 // State -> "#dataset=xor&lr=0.1&..." (only values that differ from the defaults).
@@ -58,18 +76,35 @@ export function fromHash(hash) {
   const text = hash.replace(/^#/, "");
   for (const part of text ? text.split("&") : []) {
     const [key, raw = ""] = part.split("=");
-    if (Object.prototype.hasOwnProperty.call(state, key)) state[key] = decodeValue(key, decodeURIComponent(raw));
+    if (Object.prototype.hasOwnProperty.call(state, key)) state[key] = decodeValue(key, decodeURIComponent(raw), state[key]);
   }
   const givenActivations = /(^|&)activations=/.test(text);
-  if (!givenActivations || state.activations.length !== state.hidden.length) {
+  if (!givenActivations || !state.activations || state.activations.length !== state.hidden.length) {
     state.activations = state.hidden.map(() => state.activation);
   }
   return state;
 }
 
-// The part of the state the server trains from.
+// The part of the state the server trains from: settings of other optimizers are left out.
 export function configOf(state) {
+  const own = new Set(optionsOf(state.optimizer).map((hp) => hp.name));
   const config = {};
-  for (const key of Object.keys(CONFIG_DEFAULTS)) config[key] = state[key];
+  for (const key of Object.keys(configDefaults)) {
+    if (key in optionKinds && (!own.has(key) || state[key] === null)) continue;
+    config[key] = state[key];
+  }
   return config;
+}
+
+// A short name for an optimizer setting: the catalogue's label, changed settings, the lr.
+export function labelOf(cfg) {
+  const entry = catalogue.optimizers[cfg.optimizer];
+  if (!entry) return String(cfg.optimizer);
+  const parts = [entry.label];
+  for (const hp of optionsOf(cfg.optimizer)) {
+    const value = cfg[hp.name];
+    if (value === null || value === undefined || JSON.stringify(value) === JSON.stringify(hp.default)) continue;
+    parts.push(value === true ? hp.name : `${hp.name} ${Array.isArray(value) ? `(${value.join(", ")})` : value}`);
+  }
+  return `${parts.join(" ")} lr ${cfg.lr}`;
 }
