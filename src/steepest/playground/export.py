@@ -56,6 +56,22 @@ def checkpoint(session) -> dict:
                     base64.b64encode(buffer.getvalue()).decode("ascii"), "base64")
 
 
+def _step_code(cfg: dict) -> str:
+    """The script's update: ``optimizer.step()`` after a backward, or ``step(closure)`` for an
+    optimizer that evaluates the loss itself (L-BFGS), as the session does."""
+    evaluate = ["loss = data_loss(model(st.tensor(X_train[index])), st.tensor(T_train[index]))",
+                "extra = penalty()"]
+    if catalogue.OPTIMIZERS[cfg["optimizer"]].cls.needs_closure:
+        body = "\n".join(f"        {line}" for line in (
+            "optimizer.zero_grad()", *evaluate,
+            "total = loss if extra is None else loss + extra", "total.backward()",
+            "return total"))
+        return f"\n    def closure():\n{body}\n    optimizer.step(closure)"
+    return "\n".join(f"    {line}" for line in (
+        "optimizer.zero_grad()", *evaluate,
+        "(loss if extra is None else loss + extra).backward()", "optimizer.step()"))
+
+
 def _optimizer_code(cfg: dict) -> str:
     return catalogue.python_code("optimizer", cfg["optimizer"], optimizer_options(cfg),
                                  "model.parameters()")
@@ -167,11 +183,7 @@ for step in range(STEPS):
     if position == 0:
         order = order_rng.permutation(len(X_train))
     index = order[position:position + batch_size]
-    optimizer.zero_grad()
-    loss = data_loss(model(st.tensor(X_train[index])), st.tensor(T_train[index]))
-    extra = penalty()
-    (loss if extra is None else loss + extra).backward()
-    optimizer.step()
+{_step_code(cfg)}
     if scheduler is not None:
         scheduler.step()
 apply_edits(STEPS)

@@ -213,6 +213,16 @@ class Session:
         out = self.model(tensor(self.X_train[index]))
         return self.task.loss(out, tensor(self.T_train[index]))
 
+    def _evaluated(self, index: np.ndarray):
+        """The closure of an optimizer that calls ``step(closure)``: the batch's loss (with the
+        penalty) and its gradient."""
+        self.optimizer.zero_grad()
+        loss = self.batch_loss(index)
+        penalty = self.penalty()
+        total = loss if penalty is None else loss + penalty
+        total.backward()
+        return total
+
     def step(self, n: int = 1) -> int:
         """Train ``n`` mini-batch steps (fewer if the run diverges); returns steps taken."""
         taken = 0
@@ -230,8 +240,11 @@ class Session:
             if not math.isfinite(total) or total > DIVERGED_LOSS:
                 self._stop(total)
                 break
-            loss.backward()
-            self.optimizer.step()
+            if self.optimizer.needs_closure:  # L-BFGS evaluates the batch itself
+                self.optimizer.step(lambda: self._evaluated(index))
+            else:
+                loss.backward()
+                self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
             self.batch_index = index
