@@ -364,8 +364,10 @@ def test_no_file_of_the_page_names_an_optimizer_or_one_of_its_settings():
     from steepest.optim import catalogue
     from steepest.playground.server import STATIC
 
+    # one-letter settings (Adafactor's d) are left out: "d" is also the SVG path attribute
     names = set(catalogue.OPTIMIZERS) | {hp.name for e in catalogue.OPTIMIZERS.values()
-                                         for hp in e.hyperparameters if hp.name != "lr"}
+                                         for hp in e.hyperparameters
+                                         if hp.name != "lr" and len(hp.name) > 1}
     files = [STATIC / "index.html", *sorted((STATIC / "js").glob("*.js"))]
     for path in files:
         text = Path(path).read_text(encoding="utf-8")
