@@ -62,7 +62,6 @@ class _Tape:
     def __init__(self):
         self.calls: list = []
         self.signature: list = []   # what two traces of the same step must share
-        self.reads: list = []       # (buffer, kind, value) values read into Python
         self.outs: dict = {}        # id -> plain array written in place (not made in the trace)
         self.paused = 0
 
@@ -103,11 +102,18 @@ def _plain(value):
     return value
 
 
-def _traced(value):
+def _traced(value, fresh: bool = False):
+    """A traced view of ``value``'s memory; ``fresh``: the array was made here (its ``base``
+    then reads None, as the eager array's would: the engine copies views, not fresh arrays)."""
     if isinstance(value, np.ndarray) and not isinstance(value, _Traced):
-        return value.view(_Traced)
+        value = value.view(_Traced)
+        if fresh:
+            value._fresh = True
+        return value
     if isinstance(value, np.generic):
-        return np.asarray(value).view(_Traced)
+        value = np.asarray(value).view(_Traced)
+        value._fresh = True
+        return value
     if isinstance(value, tuple):
         return tuple(_traced(v) for v in value)
     if isinstance(value, list):
@@ -125,6 +131,13 @@ def _has_traced(value) -> bool:
     return False
 
 
+def _as_outs(result) -> tuple:
+    """A ufunc's results as the tuple of arrays its replay writes into (0-d arrays for
+    scalars; the same objects on every call)."""
+    return tuple(np.asarray(r) if isinstance(r, np.generic) else r
+                 for r in (result if isinstance(result, tuple) else (result,)))
+
+
 def _copy_into(out: np.ndarray, function, args: tuple, kwargs: dict) -> None:
     np.copyto(out, function(*args, **kwargs), casting="unsafe")
 
@@ -137,7 +150,7 @@ def _new_array(function, args, kwargs, result, label):
         return result
     result = result.view(np.ndarray)
     _TAPE.add(_copy_into, (result, function, args, kwargs), {}, label)
-    return result.view(_Traced)
+    return _traced(result, fresh=True)
 
 
 def _fill(out: np.ndarray, value) -> None:
@@ -178,14 +191,15 @@ class _Traced(np.ndarray):
                 if out is not None and not isinstance(was, _Traced):
                     tape.outs.setdefault(id(out), out)  # a parameter, a buffer: snapshotted
         result = getattr(ufunc, method)(*args, **kw)
-        if given is None:
-            results = result if isinstance(result, tuple) else (result,)
-            outs = tuple(np.asarray(r) if isinstance(r, np.generic) else r for r in results)
-            kw = {**kw, "out": outs}
-            result = outs if isinstance(result, tuple) else outs[0]
-        tape.add(ufunc if method == "__call__" else getattr(ufunc, method), args, kw,
-                 (ufunc.__name__, method))
-        return _traced(result)
+        outs = _as_outs(result)
+        tape.add(ufunc if method == "__call__" else getattr(ufunc, method), args,
+                 kw if given is not None else {**kw, "out": outs}, (ufunc.__name__, method))
+        if given is not None:
+            return kwargs["out"] if isinstance(result, tuple) or not isinstance(
+                kwargs["out"], tuple) else kwargs["out"][0]
+        if isinstance(result, tuple):
+            return tuple(_traced(r, fresh=True) for r in outs)
+        return _traced(outs[0], fresh=True)
 
     def __array_function__(self, func, types_, args, kwargs):
         tape = _TAPE
@@ -202,7 +216,7 @@ class _Traced(np.ndarray):
             value = _FILLERS[name](plain_args, plain_kwargs)
             if value is not None:
                 tape.add(_fill, (result, value), {}, name)
-            return result.view(_Traced)
+            return _traced(result, fresh=True)
         result = func(*plain_args, **plain_kwargs)
         if isinstance(result, tuple):  # split, nonzero...: each piece a view or a copy
             if all(_makes_view(r, plain_args) for r in result):
@@ -218,6 +232,10 @@ class _Traced(np.ndarray):
             tape.add(func, plain_args, plain_kwargs, name)
             return _traced(result)
         return _new_array(func, plain_args, plain_kwargs, result, name)
+
+    @property
+    def base(self):
+        return None if self.__dict__.get("_fresh") else np.ndarray.base.__get__(self)
 
     # ---- array-making methods that bypass the two protocols
     def _method(self, name, *args, **kwargs):
@@ -259,8 +277,8 @@ class _Traced(np.ndarray):
     # ---- values read into Python: guards checked at replay
     def _read(self, kind, value):
         if _TAPE is not None and not _TAPE.paused:
-            _TAPE.reads.append((self.view(np.ndarray), kind, value))
-            _TAPE.signature.append(("read", kind, _describe(value)))
+            _TAPE.add(_guard, (self.view(np.ndarray), kind, value), {},
+                      ("read", kind, _describe(value)))
         return value
 
     def __bool__(self):
@@ -321,7 +339,7 @@ def _patched_creator(original, value_of):
         value = value_of(args, kwargs)
         if value is not None:
             _TAPE.add(_fill, (result, value), {}, original.__name__)
-        return result.view(_Traced)
+        return _traced(result, fresh=True)
     return create
 
 
@@ -347,7 +365,7 @@ def _random_hook(engine, n: int):
     if _TAPE is None or _TAPE.paused:
         return values
     _TAPE.add(_draw, (values, engine, n), {}, ("draw", n))
-    return values.view(_Traced)
+    return _traced(values, fresh=True)
 
 
 # ------------------------------------------------------------------------- the compiled step
@@ -547,9 +565,9 @@ class _Entry:
                 finally:
                     depth[0] -= 1
                     tape.paused -= 1
-                tape.add(_call_step, (opt, tuple(bindings), step_originals[type(opt)]
-                                      if type(opt) in step_originals else type(opt).step),
-                         {}, ("step", type(opt).__name__))
+                own = next(step_originals[c] for c in type(opt).__mro__ if c in step_originals)
+                tape.add(_call_step, (opt, tuple(bindings), own), {},
+                         ("step", type(opt).__name__))
             return step
         _TAPE = tape
         try:
@@ -598,7 +616,6 @@ class _Entry:
             return
         self.tape = second
         self.calls = tuple(second.calls)
-        self.reads = tuple(second.reads)
         self.input_buffers = [(key, buf.view(np.ndarray)) for key, buf in self.inputs]
 
     # ---- replay
@@ -611,15 +628,6 @@ class _Entry:
         self._feed(args, kwargs)
         for function, a, k in self.calls:
             function(*a, **k)
-        for buf, kind, value in self.reads:
-            now = _read_now(buf, kind)
-            if now != value and not (now != now and value != value):
-                raise CompileError(
-                    f"compile: the step read a value into Python during its trace "
-                    f"({kind}() of an array of shape {buf.shape}: {value!r}) and it is "
-                    f"{now!r} now; a compiled step cannot branch on, or compute Python "
-                    f"scalars from, its arrays' values. Return tensors and read them "
-                    f"(.item()) outside the step")
         for param, grad in self.final_bindings:
             if param._grad is not grad:
                 param._grad, param._grad_tensor = grad, None
@@ -646,6 +654,17 @@ class _Entry:
                 param._grad, param._grad_tensor = grad, None
             self.verified = True
         return eager
+
+
+def _guard(buf: np.ndarray, kind: str, value) -> None:
+    """A value the traced step read into Python (a branch, a check): it must not change."""
+    now = _read_now(buf, kind)
+    if now != value and not (now != now and value != value):
+        raise CompileError(
+            f"compile: the step read a value into Python during its trace ({kind}() of an "
+            f"array of shape {buf.shape}: {value!r}) and it is {now!r} now; a compiled step "
+            f"cannot branch on its arrays' values (a check that passed at trace time fails "
+            f"now, or the step's control flow depends on its data). Run this step eagerly")
 
 
 def _read_now(buf, kind):
