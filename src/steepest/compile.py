@@ -38,6 +38,7 @@ of call, then refuses); a read value that changes refuses, naming it.
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 
@@ -45,6 +46,7 @@ import numpy as np
 
 from steepest import random as _random
 from steepest.nn.module import Module
+from steepest.optim import lr_scheduler as _lr_scheduler
 from steepest.optim.optimizer import Optimizer
 from steepest.tensor import Tensor
 
@@ -375,8 +377,12 @@ def _call_step(optimizer, bindings, original_step):
     original_step(optimizer)
 
 
-def _step_classes():
-    classes, stack = [], [Optimizer]
+def _call_scheduler(scheduler, args, kwargs, original_step):
+    original_step(scheduler, *args, **kwargs)
+
+
+def _step_classes(root=Optimizer):
+    classes, stack = [], [root]
     while stack:
         cls = stack.pop()
         if "step" in cls.__dict__:
@@ -535,6 +541,8 @@ class _Entry:
         t_args = [_trace_input(v) for v in args]
         t_kwargs = {k: _trace_input(v) for k, v in kwargs.items()}
         step_originals = {cls: cls.__dict__["step"] for cls in _step_classes()}
+        scheduler_originals = {cls: cls.__dict__["step"]
+                               for cls in _step_classes(_lr_scheduler.LRScheduler)}
         np_originals = {name: getattr(np, name) for name in _PATCHES}
         depth = [0]
         optimizers = owner.optimizers
@@ -569,8 +577,32 @@ class _Entry:
                 tape.add(_call_step, (opt, tuple(bindings), own), {},
                          ("step", type(opt).__name__))
             return step
+        def traced_scheduler(original):
+            def step(scheduler, *a, **k):
+                if depth[0]:
+                    return original(scheduler, *a, **k)
+                if _has_traced(a) or _has_traced(k) or any(
+                        isinstance(v, Tensor) for v in list(a) + list(k.values())):
+                    raise CompileError(
+                        f"compile: {type(scheduler).__name__}.step() gets a value computed "
+                        f"in the step (a metric); step the scheduler outside the compiled "
+                        f"step, with the returned loss")
+                tape.paused += 1
+                depth[0] += 1
+                try:
+                    original(scheduler, *a, **k)
+                finally:
+                    depth[0] -= 1
+                    tape.paused -= 1
+                own = next(scheduler_originals[c] for c in type(scheduler).__mro__
+                           if c in scheduler_originals)
+                tape.add(_call_scheduler, (scheduler, a, k, own), {},
+                         ("scheduler", type(scheduler).__name__))
+            return step
         _TAPE = tape
         try:
+            for cls, original in scheduler_originals.items():
+                cls.step = traced_scheduler(original)
             for cls, original in step_originals.items():
                 cls.step = traced_step(original)
             for name, patch in _PATCHES.items():
@@ -580,6 +612,8 @@ class _Entry:
         finally:
             _TAPE = None
             for cls, original in step_originals.items():
+                cls.step = original
+            for cls, original in scheduler_originals.items():
                 cls.step = original
             for name, original in np_originals.items():
                 setattr(np, name, original)
@@ -752,22 +786,30 @@ class _Snapshot:
                     else:
                         plain.append((d, key, value))
             plain.append((opt.__dict__, "_step_count", opt._step_count))
+            for group in opt.param_groups:
+                plain.extend((group, key, value) for key, value in group.items()
+                             if key != "params")
         for out in tape.outs.values():
             arrays.setdefault(id(out), out)
         self.arrays = [(a, a.copy()) for a in arrays.values()]
         self.plain = plain
+        self.schedulers = [(c[1][0], {k: copy.deepcopy(v) for k, v in vars(c[1][0]).items()
+                                      if k != "optimizer"})
+                           for c in tape.calls if c[0] is _call_scheduler]
         engines = {id(c[1][1]): c[1][1] for c in tape.calls if c[0] is _draw}
         engines[id(_random.default_generator._engine)] = _random.default_generator._engine
         self.engines = [(e, e.state) for e in engines.values()]
         self.normal = _random.default_generator._next_normal
 
     def restore(self):
-        for array, copy in self.arrays:
-            np.copyto(array, copy)
+        for array, saved in self.arrays:
+            np.copyto(array, saved)
         for d, key, value in self.plain:
             d[key] = value
         for engine, state in self.engines:
             engine.state = state
+        for scheduler, saved in self.schedulers:
+            vars(scheduler).update(copy.deepcopy(saved))
         _random.default_generator._next_normal = self.normal
 
     def differs(self, other: "_Snapshot") -> str:
@@ -779,7 +821,7 @@ class _Snapshot:
                 return "a parameter's gradient"
         for (_, key, x), (_, _, y) in zip(self.plain, other.plain):
             if not (x is y or x == y):
-                return f"optimizer state {key!r}"
+                return f"optimizer state or hyperparameter {key!r}"
         for (_, x), (_, y) in zip(self.engines, other.engines):
             if str(x) != str(y):
                 return "the random generator's position"
