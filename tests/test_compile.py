@@ -256,10 +256,10 @@ def test_memory_stays_flat_over_many_compiled_steps():
     assert _replayed(compiled) == 1
     tracemalloc.start()
     try:
-        for _ in range(200):
+        for _ in range(3000):  # fills Python's free lists (up to 2000 objects per kind)
             compiled(x, y)
         before = tracemalloc.get_traced_memory()[0]
-        for _ in range(2000):
+        for _ in range(3000):
             compiled(x, y)
         after = tracemalloc.get_traced_memory()[0]
     finally:
