@@ -265,3 +265,33 @@ def test_memory_stays_flat_over_many_compiled_steps():
     finally:
         tracemalloc.stop()
     assert after - before < 4096, after - before
+
+
+@pytest.mark.parametrize("dtype", [st.float32, st.float64], ids=["float32", "float64"])
+def test_fit_compiled_equals_fit_eager(dtype):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((70, 4)).astype(dtype), rng.integers(0, 3, 70)
+    runs = []
+    for compiled in (False, True):
+        st.manual_seed(0)
+        model = st.nn.Sequential(st.nn.Linear(4, 16, dtype=dtype), st.nn.ReLU(),
+                                 st.nn.Dropout(0.2), st.nn.Linear(16, 3, dtype=dtype))
+        opt = st.optim.Adam(model.parameters(), lr=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            history = st.fit(model, st.losses.cross_entropy, opt, x, y, epochs=3,
+                             batch_size=16, verbose=0, compile=compiled, validation_split=0.2,
+                             scheduler=lr_scheduler.StepLR(opt, 1, 0.5))
+        runs.append((history.history, _params(model)))
+    assert runs[0][0] == runs[1][0]
+    _assert_same_bits(runs[0][1], runs[1][1])
+
+
+def test_fit_compile_with_gradient_clipping_stays_eager_and_says_so(capsys):
+    st.manual_seed(0)
+    model = st.nn.Linear(4, 3, dtype=st.float64)
+    rng = np.random.default_rng(0)
+    st.fit(model, st.losses.cross_entropy, st.optim.SGD(model.parameters(), lr=0.1),
+           rng.standard_normal((20, 4)), rng.integers(0, 3, 20), epochs=1, verbose=0,
+           compile=True, clip_grad_norm=1.0)
+    assert "training eagerly" in capsys.readouterr().err

@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from steepest.compile import CompiledStep
 from steepest.data import _as_ndarray, _check_int, train_test_split
 from steepest.nn.utils.clip_grad import clip_grad_norm_
 from steepest.tensor import Tensor, no_grad
@@ -221,7 +222,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
         seed: int = 0, verbose="auto", scheduler=None, initial_epoch: int = 0,
         history: History | dict | None = None, clip_grad_norm: float | None = None,
         divergence_guard: bool = True, validation_batch_size: int = 256,
-        validation_split: float | None = None) -> History:
+        validation_split: float | None = None, compile: bool = False) -> History:
     """Train ``model`` on (x, y) with mini-batch gradient descent; return the :class:`History`.
 
     Parameters
@@ -272,6 +273,11 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
         Instead of ``validation_data``: hold out this fraction of (x, y) for validation,
         drawn at random from ``seed`` (stratified by class for class labels), as
         :func:`steepest.data.train_test_split` does and ``steepest train --val-split``.
+    compile : bool
+        Run each training step through :func:`steepest.compile` (traced once per batch shape,
+        then replayed: the same bits as the eager loop, less Python per step). With
+        ``clip_grad_norm`` (a step whose scale depends on the gradient's value) the loop stays
+        eager and says so.
 
     Returns
     -------
@@ -345,6 +351,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
     targets, labels = task.targets, task.labels
     sqrt, dot = math.sqrt, np.dot
     zero_grad, step_fn = optimizer.zero_grad, optimizer.step
+    compiled = _compiled_step(model, loss_fn, optimizer, clip_grad_norm) if compile else None
 
     for cb in callbacks:
         cb.on_train_begin()
@@ -369,18 +376,22 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
             for step in range(steps):
                 lo = step * batch_size
                 hi = lo + batch_size if lo + batch_size < n else n
-                zero_grad()
-                out = model(_wrap(Xe[lo:hi]))
-                loss = loss_fn(out, Te[lo:hi])
-                loss.backward()
+                if compiled is not None:  # the optimizers leave .grad as backward made it
+                    loss, out = compiled(_wrap(Xe[lo:hi]), Te[lo:hi])
+                else:
+                    zero_grad()
+                    out = model(_wrap(Xe[lo:hi]))
+                    loss = loss_fn(out, Te[lo:hi])
+                    loss.backward()
                 for i, w in enumerate(weights):
                     g = w._grad
                     if g is not None:
                         g = g.ravel()
                         norm_sums[i] += sqrt(dot(g, g))
-                if clip_grad_norm is not None:
-                    clip_grad_norm_(trainable, clip_grad_norm)
-                step_fn()
+                if compiled is None:
+                    if clip_grad_norm is not None:
+                        clip_grad_norm_(trainable, clip_grad_norm)
+                    step_fn()
                 value = loss.item()
                 loss_total += value * (hi - lo)
                 if task.metrics:
@@ -424,6 +435,24 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
             for finding in history.diagnosis:
                 print(f"diagnosis: {finding}", flush=True)
     return history
+
+
+def _compiled_step(model, loss_fn, optimizer, clip_grad_norm):
+    """fit's step (forward, backward, update) compiled, or None (with a note) where it stays
+    eager."""
+    if clip_grad_norm is not None:
+        print("fit(compile=True): clip_grad_norm scales the step by the gradient's norm, a "
+              "value read in Python each step; training eagerly", file=sys.stderr)
+        return None
+
+    def train_step(inputs, targets):
+        optimizer.zero_grad()
+        out = model(inputs)
+        loss = loss_fn(out, targets)
+        loss.backward()
+        optimizer.step()
+        return loss, out
+    return CompiledStep(train_step, models=[model])
 
 
 def _split(x, y, fraction, seed):
