@@ -295,3 +295,28 @@ def test_fit_compile_with_gradient_clipping_stays_eager_and_says_so(capsys):
            rng.standard_normal((20, 4)), rng.integers(0, 3, 20), epochs=1, verbose=0,
            compile=True, clip_grad_norm=1.0)
     assert "training eagerly" in capsys.readouterr().err
+
+
+def test_sweep_runs_compiled_equal_eager_and_keep_their_identity():
+    from steepest.sweeps.mlp import sweep_mlp
+    from steepest.sweeps.records import config_key
+    config = dict(data="moons", optimizer="adam", lr=0.05, seed=1, epochs=2, n_samples=80)
+    eager = sweep_mlp(**config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled = sweep_mlp(**config, compile=True)
+    assert eager.history == compiled.history
+    assert config_key({**config, "compile": True}) == config_key(config)
+
+
+def test_cli_train_compile_writes_the_same_history(tmp_path):
+    import json
+
+    from steepest.cli import main
+    histories = []
+    for flags in ([], ["--compile"]):
+        out = tmp_path / ("compiled" if flags else "eager")
+        assert main(["train", "--data", "moons", "--epochs", "2", "--n-samples", "80",
+                     "--out", str(out), "--verbose", "0", *flags]) == 0
+        histories.append(json.loads((out / "history.json").read_text())["history"])
+    assert histories[0] == histories[1]
