@@ -320,3 +320,41 @@ def test_cli_train_compile_writes_the_same_history(tmp_path):
                      "--out", str(out), "--verbose", "0", *flags]) == 0
         histories.append(json.loads((out / "history.json").read_text())["history"])
     assert histories[0] == histories[1]
+
+
+def test_a_penalty_on_the_weights_alone_is_replayed():
+    def make():
+        model, opt, _ = _setup("sgd", momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            penalty = sum(st.sum(st.abs(p)) for p in model.parameters()) * 1e-3  # weights only
+            loss = st.nn.functional.cross_entropy(model(x), y) + penalty
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, step
+    assert _replayed(_compare(make)) == 1
+
+
+def test_forward_and_backward_compiled_with_the_update_outside():
+    runs = []
+    for compiled in (False, True):
+        model, opt, _ = _setup("adam")
+
+        def grads(x, y):
+            opt.zero_grad()
+            loss = st.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+        step = st.compile(grads, optimizers=[opt]) if compiled else grads
+        losses = []
+        for x, y in _batches(st.float64):
+            loss = step(x, y)
+            if loss.item() < 100:  # a check outside the compiled part, then the update
+                opt.step()
+            losses.append(loss.item())
+        runs.append((losses, _params(model), step))
+    _assert_same_bits(runs[0][0], runs[1][0])
+    _assert_same_bits(runs[0][1], runs[1][1])
+    assert _replayed(runs[1][2]) == 1

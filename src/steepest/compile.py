@@ -400,9 +400,12 @@ class CompiledStep:
     by themselves). ``max_traces``: how many kinds of call (shapes, dtypes, modes) may be
     traced before a new kind is refused. ``verify``: check the first replay against the eager
     step bit for bit (the safety net that catches anything the tracer missed).
+    ``optimizers``: the optimizers whose parameters the step trains, named instead of found
+    by the first (eager) call; then the step need not call their ``step()`` itself.
     """
 
-    def __init__(self, fn, models=(), max_traces: int = 8, verify: bool = True):
+    def __init__(self, fn, models=(), max_traces: int = 8, verify: bool = True,
+                 optimizers=None):
         if not callable(fn):
             raise TypeError(f"compile: expected a callable training step, got "
                             f"{type(fn).__name__}")
@@ -411,7 +414,9 @@ class CompiledStep:
         self.verify = verify
         self.models = [models] if isinstance(models, Module) else list(models)
         self._entries: dict = {}      # key -> _Entry
-        self.optimizers: list = []
+        self.optimizers: list = [] if optimizers is None else (
+            [optimizers] if isinstance(optimizers, Optimizer) else list(optimizers))
+        self._explicit = optimizers is not None
         self.eager_reason: str | None = None  # why the step runs eagerly (None: compiled)
         self.traces = 0
         functools.update_wrapper(self, fn)
@@ -457,7 +462,7 @@ class CompiledStep:
     def __call__(self, *args, **kwargs):
         if self.eager_reason is not None:
             return self.fn(*args, **kwargs)
-        if not self.optimizers and not self._entries:
+        if not self._explicit and not self.optimizers and not self._entries:
             return self._discover(args, kwargs)
         key = self._key(args, kwargs)
         entry = self._entries.get(key)
@@ -560,6 +565,7 @@ class _Entry:
                     raise CompileError(f"compile: {type(opt).__name__}.step(closure) "
                                        f"re-evaluates the model inside the step; "
                                        f"closure-based optimizers are not compiled")
+                unwrap()
                 bindings = []
                 for group in opt.param_groups:
                     for p in group["params"]:
@@ -576,7 +582,22 @@ class _Entry:
                 own = next(step_originals[c] for c in type(opt).__mro__ if c in step_originals)
                 tape.add(_call_step, (opt, tuple(bindings), own), {},
                          ("step", type(opt).__name__))
+                wrap()
             return step
+
+        params = [p for opt in optimizers for group in opt.param_groups
+                  for p in group["params"]]
+
+        def wrap():  # parameters read in the step are traced too (a penalty on the weights)
+            for p in params:
+                if not isinstance(p._data, _Traced):
+                    p._data = p._data.view(_Traced)
+
+        def unwrap():  # the optimizers see their own arrays (flat buffers, views)
+            for p in params:
+                if isinstance(p._data, _Traced):
+                    p._data = p._data.base
+
         def traced_scheduler(original):
             def step(scheduler, *a, **k):
                 if depth[0]:
@@ -608,8 +629,10 @@ class _Entry:
             for name, patch in _PATCHES.items():
                 setattr(np, name, patch(np_originals[name]))
             _random.Generator._raw_hook = staticmethod(_random_hook)
+            wrap()
             result = owner.fn(*t_args, **t_kwargs)
         finally:
+            unwrap()
             _TAPE = None
             for cls, original in step_originals.items():
                 cls.step = original
@@ -828,16 +851,17 @@ class _Snapshot:
         return ""
 
 
-def compile(fn=None, *, models=(), max_traces: int = 8, verify: bool = True):
+def compile(fn=None, *, models=(), optimizers=None, max_traces: int = 8, verify: bool = True):
     """Compile a training step: ``step = st.compile(train_step)`` or ``@st.compile``.
 
-    See :class:`CompiledStep`. The step must run forward, backward and ``optimizer.step()``;
+    See :class:`CompiledStep`. The step runs forward, backward and ``optimizer.step()`` (or,
+    with ``optimizers=`` named, forward and backward only, the update left to the caller);
     calls replay the traced kernels (bit-identical to the eager step), re-trace on new shapes,
     dtypes, parameters or train/eval modes, and fall back to the eager step (with a warning
     naming the cause) where a replay would not be safe.
     """
     if fn is None:
-        return functools.partial(compile, models=models, max_traces=max_traces,
-                                 verify=verify)
-    return CompiledStep(fn, models=models, max_traces=max_traces, verify=verify)
-
+        return functools.partial(compile, models=models, optimizers=optimizers,
+                                 max_traces=max_traces, verify=verify)
+    return CompiledStep(fn, models=models, optimizers=optimizers, max_traces=max_traces,
+                        verify=verify)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 import steepest as st
+from steepest.compile import CompiledStep
 from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
 from steepest.optim import lr_scheduler
@@ -168,6 +169,10 @@ class Session:
         self.history = []
         self.lr_changes = []
         self._last_loss = math.nan
+        # forward and backward of a step, traced once per batch shape and replayed (the same
+        # bits as eager); the update stays outside, after the divergence check
+        self._gradients = CompiledStep(self._loss_and_gradients, models=[self.model],
+                                       optimizers=[self.optimizer])
 
     # ----------------------------------------------------------------------- training
 
@@ -205,6 +210,15 @@ class Session:
         out = self.model(st.tensor(self.X_train[index]))
         return self.task.loss(out, st.tensor(self.T_train[index]))
 
+    def _loss_and_gradients(self, x, t):
+        """Data loss and loss with penalty of a batch, after backward of the latter."""
+        self.optimizer.zero_grad()
+        loss = self.task.loss(self.model(x), t)
+        penalty = self.penalty()
+        total = loss if penalty is None else loss + penalty
+        total.backward()
+        return loss, total
+
     def step(self, n: int = 1) -> int:
         """Train ``n`` mini-batch steps (fewer if the run diverges); returns steps taken."""
         taken = 0
@@ -212,17 +226,13 @@ class Session:
             if self.diverged is not None:
                 break
             index = self._next_batch()
-            self.optimizer.zero_grad()
-            loss = self.batch_loss(index)
-            value = loss.item()
-            penalty = self.penalty()
-            if penalty is not None:
-                loss = loss + penalty
-            total = value if penalty is None else loss.item()  # L1/L2 can diverge on their own
+            loss, total = self._gradients(st.tensor(self.X_train[index]),
+                                          st.tensor(self.T_train[index]))
+            value, total = loss.item(), total.item()  # L1/L2 can diverge on their own
             if not math.isfinite(total) or total > DIVERGED_LOSS:
+                self.optimizer.zero_grad()  # no update, no gradient: as before the backward
                 self._stop(total)
                 break
-            loss.backward()
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
