@@ -358,3 +358,41 @@ def test_forward_and_backward_compiled_with_the_update_outside():
     _assert_same_bits(runs[0][0], runs[1][0])
     _assert_same_bits(runs[0][1], runs[1][1])
     assert _replayed(runs[1][2]) == 1
+
+
+# ------------------------------------------------------------------ threaded optimizer passes
+ELEMENTWISE = [name for name in catalogue.OPTIMIZERS
+               if catalogue.entry("optimizer", name).cls.elementwise]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_threaded_flat_updates_equal_one_thread_bit_for_bit(name):
+    """Large flat updates split across 3 threads (chunks of whole blocks, the last one short)
+    against one thread, from the first step (new state made on one thread) on."""
+    runs = []
+    for threads in (1, 3):
+        st.manual_seed(0)
+        params = [st.nn.Parameter(st.randn(300, 250, dtype=st.float32)),
+                  st.nn.Parameter(st.randn(1111, dtype=st.float32))]
+        opt = catalogue.build_optimizer(name, params)
+        opt.threads, opt.thread_min_size, opt.block_size = threads, 1000, 4096
+        rng = np.random.default_rng(1)
+        for _ in range(4):
+            for p in params:
+                p.grad = st.tensor(rng.standard_normal(p.shape), dtype=st.float32)
+            opt.step()
+        runs.append([p.detach().numpy().copy() for p in params]
+                    + [np.asarray(v).copy() for s in opt.state.values() for v in s.values()])
+    _assert_same_bits(runs[0], runs[1])
+    assert opt._thread_count(params[0].numel() + params[1].numel()) == 3
+
+
+def test_small_or_non_elementwise_updates_stay_on_one_thread():
+    params = [st.nn.Parameter(st.zeros(10, 10)), st.nn.Parameter(st.zeros(10))]
+    assert st.optim.Adam(params)._thread_count(110) == 1
+    big = st.optim.Adam(params)
+    big.threads = 2
+    assert big._thread_count(1 << 20) == 2
+    factored = st.optim.Adafactor(params)
+    factored.threads = 2
+    assert factored._thread_count(1 << 20) == 1
