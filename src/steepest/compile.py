@@ -414,6 +414,7 @@ class CompiledStep:
         self.verify = verify
         self.models = [models] if isinstance(models, Module) else list(models)
         self._entries: dict = {}      # key -> _Entry
+        self._submodules = None
         self.optimizers: list = [] if optimizers is None else (
             [optimizers] if isinstance(optimizers, Optimizer) else list(optimizers))
         self._explicit = optimizers is not None
@@ -451,7 +452,9 @@ class CompiledStep:
                                        f"{type(value).__name__} is neither a tensor, an array "
                                        f"nor a hashable constant") from None
                 parts.append(("V", type(value).__name__, value))
-        modes = tuple(m.training for model in self._modules() for m in model.modules())
+        if self._submodules is None:  # found once: the modules the step can reach
+            self._submodules = [m for model in self._modules() for m in model.modules()]
+        modes = tuple([m.training for m in self._submodules])
         return tuple(sorted(kwargs)), tuple(parts), modes
 
     def _params_now(self) -> tuple:
