@@ -72,6 +72,8 @@ import numpy as np  # noqa: E402
 
 import steepest as st  # noqa: E402
 
+st.optim.Optimizer.threads = THREADS  # large optimizer updates split over as many threads
+
 if not ARGS.memory_child:  # the memory run is a child process with NumPy and steepest only
     import torch  # noqa: E402
     import torch.nn.functional as TF  # noqa: E402
