@@ -396,3 +396,33 @@ def test_small_or_non_elementwise_updates_stay_on_one_thread():
     factored = st.optim.Adafactor(params)
     factored.threads = 2
     assert factored._thread_count(1 << 20) == 1
+
+
+def test_steps_compiled_on_two_threads_at_once_equal_eager():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(compiled):
+        model, opt, step = _setup("adam", seed=3)
+        step = st_compile(step) if compiled else step
+        losses = [step(x, y).item() for x, y in _batches(st.float64, n=12)]
+        return losses, _params(model), step
+    expected = run(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(run, [True, True]))
+    for losses, params, step in results:
+        _assert_same_bits(expected[0], losses)
+        _assert_same_bits(expected[1], params)
+        assert _replayed(step) == 1
+
+
+def test_an_input_that_requires_grad_runs_eagerly_with_the_cause():
+    model, opt, step = _setup("sgd")
+    compiled = st_compile(step)
+    x, y = _batches(st.float64, n=1)[0]
+    compiled(x, y)
+    x.requires_grad_(True)
+    with pytest.warns(RuntimeWarning, match="requires grad"):
+        compiled(x, y)
+    assert x.grad is not None

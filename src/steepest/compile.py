@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 import warnings
 
 import numpy as np
@@ -72,7 +73,18 @@ class _Tape:
         self.signature.append((label, _describe(args), _describe(kwargs)))
 
 
-_TAPE: _Tape | None = None
+class _Tracing(threading.local):
+    """The tape of the step being traced on this thread (None: not tracing). Other threads
+    run eagerly meanwhile, untouched by the patches (they see no tape)."""
+    tape: _Tape | None = None
+
+
+_TRACING = _Tracing()
+_TRACE_LOCK = threading.RLock()  # one trace at a time patches NumPy and the step methods
+
+
+def _tape():
+    return _TRACING.tape
 
 
 def _describe(value):
@@ -151,7 +163,7 @@ def _new_array(function, args, kwargs, result, label):
     if not isinstance(result, np.ndarray):
         return result
     result = result.view(np.ndarray)
-    _TAPE.add(_copy_into, (result, function, args, kwargs), {}, label)
+    _tape().add(_copy_into, (result, function, args, kwargs), {}, label)
     return _traced(result, fresh=True)
 
 
@@ -178,7 +190,7 @@ class _Traced(np.ndarray):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         args, kw = _plain(inputs), _plain(kwargs)
-        tape = _TAPE
+        tape = _TRACING.tape
         if tape is None or tape.paused:
             return _traced(getattr(ufunc, method)(*args, **kw))
         if method == "at":
@@ -204,7 +216,7 @@ class _Traced(np.ndarray):
         return _traced(outs[0], fresh=True)
 
     def __array_function__(self, func, types_, args, kwargs):
-        tape = _TAPE
+        tape = _TRACING.tape
         plain_args, plain_kwargs = _plain(args), _plain(kwargs)
         if tape is None or tape.paused:
             return _traced(func(*plain_args, **plain_kwargs))
@@ -243,7 +255,8 @@ class _Traced(np.ndarray):
     def _method(self, name, *args, **kwargs):
         base = self.view(np.ndarray)
         result = getattr(base, name)(*_plain(args), **_plain(kwargs))
-        if _TAPE is None or _TAPE.paused or _makes_view(result, (base,)):
+        tape = _TRACING.tape
+        if tape is None or tape.paused or _makes_view(result, (base,)):
             return _traced(result)
         return _new_array(getattr(np.ndarray, name), (base, *_plain(args)), _plain(kwargs),
                           result, name)
@@ -270,16 +283,18 @@ class _Traced(np.ndarray):
         base = self.view(np.ndarray)
         index, value = _plain(index), _plain(value)
         base[index] = value
-        if _TAPE is not None and not _TAPE.paused:
-            _TAPE.add(np.ndarray.__setitem__, (base, index, value), {}, "setitem")
+        tape = _TRACING.tape
+        if tape is not None and not tape.paused:
+            tape.add(np.ndarray.__setitem__, (base, index, value), {}, "setitem")
 
     def fill(self, value):
         self.__setitem__(Ellipsis, value)
 
     # ---- values read into Python: guards checked at replay
     def _read(self, kind, value):
-        if _TAPE is not None and not _TAPE.paused:
-            _TAPE.add(_guard, (self.view(np.ndarray), kind, value), {},
+        tape = _TRACING.tape
+        if tape is not None and not tape.paused:
+            tape.add(_guard, (self.view(np.ndarray), kind, value), {},
                       ("read", kind, _describe(value)))
         return value
 
@@ -322,7 +337,8 @@ _FILLERS = {
 def _patched_array(original, copy_by_default):
     @functools.wraps(original)
     def array(obj, *args, **kwargs):
-        if _TAPE is None or _TAPE.paused or not _has_traced(obj):
+        tape = _TRACING.tape
+        if tape is None or tape.paused or not _has_traced(obj):
             return original(obj, *args, **kwargs)
         plain = _plain(obj)
         result = original(plain, *args, **kwargs)
@@ -336,11 +352,12 @@ def _patched_creator(original, value_of):
     @functools.wraps(original)
     def create(*args, **kwargs):
         result = original(*args, **kwargs)
-        if _TAPE is None or _TAPE.paused:
+        tape = _TRACING.tape
+        if tape is None or tape.paused:
             return result
         value = value_of(args, kwargs)
         if value is not None:
-            _TAPE.add(_fill, (result, value), {}, original.__name__)
+            tape.add(_fill, (result, value), {}, original.__name__)
         return _traced(result, fresh=True)
     return create
 
@@ -364,9 +381,10 @@ def _draw(out: np.ndarray, engine, n: int) -> None:
 def _random_hook(engine, n: int):
     """steepest.random's raw draws during a trace: recorded, drawn afresh at replay."""
     values = engine.random_raw(n).astype(np.uint64)
-    if _TAPE is None or _TAPE.paused:
+    tape = _TRACING.tape
+    if tape is None or tape.paused:
         return values
-    _TAPE.add(_draw, (values, engine, n), {}, ("draw", n))
+    tape.add(_draw, (values, engine, n), {}, ("draw", n))
     return _traced(values, fresh=True)
 
 
@@ -441,7 +459,9 @@ class CompiledStep:
         parts = []
         for value in list(args) + [kwargs[k] for k in sorted(kwargs)]:
             if isinstance(value, Tensor):
-                parts.append(("T", value.shape, value.dtype.str, value.requires_grad))
+                if value.requires_grad:
+                    return None
+                parts.append(("T", value.shape, value.dtype.str))
             elif isinstance(value, np.ndarray):
                 parts.append(("A", value.shape, value.dtype.str))
             else:
@@ -468,6 +488,12 @@ class CompiledStep:
         if not self._explicit and not self.optimizers and not self._entries:
             return self._discover(args, kwargs)
         key = self._key(args, kwargs)
+        if key is None:
+            self.eager_reason = ("an argument is a tensor that requires grad: the replay would "
+                                 "not fill its .grad")
+            warnings.warn(f"compile: the step runs eagerly: {self.eager_reason}",
+                          RuntimeWarning, stacklevel=2)
+            return self.fn(*args, **kwargs)
         entry = self._entries.get(key)
         if entry is not None and not entry.params_hold(self._params_now()):
             entry = None     # new parameters or rebound arrays: trace again
@@ -483,12 +509,17 @@ class CompiledStep:
 
     def _discover(self, args, kwargs):
         """The first call: eager, noting which optimizers step."""
+        with _TRACE_LOCK:
+            return self._discover_locked(args, kwargs)
+
+    def _discover_locked(self, args, kwargs):
         seen = []
+        me = threading.get_ident()
         originals = {cls: cls.__dict__["step"] for cls in _step_classes()}
 
         def spy(original):
             def step(opt, *a, **k):
-                if all(opt is not s for s in seen):
+                if threading.get_ident() == me and all(opt is not s for s in seen):
                     seen.append(opt)
                 return original(opt, *a, **k)
             return step
@@ -543,7 +574,10 @@ class _Entry:
 
     # ---- tracing
     def _trace(self, args, kwargs):
-        global _TAPE
+        with _TRACE_LOCK:  # the originals below are the unpatched ones
+            return self._trace_locked(args, kwargs)
+
+    def _trace_locked(self, args, kwargs):
         owner = self.owner
         tape = _Tape()
         t_args = [_trace_input(v) for v in args]
@@ -557,6 +591,8 @@ class _Entry:
 
         def traced_step(original):
             def step(opt, *a, **k):
+                if _TRACING.tape is not tape:  # another thread, running eagerly
+                    return original(opt, *a, **k)
                 if depth[0] or all(opt is not o for o in optimizers):
                     if depth[0] == 0:
                         raise CompileError(
@@ -603,7 +639,7 @@ class _Entry:
 
         def traced_scheduler(original):
             def step(scheduler, *a, **k):
-                if depth[0]:
+                if depth[0] or _TRACING.tape is not tape:
                     return original(scheduler, *a, **k)
                 if _has_traced(a) or _has_traced(k) or any(
                         isinstance(v, Tensor) for v in list(a) + list(k.values())):
@@ -623,7 +659,7 @@ class _Entry:
                 tape.add(_call_scheduler, (scheduler, a, k, own), {},
                          ("scheduler", type(scheduler).__name__))
             return step
-        _TAPE = tape
+        _TRACING.tape = tape
         try:
             for cls, original in scheduler_originals.items():
                 cls.step = traced_scheduler(original)
@@ -636,7 +672,7 @@ class _Entry:
             result = owner.fn(*t_args, **t_kwargs)
         finally:
             unwrap()
-            _TAPE = None
+            _TRACING.tape = None
             for cls, original in step_originals.items():
                 cls.step = original
             for cls, original in scheduler_originals.items():
