@@ -14,8 +14,10 @@ Call 1 runs eagerly (it finds the optimizers and lets them build their flat buff
 and 3 trace: the step runs eagerly with every array it makes wrapped in an ndarray subclass
 whose ``__array_ufunc__`` / ``__array_function__`` (and array-making methods: ``astype``,
 ``copy``, fancy indexing, ``np.array``, ``np.zeros``, ...) append each kernel to a tape, and
-every array made during the trace is kept as that kernel's output buffer. The two tapes must
-match (else the step's Python control flow depends on values: refused). Call 4 replays the
+every array made during the trace is kept as that kernel's output buffer (the optimizers'
+parameters are wrapped too, so a penalty on the weights is recorded). The two tapes must
+match (else the step's Python control flow depends on values: it runs eagerly, with a
+warning saying where the tapes part). Call 4 replays the
 tape once and checks it against the eager step bit for bit, from the same state (parameters,
 optimizer state, random generator restored in between); if they differ the step stays eager,
 with a warning saying so. Later calls copy their inputs into the input buffers and run the tape:
@@ -23,10 +25,15 @@ a flat list of NumPy calls with ``out=``, no graph nodes, closures or new arrays
 draws of dropout excepted: they are drawn afresh from steepest.random's generator, in eager
 order, so compiled and eager give the same bits).
 
-The optimizer's update is not traced: ``optimizer.step()`` is called at its place in the tape.
-It already runs in place over flat buffers with ``out=`` ufuncs, and calling it keeps every
-per-step scalar right (the learning rate a scheduler set, Adam's bias corrections, step counts)
-and any change of hyperparameters. The gradients it reads are the replayed buffers.
+The optimizer's update is not traced: ``optimizer.step()`` is called at its place in the tape
+(and so is a scheduler's ``step()`` inside the step). It already runs in place over flat
+buffers with ``out=`` ufuncs, and calling it keeps every per-step scalar right (the learning
+rate a scheduler set, Adam's bias corrections, step counts) and any change of
+hyperparameters. The gradients it reads are the replayed buffers. With ``optimizers=`` named,
+the step may leave the update to its caller (forward and backward compiled).
+
+Tracing is per thread: one trace at a time patches NumPy's array constructors and the
+``step`` methods, and other threads run eagerly through the patches, untouched.
 
 Guards, checked every call: the arguments' types, shapes and dtypes (and the values of
 non-array arguments), the optimizers' parameters (the same tensors, arrays and
@@ -554,7 +561,7 @@ class _Entry:
         self.tapes: list = []
         self.tape: _Tape | None = None
         self.inputs: list = []      # (argument position or name, buffer)
-        self.output = None          # the output template
+        self._output = None         # the step's result, its arrays the output buffers
         self.params = owner._params_now()
         self.final_bindings: list = []
         self.verified = not owner.verify
@@ -711,6 +718,7 @@ class _Entry:
                           RuntimeWarning, stacklevel=4)
             return
         self.tape = second
+        self.tapes = []  # the first trace's buffers go
         self.calls = tuple(second.calls)
         self.input_buffers = [(key, buf.view(np.ndarray)) for key, buf in self.inputs]
 
