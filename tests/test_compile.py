@@ -426,3 +426,27 @@ def test_an_input_that_requires_grad_runs_eagerly_with_the_cause():
     with pytest.warns(RuntimeWarning, match="requires grad"):
         compiled(x, y)
     assert x.grad is not None
+
+
+def test_an_array_made_outside_the_trace_is_caught_by_the_first_replay_check():
+    def make():
+        model, opt, _ = _setup("adam")
+
+        def noisy(x, y):
+            opt.zero_grad()
+            noise = st.tensor(np.random.standard_normal(x.shape))  # NumPy's global generator
+            loss = st.nn.functional.cross_entropy(model(x + noise * 0.1), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, noisy
+    model_e, _, step_e = make()
+    model_c, _, step_c = make()
+    compiled = st_compile(step_c)
+    batches = _batches(st.float64)
+    np.random.seed(5)
+    with pytest.warns(RuntimeWarning, match="differs from the eager one"):
+        losses_c = _run(compiled, batches)
+    np.random.seed(5)
+    _assert_same_bits(_run(step_e, batches), losses_c)
+    _assert_same_bits(_params(model_e), _params(model_c))

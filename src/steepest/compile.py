@@ -341,7 +341,7 @@ _FILLERS = {
 
 # NumPy functions that make arrays from a traced one (or from nothing) without dispatching:
 # replaced while a trace runs, so their arrays join the tape.
-def _patched_array(original, copy_by_default):
+def _patched_array(original):
     @functools.wraps(original)
     def array(obj, *args, **kwargs):
         tape = _TRACING.tape
@@ -370,10 +370,10 @@ def _patched_creator(original, value_of):
 
 
 _PATCHES = {
-    "array": lambda f: _patched_array(f, True),
-    "asarray": lambda f: _patched_array(f, False),
-    "asanyarray": lambda f: _patched_array(f, False),
-    "ascontiguousarray": lambda f: _patched_array(f, False),
+    "array": _patched_array,
+    "asarray": _patched_array,
+    "asanyarray": _patched_array,
+    "ascontiguousarray": _patched_array,
     "zeros": lambda f: _patched_creator(f, lambda a, k: 0),
     "ones": lambda f: _patched_creator(f, lambda a, k: 1),
     "empty": lambda f: _patched_creator(f, lambda a, k: None),
