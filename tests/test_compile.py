@@ -1,6 +1,7 @@
 """st.compile: the replayed step equals the eager step bit for bit, re-traces or refuses when
 what it traced changes, and keeps its memory flat."""
 
+import sys
 import tracemalloc
 import warnings
 
@@ -401,16 +402,25 @@ def test_small_or_non_elementwise_updates_stay_on_one_thread():
 def test_steps_compiled_on_two_threads_at_once_equal_eager():
     from concurrent.futures import ThreadPoolExecutor
 
-    def run(compiled):
+    def made(compiled):  # on this thread: the models draw from the global generator
         model, opt, step = _setup("adam", seed=3)
-        step = st_compile(step) if compiled else step
+        return model, st_compile(step) if compiled else step
+
+    def run(pair):
+        model, step = pair
         losses = [step(x, y).item() for x, y in _batches(st.float64, n=12)]
         return losses, _params(model), step
-    expected = run(False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with ThreadPoolExecutor(2) as pool:
-            results = list(pool.map(run, [True, True]))
+    expected = run(made(False))
+    pairs = [made(True), made(True)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the two traces interleave op by op
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with ThreadPoolExecutor(2) as pool:
+                results = list(pool.map(run, pairs))
+    finally:
+        sys.setswitchinterval(interval)
     for losses, params, step in results:
         _assert_same_bits(expected[0], losses)
         _assert_same_bits(expected[1], params)
