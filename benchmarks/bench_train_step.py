@@ -72,6 +72,8 @@ import numpy as np  # noqa: E402
 
 import steepest as st  # noqa: E402
 
+st.optim.Optimizer.threads = THREADS  # large optimizer updates split over as many threads
+
 if not ARGS.memory_child:  # the memory run is a child process with NumPy and steepest only
     import torch  # noqa: E402
     import torch.nn.functional as TF  # noqa: E402
@@ -93,8 +95,10 @@ BLOCK_S = 0.03 if QUICK else 0.1          # target length of one timed block of 
 WARMUP_S = 0.05 if QUICK else 0.3         # warm-up per implementation and case
 PAUSE_S = 0.15                            # idle time before each block (see time_round_robin)
 TIMER = time.process_time if ARGS.cpu_time else time.perf_counter
+MIN_WARMUP_CALLS = 6                      # a compiled step replays from its 5th call
 SLOW_REPEATS = 3 if QUICK else 5          # for micrograd, whose step takes 0.1-0.6 s
 MEMORY_STEPS = 200
+COMPILED_MEMORY_STEPS = 10_000
 
 MLP_SIZES = (784, 256, 256, 10)
 SMALL_SIZES = (2, 16, 16, 1)
@@ -145,6 +149,35 @@ def make_steepest(weights, batches, activation, loss, optimizer, dtype):
         out.backward()
         opt.step()
         return out
+
+    def current_loss():
+        with st.no_grad():
+            return float(loss_fn(model(first[0]), first[1]).item())
+    return step, current_loss, lambda: [p.numpy() for p in params]
+
+
+def make_compiled(weights, batches, activation, loss, optimizer, dtype):
+    """steepest's step through ``st.compile``: traced on its first calls, then replayed."""
+    model = steepest_model(weights, activation, dtype)
+    params = list(model.parameters())
+    if optimizer == "adam":
+        opt = st.optim.Adam(params, lr=ADAM_LR)
+    else:
+        opt = st.optim.SGD(params, lr=SGD_LR)
+    loss_fn = st.losses.cross_entropy if loss == "ce" else st.losses.mse
+    data = itertools.cycle([(st.tensor(x), st.tensor(y)) for x, y in batches])
+    first = st.tensor(batches[0][0]), st.tensor(batches[0][1])
+
+    @st.compile
+    def train_step(xt, yt):
+        opt.zero_grad()
+        out = loss_fn(model(xt), yt)
+        out.backward()
+        opt.step()
+        return out
+
+    def step():
+        return train_step(*next(data))
 
     def current_loss():
         with st.no_grad():
@@ -456,9 +489,11 @@ def small_data(batch, dtype, seed=2):
     return batches
 
 
-IMPLEMENTATIONS = {"steepest": make_steepest, "torch": make_torch, "flat": make_flat_hand,
-                   "hand": make_hand}
+IMPLEMENTATIONS = {"steepest": make_steepest, "compiled": make_compiled, "torch": make_torch,
+                   "flat": make_flat_hand, "hand": make_hand}
 BASELINES = ("torch", "flat", "hand")
+COMPILED_BASELINES = ("torch", "flat")
+COMPILED_CHECK_STEPS = 8  # the first three run eagerly (discovery, two traces)
 
 
 # =============================================================================== checks
@@ -478,6 +513,17 @@ def check_agreement():
         for name, make in IMPLEMENTATIONS.items():
             step, current_loss, get_params = make(weights, batches, activation, loss,
                                                   optimizer, np.float64)
+            if name == "compiled":  # bit for bit against a fresh eager run, past the traces
+                eager, _, eager_params = make_steepest(weights, batches, activation, loss,
+                                                       optimizer, np.float64)
+                runs = [[f().item() for _ in range(COMPILED_CHECK_STEPS)]
+                        for f in (eager, step)]
+                same = runs[0] == runs[1] and all(
+                    np.array_equal(a, b) for a, b in zip(get_params(), eager_params()))
+                assert same, f"{label}: the compiled step differs from the eager one"
+                lines.append(f"{label}: compiled vs eager steepest: identical bits over "
+                             f"{COMPILED_CHECK_STEPS} steps")
+                continue
             history = [step().item() for _ in range(3)]
             history.append(current_loss())
             losses[name] = np.array(history)
@@ -528,7 +574,7 @@ def time_round_robin(steps: dict, repeats: int, block_s: float, warmup_s: float,
             step()
             count += 1
             elapsed = TIMER() - start
-            if elapsed >= warmup_s:
+            if elapsed >= warmup_s and (count >= MIN_WARMUP_CALLS or not warmup_s):
                 break
         per_block[name] = max(1, round(block_s / (elapsed / count)))
     names = list(steps)
@@ -619,15 +665,23 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def measure_memory(steps=MEMORY_STEPS, batch=1024):
-    """Peak RSS while steepest trains the float32 MLP at batch 1024 for ``steps`` steps.
+def measure_memory(steps=MEMORY_STEPS, batch=1024, compiled=False):
+    """Peak RSS while steepest trains the float32 MLP at batch 1024 for ``steps`` steps
+    (``compiled``: the compiled step of the tiny 2-16-16-1 net at batch 64).
 
     Run in a child process that imports only NumPy and steepest (see ``memory_in_child``),
     so the figures are steepest's own and not the heap left by torch and the other cases.
     """
-    weights = initial_weights(MLP_SIZES, np.float32, seed=0)
-    step = make_steepest(weights, mlp_data(batch, np.float32), "relu", "ce", "adam",
-                         np.float32)[0]
+    if compiled:
+        weights = initial_weights(SMALL_SIZES, np.float32, seed=0)
+        step = make_compiled(weights, small_data(batch, np.float32), "relu", "mse", "adam",
+                             np.float32)[0]
+        for _ in range(MIN_WARMUP_CALLS):  # past the traces: the replay's memory is measured
+            step()
+    else:
+        weights = initial_weights(MLP_SIZES, np.float32, seed=0)
+        step = make_steepest(weights, mlp_data(batch, np.float32), "relu", "ce", "adam",
+                             np.float32)[0]
     gc.collect()
     try:  # hand freed heap memory back to the OS, so that RSS counts live data only
         import ctypes
@@ -669,15 +723,20 @@ def format_row(label, result):
     cells = [f"{label:<46}"]
     cells += [f"{result[name] * 1e3:>9.3f}" for name in IMPLEMENTATIONS]
     cells += [f"{s / result[name]:>7.2f}x" for name in BASELINES]
-    cells.append(f"{1 / s:>9.0f}")
+    c = result["compiled"]
+    cells += [f"{c / result[name]:>7.2f}x" for name in COMPILED_BASELINES]
+    cells += [f"{1 / s:>9.0f}", f"{1 / c:>9.0f}"]
     return " ".join(cells)
 
 
 def header():
     top = [f"{'case':<46}"] + [f"{name:>9}" for name in IMPLEMENTATIONS]
-    top += [f"{'st/' + name:>8}" for name in BASELINES] + [f"{'steepest':>9}"]
+    top += [f"{'st/' + name:>8}" for name in BASELINES]
+    top += [f"{'cp/' + name:>8}" for name in COMPILED_BASELINES]
+    top += [f"{'steepest':>9}", f"{'compiled':>9}"]
     bottom = [f"{'':<46}"] + [f"{'ms/step':>9}" for _ in IMPLEMENTATIONS]
-    bottom += [f"{'':>8}" for _ in BASELINES] + [f"{'steps/s':>9}"]
+    bottom += [f"{'':>8}" for _ in BASELINES + COMPILED_BASELINES]
+    bottom += [f"{'steps/s':>9}", f"{'steps/s':>9}"]
     return " ".join(top) + "\n" + " ".join(bottom)
 
 
@@ -730,7 +789,7 @@ def machine_info():
             "os": f"{platform.system()} {platform.release()}"}
 
 
-def markdown(info, checks, rows, mg, memory, command):
+def markdown(info, checks, rows, mg, memory, command, cmem):
     out = ["# Benchmarks: one training step", "",
            f"Measured {datetime.date.today().isoformat()} with `{command}`"
            f"{' (quick mode: few repeats, noisy)' if QUICK else ''}.", "",
@@ -769,15 +828,21 @@ def markdown(info, checks, rows, mg, memory, command):
            "fused/foreach Adam): the practical limit for NumPy.",
            "- **hand**: the same hand-written net with the optimizer looping over the "
            "parameters (one ufunc call per operation and parameter).", "",
-           "| case | steepest ms/step | torch ms/step | flat hand-written ms/step | "
-           "hand-written ms/step | steepest/torch | steepest/flat | steepest/hand | "
-           "steepest steps/s |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "- **compiled**: the steepest step through `st.compile` (traced on its first calls, "
+           "then replayed as a flat list of NumPy calls into preallocated buffers; the "
+           "optimizer's update is called as is); checked bit for bit against the eager step "
+           "before timing.", "",
+           "| case | steepest (eager) ms/step | compiled ms/step | torch ms/step | "
+           "flat hand-written ms/step | hand-written ms/step | steepest/torch | "
+           "steepest/flat | steepest/hand | compiled/torch | compiled/flat | "
+           "steepest steps/s | compiled steps/s |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, r in rows:
-        s = r["steepest"]
+        s, c = r["steepest"], r["compiled"]
         out.append(f"| {label} | " + " | ".join(f"{r[name] * 1e3:.3f}" for name in IMPLEMENTATIONS)
                    + " | " + " | ".join(f"{s / r[name]:.2f}" for name in BASELINES)
-                   + f" | {1 / s:,.0f} |")
+                   + " | " + " | ".join(f"{c / r[name]:.2f}" for name in COMPILED_BASELINES)
+                   + f" | {1 / s:,.0f} | {1 / c:,.0f} |")
     out.append("")
     if mg is not None:
         out += ["## micrograd", "",
@@ -813,6 +878,10 @@ def markdown(info, checks, rows, mg, memory, command):
             f"{memory['growth_pct']:+.1f}% | "
             f"{memory['peak_end_mib'] - memory['before_mib']:.1f} MiB | "
             f"{memory['rss_end_mib']:.1f} MiB |", "",
+            f"Compiled step (tiny 2-16-16-1, Adam, float32, batch 64), {cmem['steps']:,} "
+            f"replayed steps after its traces: peak RSS {cmem['peak10_mib']:.1f} MiB after 10, "
+            f"{cmem['peak_end_mib']:.1f} MiB after {cmem['steps']:,} "
+            f"({cmem['growth_pct']:+.1f}%).", "",
             "## Correctness check (run before timing)", ""]
     out += [f"- {line}" for line in checks]
     out += ["", "Where the time goes (profiles, and what would close the remaining gaps): "
@@ -849,7 +918,11 @@ def main():
                   f"{r['steepest'] * 1e3:.3f} ms/step: {r['micrograd'] / r['steepest']:.0f}x")
     if ARGS.only:
         return
-    memory = memory_in_child()
+    both = memory_in_child()
+    memory, cmem = both["eager"], both["compiled"]
+    print(f"compiled tiny 2-16-16-1 Adam float32, batch 64: peak after 10 steps "
+          f"{cmem['peak10_mib']:.1f} MiB, after {cmem['steps']} {cmem['peak_end_mib']:.1f} MiB "
+          f"({cmem['growth_pct']:+.1f}%)")
     print(f"\nmemory (steepest float32 MLP, batch {memory['batch']}, child process, "
           f"{memory['method']}): RSS before {memory['before_mib']:.1f} MiB, "
           f"peak after 10 steps {memory['peak10_mib']:.1f} MiB, after {memory['steps']} "
@@ -864,13 +937,14 @@ def main():
             argv += ["--threads", str(THREADS)]
         command = " ".join(shlex.quote(a) for a in argv)
         with open(ARGS.write, "w") as f:
-            f.write(markdown(info, checks, rows, mg, memory, command))
+            f.write(markdown(info, checks, rows, mg, memory, command, cmem))
         print(f"wrote {ARGS.write}")
 
 
 if __name__ == "__main__":
     if ARGS.memory_child:
         import json
-        print(json.dumps(measure_memory()))
+        print(json.dumps({"eager": measure_memory(),
+                          "compiled": measure_memory(COMPILED_MEMORY_STEPS, 64, True)}))
     else:
         main()

@@ -25,7 +25,7 @@ LAYERS = {
     "random": 0,
     "nn": 1, "curvature": 1,
     "optim": 2,
-    "data": 3, "utils": 3, "datasets": 3,
+    "data": 3, "utils": 3, "datasets": 3, "compile": 3,
     "training": 4,
     "lessons": 5, "viz": 5, "serialization": 5,
     "report": 6, "exercises": 6, "notebook_editions": 6, "sweeps": 6, "playground": 6,

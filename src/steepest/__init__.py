@@ -48,6 +48,7 @@ from steepest.training import loop as train
 from steepest.serialization import load, save
 from steepest import viz
 from steepest.sweeps import dask_executor, log_range, sweep, sweep_mlp
+from steepest.compile import CompiledStep, CompileError, compile  # noqa: E402  (the function)
 
 # ``st.train``, ``st.callbacks``, ``st.checkpoint`` and ``st.diagnostics`` are the training
 # package's modules; the old import paths (``from steepest.train import fit``) are small

@@ -173,6 +173,9 @@ def _add_train(sub) -> None:
                        help="total number of epochs (default 30)")
     train.add_argument("--clip-grad-norm", type=_float_in(0.0), default=None,
                        metavar="MAX_NORM", help="clip the gradients' total norm")
+    train.add_argument("--compile", action="store_true",
+                       help="trace each training step once and replay it (st.compile): the "
+                            "same numbers, less Python per step")
     train.add_argument("--out", required=True, help="output directory")
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
@@ -479,7 +482,7 @@ def _cmd_train(args) -> int:
                          epochs=epochs, batch_size=settings["batch_size"],
                          validation_data=(X_val, y_val), seed=settings["seed"],
                          verbose=verbose, initial_epoch=initial_epoch, history=history,
-                         clip_grad_norm=settings["clip_grad_norm"],
+                         clip_grad_norm=settings["clip_grad_norm"], compile=args.compile,
                          callbacks=[ModelCheckpoint(checkpoint, extra=extra), steps])
     except DivergenceError as error:  # keep what the learner needs to see it, then report
         losses = [*steps.losses, error.loss]

@@ -166,8 +166,15 @@ class Generator:
         return f"<steepest.Generator seed={self._seed}>"
 
     # ------------------------------------------------------------------ the raw stream
+    #: steepest.compile's trace hook: ``hook(engine, n)`` makes (and records) the raw draws
+    #: while a step is traced; None otherwise.
+    _raw_hook = None
+
     def _random(self, n: int) -> np.ndarray:
         """``n`` 32-bit draws (torch's ``random()``), as uint64."""
+        hook = Generator._raw_hook
+        if hook is not None:
+            return hook(self._engine, n)
         return self._engine.random_raw(n).astype(np.uint64)
 
     def _random64(self, n: int) -> np.ndarray:

@@ -31,6 +31,7 @@ class Adadelta(Optimizer):
     """
 
     grad_in_blocks = True  # _update reads grad through _blocks only
+    elementwise = True     # threads may split a large flat update (Optimizer.elementwise)
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False):

@@ -29,6 +29,7 @@ class Adagrad(Optimizer):
     """
 
     grad_in_blocks = True  # _update reads grad through _blocks only
+    elementwise = True     # threads may split a large flat update (Optimizer.elementwise)
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,

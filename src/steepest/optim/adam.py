@@ -34,6 +34,7 @@ class Adam(Optimizer):
     """
 
     grad_in_blocks = True  # _update reads grad through _blocks only
+    elementwise = True     # threads may split a large flat update (Optimizer.elementwise)
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,

@@ -36,6 +36,7 @@ class ASGD(Optimizer):
     """
 
     grad_in_blocks = True  # _update reads grad through _blocks only
+    elementwise = True     # threads may split a large flat update (Optimizer.elementwise)
 
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False):

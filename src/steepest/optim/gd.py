@@ -17,6 +17,7 @@ class GD(Optimizer):
     """
 
     grad_in_blocks = True  # _update reads grad through _blocks only
+    elementwise = True     # threads may split a large flat update (Optimizer.elementwise)
 
     def __init__(self, params, lr: float = 0.1):
         super().__init__(params, {"lr": lr})

@@ -41,6 +41,9 @@ from __future__ import annotations
 import bisect
 import copy
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -220,6 +223,42 @@ class _FlatBucket:
 
 
 _MISSING = object()
+
+
+class _NewState(Exception):
+    """A threaded chunk of an update tried to make a state array (it would be chunk-sized)."""
+
+
+class _ChunkState(dict):
+    """One thread's share of a flat bucket's state: views of its arrays and copies of its
+    plain values; a new array (a first step's momentum buffer) is refused, so that the step
+    runs on one thread instead."""
+
+    def __setitem__(self, key, value):
+        if key not in self and isinstance(value, np.ndarray):
+            raise _NewState(key)
+        super().__setitem__(key, value)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    """The optimizers' worker threads (made once, grown when more are asked for)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < threads:
+            _POOL = ThreadPoolExecutor(max_workers=threads,
+                                       thread_name_prefix="steepest-optim")
+        return _POOL
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class _BlockGather:
@@ -472,11 +511,67 @@ class Optimizer:
     #: parameters), which saves a write and a re-read of every gradient. Same bits either way.
     grad_in_blocks = False
 
+    #: Whether ``_update`` is elementwise (each element of the result depends on the same
+    #: element of its arrays only, plus scalars): then a large flat update may be split into
+    #: contiguous chunks updated by different threads (NumPy releases the GIL in ufuncs),
+    #: which gives the same bits as one thread.
+    elementwise = False
+
+    #: Threads for a flat update of at least ``thread_min_size`` elements: None uses the
+    #: cores (at most 4), 1 never splits.
+    threads = None
+
+    #: Elements from which a flat update is split across threads. Measured on 2 busy cores
+    #: (Adam, float32): 2^18 elements 1.3x slower on 2 threads (the update runs from the L2
+    #: cache; handing out chunks and gathering the gradient costs more), 2^20 0.64x.
+    thread_min_size = 1 << 20
+
+    def _thread_count(self, size: int) -> int:
+        if not self.elementwise or size < self.thread_min_size:
+            return 1
+        threads = self.threads if self.threads is not None else min(_cores(), 4)
+        return max(1, min(threads, size // self.block_size))
+
+    def _step_threaded(self, bucket: "_FlatBucket", group: dict, threads: int) -> bool:
+        """The flat update in ``threads`` contiguous chunks on worker threads; False (nothing
+        changed) when the update must make a new state array first (one thread does that)."""
+        size = bucket.data.size
+        per = -(-size // threads)
+        per = -(-per // self.block_size) * self.block_size  # whole blocks per chunk
+        chunks = [(lo, min(lo + per, size)) for lo in range(0, size, per)]
+        states = [_ChunkState({key: (value[lo:hi] if isinstance(value, np.ndarray) else value)
+                               for key, value in bucket.state.items()}) for lo, hi in chunks]
+        pool = _thread_pool(len(chunks))
+        futures = [pool.submit(self._update, bucket.data[lo:hi], bucket.grad[lo:hi], state,
+                               group) for (lo, hi), state in zip(chunks, states)]
+        errors = [future.exception() for future in futures]
+        refused = [isinstance(error, _NewState) for error in errors]
+        if any(refused):
+            if not all(refused):
+                raise RuntimeError(f"{type(self).__name__}: a threaded update made new state "
+                                   f"in some chunks only; set threads = 1")
+            return False
+        for error in errors:
+            if error is not None:
+                raise error
+        for key, value in states[0].items():
+            if not isinstance(value, np.ndarray):
+                bucket.state[key] = value
+        return True
+
     def _step_flat(self, bucket: "_FlatBucket", group: dict) -> None:
         """The flat path: one update over the whole bucket, its gradients gathered into one
-        buffer (at once, or block by block in ``_blocks``, see ``grad_in_blocks``)."""
+        buffer (at once, or block by block in ``_blocks``, see ``grad_in_blocks``), split
+        across threads when it is large and elementwise."""
         grads = [param._grad for param in bucket.params]
-        if self.grad_in_blocks and bucket.data.size > self.block_size:
+        threads = self._thread_count(bucket.data.size)
+        if threads > 1:
+            np.concatenate([grad.reshape(-1) for grad in grads], out=bucket.grad)
+            if self._step_threaded(bucket, group, threads):
+                bucket.scatter_state()
+                return
+            self._update(bucket.data, bucket.grad, bucket.state, group)
+        elif self.grad_in_blocks and bucket.data.size > self.block_size:
             self._pending_grad = _BlockGather(bucket, grads)
             try:
                 self._update(bucket.data, bucket.grad, bucket.state, group)
@@ -553,7 +648,7 @@ class Optimizer:
         return [(lo, list(views)) for lo, views in blocks]
 
     def _scratch(self, shape: tuple, dtype, count: int) -> list:
-        key = (shape, dtype)
+        key = (shape, dtype, threading.get_ident())  # each thread its own
         buffers = self._work_buffers.get(key)
         if buffers is None:
             buffers = self._work_buffers[key] = []

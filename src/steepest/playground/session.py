@@ -16,6 +16,7 @@ from steepest import losses
 from steepest.activations import sigmoid, softmax
 from steepest import ops
 from steepest.tensor import no_grad, tensor
+from steepest.compile import CompiledStep
 from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
 from steepest.optim import catalogue
@@ -176,6 +177,12 @@ class Session:
         self._last_loss = math.nan
         self.trend = Trend()
         self._parameters = list(self.model.parameters())
+        # forward and backward of a step, traced once per batch shape and replayed (the same
+        # bits as eager); the update stays outside, after the divergence check. L-BFGS, which
+        # evaluates the batch itself inside step(closure), runs eagerly.
+        self._gradients = (self._loss_and_gradients if self.optimizer.needs_closure else
+                           CompiledStep(self._loss_and_gradients, models=[self.model],
+                                        optimizers=[self.optimizer]))
 
     # ----------------------------------------------------------------------- training
 
@@ -223,6 +230,15 @@ class Session:
         total.backward()
         return total
 
+    def _loss_and_gradients(self, x, t):
+        """Data loss and loss with penalty of a batch, after backward of the latter."""
+        self.optimizer.zero_grad()
+        loss = self.task.loss(self.model(x), t)
+        penalty = self.penalty()
+        total = loss if penalty is None else loss + penalty
+        total.backward()
+        return loss, total
+
     def step(self, n: int = 1) -> int:
         """Train ``n`` mini-batch steps (fewer if the run diverges); returns steps taken."""
         taken = 0
@@ -230,20 +246,16 @@ class Session:
             if self.diverged is not None:
                 break
             index = self._next_batch()
-            self.optimizer.zero_grad()
-            loss = self.batch_loss(index)
-            value = loss.item()
-            penalty = self.penalty()
-            if penalty is not None:
-                loss = loss + penalty
-            total = value if penalty is None else loss.item()  # L1/L2 can diverge on their own
+            loss, total = self._gradients(tensor(self.X_train[index]),
+                                          tensor(self.T_train[index]))
+            value, total = loss.item(), total.item()  # L1/L2 can diverge on their own
             if not math.isfinite(total) or total > DIVERGED_LOSS:
+                self.optimizer.zero_grad()  # no update, no gradient: as before the backward
                 self._stop(total)
                 break
             if self.optimizer.needs_closure:  # L-BFGS evaluates the batch itself
                 self.optimizer.step(lambda: self._evaluated(index))
             else:
-                loss.backward()
                 self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()

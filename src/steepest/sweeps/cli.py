@@ -106,6 +106,9 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--weight-decay", type=float, default=None, help="weight decay")
     parser.add_argument("--clip-grad-norm", type=float, default=None, metavar="MAX_NORM",
                         help="clip the gradients' total norm")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="trace each run's training step once and replay it "
+                             "(st.compile): the same numbers, less Python per step")
     parser.add_argument("--out", required=True,
                         help="directory: runs.jsonl (rerunning resumes), summary.csv, plots")
     parser.add_argument("--workers", type=int, default=None,
@@ -139,7 +142,8 @@ def sweep_cli(args) -> int:
              "activation": args.activation, "batch_size": args.batch_size,
              "n_samples": args.n_samples, "noise": args.noise, "val_split": args.val_split,
              "standardize": args.standardize, "momentum": args.momentum,
-             "weight_decay": args.weight_decay, "clip_grad_norm": args.clip_grad_norm}
+             "weight_decay": args.weight_decay, "clip_grad_norm": args.clip_grad_norm,
+             "compile": args.compile}
     fixed = {k: v for k, v in fixed.items() if v is not None}
     for name in ("optimizer", "lr", "seeds"):
         values = getattr(args, name)

@@ -24,13 +24,15 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
               epochs: int = 30, hidden=None, activation: str = "relu", batch_size: int = 32,
               n_samples: int | None = None, noise: float | None = None,
               val_split: float = 0.2, standardize: bool = True, momentum: float | None = None,
-              weight_decay: float | None = None, clip_grad_norm: float | None = None):
+              weight_decay: float | None = None, clip_grad_norm: float | None = None,
+              compile: bool = False):
     """Train an MLP classifier as ``steepest train`` does; the ``train_fn`` of ``steepest sweep``.
 
     ``seed`` drives the data (generated sets), the validation split, the initial weights and
     the shuffling, so the result is a function of the settings alone. The initial weights come
     from ``Generator().manual_seed(seed)``, the stream ``st.manual_seed(seed)`` starts, so a run
-    equals ``steepest train`` with the same options. Returns the :class:`~steepest.History`.
+    equals ``steepest train`` with the same options; ``compile`` runs fit's steps through
+    :func:`steepest.compile` (the same numbers). Returns the :class:`~steepest.History`.
     """
     settings = dict(locals())
     check_mlp_config(settings)
@@ -49,7 +51,7 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
     opt = catalogue.build_optimizer(optimizer, model.parameters(), **_optimizer_values(settings))
     return fit(model, cross_entropy, opt, split.X_train, split.y_train, epochs=epochs,
                batch_size=batch_size, validation_data=(split.X_val, split.y_val), seed=seed,
-               verbose=0, clip_grad_norm=clip_grad_norm)
+               verbose=0, clip_grad_norm=clip_grad_norm, compile=bool(compile))
 
 
 def _optimizer_values(config: Mapping) -> dict:

@@ -16,8 +16,15 @@ __all__ = ["Run", "SweepResult", "STATUSES", "config_key", "summary_rows", "best
 STATUSES = ("ok", "diverged", "failed")
 
 
+#: settings that change how a run is computed, never its numbers (st.compile replays the
+#: eager step bit for bit): not part of a run's identity, so a resumed sweep may switch them
+_NOT_IDENTITY = frozenset({"compile"})
+
+
 def config_key(config: Mapping) -> str:
-    """The identity of a run: its config as canonical JSON (sorted keys, no spaces)."""
+    """The identity of a run: its config as canonical JSON (sorted keys, no spaces), without
+    the settings that leave its numbers alone (``compile``)."""
+    config = {k: v for k, v in config.items() if k not in _NOT_IDENTITY}
     return json.dumps(config, sort_keys=True, separators=(",", ":"), default=repr)
 
 

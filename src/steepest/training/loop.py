@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from steepest.compile import CompiledStep
 from steepest.data import _as_ndarray, _check_int, train_test_split
 from steepest.nn.utils.clip_grad import clip_grad_norm_
 from steepest.tensor import Tensor, no_grad
@@ -240,7 +241,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
         seed: int = 0, verbose="auto", scheduler=None, initial_epoch: int = 0,
         history: History | dict | None = None, clip_grad_norm: float | None = None,
         divergence_guard: bool = True, validation_batch_size: int = 256,
-        validation_split: float | None = None) -> History:
+        validation_split: float | None = None, compile: bool = False) -> History:
     """Train ``model`` on (x, y) with mini-batch gradient descent; return the :class:`History`.
 
     Parameters
@@ -291,6 +292,11 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
         Instead of ``validation_data``: hold out this fraction of (x, y) for validation,
         drawn at random from ``seed`` (stratified by class for class labels), as
         :func:`steepest.data.train_test_split` does and ``steepest train --val-split``.
+    compile : bool
+        Run each training step through :func:`steepest.compile` (traced once per batch shape,
+        then replayed: the same bits as the eager loop, less Python per step). With
+        ``clip_grad_norm`` (a step whose scale depends on the gradient's value) the loop stays
+        eager and says so.
 
     Returns
     -------
@@ -368,6 +374,7 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
     if needs_closure and clip_grad_norm is not None:
         raise ValueError(f"fit: clip_grad_norm does not apply to {type(optimizer).__name__}, "
                          f"which evaluates the loss itself inside step(closure)")
+    compiled = _compiled_step(model, loss_fn, optimizer, clip_grad_norm) if compile else None
 
     for cb in callbacks:
         cb.on_train_begin()
@@ -395,6 +402,8 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
                 if needs_closure:  # L-BFGS, Newton: the optimizer evaluates the batch itself
                     out, loss = _closure_step(optimizer, model, loss_fn, _wrap(Xe[lo:hi]),
                                               Te[lo:hi])
+                elif compiled is not None:  # the optimizers leave .grad as backward made it
+                    loss, out = compiled(_wrap(Xe[lo:hi]), Te[lo:hi])
                 else:
                     zero_grad()
                     out = model(_wrap(Xe[lo:hi]))
@@ -405,9 +414,9 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
                     if g is not None:
                         g = g.ravel()
                         norm_sums[i] += sqrt(dot(g, g))
-                if clip_grad_norm is not None and not needs_closure:
-                    clip_grad_norm_(trainable, clip_grad_norm)
-                if not needs_closure:
+                if compiled is None and not needs_closure:
+                    if clip_grad_norm is not None:
+                        clip_grad_norm_(trainable, clip_grad_norm)
                     step_fn()
                 value = loss.item()
                 loss_total += value * (hi - lo)
@@ -452,6 +461,28 @@ def fit(model, loss_fn, optimizer, x, y, *, epochs: int = 10, batch_size: int = 
             for finding in history.diagnosis:
                 print(f"diagnosis: {finding}", flush=True)
     return history
+
+
+def _compiled_step(model, loss_fn, optimizer, clip_grad_norm):
+    """fit's step (forward, backward, update) compiled, or None (with a note) where it stays
+    eager."""
+    if clip_grad_norm is not None:
+        print("fit(compile=True): clip_grad_norm scales the step by the gradient's norm, a "
+              "value read in Python each step; training eagerly", file=sys.stderr)
+        return None
+    if optimizer.needs_closure:
+        print(f"fit(compile=True): {type(optimizer).__name__} evaluates the loss itself inside "
+              f"step(closure), a varying number of times; training eagerly", file=sys.stderr)
+        return None
+
+    def train_step(inputs, targets):
+        optimizer.zero_grad()
+        out = model(inputs)
+        loss = loss_fn(out, targets)
+        loss.backward()
+        optimizer.step()
+        return loss, out
+    return CompiledStep(train_step, models=[model])
 
 
 def _split(x, y, fraction, seed):
