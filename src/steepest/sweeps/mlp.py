@@ -7,7 +7,6 @@ import math
 import numbers
 from collections.abc import Mapping
 
-import numpy as np
 
 from steepest.optim import catalogue
 

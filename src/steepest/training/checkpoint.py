@@ -41,7 +41,6 @@ import numpy as np
 
 from steepest.io import ArrayEncoder, atomic_write
 from steepest.random import default_generator
-from steepest.tensor import Tensor
 from steepest.training.history import History
 
 __all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_info", "FORMAT", "VERSION"]
