@@ -664,3 +664,18 @@ def test_a_nan_or_inf_upstream_meets_a_zero_mask_as_in_torch(name, fn, values, u
     with np.errstate(invalid="ignore"):
         ours, theirs = _grads_against_torch(fn, values, upstream)
     np.testing.assert_array_equal(ours[0], theirs[0], err_msg=name)
+
+
+def test_log_at_zero_is_minus_inf_with_torchs_gradient_and_no_warning():
+    import warnings
+
+    import torch
+    x = st.tensor([0.0, 1.0], dtype=st.float64, requires_grad=True)
+    tx = torch.tensor([0.0, 1.0], dtype=torch.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = st.log(x)
+        out.sum().backward()
+    torch.log(tx).sum().backward()
+    np.testing.assert_array_equal(out.detach().numpy(), torch.log(tx).detach().numpy())
+    np.testing.assert_array_equal(np.asarray(x.grad), tx.grad.numpy())

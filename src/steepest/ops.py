@@ -659,10 +659,17 @@ def exp(a: Tensor) -> Tensor:
 
 
 def log(a: Tensor) -> Tensor:
-    """ln a; derivative 1/a."""
+    """ln a; derivative 1/a (log 0 = −inf and its gradient ±inf without a warning, as torch)."""
     a = as_tensor(a)
-    out = np.log(a._data)
-    return _record(out, (a,), lambda g: (g / _operand(a, g),), "Log")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(a._data)
+
+    def backward(g):
+        if isinstance(g, Tensor):
+            return (g / a,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g / a._data,)
+    return _record(out, (a,), backward, "Log")
 
 
 def sqrt(a: Tensor) -> Tensor:
