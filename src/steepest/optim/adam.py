@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from steepest.optim.optimizer import (
-    Optimizer, _is_bool, _is_number, _lerp_, check_hyperparameter,
+    Optimizer, _is_bool, _is_number, _update_moments, check_hyperparameter,
 )
 
 __all__ = ["Adam", "AdamW"]
@@ -89,18 +89,9 @@ class Adam(Optimizer):
             arrays.append(state["max_exp_avg_sq"])
         for p, grad_block, exp_avg, exp_avg_sq, *rest in self._blocks(arrays, 2):
             *max_exp_avg_sq, work0, work1 = rest
-            if decoupled:
-                if weight_decay != 0:
-                    np.multiply(p, 1 - lr * weight_decay, out=p)
-                g = self._effective_grad(p, grad_block, 0.0, maximize, work0)
-            else:
-                g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
-
-            _lerp_(exp_avg, g, 1 - beta1, work1)             # m ← m + (1 − β₁)(g − m)
-            np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)   # v ← β₂v + ((1 − β₂)g)g
-            np.multiply(g, 1 - beta2, out=work1)
-            np.multiply(work1, g, out=work1)
-            np.add(exp_avg_sq, work1, out=exp_avg_sq)
+            g = self._decayed_grad(p, grad_block, lr, weight_decay, decoupled, maximize,
+                                    work0)
+            _update_moments(exp_avg, exp_avg_sq, g, beta1, beta2, work1)
 
             second = exp_avg_sq
             if max_exp_avg_sq:                               # amsgrad: v̂ ← max(v̂, v)

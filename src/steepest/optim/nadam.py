@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steepest.optim.optimizer import Optimizer, _check_betas, _check_flags, _lerp_
+from steepest.optim.optimizer import Optimizer, _check_betas, _check_flags, _update_moments
 
 __all__ = ["NAdam"]
 
@@ -71,17 +71,9 @@ class NAdam(Optimizer):
         avg_scale = (-lr * mu_next) / (1.0 - mu_product_next)
         for p, grad_block, exp_avg, exp_avg_sq, work0, work1 in self._blocks(
                 [data, grad, state["exp_avg"], state["exp_avg_sq"]], 2):
-            if decoupled:
-                if weight_decay != 0:
-                    np.multiply(p, 1 - lr * weight_decay, out=p)
-                g = self._effective_grad(p, grad_block, 0.0, maximize, work0)
-            else:
-                g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
-            _lerp_(exp_avg, g, 1 - beta1, work1)             # m ← m + (1 − β₁)(g − m)
-            np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)   # v ← β₂v + ((1 − β₂)g)g
-            np.multiply(g, 1 - beta2, out=work1)
-            np.multiply(work1, g, out=work1)
-            np.add(exp_avg_sq, work1, out=exp_avg_sq)
+            g = self._decayed_grad(p, grad_block, lr, weight_decay, decoupled, maximize,
+                                    work0)
+            _update_moments(exp_avg, exp_avg_sq, g, beta1, beta2, work1)
             denom = work1                                    # d = √(v / (1 − β₂ᵗ)) + eps
             np.divide(exp_avg_sq, bias_correction2, out=denom)
             np.sqrt(denom, out=denom)

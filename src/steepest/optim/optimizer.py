@@ -88,6 +88,17 @@ def _check_flags(name: str, group: dict, keys: tuple) -> None:
         check_hyperparameter(name, key, group[key], _is_bool(group[key]), "True or False")
 
 
+def _update_moments(exp_avg: np.ndarray, exp_avg_sq: np.ndarray, g: np.ndarray, beta1: float,
+                    beta2: float, work: np.ndarray) -> None:
+    """Adam's two running moments in place, as torch computes them:
+    m ← m + (1 − β₁)(g − m) and v ← β₂v + ((1 − β₂)g)·g (``work`` is scratch)."""
+    _lerp_(exp_avg, g, 1 - beta1, work)
+    np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+    np.multiply(g, 1 - beta2, out=work)
+    np.multiply(work, g, out=work)
+    np.add(exp_avg_sq, work, out=exp_avg_sq)
+
+
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
     """start ← start + weight·(end − start) in place, with torch.lerp's two formulas.
 
@@ -675,6 +686,17 @@ class Optimizer:
             np.negative(grad, out=out)
             return out
         return grad
+
+    @classmethod
+    def _decayed_grad(cls, param: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float,
+                      decoupled: bool, maximize: bool, out: np.ndarray) -> np.ndarray:
+        """g with weight decay, coupled (g + wd·w, as Adam) or decoupled (w ← w·(1 − lr·wd)
+        first, as AdamW; then g alone), in torch's order of operations."""
+        if not decoupled:
+            return cls._effective_grad(param, grad, weight_decay, maximize, out)
+        if weight_decay != 0:
+            np.multiply(param, 1 - lr * weight_decay, out=param)
+        return cls._effective_grad(param, grad, 0.0, maximize, out)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from steepest.optim.optimizer import Optimizer, _check_betas, _check_flags, _lerp_
+from steepest.optim.optimizer import Optimizer, _check_betas, _check_flags, _update_moments
 
 __all__ = ["RAdam"]
 
@@ -71,17 +71,9 @@ class RAdam(Optimizer):
             bias_correction2_sqrt = bias_correction2 ** 0.5
         for p, grad_block, exp_avg, exp_avg_sq, work0, work1 in self._blocks(
                 [data, grad, state["exp_avg"], state["exp_avg_sq"]], 2):
-            if decoupled:
-                if weight_decay != 0:
-                    np.multiply(p, 1 - lr * weight_decay, out=p)
-                g = self._effective_grad(p, grad_block, 0.0, maximize, work0)
-            else:
-                g = self._effective_grad(p, grad_block, weight_decay, maximize, work0)
-            _lerp_(exp_avg, g, 1 - beta1, work1)             # m ← m + (1 − β₁)(g − m)
-            np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)   # v ← β₂v + ((1 − β₂)g)g
-            np.multiply(g, 1 - beta2, out=work1)
-            np.multiply(work1, g, out=work1)
-            np.add(exp_avg_sq, work1, out=exp_avg_sq)
+            g = self._decayed_grad(p, grad_block, lr, weight_decay, decoupled, maximize,
+                                    work0)
+            _update_moments(exp_avg, exp_avg_sq, g, beta1, beta2, work1)
             np.divide(exp_avg, bias_correction1, out=work0)  # ((m / (1 − β₁ᵗ))·lr)
             np.multiply(work0, lr, out=work0)
             if rectified:                                    # ·(√(1 − β₂ᵗ)/(√v + eps))·rₜ
