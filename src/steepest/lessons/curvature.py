@@ -374,7 +374,8 @@ def second_order(tol: float = 1e-8, steps: int = 20000, adam_lrs=(0.01, 0.03, 0.
     for problem in problems.values():
         ranked = sorted(problem["runs"].items(),
                         key=lambda kv: kv[1]["iterations"] if kv[1]["reached"] else math.inf)
-        parts = [f"{name} {run['iterations']} iterations ({1000 * run['seconds']:.3g} ms)"
+        parts = [f"{name} {run['iterations']} iteration{'s' * (run['iterations'] != 1)} "
+                 f"({1000 * run['seconds']:.3g} ms)"
                  if run["reached"] else f"{name} diverged" if run["diverged"] else
                  f"{name} not within {steps} iterations" for name, run in ranked]
         findings.append(
