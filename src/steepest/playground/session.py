@@ -268,7 +268,7 @@ class Session:
 
     def _stop(self, value: float) -> None:
         lr = self.lr
-        readout = _finite(self.dataset_loss(self.X_train, self.T_train))
+        readout = _json_float(self.dataset_loss(self.X_train, self.T_train))
         shown = "too large to print" if readout is None else f"{readout:.4g}"
         self.diverged = {
             "step": self.step_count, "loss": readout, "lr": lr,
@@ -394,8 +394,8 @@ class Session:
                      if isinstance(m, Linear)}
             for name, fraction in fractions.items():
                 dead += int(round(fraction * sizes[str(int(name) - 1)]))
-        return {"grad_norms": [_finite(v) for v in norms.values()],
-                "update_ratios": [_finite(v) for v in ratios.values()], "dead_relu": dead}
+        return {"grad_norms": [_json_float(v) for v in norms.values()],
+                "update_ratios": [_json_float(v) for v in ratios.values()], "dead_relu": dead}
 
     def notes(self, stats: dict) -> list:
         """Plain-language explanations of what the numbers show right now."""
@@ -430,14 +430,14 @@ class Session:
         train_loss = self.dataset_loss(self.X_train, self.T_train)
         test_loss = self.dataset_loss(self.X_test, self.T_test)
         if not self.history or self.history[-1][0] != self.step_count:
-            self.history.append([self.step_count, _finite(train_loss), _finite(test_loss)])
+            self.history.append([self.step_count, _json_float(train_loss), _json_float(test_loss)])
             if len(self.history) > HISTORY_LIMIT:
                 self.history = self.history[::2]
         stats = self.layer_stats()
         snap = {
             "type": "snapshot", "step": self.step_count,
             "epoch": self.step_count // self.steps_per_epoch,
-            "train_loss": _finite(train_loss), "test_loss": _finite(test_loss), "lr": self.lr,
+            "train_loss": _json_float(train_loss), "test_loss": _json_float(test_loss), "lr": self.lr,
             "weights": [np.round(m.weight._data, 4).tolist() for m in self.model
                         if isinstance(m, Linear)],
             "biases": [np.round(m.bias._data, 4).tolist() for m in self.model
@@ -474,7 +474,7 @@ class Session:
             self.X_train, self.T_train, start_lr=1e-5, end_lr=10.0, num_steps=LR_RANGE_STEPS,
             batch_size=cfg["batch_size"], seed=cfg["seed"])
         return {"type": "lr_range", "lrs": result.lrs.tolist(),
-                "losses": [_finite(v) for v in result.smoothed],
+                "losses": [_json_float(v) for v in result.smoothed],
                 "suggested_lr": float(result.suggested_lr), "steps": LR_RANGE_STEPS,
                 "weights": "starting"}
 
@@ -540,7 +540,7 @@ class Trend:
                 f"too large for this optimizer; try lr/3 = {lr / 3:.3g}.")
 
 
-def _finite(value):
+def _json_float(value):
     """A float for JSON, None for NaN and infinities (JSON has no NaN)."""
     value = float(value)
     return value if math.isfinite(value) else None

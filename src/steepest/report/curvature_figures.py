@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from steepest.report.figure_files import FigureFile, save_lesson_figure
+from steepest.report.figure_files import FigureFile, nan_for_infinite, save_lesson_figure
 from steepest.report.style import new_figure, qualitative
 from steepest.viz.landscapes import Landscape
 
 __all__ = ["figures_critical_rate", "figures_edge_of_stability", "figures_loss_landscape",
            "figures_second_order"]
-
-
-def _finite(values) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    return np.where(np.isfinite(values), values, np.nan)
 
 
 def figures_critical_rate(lesson, img_dir) -> list[FigureFile]:
@@ -26,7 +21,7 @@ def figures_critical_rate(lesson, img_dir) -> list[FigureFile]:
         start = info["runs"][0]["losses"][0]
         notes = 0
         for color, run in zip(colors, info["runs"]):
-            losses = _finite(run["losses"])
+            losses = nan_for_infinite(run["losses"])
             ax.plot(np.arange(len(losses)), losses, "-", color=color,
                     label=f"lr = {run['factor']:g} · 2/λ_max = {run['lr']:.3g}")
             off = np.flatnonzero(~(losses <= 3 * start))
@@ -42,7 +37,7 @@ def figures_critical_rate(lesson, img_dir) -> list[FigureFile]:
                             color=color, fontsize=9,
                             arrowprops=dict(arrowstyle="->", color=color))
                 notes += 1
-        ax.set_ylim(0.9 * min(np.nanmin(_finite(r["losses"])) for r in info["runs"]), 3 * start)
+        ax.set_ylim(0.9 * min(np.nanmin(nan_for_infinite(r["losses"])) for r in info["runs"]), 3 * start)
         ax.set_xlabel("gradient-descent step (full batch)")
         ax.set_ylabel("loss")
         ax.set_title(f"{model_name}: λ_max = {info['lambda0']:.4g} at the start")
@@ -60,10 +55,10 @@ def figures_edge_of_stability(lesson, img_dir) -> list[FigureFile]:
     fig, axes = new_figure(12, 4.6, ncols=2)
     ax_loss, ax_sharp = axes[0]
     for color, run in zip(colors, runs):
-        losses = _finite(run["losses"])
+        losses = nan_for_infinite(run["losses"])
         ax_loss.plot(np.arange(len(losses)), losses, color=color, lw=1.2,
                      label=f"η = {run['lr']:g}")
-        ax_sharp.plot(run["steps"], _finite(run["sharpness"]), "o-", ms=3, color=color,
+        ax_sharp.plot(run["steps"], nan_for_infinite(run["sharpness"]), "o-", ms=3, color=color,
                       label=f"λ_max, η = {run['lr']:g}")
         ax_sharp.axhline(run["threshold"], color=color, ls="--", lw=1.2,
                          label=f"2/η = {run['threshold']:.3g}")
@@ -86,10 +81,10 @@ def figures_edge_of_stability(lesson, img_dir) -> list[FigureFile]:
 def figures_loss_landscape(lesson, img_dir) -> list[FigureFile]:
     d = lesson.data
     line = Landscape(kind="line", alphas=np.asarray(d["line"]["alphas"], dtype=float),
-                     losses=_finite(d["line"]["losses"]))
+                     losses=nan_for_infinite(d["line"]["losses"]))
     plane = Landscape(kind="plane", xs=np.asarray(d["plane"]["xs"], dtype=float),
                       ys=np.asarray(d["plane"]["ys"], dtype=float),
-                      losses=_finite(d["plane"]["losses"]),
+                      losses=nan_for_infinite(d["plane"]["losses"]),
                       path=np.asarray(d["plane"]["path"], dtype=float),
                       explained=tuple(d["plane"]["explained"]),
                       directions=d["plane"]["directions"])
@@ -110,7 +105,7 @@ def figures_second_order(lesson, img_dir) -> list[FigureFile]:
     for ax, problem in zip(axes[0], problems):
         runs = problem["runs"]
         for color, (name, run) in zip(qualitative(len(runs)), runs.items()):
-            gaps = _finite(run["gaps"])
+            gaps = nan_for_infinite(run["gaps"])
             gaps = np.where(gaps > 0, gaps, np.nan)
             ax.plot(np.asarray(run["counts"]), gaps, "-", color=color, lw=1.6,
                     marker="o" if len(gaps) < 30 else None, ms=4,

@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from steepest.report.style import save
 
 __all__ = ["FigureFile", "READABLE_PX", "DPI", "readable_width", "png_size", "legend",
+           "nan_for_infinite",
            "settle_legends", "save_lesson_figure", "sized"]
 
 
@@ -132,3 +133,10 @@ def sized(figures: list, img_dir) -> list:
     for record in figures:
         record.width, record.height = png_size(Path(img_dir) / record.file)
     return figures
+
+
+def nan_for_infinite(values) -> np.ndarray:
+    """``values`` as floats with every non-finite entry (a diverged run) set to NaN, which
+    matplotlib leaves out of a line instead of stretching the axis to infinity."""
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values), values, np.nan)

@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from steepest.report import curvature_figures
 from steepest.report.figure_files import FigureFile
 from steepest.report.figure_files import legend as _legend
+from steepest.report.figure_files import nan_for_infinite as _nan_for_infinite
 from steepest.report.figure_files import readable_width as _readable_width
 from steepest.report.figure_files import save_lesson_figure as _save
 from steepest.report.figure_files import sized as _sized
@@ -33,11 +34,6 @@ SENSITIVITY_CAP = 1e3
 #: each optimizer's capped points sit this factor above the previous one's, so none hides
 #: another where several diverge at the same rates
 CAP_OFFSET = 1.7
-
-
-def _nan_for_infinite(values) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    return np.where(np.isfinite(values), values, np.nan)
 
 
 # ---------------------------------------------------------------- 1. gradient descent
