@@ -102,6 +102,8 @@ def test_play_moves_counter_and_curves_and_loss_falls(page, server_url, tmp_path
     assert math.isfinite(number(page, "test-loss"))
     assert number(page, "steps-per-s") > 0 and number(page, "fps") > 0
     assert page.evaluate("document.querySelector('#loss-chart canvas').toDataURL()") != chart_before
+    critical = page.get_by_test_id("critical-lr").text_content()  # beside the learning rate
+    assert critical.startswith("2/λ_max ") and float(critical.split()[-1]) > 0
     stopped = number(page, "step-count")
     page.get_by_test_id("step").click()
     page.wait_for_function(f"+document.querySelector('[data-testid=step-count]').textContent === {stopped + 1}")

@@ -419,3 +419,34 @@ def test_multiclass_maps_carry_every_class_probability_for_smooth_colours():
     probs = np.stack([np.frombuffer(frame[i * 1600:(i + 1) * 1600], np.uint8) / 255.0
                       for i in range(2, 6)])
     np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=4 / 255)
+
+
+def test_the_critical_learning_rate_is_two_over_the_dense_hessians_top_eigenvalue():
+    """The snapshot's 2/λ_max (Lanczos, 12 products) against eigh of the dense Hessian."""
+    from steepest import curvature
+
+    session = Session({"lr": 0.03, "seed": 0})
+    session.step(30)
+    snap = session.snapshot()
+    dense = curvature.HessianOperator(session.model, session.task.loss,
+                                      st.tensor(session.X_train),
+                                      st.tensor(session.T_train)).dense()
+    expected = 2.0 / np.linalg.eigvalsh(dense)[-1]
+    assert snap["critical_lr"] == pytest.approx(expected, rel=1e-6)
+    assert "critical_lr" in json.loads(json.dumps(snap))
+
+
+def test_the_overshoot_note_names_two_over_lambda_exactly_when_the_lr_exceeds_it():
+    from steepest.playground.session import Trend
+
+    numbers = {"loss": 2.0, "lowest": 1.0, "cosine": -0.6, "flipping": True}
+    assert "lr 3 > 2/λ_max = 1.4" in Trend.explain(numbers, 3.0, 1.4)
+    assert "2/λ_max" not in Trend.explain(numbers, 1.0, 1.4)
+    assert "2/λ_max" not in Trend.explain(numbers, 3.0, None)
+    # SGD at lr 10 with batches of 10 bounces, yet the full-batch 2/λ_max after 600 steps is
+    # above 10: mini-batch noise, not the full-batch curvature, makes it bounce; the note
+    # then says nothing of 2/λ_max
+    session = Session({"lr": 10.0, "seed": 0})
+    session.step(600)
+    snap = session.snapshot()
+    assert ("2/λ_max" in snap["overshoot"]) == (snap["critical_lr"] < 10.0)

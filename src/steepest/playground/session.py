@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from steepest import losses
+from steepest import curvature, losses
 from steepest.activations import sigmoid, softmax
 from steepest import ops
 from steepest.tensor import no_grad, tensor
@@ -174,6 +174,7 @@ class Session:
         self.history = []
         self.lr_changes = []
         self.edits = []            # [step, layer, row, col or None, value]: weights set by hand
+        self._critical = None      # (step, 2/λ_max of the training loss then)
         self._last_loss = math.nan
         self.trend = Trend()
         self._parameters = list(self.model.parameters())
@@ -418,12 +419,25 @@ class Session:
                          f"(another seed), then reset.")
         return notes
 
+    def critical_lr(self):
+        """2/λ_max of the training loss (full batch, without the penalty): above it, gradient
+        descent overshoots along the sharpest direction. Measured by Lanczos on Hessian-vector
+        products every :data:`CURVATURE_EVERY` steps; None once the run diverged."""
+        if self.diverged is not None:
+            return None
+        if self._critical is None or self.step_count - self._critical[0] >= CURVATURE_EVERY:
+            with np.errstate(all="ignore"):
+                top, _ = curvature.sharpness(self.model, self.task.loss, tensor(self.X_train),
+                                             tensor(self.T_train), iterations=12)
+            self._critical = (self.step_count, 2.0 / top if top > 0 else math.inf)
+        return self._critical[1]
+
     def _overshoot_text(self):
         """The too-large-lr explanation while the loss only oscillates (None otherwise)."""
         overshoot = self.trend.overshooting()
         if overshoot is None or self.diverged is not None:
             return None
-        return self.trend.explain(overshoot, self.lr)
+        return self.trend.explain(overshoot, self.lr, self.critical_lr())
 
     def snapshot(self, with_heatmaps: bool = True) -> dict:
         """Everything the page draws for the current state, as JSON-ready numbers."""
@@ -444,6 +458,7 @@ class Session:
                        if isinstance(m, Linear)],
             **stats, "notes": self.notes(stats), "diverged": self.diverged,
             "overshoot": self._overshoot_text(),
+            "critical_lr": None if self.critical_lr() is None else _json_float(self.critical_lr()),
         }
         if with_heatmaps:
             snap.update(self.heatmaps())
@@ -477,6 +492,10 @@ class Session:
                 "losses": [_json_float(v) for v in result.smoothed],
                 "suggested_lr": float(result.suggested_lr), "steps": LR_RANGE_STEPS,
                 "weights": "starting"}
+
+
+#: steps between two measurements of the critical learning rate 2/λ_max (a few ms each)
+CURVATURE_EVERY = 200
 
 
 class Trend:
@@ -529,9 +548,12 @@ class Trend:
         return None
 
     @staticmethod
-    def explain(numbers: dict, lr: float) -> str:
+    def explain(numbers: dict, lr: float, critical: float | None = None) -> str:
         trend = (f"the training loss (smoothed {numbers['loss']:.3g}) sits above its earlier "
                  f"minimum {numbers['lowest']:.3g} instead of falling")
+        if critical is not None and math.isfinite(critical) and lr > critical:
+            trend += (f"; lr {lr:g} > 2/λ_max = {critical:.3g}, the largest rate at which a "
+                      f"step along the sharpest direction does not overshoot")
         if numbers["flipping"]:
             return (f"The learning rate {lr:g} is too large: the step overshoots the valley. "
                     f"Consecutive updates point in opposite directions (cosine "

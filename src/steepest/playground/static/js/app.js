@@ -395,6 +395,7 @@ function onSnapshot(message) {
   $("fps").textContent = String(Math.round(message.fps));
   $("dead-relu").textContent = String(message.dead_relu);
   $("lr-now").textContent = state.schedule === "constant" ? "" : `(now ${fmt(message.lr)})`;
+  $("critical-lr").textContent = message.critical_lr == null ? "" : `2/λ_max ${fmt(message.critical_lr)}`;
   lossChart.push(message.step, [message.train_loss, message.test_loss]);
   drawOutputMap();
   network.update(message, state.discretize);
