@@ -63,19 +63,21 @@ def _torch_dtype(dtype):
     return torch.float64 if dtype == np.float64 else torch.float32
 
 
-def mlp_problem(dtype):
-    """A 3-8-8-2 tanh MLP in both libraries with the same weights, data and loss."""
-    net = st.nn.mlp([3, 8, 8, 2], activation="tanh", dtype=dtype,
+def mlp_problem(dtype, sizes=(3, 8, 8, 2)):
+    """A tanh MLP in both libraries with the same weights, data and loss."""
+    net = st.nn.mlp(list(sizes), activation="tanh", dtype=dtype,
                     generator=np.random.default_rng(1))
-    tnet = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8),
-                               torch.nn.Tanh(), torch.nn.Linear(8, 2)).to(_torch_dtype(dtype))
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers += [torch.nn.Linear(sizes[i], sizes[i + 1]), torch.nn.Tanh()]
+    tnet = torch.nn.Sequential(*layers[:-1]).to(_torch_dtype(dtype))
     with torch.no_grad():
         for t_layer, s_layer in zip(tnet[::2], net[::2]):
-            t_layer.weight.copy_(torch.from_numpy(s_layer.weight.numpy()))
-            t_layer.bias.copy_(torch.from_numpy(s_layer.bias.numpy()))
+            t_layer.weight.copy_(torch.from_numpy(s_layer.weight.numpy().copy()))
+            t_layer.bias.copy_(torch.from_numpy(s_layer.bias.numpy().copy()))
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((16, 3)).astype(dtype)
-    y = rng.integers(0, 2, 16)
+    x = rng.standard_normal((16, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], 16)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     return (list(net.parameters()), list(tnet.parameters()),
             lambda: st.losses.cross_entropy(net(st.tensor(x)), y),

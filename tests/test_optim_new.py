@@ -22,6 +22,7 @@ import torch
 import steepest as st
 from steepest import optim
 from steepest.nn import Parameter
+from test_optim import mlp_problem, rosenbrock_problem  # the shared problems
 
 torch.set_num_threads(1)
 
@@ -36,43 +37,8 @@ except OSError:
 MUON_TOLERANCE = 1e-10 if BF16_KERNELS else 1e-3
 
 
-def _torch_dtype(dtype):
-    return torch.float64 if dtype == np.float64 else torch.float32
-
-
 def _array(param) -> np.ndarray:
     return param.detach().numpy()
-
-
-def mlp_problem(dtype, sizes=(3, 8, 8, 2)):
-    """A tanh MLP in both libraries with the same weights, data and loss."""
-    net = st.nn.mlp(list(sizes), activation="tanh", dtype=dtype,
-                    generator=np.random.default_rng(1))
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers += [torch.nn.Linear(sizes[i], sizes[i + 1]), torch.nn.Tanh()]
-    tnet = torch.nn.Sequential(*layers[:-1]).to(_torch_dtype(dtype))
-    with torch.no_grad():
-        for t_layer, s_layer in zip(tnet[::2], net[::2]):
-            t_layer.weight.copy_(torch.from_numpy(_array(s_layer.weight).copy()))
-            t_layer.bias.copy_(torch.from_numpy(_array(s_layer.bias).copy()))
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((16, sizes[0])).astype(dtype)
-    y = rng.integers(0, sizes[-1], 16)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    return (list(net.parameters()), list(tnet.parameters()),
-            lambda: st.losses.cross_entropy(net(st.tensor(x)), y),
-            lambda: torch.nn.functional.cross_entropy(tnet(xt), yt))
-
-
-def rosenbrock_problem(dtype):
-    """f(x, y) = (1 − x)² + 100 (y − x²)² from (−1.2, 1) in both libraries."""
-    p = Parameter(np.array([-1.2, 1.0], dtype=dtype))
-    q = torch.tensor([-1.2, 1.0], dtype=_torch_dtype(dtype), requires_grad=True)
-
-    def f(v):
-        return (1 - v[0]) ** 2 + 100 * (v[1] - v[0] ** 2) ** 2
-    return [p], [q], lambda: f(p), lambda: f(q)
 
 
 def deviation(params, tparams) -> float:
