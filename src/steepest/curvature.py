@@ -90,7 +90,9 @@ class HessianOperator:
             self.loss = float(loss.item())
             self._grads = _autograd_grad(loss, self.params, create_graph=True,
                                          allow_unused=True)
-        self.gradient = self._flatten([g for g in self._grads])
+        #: whether the loss depends on any parameter at all (False: no graph reaches them)
+        self.connected = any(g is not None for g in self._grads)
+        self.gradient = self._flatten(self._grads)
         self.products = 0  #: how many H v products were computed
 
     def _flatten(self, tensors) -> np.ndarray:

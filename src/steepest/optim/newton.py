@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steepest.autograd import grad as autograd_grad
+from steepest.curvature import HessianOperator
 from steepest.optim.optimizer import Optimizer, _is_number, check_hyperparameter
 from steepest.tensor import Tensor, bump_version, enable_grad
 
@@ -13,32 +13,15 @@ __all__ = ["Newton", "hessian_of"]
 
 def hessian_of(loss: Tensor, params: list) -> tuple:
     """(gradient, Hessian) of a scalar ``loss`` in all ``params`` as one vector (float64 arrays
-    of length n and n×n): the gradient with ``create_graph=True``, then one backward pass of
-    each gradient element (n passes: the Hessian's columns, H·eᵢ)."""
-    grads = autograd_grad(loss, params, create_graph=True, allow_unused=True)
-    if params and all(g is None for g in grads):
+    of length n and n×n), from :class:`steepest.curvature.HessianOperator`: the gradient with
+    ``create_graph=True``, then n Hessian-vector products, one per column H·eᵢ."""
+    operator = HessianOperator(params, forward=lambda: loss)
+    if not operator.connected:
         raise RuntimeError("Newton: the loss has no graph back to the parameters: did the "
                            "closure call loss.backward()? backward() frees the graph the "
                            "Hessian needs; return the loss without it, or call "
                            "backward(retain_graph=True)")
-    sizes = [p._data.size for p in params]
-    bounds = np.cumsum([0] + sizes)
-    n = int(bounds[-1])
-    gradient = np.concatenate([np.zeros(size) if g is None else g._data.reshape(-1)
-                               for g, size in zip(grads, sizes)]).astype(np.float64)
-    hessian = np.zeros((n, n))
-    live = [(k, g) for k, g in enumerate(grads) if g is not None and g.requires_grad]
-    for k, g in live:
-        for j in range(sizes[k]):
-            seed = np.zeros(sizes[k], dtype=g.dtype)
-            seed[j] = 1.0
-            column = autograd_grad(g, params, grad_outputs=seed.reshape(g.shape),
-                                   retain_graph=True, allow_unused=True)
-            row = bounds[k] + j
-            for i, c in enumerate(column):
-                if c is not None:
-                    hessian[bounds[i]:bounds[i + 1], row] = c._data.reshape(-1)
-    return gradient, hessian
+    return operator.gradient, operator.dense()
 
 
 class Newton(Optimizer):
