@@ -92,26 +92,28 @@ def _gradient_descent(model, X, Y, lr: float, steps: int, every: int = 0, iterat
     return np.array(losses), np.array(sharp_steps), np.array(sharp)
 
 
-def _quadratic_rates(sum_x2: float):
-    """λ of the course's J(w) = Σ(2x − w·x)² measured by autodiff, and the closed form 2Σx²."""
-    x = tensor(np.linspace(0.1, 0.5, 5), dtype=float64)
+def _quadratic_rates(x: np.ndarray):
+    """J'' of the course's J(w) = Σ(2x − w·x)², measured by autodiff, and the closed form 2Σx²."""
+    xs = tensor(x, dtype=float64)
     w = tensor(0.2, dtype=float64, requires_grad=True)
-    operator = curvature.HessianOperator([w], forward=lambda: sse(w * x, 2.0 * x))
-    return float(operator.dense()[0, 0]), 2.0 * sum_x2
+    operator = curvature.HessianOperator([w], forward=lambda: sse(w * xs, 2.0 * xs))
+    return float(operator.dense()[0, 0]), 2.0 * float(np.sum(x * x))
 
 
-def _describe(losses: np.ndarray) -> str:
-    """'converged'/'diverged'/'survived' with the measured numbers of a GD run's losses."""
+def _outcome(losses: np.ndarray) -> tuple:
+    """('converged' | 'diverged' | 'survived', a sentence with the measured numbers) of a GD
+    run's losses."""
     if not np.all(np.isfinite(losses)) or losses[-1] > 10 * losses[0]:
         grown = losses[np.isfinite(losses)]
-        return (f"diverged: the loss grew from {losses[0]:.4g} to {grown[-1]:.3g} within "
-                f"{len(grown) - 1} steps")
+        return "diverged", (f"the loss grew from {losses[0]:.4g} to {grown[-1]:.3g} within "
+                            f"{len(grown) - 1} steps")
     rises = int(np.sum(np.diff(losses) > 0))
     if rises == 0:
-        return f"converged: the loss fell at every step, from {losses[0]:.4g} to {losses[-1]:.4g}"
+        return "converged", (f"the loss fell at every step, from {losses[0]:.4g} to "
+                             f"{losses[-1]:.4g}")
     peak = f" (peak {losses.max():.4g})" if losses.max() > losses[0] else ""
-    return (f"survived: the loss rose at {rises} of {len(losses) - 1} steps{peak} and ended "
-            f"at {losses[-1]:.4g} from {losses[0]:.4g}")
+    return "survived", (f"the loss rose at {rises} of {len(losses) - 1} steps{peak} and ended "
+                        f"at {losses[-1]:.4g} from {losses[0]:.4g}")
 
 
 def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
@@ -120,8 +122,7 @@ def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
     if quick:
         samples, hidden, steps = 200, 16, 25
     with timed() as clock:
-        x = np.linspace(0.1, 0.5, 5)
-        measured_J, closed_J = _quadratic_rates(float(np.sum(x * x)))
+        measured_J, closed_J = _quadratic_rates(np.linspace(0.1, 0.5, 5))
         X, Y = digits_subset(samples)
         rows, runs = [], {}
         for model_name, sizes in (("linear model", (64, 10)), ("tanh MLP", (64, hidden, 10))):
@@ -134,17 +135,19 @@ def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
                 losses, _, _ = _gradient_descent(model, X, Y, lr, steps)
                 after = (curvature.sharpness(model, squared_error, X, Y, iterations=30)[0]
                          if np.all(np.isfinite(losses)) and losses[-1] < 1e3 else math.nan)
+                outcome, sentence = _outcome(losses)
                 runs[model_name]["runs"].append({"factor": factor, "lr": lr, "losses": losses,
-                                                 "lambda_after": after})
+                                                 "lambda_after": after, "outcome": outcome,
+                                                 "sentence": sentence})
                 rows.append([model_name, lam0, factor, lr, losses[0], losses[-1], after,
-                             _describe(losses).split(":")[0]])
+                             outcome])
     findings = [
         f"The course's J(w) = Σ(2x − w·x)² with x = 0.1…0.5: autodiff measures J'' = "
         f"{measured_J:.12g} (closed form 2Σx² = {closed_J:.12g}), so the critical learning "
         f"rate 2/J'' is {2 / measured_J:.6g}: the lesson on gradient descent sees α = 1.5 "
         f"overshoot and α = 2.0 diverge on either side of it."]
     for model_name, info in runs.items():
-        parts = [f"{r['factor']:g}·2/λ (lr {r['lr']:.4g}) {_describe(r['losses'])}"
+        parts = [f"{r['factor']:g}·2/λ (lr {r['lr']:.4g}) {r['outcome']}: {r['sentence']}"
                  for r in info["runs"]]
         findings.append(f"{model_name[0].upper() + model_name[1:]} on {samples} digits, squared error: "
                         f"λ_max = {info['lambda0']:.5g} at initialisation, so 2/λ_max = "
