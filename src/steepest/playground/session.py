@@ -432,12 +432,12 @@ class Session:
             self._critical = (self.step_count, 2.0 / top if top > 0 else math.inf)
         return self._critical[1]
 
-    def _overshoot_text(self):
+    def _overshoot_text(self, critical):
         """The too-large-lr explanation while the loss only oscillates (None otherwise)."""
         overshoot = self.trend.overshooting()
         if overshoot is None or self.diverged is not None:
             return None
-        return self.trend.explain(overshoot, self.lr, self.critical_lr())
+        return self.trend.explain(overshoot, self.lr, critical)
 
     def snapshot(self, with_heatmaps: bool = True) -> dict:
         """Everything the page draws for the current state, as JSON-ready numbers."""
@@ -448,6 +448,7 @@ class Session:
             if len(self.history) > HISTORY_LIMIT:
                 self.history = self.history[::2]
         stats = self.layer_stats()
+        critical = self.critical_lr()
         snap = {
             "type": "snapshot", "step": self.step_count,
             "epoch": self.step_count // self.steps_per_epoch,
@@ -457,8 +458,8 @@ class Session:
             "biases": [np.round(m.bias._data, 4).tolist() for m in self.model
                        if isinstance(m, Linear)],
             **stats, "notes": self.notes(stats), "diverged": self.diverged,
-            "overshoot": self._overshoot_text(),
-            "critical_lr": None if self.critical_lr() is None else _json_float(self.critical_lr()),
+            "overshoot": self._overshoot_text(critical),
+            "critical_lr": None if critical is None else _json_float(critical),
         }
         if with_heatmaps:
             snap.update(self.heatmaps())
