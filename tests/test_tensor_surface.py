@@ -426,6 +426,41 @@ def test_backward_through_a_tensor_modified_in_place_raises_as_torch(case):
         run(st).backward()
 
 
+def test_version_checks_look_only_at_changes_after_the_op_ran():
+    """The checks compare each input's last in-place change with the moment its op ran: a
+    change before the op, or to a tensor outside the graph, is no reason to refuse."""
+    for lib in (st, torch):
+        x = lib.tensor(random((3,)), dtype=lib.float64, requires_grad=True)
+        h = x * 2
+        with lib.no_grad():
+            h.mul_(3.0)                 # before sin used h: fine
+        out = h.sin()
+        other = lib.zeros(3)
+        other.add_(1.0)                 # after, but not in the graph: fine
+        out.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(6 * random((3,))), rtol=1e-12)
+
+
+def test_version_check_of_an_input_changed_twice_and_of_a_saved_output():
+    x = st.tensor(random((3,)), dtype=st.float64, requires_grad=True)
+    h = x * 2
+    out = h.log()                       # log reads its input
+    with st.no_grad():
+        h.add_(1.0)
+        h.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"an input of Log.* is at version 2; expected an "
+                                           r"earlier version"):
+        out.sum().backward()
+    for lib in (st, torch):             # exp's backward reads its output
+        x = lib.tensor(random((3,)), dtype=lib.float64, requires_grad=True)
+        y = x.exp()
+        out = y.sum()
+        with lib.no_grad():
+            y.mul_(2.0)
+        with pytest.raises(RuntimeError, match=r"modified by an inplace operation"):
+            out.backward()
+
+
 def test_inplace_on_an_input_that_was_not_saved_is_refused_too():
     """Documented difference: torch accepts this (x + 1 saves nothing); steepest's graph links
     tensors, so it refuses rather than risk a wrong gradient."""

@@ -45,7 +45,7 @@ def sigmoid(x: Tensor) -> Tensor:
     out = _stable_sigmoid(x._data)
 
     def backward(g):
-        s = _saved(out, g, lambda: sigmoid(x))
+        s = _saved(out, g, sigmoid, x)
         return (g * s * (1.0 - s),)
     return _record(out, (x,), backward, "Sigmoid", saves_output=True)
 
@@ -59,7 +59,7 @@ def tanh(x: Tensor) -> Tensor:
     out = np.tanh(x._data)
 
     def backward(g):
-        t = _saved(out, g, lambda: tanh(x))
+        t = _saved(out, g, tanh, x)
         return (g * (1.0 - t * t),)
     return _record(out, (x,), backward, "Tanh", saves_output=True)
 
@@ -76,7 +76,8 @@ def relu(x: Tensor) -> Tensor:
     """
     x = as_tensor(x)
     out = np.maximum(x._data, 0)
-    return _record(out, (x,), lambda g: (_masked(g, ~(x._data <= 0)),), "ReLU")
+    # out != 0 where z > 0 or z is nan (max keeps a nan): the entries torch passes through
+    return _record(out, (x,), lambda g: (_masked(g, out != 0),), "ReLU", saves_output=True)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -110,7 +111,7 @@ def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
     out = e / e.sum(axis=axis, keepdims=True)
 
     def backward(g):
-        s = _saved(out, g, lambda: softmax(x, axis))
+        s = _saved(out, g, softmax, x, axis)
         return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
     return _record(out, (x,), backward, "Softmax", saves_output=True)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import operator
 import sys
 from collections import namedtuple
 
@@ -32,7 +33,7 @@ from numpy.exceptions import AxisError
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from steepest.tensor import (
-    Tensor, _grad_mode, _share_version, get_default_dtype, is_scalar, linspace, zeros_like,
+    Tensor, _changes, _grad_mode, _share_version, get_default_dtype, is_scalar, linspace, zeros_like,
 )
 
 __all__ = [
@@ -58,8 +59,9 @@ def _record(data: np.ndarray, parents: tuple, backward, op: str,
             saves_output: bool = False) -> Tensor:
     """Wrap ``data``; attach the graph only if grad mode is on and some parent requires grad.
 
-    ``saves_output``: the backward reads the output's values (exp, sigmoid, ...), so an
-    in-place change of the output before backward must be refused too.
+    The node keeps the in-place change count at this moment: backward refuses to run it if an
+    input changed in place since (``tensor._check_unchanged``), and with ``saves_output``
+    (the backward reads the output's values: exp, sigmoid, ...) if the output did.
     """
     out = _wrap(data if isinstance(data, np.ndarray) else np.asarray(data))  # 0-d: ndarray too
     if _grad_mode.enabled:
@@ -67,47 +69,13 @@ def _record(data: np.ndarray, parents: tuple, backward, op: str,
             if parent.requires_grad:
                 out.requires_grad = True
                 out._parents = parents
-                out._backward = _version_checked(backward, parents,
-                                                 out if saves_output else None, op)
+                out._backward = backward
                 out._op = op
+                out._recorded_at = _changes[0]
+                if saves_output:
+                    out._saved_output = out
                 break
     return out
-
-
-_NEVER_MODIFIED = itertools.repeat(0)
-
-
-def _version_checked(backward, parents: tuple, output, op: str):
-    """``backward``, preceded by a check that no input (nor a saved output) of the node was
-    changed in place since the forward pass: their values would give a wrong gradient.
-
-    Stricter than torch in one way: torch checks only the tensors a node saved, steepest
-    every input, because the graph links tensors (not nodes) and an input rewritten in place
-    carries a new history; such graphs are refused with the same message, never answered wrong.
-    """
-    versions = _NEVER_MODIFIED  # the common case, without building a tuple per node
-    for parent in parents:
-        if parent._versions is not None and parent._versions[0]:
-            versions = tuple(p._versions[0] if p._versions is not None else 0 for p in parents)
-            break
-
-    def checked(g):
-        for parent, version in zip(parents, versions):
-            if parent._versions is not None and parent._versions[0] != version:
-                raise _modified_error(op, parent, version, "an input")
-        if output is not None and output._versions is not None and output._versions[0]:
-            raise _modified_error(op, output, 0, "the output")
-        return backward(g)
-    return checked
-
-
-def _modified_error(op: str, tensor: Tensor, expected: int, role: str) -> RuntimeError:
-    return RuntimeError(
-        f"one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: {role} of {op}, a tensor of shape {tensor.shape} and dtype "
-        f"{tensor.dtype}, is at version {tensor._versions[0]}; expected version {expected} "
-        f"instead. Hint: use the out-of-place form (x = x + 1, not x += 1), or .clone() the "
-        f"tensor before changing it in place")
 
 
 def _axis_args(op: str, axis, keepdims, dim, keepdim):
@@ -138,11 +106,11 @@ def _operand(t: Tensor, g):
     return t if isinstance(g, Tensor) else t._data
 
 
-def _saved(out: np.ndarray, g, recompute):
+def _saved(out: np.ndarray, g, forward, *inputs):
     """The op's output values inside its backward: the array saved by the forward pass on the
-    first-order path, ``recompute()`` (the forward again, as recorded tensors) under
+    first-order path, ``forward(*inputs)`` (the forward again, as recorded tensors) under
     ``create_graph``, so that the output's own dependence on the inputs is differentiated."""
-    return recompute() if isinstance(g, Tensor) else out
+    return forward(*inputs) if isinstance(g, Tensor) else out
 
 
 def _math(g):
@@ -160,14 +128,26 @@ def _where(condition: np.ndarray, a, b):
     return np.where(condition, a, b)
 
 
+#: Up to this many elements ``np.where`` beats a finiteness check plus a multiplication;
+#: above it ``np.where``'s data-dependent branches make it several times slower.
+_SELECT_BELOW = 2048
+_ZERO = {}  # dtype -> a 0-d zero of it, so that np.where's result keeps g's dtype
+
+
 def _masked(g, keep: np.ndarray):
     """``g`` where ``keep``, exactly 0 elsewhere (torch selects there, so an upstream nan or inf
-    at a dropped entry gives 0, not nan·0). A multiplication by the mask when ``g`` is finite,
-    which is the same number and many times faster than ``np.where``."""
-    values = g._data if isinstance(g, Tensor) else g
-    if not np.isfinite(values).all():
-        return _where(keep, g, 0)
-    return mul(g, _wrap(keep.astype(values.dtype))) if isinstance(g, Tensor) else g * keep
+    at a dropped entry gives 0, not nan·0). Large finite arrays are multiplied by the mask,
+    the same number and many times faster than ``np.where``."""
+    if isinstance(g, Tensor):
+        if not np.isfinite(g._data).all():
+            return _where(keep, g, 0)
+        return mul(g, _wrap(keep.astype(g._data.dtype)))
+    if g.size <= _SELECT_BELOW or not np.isfinite(g).all():
+        zero = _ZERO.get(g.dtype)
+        if zero is None:
+            zero = _ZERO[g.dtype] = np.zeros((), g.dtype)
+        return np.where(keep, g, zero)
+    return g * keep
 
 
 def _zeros_like(g):
@@ -280,7 +260,7 @@ def div(a: Tensor, b) -> Tensor:
 
     def backward(g):
         g_over_b = g / _operand(b, g)
-        quotient = _saved(out, g, lambda: a / b) if b.requires_grad else None
+        quotient = _saved(out, g, operator.truediv, a, b) if b.requires_grad else None
         return (_reduce_to(g_over_b, a) if a.requires_grad else None,
                 _reduce_to(-g_over_b * quotient, b) if b.requires_grad else None)
     return _record(out, (a, b), backward, "Div", saves_output=True)
@@ -293,7 +273,7 @@ def rdiv(a: Tensor, c) -> Tensor:
         out = c / a._data
 
         def backward(g):
-            return (-g * _saved(out, g, lambda: c / a) / _operand(a, g),)
+            return (-g * _saved(out, g, operator.truediv, c, a) / _operand(a, g),)
         return _record(out, (a,), backward, "RDivScalar", saves_output=True)
     return div(as_tensor(c), a)
 
@@ -339,7 +319,7 @@ def pow(a: Tensor, exponent) -> Tensor:
             if a.requires_grad:
                 grad_a = _reduce_to(_where(b._data == 0, 0, g * power * base ** (power - 1)), a)
             if b.requires_grad:
-                result = _saved(out, g, lambda: base ** power)
+                result = _saved(out, g, operator.pow, base, power)
                 grad_b = _reduce_to(_where((a._data == 0) & (b._data >= 0), 0,
                                            g * result * _math(g).log(base)), b)
         return grad_a, grad_b
@@ -357,7 +337,7 @@ def rpow(a: Tensor, base) -> Tensor:
 
         def backward(g):
             with np.errstate(**_QUIET):
-                grad = g * _saved(out, g, lambda: c ** a) * log_c
+                grad = g * _saved(out, g, operator.pow, c, a) * log_c
                 return (_where(a._data >= 0, 0, grad) if c == 0 else grad,)
         return _record(out, (a,), backward, "RPowScalar", saves_output=True)
     return pow(as_tensor(base), a)
@@ -441,7 +421,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
-        inputs, weights = (x, weight) if isinstance(g, Tensor) else (x_data, w_data)
+        if isinstance(g, Tensor):
+            inputs, weights = x, weight
+        else:
+            inputs, weights = x_data, w_data
         if g.ndim == 2:
             g2, x2 = g, inputs
         else:  # batched input: every leading axis is part of the batch
@@ -450,7 +433,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_w = _in_dtype(g2.T @ x2, weight) if weight.requires_grad else None
         if bias is None:
             return grad_x, grad_w
-        return grad_x, grad_w, (_reduce_to(g2.sum(axis=0), bias) if bias.requires_grad else None)
+        grad_b = None
+        if bias.requires_grad:
+            grad_b = g2.sum(axis=0)
+            if grad_b.shape != bias._data.shape:  # a bias of shape (1,) or () broadcast
+                grad_b = _sum_to_shape(grad_b, bias._data.shape)
+            grad_b = _in_dtype(grad_b, bias)
+        return grad_x, grad_w, grad_b
     return _record(out, parents, backward, "Linear")
 
 
@@ -654,7 +643,7 @@ def exp(a: Tensor) -> Tensor:
     """eᵃ; derivative eᵃ (the output itself)."""
     a = as_tensor(a)
     out = np.exp(a._data)
-    return _record(out, (a,), lambda g: (g * _saved(out, g, lambda: exp(a)),), "Exp",
+    return _record(out, (a,), lambda g: (g * _saved(out, g, exp, a),), "Exp",
                    saves_output=True)
 
 
@@ -675,7 +664,7 @@ def log(a: Tensor) -> Tensor:
 def sqrt(a: Tensor) -> Tensor:
     """√a; derivative 1/(2√a)."""
     out = np.sqrt(a._data)
-    return _record(out, (a,), lambda g: (g * 0.5 / _saved(out, g, lambda: sqrt(a)),), "Sqrt",
+    return _record(out, (a,), lambda g: (g * 0.5 / _saved(out, g, sqrt, a),), "Sqrt",
                    saves_output=True)
 
 

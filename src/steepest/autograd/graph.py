@@ -18,7 +18,8 @@ import itertools
 
 import numpy as np
 
-from steepest.tensor import Tensor, _data_of, _hooks, _retained, _run_backward, _run_plain
+from steepest.tensor import (Tensor, _changes, _check_unchanged, _data_of, _hooks, _retained,
+                             _run_backward, _run_plain)
 
 __all__ = ["grad", "backward", "Node", "AccumulateGrad", "RemovableHandle", "node_of"]
 
@@ -118,6 +119,8 @@ class Node:
         if backward is None:
             raise RuntimeError(f"{self.name()}: the graph was freed by backward(); pass "
                                f"retain_graph=True to keep it")
+        if self._tensor._recorded_at != _changes[0]:
+            _check_unchanged(self._tensor)
         arrays = backward(_data_of(grads[0]))
         return tuple(None if g is None else Tensor._wrap(np.asarray(g)) for g in arrays)
 
@@ -267,6 +270,11 @@ def _checked_inputs(inputs, who: str) -> tuple:
 
 def tensor_backward(output: Tensor, gradient, retain_graph, create_graph: bool, inputs):
     """``Tensor.backward``: the reverse pass from one output (the training loop's path)."""
+    data = output._data
+    if (gradient is None and inputs is None and not create_graph and output.requires_grad
+            and data.size == 1 and data.dtype.kind not in "iub" and not (_hooks or _retained)):
+        _run_plain(output, np.ones_like(data), bool(retain_graph))  # loss.backward(), checked
+        return
     _check_output(output, 0, "backward")
     start = seed(output, gradient, create_graph)
     retain_graph = create_graph if retain_graph is None else bool(retain_graph)
