@@ -14,10 +14,13 @@ from steepest.optim import catalogue
 from steepest.optim.catalogue import (KINDS, OPTIMIZERS, SCHEDULERS, Entry, Hyperparameter,
                                       build_optimizer, build_scheduler, python_code, to_json,
                                       validate)
+from test_muon_aux import TorchMuonWithAuxAdamW  # torch's Muon + AdamW, as one
+from test_optim_new import MUON_TOLERANCE
 from test_newton import TorchNewton  # torch's Hessian, solved: the reference Newton step
 
 #: steepest classes without a torch class of their own (plain GD; Newton)
-TORCH_CLASS = {"GD": torch.optim.SGD, "Newton": TorchNewton}
+TORCH_CLASS = {"GD": torch.optim.SGD, "Newton": TorchNewton,
+               "MuonWithAuxAdamW": TorchMuonWithAuxAdamW}
 #: entry defaults that differ from the class's on purpose (a preset names a variant)
 PRESETS = {("momentum", "momentum"), ("nesterov", "momentum"), ("nesterov", "nesterov"),
            ("onecycle", "cycle_momentum"), ("onecycle", "total_steps"),
@@ -117,7 +120,7 @@ def test_optimizers_list_lr_first_and_schedulers_have_no_default_lr():
 
 def test_the_momentum_rule_is_data():
     takes_momentum = sorted(n for n, e in OPTIMIZERS.items() if "momentum" in e.names)
-    assert takes_momentum == ["momentum", "nesterov", "rmsprop", "sgd"]
+    assert takes_momentum == ["momentum", "muon", "nesterov", "rmsprop", "sgd"]
     with pytest.raises(ValueError, match=r"adam: unknown optimizer setting 'momentum'; adam "
                                          r"takes lr, betas"):
         validate("optimizer", "adam", {"momentum": 0.9})
@@ -302,8 +305,10 @@ def test_every_optimizer_runs_in_the_optimizers_lesson():
 
     lesson = optimizers(names=list(OPTIMIZERS), quadratic_steps=3, rosenbrock_steps=3,
                         lr_grid=(1e-3, 1e-2), epochs=1, hidden=(4,), n_train=60)
-    labels = [e.label for e in OPTIMIZERS.values()]
-    assert lesson.data["names"] == labels
+    labels = [e.label for e in OPTIMIZERS.values() if not e.needs_matrices]
+    assert lesson.data["names"] == labels and "Muon" not in labels
+    assert "Muon is left out of the landscapes: it steps weight matrices, and a landscape's " \
+           "point is a vector." in lesson.findings
     # the digits MLP 64-4-10 has 310 parameters: entries offered for fewer are left out, saying why
     n_parameters = 64 * 4 + 4 + 4 * 10 + 10
     assert list(lesson.data["digits"]) == [e.label for e in OPTIMIZERS.values()
@@ -406,3 +411,33 @@ def test_python_code_for_newton_runs_and_takes_the_step_the_catalogue_builds():
     np.testing.assert_array_equal(*results)
     # (3w² + 2w)/(6w + 2 + 0.25) per coordinate: 5/8.25 and 8/(-9.75)
     np.testing.assert_allclose(results[0], [1 - 5 / 8.25, -2 - 8 / -9.75], rtol=1e-12)
+
+
+def test_the_module_docstring_and_the_json_name_every_entry_and_its_model_limits():
+    for name in [*OPTIMIZERS, *SCHEDULERS]:
+        assert f" {name}" in catalogue.__doc__.replace("\n", " "), name
+    data = json.loads(json.dumps(to_json()))["optimizers"]
+    assert {n for n, e in data.items() if e["needs_matrices"]} == {"muon"}
+    assert {n: e["max_parameters"] for n, e in data.items() if e["max_parameters"]} == \
+        {"newton": 150}
+
+
+def test_muon_from_the_catalogue_steps_matrices_with_muon_and_biases_with_adamw():
+    model, X, y = _mlp_problem([4])
+    opt = build_optimizer("muon", model.parameters(), adamw_lr=0.01)
+    assert isinstance(opt, st.optim.MuonWithAuxAdamW) and opt.param_groups[0]["lr"] == 0.02
+    tparams = [torch.tensor(p.detach().numpy().copy(), requires_grad=True)
+               for p in model.parameters()]
+    topt = TorchMuonWithAuxAdamW(tparams, **validate("optimizer", "muon", {"adamw_lr": 0.01}))
+    for _ in range(5):
+        opt.zero_grad()
+        st.losses.mse(model(st.tensor(X)), st.tensor(y)).backward()
+        topt.zero_grad()
+        w1, b1, w2, b2 = tparams
+        out = torch.tanh(torch.tensor(X) @ w1.T + b1) @ w2.T + b2
+        ((out - torch.tensor(y)) ** 2).mean().backward()
+        opt.step()
+        topt.step()
+    for p, q in zip(model.parameters(), tparams):  # bfloat16 sums: exact on AVX512-BF16 CPUs
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(),
+                                   rtol=MUON_TOLERANCE, atol=1e-12)

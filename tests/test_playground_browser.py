@@ -191,6 +191,7 @@ def test_newton_on_the_quadratic_path_lands_on_the_optimum_and_only_the_paths_of
         "options => options.map(o => o.value)")
     assert "newton" not in network_menu and "newton" not in race_menu and "lbfgs" in race_menu
     assert {"newton", "lbfgs"} <= set(path_menu)
+    assert "muon" in race_menu and "muon" not in path_menu   # its update is for matrices
     rows = page.locator("#path-entries .entry")
     rows.nth(0).locator(".opt").select_option("newton")
     page.wait_for_function("document.querySelector('#path-legend').textContent.includes('Newton lr 1:')")

@@ -419,10 +419,15 @@ def test_every_catalogue_optimizer_works_in_the_playground(name):
             Session({"optimizer": name, "hidden": [1]})
         with pytest.raises(ConfigError, match=why):
             Race({"hidden": [1]}, [{"optimizer": name}, {"optimizer": "sgd"}])
+    request = {"optimizers": [{"optimizer": name}], "steps": 5}
     if name in PATH_OPTIMIZERS:
-        result = paths.run_paths(**paths.check_request({"optimizers": [{"optimizer": name}],
-                                                        "steps": 5}))
+        result = paths.run_paths(**paths.check_request(request))
         assert len(result["runs"][0]["path"]) == 6
+    else:
+        with pytest.raises(ConfigError, match=rf"paths: optimizers\[0\]: optimizer '{name}' is "
+                                              rf"not offered for the 2-D paths: {name}'s own "
+                                              rf"update is for weight matrices"):
+            paths.check_request(request)
 
 
 def test_the_largest_network_has_the_parameters_the_menus_are_filtered_for():
@@ -431,7 +436,8 @@ def test_the_largest_network_has_the_parameters_the_menus_are_filtered_for():
     session = Session(cfg)
     assert sum(p.numel() for p in session.model.parameters()) == LARGEST_NETWORK == 478
     assert "newton" in PATH_OPTIMIZERS and "newton" not in NETWORK_OPTIMIZERS
-    assert "lbfgs" in NETWORK_OPTIMIZERS
+    assert "lbfgs" in NETWORK_OPTIMIZERS and "lbfgs" in PATH_OPTIMIZERS
+    assert "muon" in NETWORK_OPTIMIZERS and "muon" not in PATH_OPTIMIZERS
     newton = paths.catalogue.OPTIMIZERS["newton"]
     assert not newton.offered_for(LARGEST_NETWORK) and newton.offered_for(2)
 

@@ -148,10 +148,13 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         SGD+momentum 0.01, RMSprop 0.001, Adam 0.001, the catalogue's for others).
     hidden, epochs, batch_size, n_train, seed : the digits MLP and its training.
     """
-    names = tuple(catalogue.OPTIMIZERS[_catalogue_name(n)].label for n in names)
+    every = tuple(catalogue.OPTIMIZERS[_catalogue_name(n)].label for n in names)
+    # the landscapes' point is a vector: entries that step weight matrices (Muon) sit them out
+    names = tuple(n for n in every
+                  if not catalogue.OPTIMIZERS[_catalogue_name(n)].needs_matrices)
     lr_grid = tuple(sorted(lr_grid))
     digits_lrs = {**{n: DIGITS_LRS.get(n, catalogue.OPTIMIZERS[_catalogue_name(n)].default_lr)
-                     for n in names}, **(digits_lrs or {})}
+                     for n in every}, **(digits_lrs or {})}
     with timed() as clock:
         landscapes = {}
         for key, problem in PROBLEMS.items():
@@ -180,7 +183,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
                                "box": problem["box"], "runs": per_optimizer}
 
         digits, left_out, sizes, n_tr, n_val = _digits_comparison(
-            names, digits_lrs, hidden, epochs, batch_size, seed, n_train)
+            every, digits_lrs, hidden, epochs, batch_size, seed, n_train)
 
         rule = SELECTION_RULE.format(ratio=max_path_ratio)
         findings = []
@@ -249,6 +252,8 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
             + f". Spread of the final accuracies: {max(final.values()) - min(final.values()):.1%}.")
         findings.extend(f"{n} is left out of the digits MLP: {why}."
                         for n, why in left_out.items())
+        findings.extend(f"{n} is left out of the landscapes: it steps weight matrices, and a "
+                        f"landscape's point is a vector." for n in every if n not in names)
 
         landscape_table = Table(
             "Final distance to the optimum",
@@ -291,7 +296,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         data={"names": list(names), "lr_grid": list(lr_grid), "landscapes": landscapes,
               "selection_rule": rule,
               "digits": digits, "digits_sizes": sizes, "epochs": epochs},
-        params={"names": list(names), "quadratic_steps": quadratic_steps,
+        params={"names": list(every), "quadratic_steps": quadratic_steps,
                 "rosenbrock_steps": rosenbrock_steps, "lr_grid": list(lr_grid),
                 "digits_lrs": digits_lrs, "hidden": list(hidden), "epochs": epochs,
                 "batch_size": batch_size, "n_train": n_train, "seed": seed,

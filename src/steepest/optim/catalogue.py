@@ -7,9 +7,16 @@ keeps a list of its own. Adding an optimizer is one :class:`Entry` here plus its
 An entry lists the class keywords a surface may set, each a :class:`Hyperparameter` with its
 default, kind and valid range, and what models it is offered for: ``max_parameters`` (Newton
 builds an n×n Hessian, so small models only; :func:`build_optimizer` refuses larger ones
-with the reason and what to use instead). Surfaces filter their menus on these properties,
-never on names: the playground's network menus leave out entries that cannot step its
-largest network in time. A name may preset a class's keywords: ``"momentum"`` is
+with the reason and what to use instead) and ``needs_matrices`` (Muon's own update is for
+weight matrices; ``"muon"`` is :class:`~steepest.optim.muon.MuonWithAuxAdamW`, AdamW for
+the rest). Surfaces filter their menus on these properties, never on names: the
+playground's network menus leave out entries that cannot step its largest network in time,
+its 2-D paths those that need matrices.
+
+The optimizers: gd, sgd, momentum and nesterov (SGD presets), rmsprop, adam, adamw, adagrad,
+nadam, radam, adamax, adadelta, rprop, asgd, adafactor, lbfgs, newton and muon; the
+schedulers: step, exponential, cosine, linear, onecycle, constant, polynomial,
+warm_restarts, cyclic and plateau. A name may preset a class's keywords: ``"momentum"`` is
 ``SGD`` with ``momentum=0.9``. The class stays the judge of combinations (``nesterov`` needs
 ``momentum > 0``): :func:`validate` builds the optimizer once over a dummy parameter so its
 message reaches the caller before any training starts.
@@ -33,6 +40,7 @@ from steepest.optim.adamax import Adamax
 from steepest.optim.asgd import ASGD
 from steepest.optim.gd import GD
 from steepest.optim.lbfgs import LBFGS
+from steepest.optim.muon import MuonWithAuxAdamW
 from steepest.optim.nadam import NAdam
 from steepest.optim.newton import Newton
 from steepest.optim.optimizer import Optimizer
@@ -143,6 +151,8 @@ class Entry:
     used when none is given (the one table the CLI and sweeps share), None for schedulers.
     ``max_parameters`` is the largest model, in scalar parameters, the optimizer is offered
     for (None: any); ``size_reason`` says why and ``instead`` names the entry to use then.
+    ``needs_matrices``: the optimizer's own update is for weight matrices (Muon), so surfaces
+    whose parameters are vectors only (the 2-D paths) leave it out.
     """
 
     name: str
@@ -154,6 +164,7 @@ class Entry:
     max_parameters: int | None = None
     size_reason: str = ""
     instead: str = ""
+    needs_matrices: bool = False
 
     def __post_init__(self):
         keywords = inspect.signature(self.cls).parameters
@@ -340,6 +351,17 @@ OPTIMIZERS: dict = {e.name: e for e in (
         max_parameters=NEWTON_MAX_PARAMETERS,
         size_reason="builds the exact n×n Hessian, one Hessian-vector product per parameter",
         instead="lbfgs"),
+    Entry("muon", MuonWithAuxAdamW, "Muon", (
+        _lr(0.02),
+        _hp("momentum", 0.95, "float", 0.0, 1.0, high_open=True, label="momentum μ",
+            help="M ← μ·M + (1 − μ)·G, then Newton–Schulz orthogonalises it"),
+        _hp("nesterov", True, "bool", label="Nesterov", help="orthogonalise G + μ·(M − G)"),
+        _weight_decay(0.1, decoupled=True),
+        _hp("adamw_lr", 1e-3, "float", 0.0, None, low_open=True, log=True,
+            label="AdamW lr (non-matrices)", suggested=(1e-5, 1.0),
+            help="the learning rate of the biases and other non-matrix parameters (AdamW)"),
+    ), 0.02, "weight matrices: momentum orthogonalised by Newton–Schulz; the rest AdamW",
+        needs_matrices=True),
 )}
 
 _STEPS = "whole number of scheduler steps"
@@ -521,7 +543,7 @@ def to_json() -> dict:
     def table(entries: dict) -> dict:
         return {name: {"name": e.name, "label": e.label, "class": e.qualname,
                        "summary": e.summary, "default_lr": e.default_lr,
-                       "max_parameters": e.max_parameters,
+                       "max_parameters": e.max_parameters, "needs_matrices": e.needs_matrices,
                        "hyperparameters": [_hp_json(hp) for hp in e.hyperparameters]}
                 for name, e in entries.items()}
     return {"optimizers": table(OPTIMIZERS), "schedulers": table(SCHEDULERS)}

@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from steepest.optim import catalogue, functions
-from steepest.playground.config import (PATH_OPTIMIZERS, ConfigError, is_finite_number,
-                                        optimizer_options, validate_optimizer)
+from steepest.playground.config import (ConfigError, is_finite_number, optimizer_options,
+                                        validate_optimizer)
 from steepest.playground.session import label_of
 
 __all__ = [
@@ -81,7 +81,7 @@ def check_request(fields: dict) -> dict:
                 and cfg["lr"] is None:
             cfg["lr"] = default_lr(name, cfg["optimizer"])
         try:
-            validate_optimizer(cfg, PATH_OPTIMIZERS)
+            validate_optimizer(cfg, "paths")
         except ConfigError as exc:
             raise ConfigError(f"paths: optimizers[{i}]: {exc}") from None
         checked.append(cfg)
