@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -33,7 +35,9 @@ class TorchNewton(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "damping": damping})
 
     def step(self, closure):
-        loss = closure()
+        with warnings.catch_warnings():  # create_graph's reference cycle, broken below
+            warnings.filterwarnings("ignore", "Using backward\\(\\) with create_graph=True")
+            loss = closure()
         for group in self.param_groups:
             (p,) = group["params"]
             grad = p.grad.reshape(-1)
@@ -43,6 +47,7 @@ class TorchNewton(torch.optim.Optimizer):
                                                                        dtype=p.dtype)
             with torch.no_grad():
                 p -= group["lr"] * torch.linalg.solve(hessian, grad.detach()).reshape(p.shape)
+            p.grad = None
         return loss
 
 
