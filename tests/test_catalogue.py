@@ -14,8 +14,13 @@ from steepest.optim import catalogue
 from steepest.optim.catalogue import (KINDS, OPTIMIZERS, SCHEDULERS, Entry, Hyperparameter,
                                       build_optimizer, build_scheduler, python_code, to_json,
                                       validate)
+from test_muon_aux import TorchMuonWithAuxAdamW  # torch's Muon + AdamW, as one
+from test_optim_new import MUON_TOLERANCE
+from test_newton import TorchNewton  # torch's Hessian, solved: the reference Newton step
 
-TORCH_CLASS = {"GD": torch.optim.SGD}  # torch has no class of its own for plain GD
+#: steepest classes without a torch class of their own (plain GD; Newton)
+TORCH_CLASS = {"GD": torch.optim.SGD, "Newton": TorchNewton,
+               "MuonWithAuxAdamW": TorchMuonWithAuxAdamW}
 #: entry defaults that differ from the class's on purpose (a preset names a variant)
 PRESETS = {("momentum", "momentum"), ("nesterov", "momentum"), ("nesterov", "nesterov"),
            ("onecycle", "cycle_momentum"), ("onecycle", "total_steps"),
@@ -51,7 +56,7 @@ def test_every_optimizer_entry_steps_as_torch_with_its_defaults(name):
     def torch_closure():
         topt.zero_grad()
         value = torch_loss()
-        value.backward()
+        value.backward(create_graph=isinstance(topt, TorchNewton))
         return value
     for _ in range(5):
         if opt.needs_closure:
@@ -115,7 +120,7 @@ def test_optimizers_list_lr_first_and_schedulers_have_no_default_lr():
 
 def test_the_momentum_rule_is_data():
     takes_momentum = sorted(n for n, e in OPTIMIZERS.items() if "momentum" in e.names)
-    assert takes_momentum == ["momentum", "nesterov", "rmsprop", "sgd"]
+    assert takes_momentum == ["momentum", "muon", "nesterov", "rmsprop", "sgd"]
     with pytest.raises(ValueError, match=r"adam: unknown optimizer setting 'momentum'; adam "
                                          r"takes lr, betas"):
         validate("optimizer", "adam", {"momentum": 0.9})
@@ -300,7 +305,139 @@ def test_every_optimizer_runs_in_the_optimizers_lesson():
 
     lesson = optimizers(names=list(OPTIMIZERS), quadratic_steps=3, rosenbrock_steps=3,
                         lr_grid=(1e-3, 1e-2), epochs=1, hidden=(4,), n_train=60)
-    labels = [e.label for e in OPTIMIZERS.values()]
-    assert lesson.data["names"] == labels
-    assert list(lesson.data["digits"]) == labels
+    labels = [e.label for e in OPTIMIZERS.values() if not e.needs_matrices]
+    assert lesson.data["names"] == labels and "Muon" not in labels
+    assert "Muon is left out of the landscapes: it steps weight matrices, and a landscape's " \
+           "point is a vector." in lesson.findings
+    # the digits MLP 64-4-10 has 310 parameters: entries offered for fewer are left out, saying why
+    n_parameters = 64 * 4 + 4 + 4 * 10 + 10
+    assert list(lesson.data["digits"]) == [e.label for e in OPTIMIZERS.values()
+                                           if e.offered_for(n_parameters)]
+    assert any(f.startswith("Newton is left out of the digits MLP: newton builds the exact")
+               and "the digits MLP has 310" in f for f in lesson.findings)
     assert list(lesson.data["landscapes"]["rosenbrock"]["runs"]) == labels
+
+
+# ------------------------------------------------------------------ small models only (Newton)
+
+def _mlp_problem(hidden):
+    model = st.nn.mlp([2, *hidden, 1], activation="tanh", dtype=st.float64,
+                      generator=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    return model, rng.normal(size=(16, 2)), rng.normal(size=(16, 1))
+
+
+def test_newton_is_offered_up_to_its_max_parameters_and_refused_above_with_the_reason():
+    newton = OPTIMIZERS["newton"]
+    assert newton.max_parameters == catalogue.NEWTON_MAX_PARAMETERS and newton.instead == "lbfgs"
+    assert all(e.max_parameters is None for n, e in OPTIMIZERS.items() if n != "newton")
+    w = st.tensor(np.zeros(newton.max_parameters), requires_grad=True)
+    assert isinstance(build_optimizer("newton", [w]), st.optim.Newton)
+    big = st.nn.mlp([784, 64, 10])  # 50,890 parameters, from a generator like model.parameters()
+    message = (r"^newton builds the exact n×n Hessian, one Hessian-vector product per "
+               r"parameter: offered for models up to 150 parameters, this one has 50,890; "
+               r"try lbfgs$")
+    with pytest.raises(ValueError, match=message):
+        build_optimizer("newton", big.parameters())
+    with pytest.raises(ValueError, match="up to 150 parameters, this one has 151;"):
+        build_optimizer("newton", [{"params": [st.tensor(np.zeros(151), requires_grad=True)]}])
+    with pytest.raises(ValueError, match="this one has 50,890"):
+        validate("optimizer", "newton", {}, n_parameters=50_890)
+    assert validate("optimizer", "newton", {"damping": 0.5}, n_parameters=150) == \
+        {"lr": 1.0, "damping": 0.5}
+    assert to_json()["optimizers"]["newton"]["max_parameters"] == 150
+    assert build_optimizer("adam", big.parameters()).param_groups[0]["lr"] == 0.01
+
+
+def test_newton_from_the_catalogue_in_fit_is_torchs_dense_newton_step():
+    """fit, full batch, one epoch: one damped Newton step with torch's Hessian."""
+    model, X, y = _mlp_problem([4])   # 2-4-1: 17 parameters
+    params = list(model.parameters())
+    shapes = [tuple(p.shape) for p in params]
+    w0 = np.concatenate([p.detach().numpy().ravel() for p in params])
+    opt = build_optimizer("newton", model.parameters(), damping=0.5)
+    st.fit(model, st.losses.mse, opt, X, y, epochs=1, batch_size=16, shuffle=False,
+           verbose=0, metrics=())
+
+    def loss(w):
+        parts, offset = [], 0
+        for shape in shapes:
+            size = int(np.prod(shape))
+            parts.append(w[offset:offset + size].reshape(shape))
+            offset += size
+        w1, b1, w2, b2 = parts
+        out = torch.tanh(torch.tensor(X) @ w1.T + b1) @ w2.T + b2
+        return ((out - torch.tensor(y)) ** 2).mean()
+    from test_newton import torch_newton
+    expected = torch_newton(loss, w0, 1, 1.0, 0.5)
+    got = np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(got, w0)
+
+
+def test_newton_in_sweeps_runs_a_small_model_and_refuses_a_large_one():
+    from steepest.sweeps import sweep_mlp
+
+    history = sweep_mlp(data="moons", optimizer="newton", lr=1.0, n_samples=40, hidden=[3],
+                        epochs=2)   # 2-3-2: 17 parameters
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"][-1])
+    with pytest.raises(ValueError, match="newton builds the exact n×n Hessian.*this one has "
+                                         "322; try lbfgs"):
+        sweep_mlp(data="moons", optimizer="newton", n_samples=40, hidden=[64], epochs=1)
+
+
+def test_cli_refuses_newton_on_a_large_model_in_one_line(tmp_path, capsys):
+    from steepest.cli import main
+
+    code = main(["train", "--data", "moons", "--n-samples", "40", "--hidden", "64",
+                 "--epochs", "1", "--optimizer", "newton", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == ("steepest train: error: newton builds the exact n×n Hessian, one "
+                   "Hessian-vector product per parameter: offered for models up to 150 "
+                   "parameters, this one has 322; try lbfgs\n")
+
+
+def test_python_code_for_newton_runs_and_takes_the_step_the_catalogue_builds():
+    code = python_code("optimizer", "newton", {"damping": 0.25}, "[w]")
+    assert code == "st.optim.Newton([w], lr=1.0, damping=0.25)"
+    results = []
+    for make in (lambda w: eval(code, {"st": st, "w": w}),
+                 lambda w: build_optimizer("newton", [w], damping=0.25)):
+        w = st.tensor([1.0, -2.0], dtype=st.float64, requires_grad=True)
+        opt = make(w)
+        opt.step(lambda: ((w * w * w).sum() + (w * w).sum()))
+        results.append(w.detach().numpy())
+    np.testing.assert_array_equal(*results)
+    # (3w² + 2w)/(6w + 2 + 0.25) per coordinate: 5/8.25 and 8/(-9.75)
+    np.testing.assert_allclose(results[0], [1 - 5 / 8.25, -2 - 8 / -9.75], rtol=1e-12)
+
+
+def test_the_module_docstring_and_the_json_name_every_entry_and_its_model_limits():
+    for name in [*OPTIMIZERS, *SCHEDULERS]:
+        assert f" {name}" in catalogue.__doc__.replace("\n", " "), name
+    data = json.loads(json.dumps(to_json()))["optimizers"]
+    assert {n for n, e in data.items() if e["needs_matrices"]} == {"muon"}
+    assert {n: e["max_parameters"] for n, e in data.items() if e["max_parameters"]} == \
+        {"newton": 150}
+
+
+def test_muon_from_the_catalogue_steps_matrices_with_muon_and_biases_with_adamw():
+    model, X, y = _mlp_problem([4])
+    opt = build_optimizer("muon", model.parameters(), adamw_lr=0.01)
+    assert isinstance(opt, st.optim.MuonWithAuxAdamW) and opt.param_groups[0]["lr"] == 0.02
+    tparams = [torch.tensor(p.detach().numpy().copy(), requires_grad=True)
+               for p in model.parameters()]
+    topt = TorchMuonWithAuxAdamW(tparams, **validate("optimizer", "muon", {"adamw_lr": 0.01}))
+    for _ in range(5):
+        opt.zero_grad()
+        st.losses.mse(model(st.tensor(X)), st.tensor(y)).backward()
+        topt.zero_grad()
+        w1, b1, w2, b2 = tparams
+        out = torch.tanh(torch.tensor(X) @ w1.T + b1) @ w2.T + b2
+        ((out - torch.tensor(y)) ** 2).mean().backward()
+        opt.step()
+        topt.step()
+    for p, q in zip(model.parameters(), tparams):  # bfloat16 sums: exact on AVX512-BF16 CPUs
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(),
+                                   rtol=MUON_TOLERANCE, atol=1e-12)

@@ -9,8 +9,9 @@ import torch
 
 from steepest.optim.catalogue import OPTIMIZERS, validate
 from steepest.optim.functions import FUNCTIONS, run_path, value_and_grad
+from test_newton import TorchNewton  # torch's Hessian, solved: the reference Newton step
 
-TORCH_CLASS = {"GD": torch.optim.SGD}
+TORCH_CLASS = {"GD": torch.optim.SGD, "Newton": TorchNewton}
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
@@ -39,7 +40,7 @@ def test_the_quadratic_has_the_condition_number_it_is_named_for():
     np.testing.assert_allclose(eigenvalues, [1.0, 20.0], rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("name", [n for n, e in OPTIMIZERS.items() if not e.needs_matrices])
 def test_run_path_follows_torch_for_every_catalogue_optimizer(name):
     fn = FUNCTIONS["rosenbrock"]
     path = run_path(fn, fn.start, name, 20, lr=1e-4)
@@ -52,10 +53,10 @@ def test_run_path_follows_torch_for_every_catalogue_optimizer(name):
     def closure():
         opt.zero_grad()
         value = fn(tp)
-        value.backward()
+        value.backward(create_graph=isinstance(opt, TorchNewton))
         return value
     for _ in range(20):
-        if entry.cls.needs_closure:  # L-BFGS: one step(closure) per point, as run_path
+        if entry.cls.needs_closure:  # L-BFGS, Newton: one step(closure) per point, as run_path
             opt.step(closure)
         else:
             closure()

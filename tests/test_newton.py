@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,30 @@ def _closure(opt, loss_fn):
         loss.backward(retain_graph=True)
         return loss
     return closure
+
+
+class TorchNewton(torch.optim.Optimizer):
+    """The damped Newton step from torch's own Hessian: the closure's backward keeps the graph
+    (create_graph=True), each row of H is the gradient of one entry of the gradient."""
+
+    def __init__(self, params, lr=1.0, damping=0.0):
+        super().__init__(params, {"lr": lr, "damping": damping})
+
+    def step(self, closure):
+        with warnings.catch_warnings():  # create_graph's reference cycle, broken below
+            warnings.filterwarnings("ignore", "Using backward\\(\\) with create_graph=True")
+            loss = closure()
+        for group in self.param_groups:
+            (p,) = group["params"]
+            grad = p.grad.reshape(-1)
+            rows = [torch.autograd.grad(grad[i], p, retain_graph=True)[0].reshape(-1)
+                    for i in range(grad.numel())]
+            hessian = torch.stack(rows) + group["damping"] * torch.eye(grad.numel(),
+                                                                       dtype=p.dtype)
+            with torch.no_grad():
+                p -= group["lr"] * torch.linalg.solve(hessian, grad.detach()).reshape(p.shape)
+            p.grad = None
+        return loss
 
 
 def torch_newton(f, w0: np.ndarray, steps: int, lr: float, damping: float) -> np.ndarray:

@@ -179,6 +179,34 @@ def test_paths_view_runs_and_restarts_on_click(page, server_url):
     page.wait_for_function("+document.querySelector('[data-testid=paths-canvas]').dataset.shownSteps > 10")
 
 
+def test_newton_on_the_quadratic_path_lands_on_the_optimum_and_only_the_paths_offer_it(
+        page, server_url, tmp_path):
+    open_page(page, server_url, "#tab=paths")
+    page.wait_for_function("+document.querySelector('[data-testid=paths-canvas]').dataset.shownSteps > 50")
+    network_menu = page.locator("[data-testid=optimizer] option").evaluate_all(
+        "options => options.map(o => o.value)")
+    race_menu = page.locator("#race-entries .entry .opt").first.locator("option").evaluate_all(
+        "options => options.map(o => o.value)")
+    path_menu = page.locator("#path-entries .entry .opt").first.locator("option").evaluate_all(
+        "options => options.map(o => o.value)")
+    assert "newton" not in network_menu and "newton" not in race_menu and "lbfgs" in race_menu
+    assert {"newton", "lbfgs"} <= set(path_menu)
+    assert "muon" in race_menu and "muon" not in path_menu   # its update is for matrices
+    rows = page.locator("#path-entries .entry")
+    rows.nth(0).locator(".opt").select_option("newton")
+    page.wait_for_function("document.querySelector('#path-legend').textContent.includes('Newton lr 1:')")
+    assert rows.nth(0).locator(".mu").get_attribute("data-name") == "damping"
+    rows.nth(1).locator(".opt").select_option("lbfgs")
+    page.wait_for_function("document.querySelector('#path-legend').textContent.includes('L-BFGS lr 1:')")
+    legend = page.locator("#path-legend li").all_text_contents()
+    newton = next(item for item in legend if item.startswith("Newton"))
+    assert newton == "Newton lr 1: f = 0.000 after 300 steps"   # f − f_min = 0 only at (0, 0)
+    lbfgs = next(item for item in legend if item.startswith("L-BFGS"))
+    assert float(lbfgs.split("f = ")[1].split()[0]) < 1e-8
+    assert "one step" in page.get_by_test_id("path-note").text_content()
+    page.screenshot(path=str(tmp_path / "newton-paths.png"))
+
+
 def test_chain_rule_inspector_matches_autodiff(page, server_url):
     open_page(page, server_url, "#hidden=3")
     page.get_by_test_id("step").click()

@@ -117,6 +117,11 @@ def test_set_lr_keeps_weights_and_reset_restores_the_start(client):
     ({"type": "export", "what": "/etc/passwd"}, "unknown 'what'"),
     ({"type": "paths", "function": "nope"}, "unknown function"),
     ({"type": "race", "optimizers": [{"optimizer": "sgd"}]}, "2 to 4"),
+    ({"type": "race", "optimizers": [{"optimizer": "newton"}, {"optimizer": "sgd"}]},
+     "optimizer 'newton' is not offered for the playground's networks: newton builds the "
+     "exact n×n Hessian"),
+    ({"type": "config", "config": {"optimizer": "newton", "hidden": [2]}},
+     "the playground's largest network has 478; try lbfgs"),
 ])
 def test_bad_messages_get_errors_and_the_session_lives_on(client, message, text):
     with client.websocket_connect("/ws") as ws:
@@ -210,6 +215,22 @@ def test_race_paths_inspect_lr_range_and_exports(client):
         assert "leave the optimizer race" in receive(ws, "error")["message"]
         ws.send_json({"type": "race", "optimizers": None})
         assert receive(ws, "ready")["race"] is None
+
+
+def test_the_welcome_offers_the_networks_and_the_paths_their_own_optimizers(client):
+    """The network and race menus leave out entries not offered for the largest network
+    (by max_parameters); the paths offer every entry, Newton and L-BFGS included."""
+    from steepest.optim import catalogue
+
+    with client.websocket_connect("/ws") as ws:
+        welcome = receive(ws, "welcome")
+    assert "newton" not in welcome["network_optimizers"]
+    assert {"lbfgs", "sgd", "adam"} <= set(welcome["network_optimizers"])
+    assert {"lbfgs", "newton"} <= set(welcome["path_optimizers"])
+    assert welcome["network_optimizers"] == [
+        n for n, e in catalogue.OPTIMIZERS.items()
+        if e.max_parameters is None or e.max_parameters >= 478]
+    assert welcome["race_settings"][0] == "momentum" and "damping" in welcome["race_settings"]
 
 
 def test_page_and_vendored_chart_are_served(client):

@@ -16,8 +16,10 @@ from hypothesis import given, settings, strategies as hs
 
 import steepest as st
 from steepest.playground import chain, export, paths
-from steepest.playground.config import MAX_LAYERS, ConfigError, validate_config
-from steepest.playground.datasets import DATASETS, features, make_dataset
+from steepest.playground.config import (LARGEST_NETWORK, MAX_CLASSES, MAX_LAYERS, MAX_NEURONS,
+                                        NETWORK_OPTIMIZERS, PATH_OPTIMIZERS, ConfigError,
+                                        validate_config)
+from steepest.playground.datasets import DATASETS, FEATURES, features, make_dataset
 from steepest.playground.session import GRID, Race, Session, build_model, grid_points
 
 
@@ -244,7 +246,7 @@ def test_paths_match_torch_optimizers(function):
     ({"function": "himmelblau"}, "unknown function"),
     ({"start": [100, 0]}, "start"),
     ({"steps": 0}, "steps"),
-    ({"optimizers": [{"optimizer": "newton"}]}, "optimizers\\[0\\]"),
+    ({"optimizers": [{"optimizer": "lion"}]}, "optimizers\\[0\\]"),
 ])
 def test_bad_paths_requests_are_refused(bad, text):
     with pytest.raises(ConfigError, match=text):
@@ -398,17 +400,74 @@ def test_weights_and_biases_edited_by_hand_are_kept_and_exported():
 
 @pytest.mark.parametrize("name", list(paths.catalogue.OPTIMIZERS))
 def test_every_catalogue_optimizer_works_in_the_playground(name):
-    """Session, export (bit-exact), race and paths accept every entry of optim.catalogue."""
-    session = Session({"optimizer": name, "lr": 0.01, "hidden": [3]})
-    session.step(7)
-    namespace = {"__name__": "exported"}
-    exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
-    for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
-        assert np.array_equal(np.asarray(mine.data), np.asarray(theirs.data)), name
-    race = Race({"hidden": [2]}, [{"optimizer": name}, {"optimizer": "sgd"}])
-    assert race.step(3) == 3
-    result = paths.run_paths(**paths.check_request({"optimizers": [{"optimizer": name}], "steps": 5}))
-    assert len(result["runs"][0]["path"]) == 6
+    """Session, export (bit-exact), race and paths accept every entry of optim.catalogue that
+    they offer; the networks refuse the others with the catalogue's reason."""
+    if name in NETWORK_OPTIMIZERS:
+        session = Session({"optimizer": name, "lr": 0.01, "hidden": [3]})
+        session.step(7)
+        namespace = {"__name__": "exported"}
+        exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
+        for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
+            assert np.array_equal(np.asarray(mine.data), np.asarray(theirs.data)), name
+        race = Race({"hidden": [2]}, [{"optimizer": name}, {"optimizer": "sgd"}])
+        assert race.step(3) == 3
+    else:
+        why = (rf"optimizer '{name}' is not offered for the playground's networks: {name} .*: "
+               rf"offered for models up to .* parameters, the playground's largest network "
+               rf"has 478")
+        with pytest.raises(ConfigError, match=why):
+            Session({"optimizer": name, "hidden": [1]})
+        with pytest.raises(ConfigError, match=why):
+            Race({"hidden": [1]}, [{"optimizer": name}, {"optimizer": "sgd"}])
+    request = {"optimizers": [{"optimizer": name}], "steps": 5}
+    if name in PATH_OPTIMIZERS:
+        result = paths.run_paths(**paths.check_request(request))
+        assert len(result["runs"][0]["path"]) == 6
+    else:
+        with pytest.raises(ConfigError, match=rf"paths: optimizers\[0\]: optimizer '{name}' is "
+                                              rf"not offered for the 2-D paths: {name}'s own "
+                                              rf"update is for weight matrices"):
+            paths.check_request(request)
+
+
+def test_the_largest_network_has_the_parameters_the_menus_are_filtered_for():
+    cfg = {"dataset": "blobs", "n_classes": MAX_CLASSES, "loss": "ce",
+           "features": list(FEATURES), "hidden": [MAX_NEURONS] * MAX_LAYERS}
+    session = Session(cfg)
+    assert sum(p.numel() for p in session.model.parameters()) == LARGEST_NETWORK == 478
+    assert "newton" in PATH_OPTIMIZERS and "newton" not in NETWORK_OPTIMIZERS
+    assert "lbfgs" in NETWORK_OPTIMIZERS and "lbfgs" in PATH_OPTIMIZERS
+    assert "muon" in NETWORK_OPTIMIZERS and "muon" not in PATH_OPTIMIZERS
+    newton = paths.catalogue.OPTIMIZERS["newton"]
+    assert not newton.offered_for(LARGEST_NETWORK) and newton.offered_for(2)
+
+
+@pytest.mark.parametrize("function", ["quadratic", "rosenbrock", "saddle"])
+def test_newton_and_lbfgs_paths_follow_torchs_hessian_and_land_where_the_lesson_says(function):
+    """Default lr 1 on the paths: Newton solves the quadratic in one step, reaches
+    Rosenbrock's (1, 1), and lands on the saddle point (0, 0), which damping 3 escapes."""
+    from test_newton import torch_newton
+
+    landscape = paths.FUNCTIONS[function]
+    request = paths.check_request({"function": function, "steps": 20, "optimizers": [
+        {"optimizer": "newton"}, {"optimizer": "newton", "damping": 3.0},
+        {"optimizer": "lbfgs"}]})
+    assert [cfg["lr"] for cfg in request["optimizers"]] == [1.0, 1.0, 1.0]
+    newton, damped, lbfgs = paths.run_paths(**request)["runs"]
+    for run, damping in ((newton, 0.0), (damped, 3.0)):
+        expected = [np.array(landscape.start)]
+        for _ in range(20):
+            expected.append(torch_newton(landscape.f, expected[-1], 1, 1.0, damping))
+        np.testing.assert_allclose(run["path"], expected, rtol=1e-10, atol=1e-12)
+    end = np.array(newton["path"][-1])
+    if function == "quadratic":
+        np.testing.assert_allclose(newton["path"][1], [0.0, 0.0], atol=1e-12)
+    elif function == "rosenbrock":
+        np.testing.assert_allclose(end, [1.0, 1.0], atol=1e-9)
+    else:
+        np.testing.assert_allclose(end, [0.0, 0.0], atol=1e-12)       # the saddle point
+        np.testing.assert_allclose(damped["path"][-1], landscape.optimum, atol=1e-3)  # x·0.6^k
+    np.testing.assert_allclose(lbfgs["path"][-1], landscape.optimum, atol=1e-4)
 
 
 def test_multiclass_maps_carry_every_class_probability_for_smooth_colours():

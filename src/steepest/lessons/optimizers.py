@@ -104,10 +104,18 @@ def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
     if n_train is not None:
         X_train, y_train = X_train[:n_train], y_train[:n_train]
     sizes = [X.shape[1], *hidden, int(y.max()) + 1]
-    results = {}
+    results, left_out = {}, {}
     for name in names:
         model = mlp(sizes, activation="relu", dtype=float64,
                     generator=np.random.default_rng(seed))
+        n_parameters = sum(p.numel() for p in model.parameters())
+        entry = catalogue.OPTIMIZERS[_catalogue_name(name)]
+        if not entry.offered_for(n_parameters):  # Newton: the catalogue's max_parameters
+            try:
+                entry.check_size(n_parameters, "the digits MLP")
+            except ValueError as exc:
+                left_out[name] = str(exc)
+            continue
         optimizer = catalogue.build_optimizer(_catalogue_name(name), model.parameters(),
                                               lr=lrs[name])
         history = fit(model, cross_entropy, optimizer, X_train, y_train,
@@ -118,7 +126,7 @@ def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
                          "val_loss": np.array(h["val_loss"]),
                          "accuracy": np.array(h["accuracy"]),
                          "val_accuracy": np.array(h["val_accuracy"])}
-    return results, sizes, len(X_train), len(X_val)
+    return results, left_out, sizes, len(X_train), len(X_val)
 
 
 def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
@@ -140,10 +148,13 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         SGD+momentum 0.01, RMSprop 0.001, Adam 0.001, the catalogue's for others).
     hidden, epochs, batch_size, n_train, seed : the digits MLP and its training.
     """
-    names = tuple(catalogue.OPTIMIZERS[_catalogue_name(n)].label for n in names)
+    every = tuple(catalogue.OPTIMIZERS[_catalogue_name(n)].label for n in names)
+    # the landscapes' point is a vector: entries that step weight matrices (Muon) sit them out
+    names = tuple(n for n in every
+                  if not catalogue.OPTIMIZERS[_catalogue_name(n)].needs_matrices)
     lr_grid = tuple(sorted(lr_grid))
     digits_lrs = {**{n: DIGITS_LRS.get(n, catalogue.OPTIMIZERS[_catalogue_name(n)].default_lr)
-                     for n in names}, **(digits_lrs or {})}
+                     for n in every}, **(digits_lrs or {})}
     with timed() as clock:
         landscapes = {}
         for key, problem in PROBLEMS.items():
@@ -171,8 +182,8 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
                                "optimum": list(optimum), "steps": steps,
                                "box": problem["box"], "runs": per_optimizer}
 
-        digits, sizes, n_tr, n_val = _digits_comparison(names, digits_lrs, hidden, epochs,
-                                                        batch_size, seed, n_train)
+        digits, left_out, sizes, n_tr, n_val = _digits_comparison(
+            every, digits_lrs, hidden, epochs, batch_size, seed, n_train)
 
         rule = SELECTION_RULE.format(ratio=max_path_ratio)
         findings = []
@@ -231,14 +242,18 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
                         f"{max(usable):g} in the grid; at {lr_bad:g} it {outcome}. The steepest "
                         f"direction caps the learning rate, and with that cap the progress "
                         f"along the flattest direction is slow.")
-        final = {n: digits[n]["val_accuracy"][-1] for n in names}
+        final = {n: digits[n]["val_accuracy"][-1] for n in digits}
         ranked = sorted(final, key=final.get, reverse=True)
-        first = {n: digits[n]["val_accuracy"][0] for n in names}
+        first = {n: digits[n]["val_accuracy"][0] for n in digits}
         findings.append(
             f"Digits MLP {sizes} (ReLU, same initial weights), {epochs} epochs: final "
             f"validation accuracy " + ", ".join(f"{n} {final[n]:.1%}" for n in ranked)
-            + "; after the first epoch: " + ", ".join(f"{n} {first[n]:.1%}" for n in names)
+            + "; after the first epoch: " + ", ".join(f"{n} {first[n]:.1%}" for n in first)
             + f". Spread of the final accuracies: {max(final.values()) - min(final.values()):.1%}.")
+        findings.extend(f"{n} is left out of the digits MLP: {why}."
+                        for n, why in left_out.items())
+        findings.extend(f"{n} is left out of the landscapes: it steps weight matrices, and a "
+                        f"landscape's point is a vector." for n in every if n not in names)
 
         landscape_table = Table(
             "Final distance to the optimum",
@@ -269,7 +284,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
              "train accuracy", "val accuracy"],
             [[n, digits[n]["lr"], digits[n]["loss"][-1], digits[n]["val_loss"][-1],
               f"{digits[n]['accuracy'][-1]:.1%}", f"{digits[n]['val_accuracy'][-1]:.1%}"]
-             for n in names],
+             for n in digits],
             note=f"MLP {sizes}, ReLU, torch's default initialisation from seed {seed}, "
                  f"batch {batch_size}, {epochs} epochs, {n_tr} training and {n_val} "
                  f"validation digits (st.fit).")
@@ -281,7 +296,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         data={"names": list(names), "lr_grid": list(lr_grid), "landscapes": landscapes,
               "selection_rule": rule,
               "digits": digits, "digits_sizes": sizes, "epochs": epochs},
-        params={"names": list(names), "quadratic_steps": quadratic_steps,
+        params={"names": list(every), "quadratic_steps": quadratic_steps,
                 "rosenbrock_steps": rosenbrock_steps, "lr_grid": list(lr_grid),
                 "digits_lrs": digits_lrs, "hidden": list(hidden), "epochs": epochs,
                 "batch_size": batch_size, "n_train": n_train, "seed": seed,

@@ -9,7 +9,7 @@ from steepest.optim.adamax import Adamax
 from steepest.optim.asgd import ASGD
 from steepest.optim.gd import GD
 from steepest.optim.lbfgs import LBFGS
-from steepest.optim.muon import Muon
+from steepest.optim.muon import Muon, MuonWithAuxAdamW
 from steepest.optim.nadam import NAdam
 from steepest.optim.newton import Newton
 from steepest.optim.optimizer import Optimizer
@@ -20,5 +20,5 @@ from steepest.optim.sgd import SGD
 from steepest.optim import catalogue  # noqa: E402  (after the classes it lists)
 
 __all__ = ["Optimizer", "GD", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "NAdam", "RAdam",
-           "Adamax", "Adadelta", "Rprop", "ASGD", "Adafactor", "Muon", "LBFGS", "Newton",
-           "lr_scheduler", "catalogue"]
+           "Adamax", "Adadelta", "Rprop", "ASGD", "Adafactor", "Muon", "MuonWithAuxAdamW",
+           "LBFGS", "Newton", "lr_scheduler", "catalogue"]

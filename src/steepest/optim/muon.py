@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 
+from steepest.optim.adam import Adam
 from steepest.optim.optimizer import (
     Optimizer, _check_flags, _is_number, _lerp_, check_hyperparameter,
 )
 
-__all__ = ["Muon", "to_bfloat16", "newton_schulz"]
+__all__ = ["Muon", "MuonWithAuxAdamW", "to_bfloat16", "newton_schulz"]
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
@@ -152,6 +153,9 @@ class Muon(Optimizer):
                              group["ns_precision"] in ("bfloat16", "float64"),
                              "'bfloat16' or 'float64'")
         _check_flags(name, group, ("nesterov",))
+        self._check_matrices(group)
+
+    def _check_matrices(self, group: dict) -> None:
         for i, param in enumerate(group["params"]):
             if param.ndim != 2:
                 raise ValueError(f"Muon: parameter {i} has shape {tuple(param.shape)}; Muon "
@@ -179,3 +183,75 @@ class Muon(Optimizer):
             ratio = math.sqrt(max(1, rows / cols))
         np.multiply(data, 1 - lr * float(group["weight_decay"]), out=data)
         np.add(data, ortho * -(lr * ratio), out=data)
+
+
+class MuonWithAuxAdamW(Muon):
+    r"""Muon for the weight matrices, AdamW for every other parameter: one optimizer for a
+    whole network (Keller Jordan's "Muon with auxiliary AdamW").
+
+    A parameter with 2 dimensions takes :class:`Muon`'s update with ``lr``, ``weight_decay``,
+    ``momentum``, ``nesterov`` and the Newton–Schulz options; any other (biases, gains,
+    scalars) takes ``torch.optim.AdamW``'s update with its own ``adamw_lr``, ``adamw_betas``,
+    ``adamw_eps`` and ``adamw_weight_decay``::
+
+        W (2-D):  W ← W·(1 − lr·weight_decay) − lr·s·NS(momentum of G)      (see Muon)
+        b (rest): b ← b·(1 − adamw_lr·adamw_weight_decay) − adamw_lr·m̂/(√v̂ + adamw_eps)
+
+    Step for step equal to ``torch.optim.Muon`` over the matrices plus ``torch.optim.AdamW``
+    over the rest; the state is kept per parameter (``momentum_buffer`` for a matrix;
+    ``step``, ``exp_avg``, ``exp_avg_sq`` for the others). Defaults: Muon's (lr=1e-3,
+    weight_decay=0.1, momentum=0.95, nesterov=True, ...) and AdamW's (adamw_lr=1e-3,
+    adamw_betas=(0.9, 0.999), adamw_eps=1e-8, adamw_weight_decay=1e-2). torch has no such
+    class (its Muon refuses non-matrices); Keras's Muon does the same split by itself.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, weight_decay: float = 0.1,
+                 momentum: float = 0.95, nesterov: bool = True,
+                 ns_coefficients: tuple = NS_COEFFICIENTS, eps: float = 1e-7,
+                 ns_steps: int = 5, adjust_lr_fn: str | None = None, adamw_lr: float = 1e-3,
+                 adamw_betas: tuple = (0.9, 0.999), adamw_eps: float = 1e-8,
+                 adamw_weight_decay: float = 1e-2, *, ns_precision: str = "bfloat16"):
+        ns_coefficients = (tuple(ns_coefficients) if isinstance(ns_coefficients, (list, tuple))
+                           else ns_coefficients)
+        adamw_betas = tuple(adamw_betas) if isinstance(adamw_betas, (list, tuple)) \
+            else adamw_betas
+        Optimizer.__init__(self, params, {
+            "lr": lr, "weight_decay": weight_decay, "momentum": momentum,
+            "nesterov": nesterov, "ns_coefficients": ns_coefficients, "eps": eps,
+            "ns_steps": ns_steps, "adjust_lr_fn": adjust_lr_fn, "ns_precision": ns_precision,
+            "adamw_lr": adamw_lr, "adamw_betas": adamw_betas, "adamw_eps": adamw_eps,
+            "adamw_weight_decay": adamw_weight_decay})
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        name = type(self).__name__
+        for key in ("adamw_lr", "adamw_eps", "adamw_weight_decay"):
+            value = group[key]
+            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
+                                 "a number >= 0")
+        betas = group["adamw_betas"]
+        check_hyperparameter(name, "adamw_betas", betas,
+                             isinstance(betas, (tuple, list)) and len(betas) == 2
+                             and all(_is_number(b) and 0 <= b < 1 for b in betas),
+                             "a pair (beta1, beta2) of numbers in [0, 1)")
+
+    def _check_matrices(self, group: dict) -> None:
+        """Every shape is welcome: the matrices go to Muon, the rest to AdamW."""
+
+    @staticmethod
+    def _adamw_group(group: dict) -> dict:
+        """The AdamW hyperparameters of ``group`` under the names :class:`Adam` reads."""
+        return {"lr": group["adamw_lr"], "betas": group["adamw_betas"],
+                "eps": group["adamw_eps"], "weight_decay": group["adamw_weight_decay"],
+                "amsgrad": False, "maximize": False, "decoupled_weight_decay": True}
+
+    def _init_state(self, data: np.ndarray, group: dict) -> dict:
+        if data.ndim == 2:
+            return super()._init_state(data, group)
+        return Adam._init_state(self, data, self._adamw_group(group))
+
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        if data.ndim == 2:
+            super()._update(data, grad, state, group)
+        else:  # Adam's torch-exact update, run on this optimizer's blocks and scratch arrays
+            Adam._update(self, data, grad, state, self._adamw_group(group))

@@ -16,7 +16,8 @@ from steepest.playground.datasets import DATASETS, FEATURES, MULTICLASS, REGRESS
 __all__ = [
     "ConfigError", "is_finite_number", "validate_optimizer", "validate_config", "n_classes_of", "ACTIVATIONS",
     "LOSSES", "OPTIMIZERS", "OPTIMIZER_OPTIONS", "optimizer_options", "SCHEDULES", "REGULARIZATIONS", "MAX_LAYERS", "MAX_NEURONS",
-    "MAX_POINTS", "DEFAULTS", "OPTIMIZER_FIELDS",
+    "MAX_POINTS", "DEFAULTS", "OPTIMIZER_FIELDS", "MAX_CLASSES", "LARGEST_NETWORK",
+    "NETWORK_OPTIMIZERS", "PATH_OPTIMIZERS",
 ]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "binary_step")
@@ -31,7 +32,23 @@ REGULARIZATIONS = ("none", "l1", "l2")
 
 MAX_LAYERS = 6
 MAX_NEURONS = 8
+MAX_CLASSES = 6
 MAX_POINTS = 1000
+
+#: scalar parameters of the largest network a configuration allows (every feature, MAX_LAYERS
+#: layers of MAX_NEURONS, MAX_CLASSES outputs): 478
+LARGEST_NETWORK = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(
+    [len(FEATURES), *[MAX_NEURONS] * MAX_LAYERS], [*[MAX_NEURONS] * MAX_LAYERS, MAX_CLASSES]))
+#: the optimizers the network and race menus offer: those whose catalogue entry is offered for
+#: the largest network (Newton's max_parameters leaves it out: one step of the 478-parameter
+#: network took 0.21 s here, four frames' time, where a frame trains for at most 53 ms; Muon's
+#: step took 2.5 ms, Adam's 0.1 ms, L-BFGS's 10 ms)
+NETWORK_OPTIMIZERS = tuple(name for name, e in catalogue.OPTIMIZERS.items()
+                           if e.offered_for(LARGEST_NETWORK))
+#: the optimizers the 2-D paths offer: those that step a two-element vector with their own
+#: update (Muon's is for weight matrices: on a vector it would be plain AdamW)
+PATH_OPTIMIZERS = tuple(name for name, e in catalogue.OPTIMIZERS.items()
+                        if e.offered_for(2) and not e.needs_matrices)
 
 DEFAULTS = {
     "dataset": "circle", "n_samples": 400, "n_classes": 3, "noise": 0.0, "train_ratio": 0.5,
@@ -76,11 +93,15 @@ def _choice(cfg, name, options):
         raise ConfigError(f"unknown {name} {value!r}; expected one of {', '.join(options)}")
 
 
-def validate_optimizer(cfg: dict) -> None:
+def validate_optimizer(cfg: dict, surface: str = "network") -> None:
     """Check (in place) the optimizer fields of ``cfg`` against the catalogue; afterwards
     every keyword of the chosen optimizer holds its value (given or default), the others None.
+    ``surface``: 'network' (the network and race menus) or 'paths', which offer
+    NETWORK_OPTIMIZERS and PATH_OPTIMIZERS.
     """
     _choice(cfg, "optimizer", OPTIMIZERS)
+    if cfg["optimizer"] not in (PATH_OPTIMIZERS if surface == "paths" else NETWORK_OPTIMIZERS):
+        raise ConfigError(_not_offered(cfg["optimizer"], surface))
     _number(cfg, "lr", 0.0, 10.0, low_open=True)
     entry = catalogue.OPTIMIZERS[cfg["optimizer"]]
     given = {k: cfg.get(k) for k in OPTIMIZER_OPTIONS if cfg.get(k) is not None}
@@ -95,6 +116,21 @@ def validate_optimizer(cfg: dict) -> None:
     for key in OPTIMIZER_OPTIONS:
         value = checked.get(key)
         cfg[key] = list(value) if isinstance(value, tuple) else value
+
+
+def _not_offered(name: str, surface: str) -> str:
+    """Why ``surface`` ('network' or 'paths') does not offer the catalogue optimizer ``name``:
+    the reason comes from its entry's properties."""
+    entry = catalogue.OPTIMIZERS[name]
+    if surface == "paths":
+        why = (f"{name}'s own update is for weight matrices, and a path's point is a vector"
+               if entry.needs_matrices else "the point has 2 parameters")
+        return f"optimizer {name!r} is not offered for the 2-D paths: {why}"
+    try:
+        entry.check_size(LARGEST_NETWORK, "the playground's largest network")
+    except ValueError as exc:
+        return f"optimizer {name!r} is not offered for the playground's networks: {exc}"
+    return f"optimizer {name!r} is not offered for the playground's networks"
 
 
 def optimizer_options(cfg: dict) -> dict:
@@ -114,7 +150,7 @@ def validate_config(raw, max_samples: int = 2000) -> dict:
     cfg = {**DEFAULTS, **raw}
     _choice(cfg, "dataset", DATASETS)
     _number(cfg, "n_samples", 10, max_samples, integer=True)
-    _number(cfg, "n_classes", 2, 6, integer=True)
+    _number(cfg, "n_classes", 2, MAX_CLASSES, integer=True)
     _number(cfg, "noise", 0.0, 0.5)
     _number(cfg, "train_ratio", 0.1, 0.9)
     _number(cfg, "seed", 0, 2**31 - 1, integer=True)

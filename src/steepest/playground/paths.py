@@ -25,14 +25,19 @@ MAX_STEPS = 1000
 ESCAPE = 1e6
 
 
-#: the playground's landscapes (steepest.optim.functions) and each optimizer's default lr there
+#: the playground's landscapes (steepest.optim.functions) and each optimizer's default lr there.
+#: L-BFGS and Newton keep lr 1: the full quasi-Newton / Newton step. Newton then lands on the
+#: quadratic's minimum in one step, reaches Rosenbrock's (1, 1) in five (the second overshoots
+#: below the plot), and jumps onto the saddle point in one step: its step solves ∇f = 0, and
+#: the saddle is where ∇f = 0 (damping > 2, minus the smallest curvature there, escapes it).
 DEFAULT_LRS = {
     "quadratic": {"gd": 0.09, "sgd": 0.02, "momentum": 0.02, "nesterov": 0.02, "rmsprop": 0.05,
-                  "adam": 0.2, "adamw": 0.2, "adagrad": 1.0},
+                  "adam": 0.2, "adamw": 0.2, "adagrad": 1.0, "lbfgs": 1.0, "newton": 1.0},
     "rosenbrock": {"gd": 0.001, "sgd": 0.0005, "momentum": 0.0005, "nesterov": 0.0005,
-                   "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05, "adagrad": 0.5},
+                   "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05, "adagrad": 0.5, "lbfgs": 1.0,
+                   "newton": 1.0},
     "saddle": {"gd": 0.05, "sgd": 0.02, "momentum": 0.02, "nesterov": 0.02, "rmsprop": 0.02,
-               "adam": 0.05, "adamw": 0.05, "adagrad": 0.3},
+               "adam": 0.05, "adamw": 0.05, "adagrad": 0.3, "lbfgs": 1.0, "newton": 1.0},
 }
 FUNCTIONS = {name: functions.FUNCTIONS[name] for name in DEFAULT_LRS}
 
@@ -76,7 +81,7 @@ def check_request(fields: dict) -> dict:
                 and cfg["lr"] is None:
             cfg["lr"] = default_lr(name, cfg["optimizer"])
         try:
-            validate_optimizer(cfg)
+            validate_optimizer(cfg, "paths")
         except ConfigError as exc:
             raise ConfigError(f"paths: optimizers[{i}]: {exc}") from None
         checked.append(cfg)
@@ -119,12 +124,20 @@ NOTES = {
     "quadratic": "The valley is 20 times steeper across (y) than along (x): the Hessian's "
                  "eigenvalues are 20 and 1. GD must keep lr below 2/20 = 0.1 or it overshoots "
                  "across the valley, and at that lr it crawls along x; momentum carries speed "
-                 "along the valley while the zigzag across it cancels out.",
+                 "along the valley while the zigzag across it cancels out. Newton divides the "
+                 "gradient by the exact curvature and lands on the minimum in one step at lr 1; "
+                 "L-BFGS estimates that curvature from its last steps (each point of its path "
+                 "is one step(closure) of 'iterations per step' inner iterations).",
     "rosenbrock": "GD at lr 0.001 zigzags: the curved valley's walls are about 1,000 times "
                   "steeper than its floor (Hessian eigenvalues near 1,000 and 0.4), so a step "
                   "small enough not to overshoot across the valley (lr < 2/1,000 = 0.002) "
-                  "bounces from wall to wall and creeps along the floor toward (1, 1).",
+                  "bounces from wall to wall and creeps along the floor toward (1, 1). Newton "
+                  "rescales each step by the local curvature and gets there in five steps, one "
+                  "of them far off the plot: its quadratic model holds only near the point.",
     "saddle": "At the origin the gradient vanishes but it is no minimum: f curves up along x "
               "and down along y. Started almost on the ridge (y = 0.01), GD lingers near the "
-              "saddle until the tiny y grows; adaptive methods and momentum leave it sooner.",
+              "saddle until the tiny y grows; adaptive methods and momentum leave it sooner. "
+              "Newton at lr 1 jumps onto the saddle in one step and stays: its step solves "
+              "∇f = 0, and the saddle is such a point. Damping λ above 2 (the curvature along "
+              "y is −2 there) makes H + λI positive definite, and Newton heads downhill.",
 }

@@ -30,14 +30,14 @@ from starlette import websockets as _websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from steepest.optim import catalogue
-from steepest.playground.config import DEFAULTS
+from steepest.playground.config import DEFAULTS, NETWORK_OPTIMIZERS, PATH_OPTIMIZERS
 from steepest.playground.paths import DEFAULT_RACERS
 from steepest.playground.worker import MESSAGE_TYPES, MessageError, start_workers
 
 __all__ = [
     "Limits", "Access", "Oversized", "MessageError", "INBOX_MESSAGES", "Conversation",
     "create_app", "serve", "STATIC", "LOCAL_HOSTS", "CLOSED", "join_code", "server_names",
-    "GuardedH11Protocol", "MAX_NAME", "SPARKLINE", "WELCOME",
+    "GuardedH11Protocol", "MAX_NAME", "SPARKLINE", "WELCOME", "RACE_SETTINGS",
 ]
 
 STATIC = Path(__file__).parent / "static"
@@ -150,13 +150,17 @@ def parse_message(raw: str):
     return json.loads(raw, parse_int=_bounded_int, parse_constant=_no_constant)
 
 
+#: the settings besides lr a race or paths row offers: the first its optimizer takes
+RACE_SETTINGS = ("momentum", "damping", "max_iter")
+
 #: the first message of every session: the page builds its optimizer forms, its defaults and
 #: its URL keys from it (no file of the page names an optimizer or one of its settings)
 WELCOME = json.dumps({
     "type": "welcome", "catalogue": catalogue.to_json(), "defaults": DEFAULTS,
     "race_defaults": [{"optimizer": "sgd", "lr": 0.03}, {"optimizer": "sgd", "lr": 0.03, "momentum": 0.9},
                       {"optimizer": "rmsprop", "lr": 0.01}, {"optimizer": "adam", "lr": 0.01}],
-    "path_defaults": DEFAULT_RACERS, "race_setting": "momentum",
+    "path_defaults": DEFAULT_RACERS, "race_settings": list(RACE_SETTINGS),
+    "network_optimizers": list(NETWORK_OPTIMIZERS), "path_optimizers": list(PATH_OPTIMIZERS),
 })
 
 

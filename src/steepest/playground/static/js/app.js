@@ -70,14 +70,15 @@ function send(message) {
 // race's and paths' starting entries. The page's forms, defaults and URL keys come from it.
 function onWelcome(message) {
   setCatalogue(message);
-  raceSetting = message.race_setting;
-  $("optimizer").innerHTML = Object.values(catalogue.optimizers)
+  raceSettings = message.race_settings;
+  menus = { network: message.network_optimizers, paths: message.path_optimizers };
+  $("optimizer").innerHTML = menus.network.map((name) => catalogue.optimizers[name])
     .map((e) => `<option value="${e.name}" title="${e.summary}">${e.label}</option>`).join("");
   state = fromHash(location.hash);
   syncControls();
   drawOutputMap();
-  entryRows($("race-entries"), message.race_defaults);
-  entryRows($("path-entries"), message.path_defaults);
+  entryRows($("race-entries"), message.race_defaults, menus.network);
+  entryRows($("path-entries"), message.path_defaults, menus.paths);
   if (state.speed !== 15) send({ type: "speed", steps_per_frame: state.speed });
   sendConfig();
   if (state.tab === "paths") requestPaths();
@@ -487,21 +488,22 @@ function handle(message) {
 
 // ------------------------------------------------------------------ race and paths
 
-// An optimizer, its lr and (where it takes one) its momentum, for the race and the paths.
-let raceSetting = null;    // the one setting besides lr the race and paths rows offer (welcome)
+// An optimizer, its lr and (where it takes one) one more setting, for the race and the paths.
+let raceSettings = [];     // the settings besides lr a row may offer, first taken wins (welcome)
+let menus = { network: [], paths: [] };  // the optimizers each menu offers (welcome)
 
-function entryRow(d, i) {
-  const setting = optionsOf(d.optimizer).find((hp) => hp.name === raceSetting);
+function entryRow(d, i, names) {
+  const setting = raceSettings.map((name) => optionsOf(d.optimizer).find((hp) => hp.name === name)).find(Boolean);
   return `<div class="entry">
     <input type="checkbox" ${d.on === false ? "" : "checked"} data-i="${i}" class="on" title="take part">
-    <select class="opt">${Object.values(catalogue.optimizers).map((e) => `<option value="${e.name}" ${e.name === d.optimizer ? "selected" : ""}>${e.label}</option>`).join("")}</select>
+    <select class="opt">${names.map((name) => catalogue.optimizers[name]).map((e) => `<option value="${e.name}" ${e.name === d.optimizer ? "selected" : ""}>${e.label}</option>`).join("")}</select>
     <label>lr <input class="lr" type="number" step="any" value="${d.lr ?? ""}" placeholder="auto"></label>
-    ${setting ? `<label title="${setting.help}">${setting.label} <input class="mu" type="number" step="0.1" min="${setting.low ?? ""}" max="${setting.high ?? ""}" value="${d[raceSetting] ?? ""}" placeholder="${setting.default}"></label>` : ""}
+    ${setting ? `<label title="${setting.help}">${setting.label} <input class="mu" data-name="${setting.name}" type="number" step="${setting.kind === "int" ? 1 : 0.1}" min="${setting.low ?? ""}" max="${setting.high ?? ""}" value="${d[setting.name] ?? ""}" placeholder="${setting.default}"></label>` : ""}
   </div>`;
 }
 
-function entryRows(root, entries) {
-  root.innerHTML = entries.map(entryRow).join("");
+function entryRows(root, entries, names) {
+  root.innerHTML = entries.map((d, i) => entryRow(d, i, names)).join("");
 }
 
 // A row whose optimizer changed is redrawn: the μ field shows only where it means something.
@@ -509,7 +511,8 @@ function redrawEntry(event) {
   if (!event.target.classList.contains("opt")) return;
   const row = event.target.closest(".entry");
   const holder = document.createElement("div");
-  holder.innerHTML = entryRow({ optimizer: event.target.value, on: row.querySelector(".on").checked }, 0);
+  const names = row.closest("#path-entries") ? menus.paths : menus.network;
+  holder.innerHTML = entryRow({ optimizer: event.target.value, on: row.querySelector(".on").checked }, 0, names);
   row.replaceWith(holder.firstElementChild);
 }
 
@@ -519,7 +522,7 @@ function readEntries(root) {
     const lr = row.querySelector(".lr").value;
     if (lr !== "") entry.lr = Number(lr);
     const mu = row.querySelector(".mu");
-    if (mu && mu.value !== "") entry[raceSetting] = Number(mu.value);
+    if (mu && mu.value !== "") entry[mu.dataset.name] = Number(mu.value);
     return entry;
   });
 }

@@ -129,7 +129,9 @@ export class PathsView {
       const points = run.path.slice(0, this.shown + 1).map(px);
       ctx.strokeStyle = PATH_COLORS[i];
       ctx.fillStyle = PATH_COLORS[i];
-      ctx.lineWidth = 1.4;
+      // earlier paths wider, drawn first: one that another covers (Newton and L-BFGS both
+      // jump straight to the quadratic's minimum) still shows as a rim around it
+      ctx.lineWidth = 1.4 + 1.2 * (result.runs.length - 1 - i);
       ctx.beginPath();
       points.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
       ctx.stroke();
