@@ -122,7 +122,7 @@ def test_bad_settings_get_one_line_errors(tmp_path, capsys):
                      "n_samples")
     _expect_error(capsys, ["train", "--data", "moons", "--optimizer", "adam", "--momentum",
                            "0.9", "--out", out], 2,
-                  "--momentum applies to sgd, momentum, nesterov and rmsprop, not adam")
+                  "--momentum applies to sgd, momentum, nesterov, rmsprop and muon, not adam")
     assert main(["train", "--data", "moons", "--epochs", "1", "--out", out]) == 0
     _expect_error(capsys, ["train", "--resume", "--hidden", "4", "--out", out], 2,
                   "--hidden 4 differs from the checkpoint's run (16,16)")
