@@ -1241,14 +1241,21 @@ def bump_version(tensor: Tensor) -> None:
     ``tensor._versions`` (shared with its views) is [version, the change count at its last
     change, the change count at the change before].
     """
+    bump_versions((tensor,))
+
+
+def bump_versions(tensors) -> None:
+    """:func:`bump_version` for tensors changed together (an optimizer step): one tick."""
     _changes[0] += 1
-    versions = tensor._versions
-    if versions is None:
-        tensor._versions = [1, _changes[0], 0]
-    else:
-        versions[0] += 1
-        versions[2] = versions[1]
-        versions[1] = _changes[0]
+    now = _changes[0]
+    for tensor in tensors:
+        versions = tensor._versions
+        if versions is None:
+            tensor._versions = [1, now, 0]
+        else:
+            versions[0] += 1
+            versions[2] = versions[1]
+            versions[1] = now
 
 
 def _check_unchanged(node: Tensor) -> None:

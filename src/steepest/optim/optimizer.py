@@ -47,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from steepest.tensor import Tensor, bump_version, enable_grad
+from steepest.tensor import Tensor, bump_versions, enable_grad
 
 __all__ = ["Optimizer", "check_hyperparameter"]
 
@@ -426,8 +426,7 @@ class Optimizer:
                     self._step_each(params, group)
                 else:
                     self._step_flat(bucket, group)
-                for param in params:  # as torch: a graph that saved the old weights is stale
-                    bump_version(param)
+                bump_versions(params)  # as torch: a graph that saved the old weights is stale
         return loss
 
     def _params_with_grad(self, index: int, group: dict) -> dict:
