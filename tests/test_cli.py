@@ -431,6 +431,10 @@ def test_resume_with_nothing_to_do_stops_there_and_restores_the_sigterm_handler(
     ("lr", -1, "lr must be null or a number > 0"),
     ("hidden", [0], "hidden must be null or a list of layer sizes"),
     ("standardize", "yes", "standardize must be true or false"),
+    ("schedule", "sgdr", "schedule must be null or one of step, exponential"),
+    ("schedule", ["cosine"], "schedule must be null or one of step"),
+    ("schedule_options", [1], "schedule_options must be null or an object of settings"),
+    ("optimizer_options", "amsgrad", "optimizer_options must be null or an object"),
 ])
 def test_resume_names_an_unusable_setting_in_the_checkpoint(tmp_path, capsys, key, value,
                                                            expected):

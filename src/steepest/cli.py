@@ -495,10 +495,9 @@ def _saved_setting_problem(key: str, value) -> str | None:
             (not whole or isinstance(v, int)) and low <= v < high
     choices = {"data": DATASET_NAMES, "activation": _HIDDEN_ACTIVATIONS,
                "optimizer": tuple(OPTIMIZERS)}
-    if key == "schedule" and value is None:
-        return None
     if key == "schedule":
-        return "null or one of " + ", ".join(SCHEDULERS) if value not in SCHEDULERS else None
+        usable = value is None or (isinstance(value, str) and value in SCHEDULERS)
+        return None if usable else "null or one of " + ", ".join(SCHEDULERS)
     if key in choices:
         return None if value in choices[key] else \
             "one of " + ", ".join(map(str, choices[key]))
