@@ -151,8 +151,11 @@ def test_bad_settings_show_a_clear_error(page, server_url, hash_, text):
 
 
 def test_url_flags_hide_controls(page, server_url):
-    open_page(page, server_url, "#hide=optimizer,learning-rate,data")
+    open_page(page, server_url, "#hide=optimizer,learning-rate,data,schedule&schedule=cosine")
     assert not page.get_by_test_id("optimizer").is_visible()
+    assert not page.get_by_test_id("schedule").is_visible()
+    assert not page.locator("label[for=schedule]").is_visible()
+    assert not page.get_by_test_id("schedule-options").is_visible()
     assert not page.get_by_test_id("learning-rate").is_visible()
     assert not page.get_by_test_id("dataset").is_visible()
     assert page.get_by_test_id("play").is_visible()
