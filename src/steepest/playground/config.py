@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from steepest.optim import catalogue
+from steepest.tensor import Tensor
 from steepest.playground.datasets import DATASETS, FEATURES, MULTICLASS, REGRESSION
 
 __all__ = [
@@ -175,8 +176,6 @@ def validate_schedule(cfg: dict) -> None:
                           f"{', '.join(names) or 'no settings'}")
     checked = {}
     if name != "none":
-        from steepest.tensor import Tensor
-
         try:
             checked = catalogue.validate("scheduler", name, given)
             dummy = [Tensor(np.zeros((2, 2)), requires_grad=True)]
