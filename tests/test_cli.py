@@ -431,6 +431,10 @@ def test_resume_with_nothing_to_do_stops_there_and_restores_the_sigterm_handler(
     ("lr", -1, "lr must be null or a number > 0"),
     ("hidden", [0], "hidden must be null or a list of layer sizes"),
     ("standardize", "yes", "standardize must be true or false"),
+    ("schedule", "sgdr", "schedule must be null or one of step, exponential"),
+    ("schedule", ["cosine"], "schedule must be null or one of step"),
+    ("schedule_options", [1], "schedule_options must be null or an object of settings"),
+    ("optimizer_options", "amsgrad", "optimizer_options must be null or an object"),
 ])
 def test_resume_names_an_unusable_setting_in_the_checkpoint(tmp_path, capsys, key, value,
                                                            expected):
@@ -514,3 +518,189 @@ def test_playground_names_a_port_in_use(capsys, monkeypatch):
         port = busy.getsockname()[1]
         _expect_error(capsys, ["playground", "--port", str(port), "--no-browser"], 2,
                       f"--port {port} is in use on 127.0.0.1", f"try --port {port + 1}")
+
+
+# --------------------------------------------------------------------------- catalogue options
+
+def _torch_lrs(make, steps, metrics=None, lr=0.1):
+    """The lr torch's scheduler ``make(opt)`` gives before each of ``steps`` steps."""
+    import torch
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    scheduler = make(opt)
+    lrs = []
+    for i in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step(*([] if metrics is None else [metrics[i]]))
+    return lrs, opt.param_groups[0]["lr"]
+
+
+def _train_history(tmp_path, *flags, name="run"):
+    out = tmp_path / name
+    assert main(["train", "--data", "moons", "--n-samples", "100", "--hidden", "6",
+                 "--optimizer", "sgd", "--lr", "0.1", "--verbose", "0", "--out", str(out),
+                 *flags]) == 0
+    return json.loads((out / "history.json").read_text())
+
+
+def test_schedule_cosine_gives_torchs_learning_rates_once_per_epoch(tmp_path, capsys):
+    import torch
+
+    history = _train_history(tmp_path, "--epochs", "9", "--schedule", "cosine",
+                             "--schedule-option", "T_max=4", "--schedule-option",
+                             "eta_min=0.01")
+    assert "lr schedule cosine (cosine annealing) T_max=4 eta_min=0.01" in \
+        capsys.readouterr().out
+    expected, _ = _torch_lrs(lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=4, eta_min=0.01), 9)
+    np.testing.assert_allclose(history["history"]["lr"], expected, rtol=1e-12, atol=1e-15)
+    assert history["config"]["schedule"] == "cosine"
+    assert history["config"]["schedule_options"] == {"T_max": 4, "eta_min": 0.01}
+
+
+def test_schedule_warm_restarts_and_onecycle_per_batch_follow_torch(tmp_path):
+    import torch
+
+    history = _train_history(tmp_path, "--epochs", "7", "--schedule", "warm_restarts",
+                             "--schedule-option", "T_0=2", "--schedule-option", "T_mult=2",
+                             name="restarts")
+    expected, _ = _torch_lrs(lambda opt: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        opt, T_0=2, T_mult=2), 7)
+    np.testing.assert_allclose(history["history"]["lr"], expected, rtol=1e-12, atol=1e-15)
+    # onecycle steps per batch: 80 training samples / batch 32 = 3 batches per epoch
+    history = _train_history(tmp_path, "--epochs", "4", "--batch-size", "32", "--schedule",
+                             "onecycle", "--schedule-option", "total_steps=12",
+                             "--schedule-option", "max_lr=0.5", name="onecycle")
+    per_batch, last = _torch_lrs(lambda opt: torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=0.5, total_steps=12, cycle_momentum=False), 12)
+    # fit logs the lr at each epoch's end, after that epoch's 3 batches stepped it
+    np.testing.assert_allclose(history["history"]["lr"], [*per_batch[3::3], last], rtol=1e-12)
+
+
+def test_schedule_plateau_is_stepped_with_the_validation_loss(tmp_path):
+    import torch
+
+    history = _train_history(tmp_path, "--epochs", "12", "--lr", "3", "--schedule", "plateau",
+                             "--schedule-option", "patience=0", "--schedule-option",
+                             "factor=0.5", "--schedule-option", "threshold=0.05")
+    val_loss, lrs = history["history"]["val_loss"], history["history"]["lr"]
+    expected, _ = _torch_lrs(lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, patience=0, factor=0.5, threshold=0.05), 12, metrics=val_loss, lr=3.0)
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    assert min(lrs) < 3.0  # the schedule did act in this run
+    by_train_loss, _ = _torch_lrs(lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, patience=0, factor=0.5, threshold=0.05), 12, metrics=history["history"]["loss"],
+        lr=3.0)
+    assert by_train_loss != expected  # so the test tells the two metrics apart
+
+
+def test_optimizer_options_reach_the_optimizer(tmp_path, monkeypatch, capsys):
+    import steepest.cli as cli
+
+    built = []
+
+    def spy(name, params, **values):
+        built.append(cli_build(name, params, **values))
+        return built[-1]
+    cli_build = cli.build_optimizer
+    monkeypatch.setattr(cli, "build_optimizer", spy)
+    out = tmp_path / "adam"
+    assert main(["train", "--data", "moons", "--n-samples", "60", "--epochs", "2",
+                 "--optimizer", "adam", "--optimizer-option", "amsgrad=true",
+                 "--optimizer-option", "betas=0.8,0.99", "--verbose", "0",
+                 "--out", str(out)]) == 0
+    assert "Adam lr=0.01 amsgrad=True betas=0.8,0.99" in capsys.readouterr().out
+    group = built[0].param_groups[0]
+    assert group["amsgrad"] is True and tuple(group["betas"]) == (0.8, 0.99)
+    assert all("max_exp_avg_sq" in built[0].state[p] for p in group["params"])
+    config = json.loads((out / "history.json").read_text())["config"]
+    assert config["optimizer_options"] == {"amsgrad": True, "betas": [0.8, 0.99]}
+    lbfgs = tmp_path / "lbfgs"
+    assert main(["train", "--data", "moons", "--n-samples", "60", "--epochs", "1",
+                 "--batch-size", "60", "--optimizer", "lbfgs", "--optimizer-option",
+                 "line_search_fn=strong_wolfe", "--optimizer-option", "max_iter=5",
+                 "--verbose", "0", "--out", str(lbfgs)]) == 0
+    group = built[1].param_groups[0]
+    assert group["line_search_fn"] == "strong_wolfe" and group["max_iter"] == 5
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--optimizer-option", "foo=1"],
+     ["--optimizer-option foo=1: optimizer adam has no setting 'foo'", "adam takes betas"]),
+    (["--optimizer-option", "amsgrad=maybe"],
+     ["--optimizer-option amsgrad=maybe: adam: amsgrad must be True or False, got 'maybe'"]),
+    (["--optimizer-option", "betas=0.9,1.5"],
+     ["--optimizer-option betas=0.9,1.5: adam: betas[1] must be a number in [0, 1), got 1.5"]),
+    (["--optimizer-option", "eps=small"], ["eps=small: adam: eps must be a number in (0, ∞)"]),
+    (["--optimizer", "sgd", "--optimizer-option", "amsgrad=true"],
+     ["optimizer sgd has no setting 'amsgrad' (amsgrad is a setting of adam, adamw)"]),
+    (["--optimizer", "lbfgs", "--optimizer-option", "max_iter=2.5"],
+     ["max_iter=2.5: lbfgs: max_iter must be a whole number in [1, ∞), got '2.5'"]),
+    (["--optimizer", "sgd", "--optimizer-option", "nesterov=true"],
+     ["--optimizer-option: SGD: invalid nesterov True"]),
+    (["--optimizer-option", "amsgrad"], ["--optimizer-option expects KEY=VALUE", "'amsgrad'"]),
+    (["--optimizer-option", "lr=1"], ["lr has its own option; use --lr"]),
+    (["--optimizer-option", "eps=1e-6", "--optimizer-option", "eps=1e-7"],
+     ["eps is given twice"]),
+    (["--schedule-option", "T_max=3"], ["--schedule-option T_max=3 needs --schedule"]),
+    (["--schedule", "cosine", "--schedule-option", "gamma=0.5"],
+     ["scheduler cosine has no setting 'gamma'", "cosine takes T_max, eta_min"]),
+    (["--schedule", "step", "--schedule-option", "step_size=0"],
+     ["--schedule-option step_size=0: step: step_size must be a whole number in [1, ∞)"]),
+    (["--schedule", "onecycle", "--schedule-option", "total_steps=5"],
+     ["onecycle steps once per batch: 3 epochs x 2 batches = 6 steps, more than its "
+      "total_steps 5; give --schedule-option total_steps=6"]),
+    (["--optimizer", "rprop", "--schedule", "cyclic", "--schedule-option",
+      "cycle_momentum=true"], ["--schedule cyclic: CyclicLR: cycle_momentum=True needs"]),
+])
+def test_bad_catalogue_options_are_one_line_errors(tmp_path, capsys, flags, fragments):
+    line = _expect_error(capsys, ["train", "--data", "moons", "--n-samples", "60", "--epochs",
+                                  "3", "--out", str(tmp_path / "run"), *flags], 2,
+                         "steepest train: error: ", *fragments)
+    assert "unexpected" not in line
+    assert not (tmp_path / "run" / "history.json").exists()
+
+
+def test_resume_keeps_and_checks_the_schedule_and_optimizer_options(tmp_path, capsys):
+    common = ["--data", "circles", "--n-samples", "200", "--hidden", "8", "--optimizer",
+              "adam", "--optimizer-option", "amsgrad=true", "--lr", "0.05", "--schedule",
+              "warm_restarts", "--schedule-option", "T_0=4", "--seed", "3", "--verbose", "0"]
+    assert main(["train", *common, "--epochs", "6", "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", *common, "--epochs", "3", "--out", str(tmp_path / "b")]) == 0
+    assert main(["train", "--resume", "--epochs", "6", "--out", str(tmp_path / "b")]) == 0
+    printed = capsys.readouterr().out
+    assert "resuming after epoch 3" in printed
+    assert printed.count("amsgrad=True, lr schedule warm_restarts (cosine warm restarts) "
+                         "T_0=4") == 3
+    a, b = _weights(tmp_path / "a" / "checkpoint.npz"), _weights(tmp_path / "b" / "checkpoint.npz")
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    history_a = json.loads((tmp_path / "a" / "history.json").read_text())
+    history_b = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert history_a["history"] == history_b["history"]
+    assert len(set(history_a["history"]["lr"])) > 3  # the schedule moved the lr
+    assert history_b["config"] == history_a["config"]
+    out = str(tmp_path / "b")
+    # the same values again are accepted, a changed one is refused, naming both
+    assert main(["train", "--resume", "--epochs", "6", "--schedule", "warm_restarts",
+                 "--schedule-option", "T_0=4", "--optimizer-option", "amsgrad=true",
+                 "--out", out]) == 0
+    _expect_error(capsys, ["train", "--resume", "--schedule-option", "T_0=3", "--out", out],
+                  2, "--schedule-option T_0=3 differs from the checkpoint's run (T_0=4)")
+    _expect_error(capsys, ["train", "--resume", "--schedule-option", "T_mult=2", "--out", out],
+                  2, "--schedule-option T_mult=2 differs from the checkpoint's run (T_mult=1)")
+    _expect_error(capsys, ["train", "--resume", "--optimizer-option", "amsgrad=false",
+                           "--out", out], 2, "--optimizer-option amsgrad=False differs from "
+                                             "the checkpoint's run (amsgrad=True)")
+    _expect_error(capsys, ["train", "--resume", "--schedule", "cosine", "--out", out], 2,
+                  "--schedule cosine differs from the checkpoint's run (warm_restarts)")
+
+
+def test_lr_find_takes_optimizer_options(tmp_path, capsys):
+    out = tmp_path / "lr"
+    assert main(["lr-find", "--data", "moons", "--n-samples", "200", "--optimizer", "adam",
+                 "--optimizer-option", "amsgrad=true", "--num-steps", "20",
+                 "--out", str(out)]) == 0
+    config = json.loads((out / "lr_find.json").read_text())["config"]
+    assert config["optimizer_options"] == {"amsgrad": True} and "schedule" not in config

@@ -151,8 +151,11 @@ def test_bad_settings_show_a_clear_error(page, server_url, hash_, text):
 
 
 def test_url_flags_hide_controls(page, server_url):
-    open_page(page, server_url, "#hide=optimizer,learning-rate,data")
+    open_page(page, server_url, "#hide=optimizer,learning-rate,data,schedule&schedule=cosine")
     assert not page.get_by_test_id("optimizer").is_visible()
+    assert not page.get_by_test_id("schedule").is_visible()
+    assert not page.locator("label[for=schedule]").is_visible()
+    assert not page.get_by_test_id("schedule-options").is_visible()
     assert not page.get_by_test_id("learning-rate").is_visible()
     assert not page.get_by_test_id("dataset").is_visible()
     assert page.get_by_test_id("play").is_visible()
@@ -533,3 +536,53 @@ def test_the_output_map_has_a_colour_key(page, server_url):
     assert "P(class 1)" in page.get_by_test_id("map-legend").text_content()
     page.evaluate("location.hash = '#dataset=blobs&n_classes=4'")
     page.wait_for_function("document.querySelector('[data-testid=map-legend]').textContent.includes('class 3')")
+
+
+def test_every_catalogue_schedule_is_in_the_menu_and_warm_restarts_moves_the_lr(page, server_url,
+                                                                                tmp_path):
+    from steepest.optim.catalogue import SCHEDULERS
+
+    open_page(page, server_url, "#dataset=gauss&optimizer=sgd&lr=0.1&hidden=4")
+    menu = page.get_by_test_id("schedule")
+    assert menu.locator("option").evaluate_all("os => os.map(o => o.value)") == \
+        ["none", *SCHEDULERS]
+    assert menu.locator("option").all_text_contents()[1:] == [e.label for e in SCHEDULERS.values()]
+    assert page.locator("#schedule-options label").count() == 0
+    menu.select_option("warm_restarts")
+    page.wait_for_function("decodeURIComponent(location.hash).includes('schedule=warm_restarts')")
+    labels = page.locator("#schedule-options label").all_text_contents()
+    assert labels == [hp.label for hp in SCHEDULERS["warm_restarts"].hyperparameters]
+    assert page.locator("#schedule-options input[data-option=T_0]").input_value() == "50"
+    page.locator("#schedule-options input[data-option=T_0]").fill("30")
+    page.locator("#schedule-options input[data-option=T_0]").press("Enter")
+    page.wait_for_function("location.hash.includes('T_0=30')")
+    page.wait_for_function("document.querySelector('[data-testid=step-count]').textContent === '0'")
+    seen = set()
+    for _ in range(12):  # a few steps at a time: the lr follows the cosine and restarts
+        page.get_by_test_id("step").click()
+        page.wait_for_timeout(150)
+        seen.add(page.locator("#lr-now").text_content())
+    page.get_by_test_id("play").click()
+    page.wait_for_function("+document.querySelector('[data-testid=step-count]').textContent > 200")
+    page.get_by_test_id("pause").click()
+    page.wait_for_function("document.querySelector('[data-testid=play]').disabled === false")
+    seen.add(page.locator("#lr-now").text_content())
+    rates = sorted(float(text.strip("()").split()[-1]) for text in seen if text)
+    assert len(rates) >= 5 and rates[0] < 0.09 and rates[-1] <= 0.1, seen
+    page.screenshot(path=str(tmp_path / "warm_restarts.png"), full_page=True)
+    shot = os.environ.get("STEEPEST_SCREENSHOT")  # to look at it: STEEPEST_SCREENSHOT=path
+    if shot:
+        page.screenshot(path=shot, full_page=True)
+
+
+def test_a_link_of_the_old_schedule_menu_is_translated_into_catalogue_settings(page,
+                                                                              server_url):
+    open_page(page, server_url, "#schedule=cosine&schedule_steps=200")
+    page.wait_for_function("location.hash.includes('T_max=200')")
+    assert "schedule_steps" not in page.url
+    assert page.get_by_test_id("schedule").input_value() == "cosine"
+    assert page.locator("#schedule-options input[data-option=T_max]").input_value() == "200"
+    assert page.get_by_test_id("error").text_content() == ""
+    page.evaluate("location.hash = '#schedule=step'")  # the old menu's N was 1000 by default
+    page.wait_for_function("location.hash.includes('step_size=1000')")
+    assert "gamma=0.5" in page.url

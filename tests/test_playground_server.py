@@ -122,6 +122,16 @@ def test_set_lr_keeps_weights_and_reset_restores_the_start(client):
      "exact n×n Hessian"),
     ({"type": "config", "config": {"optimizer": "newton", "hidden": [2]}},
      "the playground's largest network has 478; try lbfgs"),
+    ({"type": "config", "config": {"schedule": "sgdr"}}, "unknown schedule 'sgdr'"),
+    ({"type": "config", "config": {"schedule": "warm_restarts", "T_0": 0}},
+     "schedule warm_restarts: T_0 must be a whole number in [1, ∞), got 0"),
+    ({"type": "config", "config": {"schedule": "warm_restarts", "T_0": "ten"}},
+     "schedule warm_restarts: T_0 must be a whole number in [1, ∞), got 'ten'"),
+    ({"type": "config", "config": {"schedule": "cosine", "T_0": 5}},
+     "schedule 'cosine' has no setting 'T_0'; it takes T_max, eta_min"),
+    ({"type": "config", "config": {"optimizer": "rprop", "schedule": "onecycle",
+                                   "cycle_momentum": True}},
+     "schedule OneCycleLR: cycle_momentum=True needs an optimizer with momentum"),
 ])
 def test_bad_messages_get_errors_and_the_session_lives_on(client, message, text):
     with client.websocket_connect("/ws") as ws:
@@ -215,6 +225,30 @@ def test_race_paths_inspect_lr_range_and_exports(client):
         assert "leave the optimizer race" in receive(ws, "error")["message"]
         ws.send_json({"type": "race", "optimizers": None})
         assert receive(ws, "ready")["race"] is None
+
+
+def test_every_catalogue_schedule_is_offered_and_warm_restarts_moves_the_lr(client):
+    from steepest.optim.catalogue import SCHEDULERS
+
+    with client.websocket_connect("/ws") as ws:
+        welcome = receive(ws, "welcome")
+        assert welcome["schedules"] == ["none", *SCHEDULERS]
+        assert welcome["defaults"]["schedule"] == "none"
+        ready, first = configure(ws, hidden=[3], optimizer="sgd", lr=0.1,
+                                 schedule="warm_restarts", T_0=4)
+        assert ready["config"]["T_0"] == 4 and ready["config"]["T_mult"] == 1
+        assert first["lr"] == 0.1
+        seen = []
+        for _ in range(8):
+            ws.send_json({"type": "step", "n": 1})
+            seen.append(receive(ws, "snapshot")["lr"])
+        # SGDR: ½·lr·(1 + cos(π·t/T_0)) for t = step mod T_0, restarting at lr every 4 steps
+        expected = [0.05 * (1 + np.cos(np.pi * (t % 4) / 4)) for t in range(1, 9)]
+        np.testing.assert_allclose(seen, expected, rtol=1e-12, atol=1e-15)
+        # a config of the old menu is translated, and the page is told how
+        ready, _ = configure(ws, hidden=[3], schedule="cosine", schedule_steps=200)
+        assert ready["config"]["schedule"] == "cosine" and ready["config"]["T_max"] == 200
+        assert "schedule_steps" not in ready["config"]
 
 
 def test_the_welcome_offers_the_networks_and_the_paths_their_own_optimizers(client):

@@ -509,3 +509,89 @@ def test_the_overshoot_note_names_two_over_lambda_exactly_when_the_lr_exceeds_it
     session.step(600)
     snap = session.snapshot()
     assert ("2/λ_max" in snap["overshoot"]) == (snap["critical_lr"] < 10.0)
+
+
+# --------------------------------------------------------------------------- schedules
+
+#: a setting per scheduler that makes its lr move within 30 steps
+SCHEDULE_SETTINGS = {
+    "step": {"step_size": 7}, "exponential": {"gamma": 0.9}, "cosine": {"T_max": 12},
+    "linear": {"total_iters": 10}, "onecycle": {"total_steps": 40}, "constant": {},
+    "polynomial": {"total_iters": 20, "power": 2.0}, "warm_restarts": {"T_0": 5, "T_mult": 2},
+    "cyclic": {"step_size_up": 4, "mode": "triangular2"},
+    "plateau": {"patience": 1, "factor": 0.5, "threshold": 0.1},
+}
+
+
+@pytest.mark.parametrize("name", list(st.optim.catalogue.SCHEDULERS))
+def test_every_catalogue_schedule_steps_as_torchs_and_exports_bit_exactly(name):
+    """The playground steps its schedule after every training step (plateau with the batch's
+    loss before the update); the learning rates are torch's scheduler's, stepped alike."""
+    config = {"hidden": [3], "optimizer": "momentum", "lr": 0.05, "schedule": name,
+              **SCHEDULE_SETTINGS[name]}
+    session = Session(config)
+    lrs, losses = [], []
+    for _ in range(30):
+        session.step(1)
+        lrs.append(session.lr)
+        losses.append(session._last_loss)
+    values = st.optim.catalogue.validate("scheduler", name, SCHEDULE_SETTINGS[name])
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05, momentum=0.9)
+    scheduler = getattr(torch.optim.lr_scheduler,
+                        st.optim.catalogue.SCHEDULERS[name].cls.__name__)(opt, **values)
+    expected = []
+    for loss in losses:
+        opt.step()
+        scheduler.step(*([loss] if name == "plateau" else []))
+        expected.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12, atol=1e-15)
+    assert len(set(lrs)) > 1, "the schedule should move the lr in this test"
+    assert session.config["schedule"] == name
+    namespace = {"__name__": "exported"}
+    exec(compile(export.python_code(session)["content"], "exported", "exec"), namespace)
+    for mine, theirs in zip(session.model.parameters(), namespace["model"].parameters()):
+        assert np.array_equal(mine.numpy(), theirs.numpy()), name
+    assert namespace["optimizer"].param_groups[0]["lr"] == session.lr
+
+
+@pytest.mark.parametrize("old, expected", [
+    ({"schedule": "constant", "schedule_steps": 500}, {"schedule": "none"}),
+    ({"schedule": "step", "schedule_steps": 300}, {"schedule": "step", "step_size": 300,
+                                                   "gamma": 0.5}),
+    ({"schedule": "exponential", "schedule_steps": 100},
+     {"schedule": "exponential", "gamma": 0.1 ** (1 / 100)}),
+    ({"schedule": "cosine", "schedule_steps": 50}, {"schedule": "cosine", "T_max": 50,
+                                                    "eta_min": 0.0}),
+    ({"schedule_steps": 1000}, {"schedule": "none"}),
+])
+def test_configs_of_the_old_schedule_menu_are_translated(old, expected):
+    cfg = validate_config(old)
+    assert "schedule_steps" not in cfg
+    for key, value in expected.items():
+        assert cfg[key] == value, key
+    # the old 'exponential' divided the lr by 10 over N steps
+    if old.get("schedule") == "exponential":
+        session = Session({**old, "lr": 0.1})
+        session.step(100)
+        assert session.lr == pytest.approx(0.01, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad, text", [
+    ({"schedule": "sgdr"}, "unknown schedule 'sgdr'; expected one of none, step"),
+    ({"schedule": "cosine", "T_max": 0}, "schedule cosine: T_max must be a whole number in "
+                                         "[1, ∞), got 0"),
+    ({"schedule": "cosine", "gamma": 0.5}, "schedule 'cosine' has no setting 'gamma'; it takes "
+                                           "T_max, eta_min"),
+    ({"T_0": 5}, "schedule 'none' has no setting 'T_0'; it takes no settings"),
+    ({"schedule": "cyclic", "mode": "min"}, "schedule cyclic: mode must be one of"),
+    ({"optimizer": "rprop", "schedule": "cyclic", "cycle_momentum": True},
+     "schedule CyclicLR: cycle_momentum=True needs an optimizer with momentum"),
+    ({"schedule": "warm_restarts", "schedule_steps": 100},
+     "schedule_steps belongs to the old schedules (constant, step, exponential, cosine), not "
+     "'warm_restarts'"),
+    ({"schedule": "cosine", "schedule_steps": 0}, "schedule_steps must be in [1, 1000000]"),
+])
+def test_bad_schedule_settings_name_the_setting(bad, text):
+    with pytest.raises(ConfigError) as error:
+        validate_config(bad)
+    assert text in str(error.value)

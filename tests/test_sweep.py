@@ -136,6 +136,16 @@ def test_expand_grid_rejects_bad_grids(grid, configs, fragment):
     ({"activation": ["swish"]}, "unknown activation 'swish'"),
     ({"lrate": [0.1]}, "unknown setting 'lrate'"),
     ({"hidden": [[16, 0]]}, "hidden must be a list of layer sizes"),
+    ({"optimizer": ["adam"], "optimizer_options": [{"amsgrad": "yes"}]},
+     "adam: amsgrad must be True or False, got 'yes'"),
+    ({"optimizer_options": [{"lr": 0.1}]}, "optimizer_options sets lr"),
+    ({"schedule": ["cosine"], "schedule_options": [{"T_max": 0}]},
+     r"cosine: T_max must be a whole number in \[1, ∞\), got 0"),
+    ({"schedule": ["cosine"], "schedule_options": [{"gamma": 0.5}]},
+     "cosine: unknown scheduler setting 'gamma'"),
+    ({"schedule_options": [{"T_max": 2}]}, "need a schedule"),
+    ({"optimizer": ["rprop"], "schedule": ["cyclic"],
+      "schedule_options": [{"cycle_momentum": True}]}, "cycle_momentum=True needs"),
 ])
 def test_bad_mlp_grids_fail_before_anything_runs(tmp_path, change, fragment):
     grid = {**TINY_GRID, **change}
@@ -571,6 +581,12 @@ def test_cli_sweep_writes_records_summary_and_report(tmp_path, capsys):
     (["--optimizer", "sgd,sgd"], "lists a value twice"),
     (["--activation", "swish"], "unknown activation"),
     (["--workers", "0"], "--workers must be >= 1"),
+    (["--optimizer", "adam,sgd", "--optimizer-option", "amsgrad=true"],
+     "--optimizer-option amsgrad=true: optimizer sgd has no setting 'amsgrad'"),
+    (["--optimizer-option", "momentum=0.5"], "momentum has its own option; use --momentum"),
+    (["--schedule-option", "T_max=2"], "--schedule-option T_max=2 needs --schedule"),
+    (["--schedule", "cosine", "--schedule-option", "T_max=x"],
+     "--schedule-option T_max=x: cosine: T_max must be a whole number"),
 ])
 def test_cli_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, flags, fragment):
     out = tmp_path / "never"
@@ -578,6 +594,50 @@ def test_cli_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, flags, fragme
     err = capsys.readouterr().err
     assert code == 2 and fragment in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_cli_optimizer_options_and_schedule_apply_to_every_run_and_are_recorded(tmp_path,
+                                                                               capsys):
+    import torch
+
+    out = tmp_path / "s"
+    options = ["--optimizer-option", "amsgrad=true", "--schedule", "cosine",
+               "--schedule-option", "T_max=2", "--schedule-option", "eta_min=0.001"]
+    argv = ["sweep", "--data", "moons", "--n-samples", "60", "--hidden", "6", "--epochs", "4",
+            "--batch-size", "16", "--optimizer", "adam,adamw", "--lr", "0.01,0.1", "--seeds",
+            "1", "--workers", "1", "--out", str(out), *options]
+    assert main(argv) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "optimizer options amsgrad=True, lr schedule cosine (cosine annealing) T_max=2 " \
+           "eta_min=0.001" in first
+    runs = list(read_runs(out / "runs.jsonl").values())
+    assert len(runs) == 4
+    for run in runs:
+        assert run.config["optimizer_options"] == {"amsgrad": True}
+        assert run.config["schedule"] == "cosine"
+        assert run.config["schedule_options"] == {"T_max": 2, "eta_min": 0.001}
+        opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=run.config["lr"])
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2, eta_min=0.001)
+        expected = []
+        for _ in range(4):
+            expected.append(opt.param_groups[0]["lr"])
+            opt.step()
+            cosine.step()
+        np.testing.assert_allclose(run.history.history["lr"], expected, rtol=1e-12)
+    # a run is steepest train with the same flags
+    adam = next(r for r in runs if r.config["optimizer"] == "adam" and r.config["lr"] == 0.1)
+    assert main(["train", "--data", "moons", "--n-samples", "60", "--hidden", "6", "--epochs",
+                 "4", "--batch-size", "16", "--optimizer", "adam", "--lr", "0.1", "--verbose",
+                 "0", "--out", str(tmp_path / "t"), *options]) == 0
+    trained = json.loads((tmp_path / "t" / "history.json").read_text())["history"]
+    assert adam.history.history["val_loss"] == trained["val_loss"]
+    assert adam.history.history["lr"] == trained["lr"]
+    # the same command again finds every run recorded; without the schedule it is a new grid
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "4 already in" in capsys.readouterr().out.splitlines()[0]
+    assert main(argv[:-len(options) + 2]) == 0
+    assert "already in" not in capsys.readouterr().out.splitlines()[0]
 
 
 def test_a_sweep_run_without_lr_equals_steepest_train_without_lr(tmp_path, capsys):

@@ -2,6 +2,8 @@
 
     steepest tour [--out DIR] [--only NAME ...] [--open]
     steepest train --data moons --hidden 16,16 --activation relu --optimizer adam --lr 0.01 \\
+                   [--optimizer-option amsgrad=true] [--schedule cosine] \\
+                   [--schedule-option T_max=50] \\
                    --epochs 50 --batch-size 32 --seed 0 --out runs/moons [--resume | --overwrite]
     steepest lr-find --data digits --out runs/lr
     steepest sweep --data moons --optimizer sgd,adam --lr 1e-3:1:13 --seeds 3 --out runs/sweep
@@ -9,8 +11,12 @@
 
 ``tour`` runs every lesson and writes the HTML report; ``sweep`` trains the model of
 ``train`` for each optimizer x learning rate x seed (see :mod:`steepest.sweeps`);
-``playground`` serves the browser playground. Optimizer names, their default learning
-rates and which options each takes come from :mod:`steepest.optim.catalogue`.
+``playground`` serves the browser playground. Optimizer and schedule names, their default
+learning rates and which options each takes come from :mod:`steepest.optim.catalogue`:
+``--optimizer-option KEY=VALUE`` sets any other hyperparameter of the optimizer
+(``betas=0.9,0.99``, ``amsgrad=true``), ``--schedule NAME`` with ``--schedule-option
+KEY=VALUE`` adds a learning-rate schedule (train and sweep), stepped by ``fit`` once per epoch
+(onecycle once per batch; plateau with the validation loss).
 
 ``train`` writes into ``--out``: ``history.json``, ``training_curves.png`` (loss and
 accuracy), ``gradient_norms.png`` (per layer), ``decision_boundary.png`` (2-D data) and
@@ -41,8 +47,13 @@ import time
 import warnings
 
 from steepest.io import write_json
-from steepest.optim.catalogue import OPTIMIZERS, build_optimizer, takes
+from steepest.optim.catalogue import (
+    OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, entry, takes,
+)
 from steepest.sweeps.cli import cli_advice as _cli_advice
+from steepest.sweeps.options import (
+    SCHEDULE_TIMING, check_options, check_schedule_length, options_text, parse_options,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -52,8 +63,15 @@ _HIDDEN_ACTIVATIONS = ("binary_step", "leaky_relu", "linear", "relu", "sigmoid",
 _DEFAULTS = {"data": None, "n_samples": None, "noise": None, "hidden": None,
              "activation": "relu", "optimizer": "adam", "lr": None, "momentum": None,
              "weight_decay": None, "batch_size": 32, "seed": 0, "val_split": 0.2,
-             "standardize": True, "clip_grad_norm": None}
+             "standardize": True, "clip_grad_norm": None, "optimizer_options": None,
+             "schedule": None, "schedule_options": None}
 _RUN_KEYS = tuple(_DEFAULTS)
+# settings given as repeated KEY=VALUE flags, read against the run's catalogue entry:
+# key -> (flag, catalogue table, the setting naming the entry)
+_OPTION_KEYS = {"optimizer_options": ("--optimizer-option", "optimizer", "optimizer"),
+                "schedule_options": ("--schedule-option", "scheduler", "schedule")}
+# optimizer settings with a flag of their own
+_OWN_FLAGS = {"lr": "--lr", "momentum": "--momentum", "weight_decay": "--weight-decay"}
 
 
 class CLIError(ValueError):
@@ -141,6 +159,10 @@ def _add_model_arguments(p: argparse.ArgumentParser, resumable: bool = False,
     p.add_argument("--weight-decay", type=_float_in(0.0, low_open=False), default=None,
                    help=f"weight decay ({', '.join(takes('weight_decay'))}; decoupled for "
                         f"adamw)")
+    p.add_argument("--optimizer-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="any other setting of the optimizer's catalogue entry, repeatable: "
+                        "betas=0.9,0.99 amsgrad=true (adam), damping=0.1 (newton), "
+                        "line_search_fn=strong_wolfe max_iter=5 (lbfgs)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default 32")
     p.add_argument("--seed", type=_non_negative_int, default=None,
                    help="seed for data, split, initialisation and shuffling (default 0)")
@@ -171,6 +193,13 @@ def _add_train(sub) -> None:
     _add_model_arguments(train, resumable=True)
     train.add_argument("--epochs", type=_positive_int, default=None,
                        help="total number of epochs (default 30)")
+    train.add_argument("--schedule", choices=list(SCHEDULERS), default=None,
+                       help=f"learning-rate schedule (default none: a constant lr), "
+                            f"{SCHEDULE_TIMING}")
+    train.add_argument("--schedule-option", action="append", default=None,
+                       metavar="KEY=VALUE", help="a setting of the schedule, repeatable: "
+                                                 "T_max=30 (cosine), T_0=10 T_mult=2 "
+                                                 "(warm_restarts)")
     train.add_argument("--clip-grad-norm", type=_float_in(0.0), default=None,
                        metavar="MAX_NORM", help="clip the gradients' total norm")
     train.add_argument("--compile", action="store_true",
@@ -271,6 +300,8 @@ def _settings(args, saved: dict | None = None) -> dict:
     """The run's settings: explicit arguments, else the saved run's, else defaults."""
     settings = {}
     for key in _RUN_KEYS:
+        if key in _OPTION_KEYS:
+            continue
         given = getattr(args, key, None)
         if saved is not None and key in saved:
             if given is not None and given != saved[key]:
@@ -288,7 +319,37 @@ def _settings(args, saved: dict | None = None) -> dict:
         settings["hidden"] = [128] if settings["data"] == "digits" else [16, 16]
     if settings["lr"] is None:  # the catalogue's: a sweep run equals a train run
         settings["lr"] = OPTIMIZERS[settings["optimizer"]].default_lr
+    for key in _OPTION_KEYS:
+        settings[key] = _option_setting(args, key, settings, saved)
+    own = {key: settings[key] for key in _OWN_FLAGS  # the others: _make_optimizer's message
+           if settings[key] is not None and key in OPTIMIZERS[settings["optimizer"]].names}
+    check_options("optimizer", settings["optimizer"],
+                  {**own, **(settings["optimizer_options"] or {})}, "--optimizer-option")
     return settings
+
+
+def _option_setting(args, key: str, settings: dict, saved: dict | None) -> dict | None:
+    """The KEY=VALUE settings of ``key``, read against the run's catalogue entry; on
+    --resume each one given must equal the checkpoint's (unset there: the default)."""
+    flag, kind, owner = _OPTION_KEYS[key]
+    texts = getattr(args, flag[2:].replace("-", "_"), None)
+    name = settings[owner]
+    if name is None:
+        if texts:
+            raise CLIError(f"{flag} {texts[0]} needs --{owner}")
+        return None
+    given = parse_options(kind, name, texts, flag, _OWN_FLAGS if kind == "optimizer" else None)
+    if saved is None or key not in saved:
+        return given or None
+    kept = saved[key] or {}
+    for option, value in given.items():
+        hp = entry(kind, name).hyperparameter(option)
+        before = kept.get(option, hp.default)
+        if hp.check(value, name) != hp.check(before, name):
+            raise CLIError(f"{flag} {options_text({option: value})} differs from the "
+                           f"checkpoint's run ({options_text({option: before})}); --resume "
+                           f"continues the same run, so leave it out or use a new --out")
+    return saved[key]
 
 
 def _load_data(settings: dict):
@@ -344,19 +405,37 @@ def _available_memory() -> int | None:
 
 def _make_optimizer(settings: dict, params):
     name = settings["optimizer"]
-    values = {key: settings[key] for key in ("lr", "momentum", "weight_decay")
-              if settings[key] is not None}
+    values = {key: settings[key] for key in _OWN_FLAGS if settings[key] is not None}
     for key in values:
         if key not in OPTIMIZERS[name].names:
             *others, last = takes(key)
-            raise CLIError(f"--{key.replace('_', '-')} applies to {', '.join(others)} and "
+            raise CLIError(f"{_OWN_FLAGS[key]} applies to {', '.join(others)} and "
                            f"{last}, not {name}")
-    return build_optimizer(name, params, **values)
+    return build_optimizer(name, params, **values, **(settings["optimizer_options"] or {}))
+
+
+def _make_scheduler(settings: dict, optimizer):
+    """The run's learning-rate scheduler over ``optimizer``, or None (a constant lr)."""
+    if settings["schedule"] is None:
+        return None
+    try:
+        return build_scheduler(settings["schedule"], optimizer,
+                               **(settings["schedule_options"] or {}))
+    except ValueError as error:
+        raise CLIError(f"--schedule {settings['schedule']}: {_one_line(error)}") from None
 
 
 def _describe(settings: dict, sizes: list) -> str:
+    optimizer = " ".join(filter(None, (
+        f"{OPTIMIZERS[settings['optimizer']].label} lr={settings['lr']:g}",
+        options_text(settings["optimizer_options"]))))
+    schedule = settings.get("schedule")
+    if schedule is not None:
+        optimizer += ", " + " ".join(filter(None, (
+            f"lr schedule {schedule} ({SCHEDULERS[schedule].label})",
+            options_text(settings["schedule_options"]))))
     return (f"{settings['data']}, MLP {'-'.join(map(str, sizes))} ({settings['activation']}), "
-            f"{OPTIMIZERS[settings['optimizer']].label} lr={settings['lr']:g}")
+            f"{optimizer}")
 
 
 # --------------------------------------------------------------------------- commands
@@ -416,6 +495,9 @@ def _saved_setting_problem(key: str, value) -> str | None:
             (not whole or isinstance(v, int)) and low <= v < high
     choices = {"data": DATASET_NAMES, "activation": _HIDDEN_ACTIVATIONS,
                "optimizer": tuple(OPTIMIZERS)}
+    if key == "schedule":
+        usable = value is None or (isinstance(value, str) and value in SCHEDULERS)
+        return None if usable else "null or one of " + ", ".join(SCHEDULERS)
     if key in choices:
         return None if value in choices[key] else \
             "one of " + ", ".join(map(str, choices[key]))
@@ -434,9 +516,15 @@ def _saved_setting_problem(key: str, value) -> str | None:
         "seed": (lambda v: number(v, 0, whole=True), "a whole number >= 0"),
         "val_split": (lambda v: number(v, 0, 1) and v > 0, "a number > 0 and < 1"),
         "standardize": (lambda v: isinstance(v, bool), "true or false"),
+        "optimizer_options": (_options_object, "null or an object of settings"),
+        "schedule_options": (_options_object, "null or an object of settings"),
     }
     usable, expected = checks[key]
     return None if usable(value) else expected
+
+
+def _options_object(value) -> bool:
+    return value is None or (isinstance(value, dict) and all(isinstance(k, str) for k in value))
 
 
 def _cmd_train(args) -> int:
@@ -460,9 +548,12 @@ def _cmd_train(args) -> int:
     X_train, X_val, y_train, y_val, scaler, n_classes = _load_data(settings)
     model, sizes = _build(settings, X_train.shape[1], n_classes)
     optimizer = _make_optimizer(settings, model.parameters())
+    scheduler = _make_scheduler(settings, optimizer)
+    check_schedule_length(settings["schedule"], settings["schedule_options"], epochs,
+                          -(-len(X_train) // settings["batch_size"]))
     initial_epoch, history = 0, None
     if saved is not None:
-        loaded = load_checkpoint(checkpoint, model, optimizer)
+        loaded = load_checkpoint(checkpoint, model, optimizer, scheduler=scheduler)
         initial_epoch, history = loaded["epoch"] or 0, loaded["history"]
     extra = {"config": settings, "epochs": epochs}
     if scaler is not None:
@@ -483,7 +574,9 @@ def _cmd_train(args) -> int:
                          validation_data=(X_val, y_val), seed=settings["seed"],
                          verbose=verbose, initial_epoch=initial_epoch, history=history,
                          clip_grad_norm=settings["clip_grad_norm"], compile=args.compile,
-                         callbacks=[ModelCheckpoint(checkpoint, extra=extra), steps])
+                         scheduler=scheduler,
+                         callbacks=[ModelCheckpoint(checkpoint, extra=extra,
+                                                    scheduler=scheduler), steps])
     except DivergenceError as error:  # keep what the learner needs to see it, then report
         losses = [*steps.losses, error.loss]
         diverged = {"message": _one_line(error), "epoch": error.epoch, "step": error.step,
@@ -579,7 +672,8 @@ def _cmd_lr_find(args) -> int:
     result.plot(os.path.join(out, "lr_find.png"),
                 title=f"LR range test: {settings['data']}, MLP {'-'.join(map(str, sizes))}, "
                       f"{name}")
-    settings = {k: v for k, v in settings.items() if k != "lr"}
+    settings = {k: v for k, v in settings.items()
+                if k not in ("lr", "schedule", "schedule_options")}
     write_json(os.path.join(out, "lr_find.json"),
                {**result.to_dict(), "config": settings, "start_lr": args.start_lr,
                 "end_lr": args.end_lr, "num_steps": args.num_steps}, indent=1)

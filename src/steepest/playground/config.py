@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from steepest.optim import catalogue
+from steepest.tensor import Tensor
 from steepest.playground.datasets import DATASETS, FEATURES, MULTICLASS, REGRESSION
 
 __all__ = [
     "ConfigError", "is_finite_number", "validate_optimizer", "validate_config", "n_classes_of", "ACTIVATIONS",
-    "LOSSES", "OPTIMIZERS", "OPTIMIZER_OPTIONS", "optimizer_options", "SCHEDULES", "REGULARIZATIONS", "MAX_LAYERS", "MAX_NEURONS",
+    "LOSSES", "OPTIMIZERS", "OPTIMIZER_OPTIONS", "optimizer_options", "SCHEDULES",
+    "SCHEDULE_OPTIONS", "LEGACY_SCHEDULES", "validate_schedule", "schedule_options",
+    "REGULARIZATIONS", "MAX_LAYERS", "MAX_NEURONS",
     "MAX_POINTS", "DEFAULTS", "OPTIMIZER_FIELDS", "MAX_CLASSES", "LARGEST_NETWORK",
     "NETWORK_OPTIMIZERS", "PATH_OPTIMIZERS",
 ]
@@ -27,7 +32,24 @@ OPTIMIZERS = tuple(catalogue.OPTIMIZERS)
 #: every keyword an optimizer entry takes besides lr: flat config (and URL) keys, None = unset
 OPTIMIZER_OPTIONS = tuple(dict.fromkeys(hp.name for e in catalogue.OPTIMIZERS.values()
                                         for hp in e.hyperparameters if hp.name != "lr"))
-SCHEDULES = ("constant", "step", "exponential", "cosine")
+#: the schedule menu: 'none' (a constant lr) and every scheduler of the catalogue, stepped after
+#: every training step ('plateau' with that step's batch loss, so its patience counts steps)
+SCHEDULES = ("none", *catalogue.SCHEDULERS)
+#: every keyword a scheduler entry takes: flat config (and URL) keys beside the optimizer's
+SCHEDULE_OPTIONS = tuple(dict.fromkeys(hp.name for e in catalogue.SCHEDULERS.values()
+                                       for hp in e.hyperparameters))
+_SHARED = sorted(set(SCHEDULE_OPTIONS) & set(OPTIMIZER_OPTIONS))
+if _SHARED:  # one flat namespace: a keyword of both kinds would be ambiguous in a config
+    raise RuntimeError(f"catalogue optimizers and schedulers share the keyword(s) "
+                       f"{', '.join(_SHARED)}; the playground's flat config cannot tell them apart")
+#: the schedules of configs from before the catalogue menu, over N = ``schedule_steps``
+#: steps, as (catalogue name, its settings); 'constant' was no schedule
+LEGACY_SCHEDULES = {
+    "constant": None,
+    "step": lambda n: ("step", {"step_size": n, "gamma": 0.5}),              # halve every N
+    "exponential": lambda n: ("exponential", {"gamma": 0.1 ** (1.0 / n)}),   # ÷10 over N
+    "cosine": lambda n: ("cosine", {"T_max": n}),                            # cosine over N
+}
 REGULARIZATIONS = ("none", "l1", "l2")
 
 MAX_LAYERS = 6
@@ -55,7 +77,7 @@ DEFAULTS = {
     "seed": 0, "init_seed": None, "points": [],
     "features": ["x1", "x2"], "hidden": [4, 2], "activation": "tanh", "activations": None,
     "loss": "auto", "optimizer": "sgd", "lr": 0.03, **dict.fromkeys(OPTIMIZER_OPTIONS),
-    "schedule": "constant", "schedule_steps": 1000,
+    "schedule": "none", **dict.fromkeys(SCHEDULE_OPTIONS),
     "regularization": "none", "reg_rate": 0.0, "batch_size": 10,
 }
 
@@ -139,10 +161,69 @@ def optimizer_options(cfg: dict) -> dict:
     return {key: cfg[key] for key in names}
 
 
+def validate_schedule(cfg: dict) -> None:
+    """Check (in place) the schedule fields of ``cfg`` (after its optimizer's) against the
+    catalogue; afterwards every keyword of the chosen scheduler holds its value (given or
+    default), the others None. The scheduler is built once over the configured optimizer,
+    so a combination it refuses (cycle_momentum without momentum) is refused here."""
+    _choice(cfg, "schedule", SCHEDULES)
+    name = cfg["schedule"]
+    given = {k: cfg.get(k) for k in SCHEDULE_OPTIONS if cfg.get(k) is not None}
+    names = catalogue.SCHEDULERS[name].names if name != "none" else ()
+    foreign = [k for k in given if k not in names]
+    if foreign:
+        raise ConfigError(f"schedule {name!r} has no setting {foreign[0]!r}; it takes "
+                          f"{', '.join(names) or 'no settings'}")
+    checked = {}
+    if name != "none":
+        try:
+            checked = catalogue.validate("scheduler", name, given)
+            dummy = [Tensor(np.zeros((2, 2)), requires_grad=True)]
+            catalogue.build_scheduler(name, catalogue.build_optimizer(
+                cfg["optimizer"], dummy, **optimizer_options(cfg)), **checked)
+        except ValueError as exc:
+            raise ConfigError(f"schedule {exc}") from None
+    for key in SCHEDULE_OPTIONS:
+        cfg[key] = checked.get(key)
+
+
+def schedule_options(cfg: dict) -> dict:
+    """The keyword arguments of ``cfg``'s scheduler (a validated config); {} for 'none'."""
+    if cfg["schedule"] == "none":
+        return {}
+    return {key: cfg[key] for key in catalogue.SCHEDULERS[cfg["schedule"]].names}
+
+
+def _translate_legacy(raw: dict) -> dict:
+    """A config from before the catalogue menu (it has ``schedule_steps``) in today's terms:
+    'constant' becomes 'none', 'step', 'exponential' and 'cosine' the catalogue scheduler
+    with the settings the old menu meant."""
+    if "schedule_steps" not in raw:
+        return raw
+    raw = dict(raw)
+    steps = raw.pop("schedule_steps")
+    name = raw.get("schedule", "constant")
+    if name not in LEGACY_SCHEDULES:
+        raise ConfigError(f"schedule_steps belongs to the old schedules "
+                          f"({', '.join(LEGACY_SCHEDULES)}), not {name!r}; give {name!r} its "
+                          f"own settings instead")
+    probe = {"schedule_steps": steps}
+    _number(probe, "schedule_steps", 1, 10**6, integer=True)
+    legacy = LEGACY_SCHEDULES[name]
+    if legacy is None:
+        raw["schedule"] = "none"
+        return raw
+    raw["schedule"], values = legacy(probe["schedule_steps"])
+    return {**raw, **values}
+
+
 def validate_config(raw, max_samples: int = 2000) -> dict:
-    """The checked, completed configuration for ``raw`` (a dict), or :class:`ConfigError`."""
+    """The checked, completed configuration for ``raw`` (a dict), or :class:`ConfigError`.
+
+    A config of the old schedule menu (``schedule_steps``) is translated first."""
     if not isinstance(raw, dict):
         raise ConfigError(f"config must be an object, got {type(raw).__name__}")
+    raw = _translate_legacy(raw)
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
         raise ConfigError(f"unknown config field(s) {', '.join(map(repr, unknown))}; expected "
@@ -181,8 +262,7 @@ def validate_config(raw, max_samples: int = 2000) -> dict:
                           f"layer ({len(hidden)}), got {acts!r}")
     _check_loss(cfg)
     validate_optimizer(cfg)
-    _choice(cfg, "schedule", SCHEDULES)
-    _number(cfg, "schedule_steps", 1, 10**6, integer=True)
+    validate_schedule(cfg)
     _choice(cfg, "regularization", REGULARIZATIONS)
     _number(cfg, "reg_rate", 0.0, 10.0)
     _number(cfg, "batch_size", 1, max_samples, integer=True)

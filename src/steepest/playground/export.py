@@ -16,6 +16,7 @@ from steepest._version import __version__
 from steepest.serialization import save
 from steepest.nn import Linear
 from steepest.optim import catalogue
+from steepest.optim.lr_scheduler import ReduceLROnPlateau
 from steepest.playground.config import optimizer_options
 from steepest.playground.session import scheduler_settings
 
@@ -66,10 +67,26 @@ def _step_code(cfg: dict) -> str:
             "optimizer.zero_grad()", *evaluate,
             "total = loss if extra is None else loss + extra", "total.backward()",
             "return total"))
-        return f"\n    def closure():\n{body}\n    optimizer.step(closure)"
+        before = f"\n    {evaluate[0]}  # the batch's loss, for the schedule" \
+            if _schedule_takes_loss(cfg) else ""
+        return f"{before}\n    def closure():\n{body}\n    optimizer.step(closure)"
     return "\n".join(f"    {line}" for line in (
         "optimizer.zero_grad()", *evaluate,
         "(loss if extra is None else loss + extra).backward()", "optimizer.step()"))
+
+
+def _schedule_takes_loss(cfg: dict) -> bool:
+    """ReduceLROnPlateau: stepped with the batch's loss before the update, as the session."""
+    settings = scheduler_settings(cfg)
+    return settings is not None and \
+        issubclass(catalogue.SCHEDULERS[settings[0]].cls, ReduceLROnPlateau)
+
+
+def _scheduler_step_code(cfg: dict) -> str:
+    if scheduler_settings(cfg) is None:
+        return ""
+    metric = "loss.item()" if _schedule_takes_loss(cfg) else ""
+    return f"\n    scheduler.step({metric})"
 
 
 def _optimizer_code(cfg: dict) -> str:
@@ -183,9 +200,7 @@ for step in range(STEPS):
     if position == 0:
         order = order_rng.permutation(len(X_train))
     index = order[position:position + batch_size]
-{_step_code(cfg)}
-    if scheduler is not None:
-        scheduler.step()
+{_step_code(cfg)}{_scheduler_step_code(cfg)}
 apply_edits(STEPS)
 
 with st.no_grad():

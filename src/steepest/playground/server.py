@@ -30,7 +30,9 @@ from starlette import websockets as _websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from steepest.optim import catalogue
-from steepest.playground.config import DEFAULTS, NETWORK_OPTIMIZERS, PATH_OPTIMIZERS
+from steepest.playground.config import (
+    DEFAULTS, LEGACY_SCHEDULES, NETWORK_OPTIMIZERS, PATH_OPTIMIZERS, SCHEDULES,
+)
 from steepest.playground.paths import DEFAULT_RACERS
 from steepest.playground.worker import MESSAGE_TYPES, MessageError, start_workers
 
@@ -161,6 +163,9 @@ WELCOME = json.dumps({
                       {"optimizer": "rmsprop", "lr": 0.01}, {"optimizer": "adam", "lr": 0.01}],
     "path_defaults": DEFAULT_RACERS, "race_settings": list(RACE_SETTINGS),
     "network_optimizers": list(NETWORK_OPTIMIZERS), "path_optimizers": list(PATH_OPTIMIZERS),
+    "schedules": list(SCHEDULES),
+    # links of the old menu name these without settings of their own (see config.py)
+    "legacy_schedules": [name for name, old in LEGACY_SCHEDULES.items() if old is not None],
 })
 
 

@@ -20,12 +20,15 @@ from steepest.compile import CompiledStep
 from steepest.training import diagnostics
 from steepest.nn import ACTIVATION_MODULES, LeakyReLU, Linear, ReLU, Sequential
 from steepest.optim import catalogue
+from steepest.optim.lr_scheduler import ReduceLROnPlateau
 from steepest.playground.config import (ConfigError, OPTIMIZER_FIELDS, is_finite_number, n_classes_of,
-                                        optimizer_options, validate_config, validate_optimizer)
+                                        optimizer_options, schedule_options, validate_config,
+                                        validate_optimizer)
 from steepest.playground.datasets import DOMAIN, FEATURES, features, make_dataset, split
 
 __all__ = [
     "quantize_unit", "encode_unit", "grid_points", "build_model", "build_optimizer", "build_scheduler",
+    "scheduler_settings", "needs_metric",
     "Task", "Session", "Race", "Trend", "label_of", "GRID", "NEURON_STRIDE", "LR_RANGE_STEPS", "DIVERGED_LOSS",
     "HISTORY_LIMIT",
 ]
@@ -74,27 +77,23 @@ def build_optimizer(cfg: dict, params):
     return catalogue.build_optimizer(cfg["optimizer"], list(params), **optimizer_options(cfg))
 
 
-#: the page's schedules, as catalogue schedulers over N = ``schedule_steps`` steps
-SCHEDULE_SETTINGS = {
-    "step": ("step", lambda n: {"step_size": n, "gamma": 0.5}),              # halve every N
-    "exponential": ("exponential", lambda n: {"gamma": 0.1 ** (1.0 / n)}),   # ÷10 over N
-    "cosine": ("cosine", lambda n: {"T_max": n}),                            # cosine over N
-}
-
-
 def scheduler_settings(cfg: dict):
-    """(catalogue scheduler name, its keyword values) for ``cfg``, or None for 'constant'."""
-    if cfg["schedule"] not in SCHEDULE_SETTINGS:
+    """(catalogue scheduler name, its keyword values) for ``cfg``, or None for 'none'."""
+    if cfg["schedule"] == "none":
         return None
-    name, values = SCHEDULE_SETTINGS[cfg["schedule"]]
-    return name, values(cfg["schedule_steps"])
+    return cfg["schedule"], schedule_options(cfg)
 
 
 def build_scheduler(cfg: dict, optimizer):
-    """A per-step learning-rate schedule (None for 'constant')."""
+    """The learning-rate schedule stepped after every training step (None for 'none')."""
     settings = scheduler_settings(cfg)
     return None if settings is None else catalogue.build_scheduler(settings[0], optimizer,
                                                                    **settings[1])
+
+
+def needs_metric(scheduler) -> bool:
+    """Whether ``scheduler.step`` takes the loss (ReduceLROnPlateau)."""
+    return isinstance(scheduler, ReduceLROnPlateau)
 
 
 class Task:
@@ -258,8 +257,8 @@ class Session:
                 self.optimizer.step(lambda: self._evaluated(index))
             else:
                 self.optimizer.step()
-            if self.scheduler is not None:
-                self.scheduler.step()
+            if self.scheduler is not None:  # plateau: the batch's loss before this update
+                self.scheduler.step(*([value] if needs_metric(self.scheduler) else []))
             self.batch_index = index
             self._last_loss = value
             self.trend.update(value, self._parameters)

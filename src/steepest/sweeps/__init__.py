@@ -34,7 +34,9 @@ The package's parts: :mod:`~steepest.sweeps.grid` (configs), :mod:`~steepest.swe
 (Run, SweepResult, the best-rate rule), :mod:`~steepest.sweeps.executors` (serial, process
 pool and its recovery, Dask), :mod:`~steepest.sweeps.jsonl` (the files),
 :mod:`~steepest.sweeps.runner` (:func:`sweep`), :mod:`~steepest.sweeps.mlp` (the run of
-``steepest sweep``) and :mod:`~steepest.sweeps.cli`. ``st.sweep`` is the function and
+``steepest sweep``, with the optimizer's catalogue options and a learning-rate schedule),
+:mod:`~steepest.sweeps.options` (``--optimizer-option`` and ``--schedule-option``, shared with
+``steepest train``) and :mod:`~steepest.sweeps.cli`. ``st.sweep`` is the function and
 ``steepest.sweeps`` this package; patch a name where it is used (``steepest.sweeps.runner.x``).
 """
 

@@ -6,11 +6,12 @@ import os
 import sys
 from collections.abc import Mapping
 
-from steepest.optim.catalogue import OPTIMIZERS, takes
+from steepest.optim.catalogue import OPTIMIZERS, SCHEDULERS, takes
 from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor, default_workers
 from steepest.sweeps.grid import MAX_RUNS, expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs
 from steepest.sweeps.mlp import check_mlp_config, sweep_mlp
+from steepest.sweeps.options import SCHEDULE_TIMING, options_text, parse_options
 from steepest.sweeps.records import SweepResult, best_points, config_key
 from steepest.sweeps.runner import sweep
 
@@ -104,6 +105,16 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--momentum", type=float, default=None,
                         help=f"momentum ({', '.join(takes('momentum'))})")
     parser.add_argument("--weight-decay", type=float, default=None, help="weight decay")
+    parser.add_argument("--optimizer-option", action="append", default=None,
+                        metavar="KEY=VALUE",
+                        help="another setting of the optimizers' catalogue entries, the same "
+                             "for every run, repeatable: amsgrad=true, betas=0.9,0.99")
+    parser.add_argument("--schedule", choices=list(SCHEDULERS), default=None,
+                        help=f"learning-rate schedule of every run (default none: a constant "
+                             f"lr), {SCHEDULE_TIMING}")
+    parser.add_argument("--schedule-option", action="append", default=None,
+                        metavar="KEY=VALUE", help="a setting of the schedule, repeatable: "
+                                                  "T_max=30 (cosine)")
     parser.add_argument("--clip-grad-norm", type=float, default=None, metavar="MAX_NORM",
                         help="clip the gradients' total norm")
     parser.add_argument("--compile", action="store_true", default=None,
@@ -125,11 +136,46 @@ def _describe_model(config: Mapping) -> str:
     hidden = config.get("hidden")
     if hidden is None:
         hidden = [128] if config["data"] == "digits" else [16, 16]
+    schedule = config.get("schedule")
+    schedule = "" if schedule is None else ", " + " ".join(filter(None, (
+        f"lr schedule {schedule} ({SCHEDULERS[schedule].label})",
+        options_text(config.get("schedule_options")))))
+    options = options_text(config.get("optimizer_options"))
+    options = f", optimizer options {options}" if options else ""
     if not hidden:  # --hidden , : no hidden layer
         return (f"{config['data']}, linear model (no hidden layer), "
-                f"{config['epochs']} epochs")
+                f"{config['epochs']} epochs{options}{schedule}")
     return (f"{config['data']}, MLP hidden {'-'.join(map(str, hidden))} "
-            f"({config.get('activation', 'relu')}), {config['epochs']} epochs")
+            f"({config.get('activation', 'relu')}), {config['epochs']} epochs{options}"
+            f"{schedule}")
+
+
+#: optimizer settings that ``steepest sweep`` takes by flags of their own
+_OWN_FLAGS = {"lr": "--lr", "momentum": "--momentum", "weight_decay": "--weight-decay"}
+
+
+def _catalogue_options(args) -> dict:
+    """--optimizer-option (read against every optimizer of the sweep: each must take it)
+    and --schedule/--schedule-option, as config settings."""
+    settings = {}
+    optimizer_options = None
+    for name in args.optimizer:
+        if name not in OPTIMIZERS:
+            break  # check_mlp_config names it
+        optimizer_options = parse_options("optimizer", name, args.optimizer_option,
+                                          "--optimizer-option", _OWN_FLAGS)
+    if optimizer_options:
+        settings["optimizer_options"] = optimizer_options
+    if args.schedule is None:
+        if args.schedule_option:
+            raise ValueError(f"--schedule-option {args.schedule_option[0]} needs --schedule")
+        return settings
+    settings["schedule"] = args.schedule
+    schedule_options = parse_options("scheduler", args.schedule, args.schedule_option,
+                                     "--schedule-option")
+    if schedule_options:
+        settings["schedule_options"] = schedule_options
+    return settings
 
 
 def sweep_cli(args) -> int:
@@ -144,7 +190,7 @@ def sweep_cli(args) -> int:
              "standardize": args.standardize, "momentum": args.momentum,
              "weight_decay": args.weight_decay, "clip_grad_norm": args.clip_grad_norm,
              "compile": args.compile}
-    fixed = {k: v for k, v in fixed.items() if v is not None}
+    fixed = {**{k: v for k, v in fixed.items() if v is not None}, **_catalogue_options(args)}
     for name in ("optimizer", "lr", "seeds"):
         values = getattr(args, name)
         if not values:

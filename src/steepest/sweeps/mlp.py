@@ -7,8 +7,11 @@ import math
 import numbers
 from collections.abc import Mapping
 
+import numpy as np
 
 from steepest.optim import catalogue
+from steepest.sweeps.options import check_schedule_length
+from steepest.tensor import Tensor
 
 __all__ = ["sweep_mlp", "check_mlp_config", "OPTIMIZERS"]
 
@@ -24,14 +27,18 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
               n_samples: int | None = None, noise: float | None = None,
               val_split: float = 0.2, standardize: bool = True, momentum: float | None = None,
               weight_decay: float | None = None, clip_grad_norm: float | None = None,
-              compile: bool = False):
+              compile: bool = False, optimizer_options: Mapping | None = None,
+              schedule: str | None = None, schedule_options: Mapping | None = None):
     """Train an MLP classifier as ``steepest train`` does; the ``train_fn`` of ``steepest sweep``.
 
     ``seed`` drives the data (generated sets), the validation split, the initial weights and
     the shuffling, so the result is a function of the settings alone. The initial weights come
     from ``Generator().manual_seed(seed)``, the stream ``st.manual_seed(seed)`` starts, so a run
     equals ``steepest train`` with the same options; ``compile`` runs fit's steps through
-    :func:`steepest.compile` (the same numbers). Returns the :class:`~steepest.History`.
+    :func:`steepest.compile` (the same numbers). ``optimizer_options`` are the optimizer's
+    other catalogue settings (``{'amsgrad': True}``); ``schedule`` names a catalogue
+    scheduler, built with ``schedule_options`` and stepped by fit (per epoch; onecycle per
+    batch; plateau with the validation loss). Returns the :class:`~steepest.History`.
     """
     settings = dict(locals())
     check_mlp_config(settings)
@@ -48,13 +55,29 @@ def sweep_mlp(*, data: str, optimizer: str = "adam", lr: float | None = None, se
     sizes = [split.X_train.shape[1], *hidden, split.n_classes]
     model = mlp(sizes, activation=activation, generator=Generator().manual_seed(seed))
     opt = catalogue.build_optimizer(optimizer, model.parameters(), **_optimizer_values(settings))
+    scheduler = None
+    if schedule is not None:
+        check_schedule_length(schedule, schedule_options, epochs,
+                              -(-len(split.X_train) // batch_size))
+        scheduler = catalogue.build_scheduler(schedule, opt, **(schedule_options or {}))
     return fit(model, cross_entropy, opt, split.X_train, split.y_train, epochs=epochs,
                batch_size=batch_size, validation_data=(split.X_val, split.y_val), seed=seed,
-               verbose=0, clip_grad_norm=clip_grad_norm, compile=bool(compile))
+               verbose=0, clip_grad_norm=clip_grad_norm, compile=bool(compile),
+               scheduler=scheduler)
 
 
 def _optimizer_values(config: Mapping) -> dict:
-    return {k: config[k] for k in _OPTIMIZER_SETTINGS if config.get(k) is not None}
+    """The optimizer's keywords in ``config``: lr, momentum, weight_decay and its options."""
+    values = {k: config[k] for k in _OPTIMIZER_SETTINGS if config.get(k) is not None}
+    options = config.get("optimizer_options") or {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"optimizer_options must be a dict of optimizer settings, got "
+                         f"{options!r}")
+    twice = sorted(set(values) & set(options))
+    if twice:
+        raise ValueError(f"optimizer_options sets {twice[0]}, which is a setting of its own "
+                         f"here ({twice[0]}={values[twice[0]]!r}); give it once")
+    return {**values, **options}
 
 
 def check_mlp_config(config: Mapping) -> None:
@@ -74,7 +97,19 @@ def check_mlp_config(config: Mapping) -> None:
     if activation not in ACTIVATION_MODULES:
         raise ValueError(f"unknown activation {activation!r}; expected one of "
                          f"{', '.join(sorted(ACTIVATION_MODULES))}")
-    catalogue.validate("optimizer", config.get("optimizer", "adam"), _optimizer_values(config))
+    name = config.get("optimizer", "adam")
+    catalogue.validate("optimizer", name, _optimizer_values(config))
+    schedule, schedule_options = config.get("schedule"), config.get("schedule_options")
+    if schedule is None and schedule_options:
+        raise ValueError(f"schedule_options {dict(schedule_options)} need a schedule")
+    if schedule is not None:
+        if schedule_options is not None and not isinstance(schedule_options, Mapping):
+            raise ValueError(f"schedule_options must be a dict of scheduler settings, got "
+                             f"{schedule_options!r}")
+        values = catalogue.validate("scheduler", schedule, dict(schedule_options or {}))
+        dummy = [Tensor(np.zeros((2, 2)), requires_grad=True)]  # the scheduler's own checks
+        catalogue.build_scheduler(schedule, catalogue.build_optimizer(
+            name, dummy, **_optimizer_values(config)), **values)
 
     def number(name, low, *, low_open=True, high=None, integer=False, none_ok=True):
         value = config.get(name)

@@ -1,7 +1,7 @@
 // Wires the page together: controls <-> state <-> URL hash, the websocket, and the views.
 // The server trains; this file only sends the user's intent and draws what comes back.
 
-import { catalogue, configOf, fromHash, labelOf, optionsOf, setCatalogue, toHash } from "./state.js";
+import { catalogue, configOf, fromHash, labelOf, optionsOf, scheduleDefaults, scheduleOptionsOf, setCatalogue, toHash } from "./state.js";
 import { NetworkView } from "./network.js";
 import { drawAxes, drawOutput, drawPoints, drawValues, fromCanvas, legendHtml } from "./heatmap.js";
 import { GrowingChart, drawLrRange } from "./charts.js";
@@ -18,8 +18,8 @@ let lossChart = null;
 let raceChart = null;
 let previewNeuron = null;  // [layer, i] of the hovered neuron, drawn large in the output
 
-const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "schedule_steps", "reg_rate"];
-const SELECT_FIELDS = ["dataset", "regularization", "loss", "schedule"];
+const NUMBER_FIELDS = ["n_classes", "train_ratio", "noise", "batch_size", "seed", "reg_rate"];
+const SELECT_FIELDS = ["dataset", "regularization", "loss"];
 const MAX_LAYERS = 6;
 const MAX_NEURONS = 8;
 
@@ -74,6 +74,9 @@ function onWelcome(message) {
   menus = { network: message.network_optimizers, paths: message.path_optimizers };
   $("optimizer").innerHTML = menus.network.map((name) => catalogue.optimizers[name])
     .map((e) => `<option value="${e.name}" title="${e.summary}">${e.label}</option>`).join("");
+  $("schedule").innerHTML = message.schedules.map((name) => catalogue.schedulers[name]
+    ? `<option value="${name}" title="${catalogue.schedulers[name].summary}">${catalogue.schedulers[name].label}</option>`
+    : `<option value="${name}" title="the learning rate stays as set">${name} (constant lr)</option>`).join("");
   state = fromHash(location.hash);
   syncControls();
   drawOutputMap();
@@ -84,11 +87,15 @@ function onWelcome(message) {
   if (state.tab === "paths") requestPaths();
 }
 
-// One input per setting of the chosen optimizer (from the catalogue), lr aside.
+// One input per setting of the chosen optimizer and schedule (from the catalogue), lr aside.
 function renderOptions() {
-  const root = $("optimizer-options");
+  renderSettings($("optimizer-options"), optionsOf(state.optimizer));
+  renderSettings($("schedule-options"), scheduleOptionsOf(state.schedule));
+}
+
+function renderSettings(root, hyperparameters) {
   root.innerHTML = "";
-  for (const hp of optionsOf(state.optimizer)) {
+  for (const hp of hyperparameters) {
     const row = document.createElement("div");
     row.className = "row";
     row.title = hp.help;
@@ -110,7 +117,7 @@ function readOption(input) {
   if (input.type === "checkbox") return input.checked;
   if (input.tagName === "SELECT") return input.value;
   if (input.dataset.index !== "") {
-    const pair = [...(state[name] ?? optionsOf(state.optimizer).find((hp) => hp.name === name).default)];
+    const pair = [...(state[name] ?? optionsOf(state.optimizer).find((hp) => hp.name === name).default)];  // pairs: optimizers only
     pair[Number(input.dataset.index)] = Number(input.value);
     return pair;
   }
@@ -162,6 +169,7 @@ function syncControls() {
   }
   $("learning-rate").value = state.lr;
   $("optimizer").value = state.optimizer;
+  $("schedule").value = state.schedule;
   syncProblem();
   $("speed").value = String(state.speed);
   $("activation").value = state.activation;
@@ -203,6 +211,11 @@ function bindControls() {
     reconfigure({ ...cleared, optimizer: $("optimizer").value });
   });
   $("optimizer-options").addEventListener("change", (event) => {
+    if (event.target.dataset.option) reconfigure({ [event.target.dataset.option]: readOption(event.target) });
+  });
+  // another schedule starts from its own catalogue defaults
+  $("schedule").addEventListener("change", () => reconfigure({ ...scheduleDefaults($("schedule").value), schedule: $("schedule").value }));
+  $("schedule-options").addEventListener("change", (event) => {
     if (event.target.dataset.option) reconfigure({ [event.target.dataset.option]: readOption(event.target) });
   });
   $("activation").addEventListener("change", () => {
@@ -369,6 +382,13 @@ function drawOutputMap() {
 
 function onReady(message) {
   ready = message;
+  if (state.schedule_steps != null) {   // an old link, translated by the server: keep its terms
+    delete state.schedule_steps;
+    Object.assign(state, scheduleDefaults(message.config.schedule), { schedule: message.config.schedule });
+    for (const hp of scheduleOptionsOf(state.schedule)) state[hp.name] = message.config[hp.name];
+    saveHash();
+    syncControls();
+  }
   last = null;
   setPlaying(false);
   $("batch_size").max = Math.min(message.train.length, 100);
@@ -395,7 +415,7 @@ function onSnapshot(message) {
   $("steps-per-s").textContent = String(Math.round(message.steps_per_s));
   $("fps").textContent = String(Math.round(message.fps));
   $("dead-relu").textContent = String(message.dead_relu);
-  $("lr-now").textContent = state.schedule === "constant" ? "" : `(now ${fmt(message.lr)})`;
+  $("lr-now").textContent = state.schedule === "none" ? "" : `(now ${fmt(message.lr)})`;
   $("critical-lr").textContent = message.critical_lr == null ? "" : `2/λ_max ${fmt(message.critical_lr)}`;
   lossChart.push(message.step, [message.train_loss, message.test_loss]);
   drawOutputMap();

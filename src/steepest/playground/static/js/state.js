@@ -6,17 +6,20 @@
 // speed: training steps per frame (0: as fast as possible); 15 learns the default circle in ~8 s
 const VIEW_DEFAULTS = { show_test: false, discretize: false, tab: "network", hide: [], speed: 15 };
 const LISTS = { features: "str", hidden: "int", activations: "str", hide: "str" };
+const LEGACY_SCHEDULE_STEPS = 1000;   // the old menu's N when a link did not give it
 
 let configDefaults = {};
-let optionKinds = {};      // optimizer setting -> catalogue kind (float, int, bool, choice, pair)
+let optionKinds = {};      // optimizer or scheduler setting -> catalogue kind (float, int, bool, choice, pair)
 export let catalogue = { optimizers: {}, schedulers: {} };
+let legacySchedules = [];  // schedules an old link names without their settings (welcome)
 
 // Called once with the server's welcome message, before any state is read.
 export function setCatalogue(welcome) {
   configDefaults = welcome.defaults;
   catalogue = welcome.catalogue;
+  legacySchedules = welcome.legacy_schedules;
   optionKinds = {};
-  for (const entry of Object.values(catalogue.optimizers)) {
+  for (const entry of [...Object.values(catalogue.optimizers), ...Object.values(catalogue.schedulers)]) {
     for (const hp of entry.hyperparameters) if (hp.name !== "lr") optionKinds[hp.name] = hp.kind;
   }
 }
@@ -25,6 +28,21 @@ export function setCatalogue(welcome) {
 export function optionsOf(name) {
   const entry = catalogue.optimizers[name];
   return entry ? entry.hyperparameters.filter((hp) => hp.name !== "lr") : [];
+}
+
+// The settings of schedule `name` (none for "none"), as the catalogue lists them.
+export function scheduleOptionsOf(name) {
+  const entry = catalogue.schedulers[name];
+  return entry ? entry.hyperparameters : [];
+}
+
+// Each setting of schedule `name` at its catalogue default, the other schedules' unset: a
+// chosen schedule's settings are always in the URL (a link of the old menu has none of them).
+export function scheduleDefaults(name) {
+  const values = {};
+  for (const entry of Object.values(catalogue.schedulers)) for (const hp of entry.hyperparameters) values[hp.name] = null;
+  for (const hp of scheduleOptionsOf(name)) values[hp.name] = hp.default;
+  return values;
 }
 
 export function defaultState() {
@@ -78,6 +96,13 @@ export function fromHash(hash) {
     const [key, raw = ""] = part.split("=");
     if (Object.prototype.hasOwnProperty.call(state, key)) state[key] = decodeValue(key, decodeURIComponent(raw), state[key]);
   }
+  // a link of the old schedule menu (N = schedule_steps, none of the schedule's own settings):
+  // the server translates it, and the page then takes the translation (app.js, onReady)
+  const steps = /(^|&)schedule_steps=([^&]*)/.exec(text);
+  const own = scheduleOptionsOf(state.schedule).some((hp) => new RegExp(`(^|&)${hp.name}=`).test(text));
+  if (steps || (!own && legacySchedules.includes(state.schedule))) {
+    state.schedule_steps = steps ? Number(decodeURIComponent(steps[2])) : LEGACY_SCHEDULE_STEPS;
+  }
   const givenActivations = /(^|&)activations=/.test(text);
   if (!givenActivations || !state.activations || state.activations.length !== state.hidden.length) {
     state.activations = state.hidden.map(() => state.activation);
@@ -85,13 +110,18 @@ export function fromHash(hash) {
   return state;
 }
 
-// The part of the state the server trains from: settings of other optimizers are left out.
+// The part of the state the server trains from: settings of other optimizers and schedules
+// are left out.
 export function configOf(state) {
-  const own = new Set(optionsOf(state.optimizer).map((hp) => hp.name));
+  const own = new Set([...optionsOf(state.optimizer), ...scheduleOptionsOf(state.schedule)].map((hp) => hp.name));
   const config = {};
   for (const key of Object.keys(configDefaults)) {
     if (key in optionKinds && (!own.has(key) || state[key] === null)) continue;
     config[key] = state[key];
+  }
+  if (state.schedule_steps != null) {   // an old link: the server translates it
+    for (const hp of scheduleOptionsOf(state.schedule)) delete config[hp.name];
+    config.schedule_steps = state.schedule_steps;
   }
   return config;
 }
