@@ -98,6 +98,8 @@ def settle_legends(fig, rounds: int = 3) -> None:
     Moving a legend outside changes the layout of the others (constrained layout), so this
     repeats, drawing once per round, until no legend moves.
     """
+    if all(getattr(ax, "_steepest_legend", None) is None for ax in fig.axes):
+        return  # no legend of ours: nothing to move, and no draw to pay for
     renderer = FigureCanvasAgg(fig).get_renderer()
     for _ in range(rounds):
         fig.draw(renderer)
