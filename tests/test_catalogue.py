@@ -16,7 +16,7 @@ from steepest.optim.catalogue import (KINDS, OPTIMIZERS, SCHEDULERS, Entry, Hype
                                       validate)
 from test_muon_aux import TorchMuonWithAuxAdamW  # torch's Muon + AdamW, as one
 from test_optim_new import MUON_TOLERANCE
-from test_newton import TorchNewton  # torch's Hessian, solved: the reference Newton step
+from test_newton import TorchNewton, torch_newton, unflatten  # the reference Newton step
 
 #: steepest classes without a torch class of their own (plain GD; Newton)
 TORCH_CLASS = {"GD": torch.optim.SGD, "Newton": TorchNewton,
@@ -360,15 +360,9 @@ def test_newton_from_the_catalogue_in_fit_is_torchs_dense_newton_step():
            verbose=0, metrics=())
 
     def loss(w):
-        parts, offset = [], 0
-        for shape in shapes:
-            size = int(np.prod(shape))
-            parts.append(w[offset:offset + size].reshape(shape))
-            offset += size
-        w1, b1, w2, b2 = parts
+        w1, b1, w2, b2 = unflatten(w, shapes)
         out = torch.tanh(torch.tensor(X) @ w1.T + b1) @ w2.T + b2
         return ((out - torch.tensor(y)) ** 2).mean()
-    from test_newton import torch_newton
     expected = torch_newton(loss, w0, 1, 1.0, 0.5)
     got = np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)

@@ -118,7 +118,7 @@ def test_state_is_kept_per_parameter_and_a_resumed_run_equals_the_uninterrupted_
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(adamw_lr=-1.0), r"MuonWithAuxAdamW: invalid adamw_lr -1.0; expected a number >= 0"),
-    (dict(adamw_betas=(0.9, 1.0)), r"invalid adamw_betas \(0.9, 1.0\)"),
+    (dict(adamw_betas=(0.9, 1.0)), r"invalid adamw_betas\[1\] \(beta2\) 1.0"),
     (dict(momentum=-0.5), r"invalid momentum -0.5"),
 ])
 def test_bad_settings_name_the_argument(kwargs, message):

@@ -62,6 +62,16 @@ def torch_newton(f, w0: np.ndarray, steps: int, lr: float, damping: float) -> np
     return w.numpy()
 
 
+def unflatten(flat, shapes) -> list:
+    """The pieces of a flat parameter vector (a torch tensor), one per shape, in order."""
+    pieces, at = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        pieces.append(flat[at:at + size].reshape(shape))
+        at += size
+    return pieces
+
+
 def test_one_step_lands_on_the_minimum_of_a_quadratic():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((4, 4))
@@ -102,11 +112,7 @@ def test_mlp_step_equals_torch_with_the_hessian_across_layers():
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def f(flat):
-        pieces, at = [], 0
-        for shape in shapes:
-            size = int(np.prod(shape))
-            pieces.append(flat[at:at + size].reshape(shape))
-            at += size
+        pieces = unflatten(flat, shapes)
         hidden = torch.tanh(xt @ pieces[0].T + pieces[1])
         return torch.nn.functional.cross_entropy(hidden @ pieces[2].T + pieces[3], yt)
 

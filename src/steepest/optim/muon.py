@@ -8,7 +8,8 @@ import numpy as np
 
 from steepest.optim.adam import Adam
 from steepest.optim.optimizer import (
-    Optimizer, _check_flags, _is_number, _lerp_, check_hyperparameter,
+    Optimizer, _check_betas, _check_flags, _check_non_negative, _is_number, _lerp_,
+    check_hyperparameter,
 )
 
 __all__ = ["Muon", "MuonWithAuxAdamW", "to_bfloat16", "newton_schulz"]
@@ -134,10 +135,7 @@ class Muon(Optimizer):
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         name = type(self).__name__
-        for key in ("weight_decay", "momentum", "eps"):
-            value = group[key]
-            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
-                                 "a number >= 0")
+        _check_non_negative(name, group, ("weight_decay", "momentum", "eps"))
         coefficients, steps = group["ns_coefficients"], group["ns_steps"]
         check_hyperparameter(name, "ns_coefficients", coefficients,
                              isinstance(coefficients, (tuple, list)) and len(coefficients) == 3
@@ -224,16 +222,8 @@ class MuonWithAuxAdamW(Muon):
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        name = type(self).__name__
-        for key in ("adamw_lr", "adamw_eps", "adamw_weight_decay"):
-            value = group[key]
-            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
-                                 "a number >= 0")
-        betas = group["adamw_betas"]
-        check_hyperparameter(name, "adamw_betas", betas,
-                             isinstance(betas, (tuple, list)) and len(betas) == 2
-                             and all(_is_number(b) and 0 <= b < 1 for b in betas),
-                             "a pair (beta1, beta2) of numbers in [0, 1)")
+        _check_betas(type(self).__name__, group, ("adamw_lr", "adamw_eps", "adamw_weight_decay"),
+                     betas_key="adamw_betas")
 
     def _check_matrices(self, group: dict) -> None:
         """Every shape is welcome: the matrices go to Muon, the rest to AdamW."""

@@ -67,15 +67,21 @@ def _is_bool(value) -> bool:
     return isinstance(value, (bool, np.bool_))
 
 
-def _check_betas(name: str, group: dict, keys: tuple = ("eps", "weight_decay")) -> None:
-    """Validate ``betas`` (a pair in [0, 1)) and the given keys (numbers >= 0)."""
-    betas = group["betas"]
-    check_hyperparameter(name, "betas", betas,
+def _check_betas(name: str, group: dict, keys: tuple = ("eps", "weight_decay"),
+                 betas_key: str = "betas") -> None:
+    """Validate ``group[betas_key]`` (a pair in [0, 1)) and the given keys (numbers >= 0)."""
+    betas = group[betas_key]
+    check_hyperparameter(name, betas_key, betas,
                          isinstance(betas, (tuple, list)) and len(betas) == 2,
                          "a pair (beta1, beta2)")
     for i, beta in enumerate(betas):
-        check_hyperparameter(name, f"betas[{i}] (beta{i + 1})", beta,
+        check_hyperparameter(name, f"{betas_key}[{i}] (beta{i + 1})", beta,
                              _is_number(beta) and 0 <= beta < 1, "a number in [0, 1)")
+    _check_non_negative(name, group, keys)
+
+
+def _check_non_negative(name: str, group: dict, keys: tuple) -> None:
+    """Validate that the given keys are numbers >= 0."""
     for key in keys:
         value = group[key]
         check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
