@@ -33,7 +33,8 @@ from numpy.exceptions import AxisError
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from steepest.tensor import (
-    Tensor, _changes, _grad_mode, _share_version, get_default_dtype, is_scalar, linspace, zeros_like,
+    Tensor, _changes, _grad_mode, _share_version, get_default_dtype, is_scalar, linspace,
+    zeros_like,
 )
 
 __all__ = [
