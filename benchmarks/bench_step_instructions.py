@@ -4,11 +4,12 @@
 
 Wall-clock and CPU times of a 70 µs step move by a few percent with whatever else runs on
 the machine; the number of instructions the CPU executes for it does not. Each of
-bench_train_step.py's small cases runs in a child process under valgrind's callgrind, once
-with its warm-up only and once with ``--steps`` more steps: the difference divided by the
-steps is the instructions per step (import and set-up cancel out). The earlier commit runs
-from a temporary git worktree with its own bench_train_step.py, so each side builds its step
-the way its code allows. Needs valgrind; NumPy's BLAS is held to one thread.
+bench_train_step.py's small cases, and its MLP at batch 1, runs in a child process under
+valgrind's callgrind, once with its warm-up only and once with ``--steps`` more steps: the
+difference divided by the steps is the instructions per step (import and set-up cancel
+out). The earlier commit runs from a temporary git worktree with its own
+bench_train_step.py, so each side builds its step the way its code allows. Needs valgrind;
+NumPy's BLAS is held to one thread.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("tiny", "small", "playground 2-8-8-1 tanh MSE SGD", "playground 2-8-8-1 tanh MSE Adam")
+CASES = ("tiny", "small", "playground 2-8-8-1 tanh MSE SGD", "playground 2-8-8-1 tanh MSE Adam",
+         "MLP 784-256-256-10 ReLU CE Adam float32 b=1")
 
 # Run in the child: build one case with that checkout's bench_train_step.py (no torch: the
 # benchmark's memory-child mode imports NumPy and steepest only), warm up, then take N steps.
