@@ -11,7 +11,9 @@ from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor
 from steepest.sweeps.grid import MAX_RUNS, expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs
 from steepest.sweeps.mlp import check_mlp_config, sweep_mlp
-from steepest.sweeps.options import SCHEDULE_TIMING, options_text, parse_options
+from steepest.sweeps.options import (
+    OWN_FLAGS, SCHEDULE_TIMING, options_text, parse_options, schedule_text,
+)
 from steepest.sweeps.records import SweepResult, best_points, config_key
 from steepest.sweeps.runner import sweep
 
@@ -137,9 +139,8 @@ def _describe_model(config: Mapping) -> str:
     if hidden is None:
         hidden = [128] if config["data"] == "digits" else [16, 16]
     schedule = config.get("schedule")
-    schedule = "" if schedule is None else ", " + " ".join(filter(None, (
-        f"lr schedule {schedule} ({SCHEDULERS[schedule].label})",
-        options_text(config.get("schedule_options")))))
+    schedule = "" if schedule is None else \
+        ", " + schedule_text(schedule, config.get("schedule_options"))
     options = options_text(config.get("optimizer_options"))
     options = f", optimizer options {options}" if options else ""
     if not hidden:  # --hidden , : no hidden layer
@@ -148,10 +149,6 @@ def _describe_model(config: Mapping) -> str:
     return (f"{config['data']}, MLP hidden {'-'.join(map(str, hidden))} "
             f"({config.get('activation', 'relu')}), {config['epochs']} epochs{options}"
             f"{schedule}")
-
-
-#: optimizer settings that ``steepest sweep`` takes by flags of their own
-_OWN_FLAGS = {"lr": "--lr", "momentum": "--momentum", "weight_decay": "--weight-decay"}
 
 
 def _catalogue_options(args) -> dict:
@@ -163,7 +160,7 @@ def _catalogue_options(args) -> dict:
         if name not in OPTIMIZERS:
             break  # check_mlp_config names it
         optimizer_options = parse_options("optimizer", name, args.optimizer_option,
-                                          "--optimizer-option", _OWN_FLAGS)
+                                          "--optimizer-option", OWN_FLAGS)
     if optimizer_options:
         settings["optimizer_options"] = optimizer_options
     if args.schedule is None:
