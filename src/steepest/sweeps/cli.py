@@ -196,7 +196,8 @@ def sweep_cli(args) -> int:
             raise ValueError(f"--{name} lists a value twice: {values}")
     grid = {**{k: [v] for k, v in fixed.items()}, "optimizer": args.optimizer,
             "lr": args.lr, "seed": args.seeds}
-    for config in expand_grid(grid):
+    configs = expand_grid(grid)
+    for config in configs:
         check_mlp_config(config)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -219,7 +220,7 @@ def sweep_cli(args) -> int:
         where = "a local Dask cluster" if args.scheduler == "local" else \
             f"the Dask cluster at {args.scheduler}"
     n_runs = len(args.optimizer) * len(args.lr) * len(args.seeds)
-    keys = {config_key(config) for config in expand_grid(grid)}
+    keys = {config_key(config) for config in configs}
     already = keys & read_runs(os.path.join(out, RUNS_FILE)).keys()  # of this grid only
     rates = f" ({args.lr[0]:g} to {args.lr[-1]:g})" if len(args.lr) > 1 else f" ({args.lr[0]:g})"
     print(f"steepest sweep: {_count(args.optimizer, 'optimizer')} x "
