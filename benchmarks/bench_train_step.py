@@ -131,7 +131,8 @@ def steepest_model(weights, activation, dtype):
     return st.nn.Sequential(*layers)
 
 
-def make_steepest(weights, batches, activation, loss, optimizer, dtype):
+def _steepest_parts(weights, batches, activation, loss, optimizer, dtype):
+    """The model, its parameters, optimizer, loss, batch cycle and first-batch loss."""
     model = steepest_model(weights, activation, dtype)
     params = list(model.parameters())
     if optimizer == "adam":
@@ -141,6 +142,16 @@ def make_steepest(weights, batches, activation, loss, optimizer, dtype):
     loss_fn = st.losses.cross_entropy if loss == "ce" else st.losses.mse
     data = itertools.cycle([(st.tensor(x), st.tensor(y)) for x, y in batches])
     first = st.tensor(batches[0][0]), st.tensor(batches[0][1])
+
+    def current_loss():
+        with st.no_grad():
+            return float(loss_fn(model(first[0]), first[1]).item())
+    return model, params, opt, loss_fn, data, current_loss
+
+
+def make_steepest(weights, batches, activation, loss, optimizer, dtype):
+    model, params, opt, loss_fn, data, current_loss = _steepest_parts(
+        weights, batches, activation, loss, optimizer, dtype)
 
     def step():
         xt, yt = next(data)
@@ -149,24 +160,13 @@ def make_steepest(weights, batches, activation, loss, optimizer, dtype):
         out.backward()
         opt.step()
         return out
-
-    def current_loss():
-        with st.no_grad():
-            return float(loss_fn(model(first[0]), first[1]).item())
     return step, current_loss, lambda: [p.numpy() for p in params]
 
 
 def make_compiled(weights, batches, activation, loss, optimizer, dtype):
     """steepest's step through ``st.compile``: traced on its first calls, then replayed."""
-    model = steepest_model(weights, activation, dtype)
-    params = list(model.parameters())
-    if optimizer == "adam":
-        opt = st.optim.Adam(params, lr=ADAM_LR)
-    else:
-        opt = st.optim.SGD(params, lr=SGD_LR)
-    loss_fn = st.losses.cross_entropy if loss == "ce" else st.losses.mse
-    data = itertools.cycle([(st.tensor(x), st.tensor(y)) for x, y in batches])
-    first = st.tensor(batches[0][0]), st.tensor(batches[0][1])
+    model, params, opt, loss_fn, data, current_loss = _steepest_parts(
+        weights, batches, activation, loss, optimizer, dtype)
 
     @st.compile
     def train_step(xt, yt):
@@ -178,10 +178,6 @@ def make_compiled(weights, batches, activation, loss, optimizer, dtype):
 
     def step():
         return train_step(*next(data))
-
-    def current_loss():
-        with st.no_grad():
-            return float(loss_fn(model(first[0]), first[1]).item())
     return step, current_loss, lambda: [p.numpy() for p in params]
 
 

@@ -52,7 +52,8 @@ from steepest.optim.catalogue import (
 )
 from steepest.sweeps.cli import cli_advice as _cli_advice
 from steepest.sweeps.options import (
-    SCHEDULE_TIMING, check_options, check_schedule_length, options_text, parse_options,
+    OWN_FLAGS, SCHEDULE_TIMING, check_options, check_schedule_length, options_text,
+    parse_options, schedule_text,
 )
 
 __all__ = ["main", "build_parser"]
@@ -70,8 +71,6 @@ _RUN_KEYS = tuple(_DEFAULTS)
 # key -> (flag, catalogue table, the setting naming the entry)
 _OPTION_KEYS = {"optimizer_options": ("--optimizer-option", "optimizer", "optimizer"),
                 "schedule_options": ("--schedule-option", "scheduler", "schedule")}
-# optimizer settings with a flag of their own
-_OWN_FLAGS = {"lr": "--lr", "momentum": "--momentum", "weight_decay": "--weight-decay"}
 
 
 class CLIError(ValueError):
@@ -321,7 +320,7 @@ def _settings(args, saved: dict | None = None) -> dict:
         settings["lr"] = OPTIMIZERS[settings["optimizer"]].default_lr
     for key in _OPTION_KEYS:
         settings[key] = _option_setting(args, key, settings, saved)
-    own = {key: settings[key] for key in _OWN_FLAGS  # the others: _make_optimizer's message
+    own = {key: settings[key] for key in OWN_FLAGS  # the others: _make_optimizer's message
            if settings[key] is not None and key in OPTIMIZERS[settings["optimizer"]].names}
     check_options("optimizer", settings["optimizer"],
                   {**own, **(settings["optimizer_options"] or {})}, "--optimizer-option")
@@ -338,7 +337,7 @@ def _option_setting(args, key: str, settings: dict, saved: dict | None) -> dict 
         if texts:
             raise CLIError(f"{flag} {texts[0]} needs --{owner}")
         return None
-    given = parse_options(kind, name, texts, flag, _OWN_FLAGS if kind == "optimizer" else None)
+    given = parse_options(kind, name, texts, flag, OWN_FLAGS if kind == "optimizer" else None)
     if saved is None or key not in saved:
         return given or None
     kept = saved[key] or {}
@@ -405,11 +404,11 @@ def _available_memory() -> int | None:
 
 def _make_optimizer(settings: dict, params):
     name = settings["optimizer"]
-    values = {key: settings[key] for key in _OWN_FLAGS if settings[key] is not None}
+    values = {key: settings[key] for key in OWN_FLAGS if settings[key] is not None}
     for key in values:
         if key not in OPTIMIZERS[name].names:
             *others, last = takes(key)
-            raise CLIError(f"{_OWN_FLAGS[key]} applies to {', '.join(others)} and "
+            raise CLIError(f"{OWN_FLAGS[key]} applies to {', '.join(others)} and "
                            f"{last}, not {name}")
     return build_optimizer(name, params, **values, **(settings["optimizer_options"] or {}))
 
@@ -431,9 +430,7 @@ def _describe(settings: dict, sizes: list) -> str:
         options_text(settings["optimizer_options"]))))
     schedule = settings.get("schedule")
     if schedule is not None:
-        optimizer += ", " + " ".join(filter(None, (
-            f"lr schedule {schedule} ({SCHEDULERS[schedule].label})",
-            options_text(settings["schedule_options"]))))
+        optimizer += ", " + schedule_text(schedule, settings["schedule_options"])
     return (f"{settings['data']}, MLP {'-'.join(map(str, sizes))} ({settings['activation']}), "
             f"{optimizer}")
 

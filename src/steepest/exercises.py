@@ -1081,12 +1081,6 @@ def check_adam(w_final, w0, grads, lr: float = 0.1, betas=(0.9, 0.999),
           f"v̂ = v/(1 − β2^t); w ← w − lr·m̂/(√v̂ + eps).", "wrong")
 
 
-if __name__ == "__main__":  # the command's old name: python -m steepest.exercises learner ...
-    from steepest.notebook_editions import main
-
-    sys.exit(main())
-
-
 # --------------------------------------------------------------------------- curvature
 def check_hessian_eigenvalue(lam, input=None, target=None) -> bool:
     """Check ``lam``, the largest eigenvalue of the Hessian of the course notebook's loss
@@ -1139,3 +1133,9 @@ def check_critical_rate(lr, model, loss_fn, X, y) -> bool:
     ])
     _fail(f"{_num(lr)} is not 2/λ_max = {_num(truth)} for this model and data: measure λ_max "
           f"with st.curvature.sharpness(model, loss_fn, X, y).", "wrong")
+
+
+if __name__ == "__main__":  # the command's old name: python -m steepest.exercises learner ...
+    from steepest.notebook_editions import main
+
+    sys.exit(main())

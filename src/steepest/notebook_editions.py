@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from steepest.io import write_text
+
 __all__ = ["SOLUTION_TAG", "learner_version", "strip_outputs", "solution_sources", "main"]
 
 SOLUTION_TAG = "solution"
@@ -55,8 +57,7 @@ def _read(path) -> dict:
 
 
 def _write(notebook: dict, path) -> None:
-    text = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    Path(path).write_text(text, encoding="utf-8")
+    write_text(path, json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _has_outputs(notebook: dict) -> bool:

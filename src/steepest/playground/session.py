@@ -215,20 +215,19 @@ class Session:
             total = total + term
         return total * rate
 
+    def _batch(self, index: np.ndarray) -> tuple:
+        """The training rows ``index`` as (inputs, targets) Tensors."""
+        return tensor(self.X_train[index]), tensor(self.T_train[index])
+
     def batch_loss(self, index: np.ndarray):
         """Data loss (a Tensor) of the training rows ``index``, without the penalty."""
-        out = self.model(tensor(self.X_train[index]))
-        return self.task.loss(out, tensor(self.T_train[index]))
+        x, t = self._batch(index)
+        return self.task.loss(self.model(x), t)
 
     def _evaluated(self, index: np.ndarray):
         """The closure of an optimizer that calls ``step(closure)``: the batch's loss (with the
         penalty) and its gradient."""
-        self.optimizer.zero_grad()
-        loss = self.batch_loss(index)
-        penalty = self.penalty()
-        total = loss if penalty is None else loss + penalty
-        total.backward()
-        return total
+        return self._loss_and_gradients(*self._batch(index))[1]
 
     def _loss_and_gradients(self, x, t):
         """Data loss and loss with penalty of a batch, after backward of the latter."""
@@ -246,8 +245,7 @@ class Session:
             if self.diverged is not None:
                 break
             index = self._next_batch()
-            loss, total = self._gradients(tensor(self.X_train[index]),
-                                          tensor(self.T_train[index]))
+            loss, total = self._gradients(*self._batch(index))
             value, total = loss.item(), total.item()  # L1/L2 can diverge on their own
             if not math.isfinite(total) or total > DIVERGED_LOSS:
                 self.optimizer.zero_grad()  # no update, no gradient: as before the backward

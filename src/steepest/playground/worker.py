@@ -162,8 +162,7 @@ class Engine:
             raise MessageError("this works on a single network; leave the optimizer race first")
         return self.trainer
 
-    def _build(self, config: dict, race_optimizers: list | None, out: list,
-               fresh_weights: bool = False) -> None:
+    def _build(self, config: dict, race_optimizers: list | None, out: list) -> None:
         """Build the network (or race) for ``config``; only a valid one replaces the current."""
         if race_optimizers is None:
             trainer = Session(config, self.max_samples)
@@ -188,8 +187,7 @@ class Engine:
         self._build(config, None, out)
 
     def on_race(self, message, out) -> None:
-        if self.config is None:
-            raise MessageError("no network yet: send a config message first")
+        self._need_trainer()
         self._build(self.config, message.get("optimizers"), out)
 
     def on_play(self, message, out) -> None:
@@ -214,8 +212,7 @@ class Engine:
         self._snapshot(out, trainer.step(n))
 
     def on_reset(self, message, out) -> None:
-        if self.config is None:
-            raise MessageError("no network yet: send a config message first")
+        self._need_trainer()
         self._build(self.config, self.race_optimizers, out)
 
     def on_set(self, message, out) -> None:
@@ -275,13 +272,15 @@ class _Host:
         self.engines: dict = {}
         self.max_samples, self.max_steps = max_samples, max_steps
 
+    def open(self, sid: int) -> None:
+        self.engines[sid] = Engine(self.max_samples, self.max_steps)
+
+    def drop(self, sid: int) -> None:
+        self.engines.pop(sid, None)
+
     def call(self, sid: int, method: str, argument) -> Reply | None:
-        if method == "drop":
-            self.engines.pop(sid, None)
-            return None
-        if method == "open":
-            self.engines[sid] = Engine(self.max_samples, self.max_steps)
-            return None
+        if method in ("open", "drop"):
+            return getattr(self, method)(sid)
         engine = self.engines.get(sid)
         if engine is None:   # dropped: the tab has gone
             return None
@@ -304,10 +303,10 @@ class InlineWorker:
         return await asyncio.to_thread(self._call, sid, method, argument)
 
     def open(self, sid: int) -> None:
-        self.host.engines[sid] = Engine(self.host.max_samples, self.host.max_steps)
+        self.host.open(sid)
 
     def drop(self, sid: int) -> None:
-        self.host.engines.pop(sid, None)   # a running call keeps its engine until it returns
+        self.host.drop(sid)   # a running call keeps its engine until it returns
 
     def close(self) -> None:
         self.host.engines.clear()

@@ -11,7 +11,9 @@ from steepest.sweeps.executors import ClusterLost, SerialExecutor, dask_executor
 from steepest.sweeps.grid import MAX_RUNS, expand_grid, log_range, parse_lr
 from steepest.sweeps.jsonl import RUNS_FILE, SUMMARY_FILE, read_runs
 from steepest.sweeps.mlp import check_mlp_config, sweep_mlp
-from steepest.sweeps.options import SCHEDULE_TIMING, options_text, parse_options
+from steepest.sweeps.options import (
+    OWN_FLAGS, SCHEDULE_TIMING, options_text, parse_options, schedule_text,
+)
 from steepest.sweeps.records import SweepResult, best_points, config_key
 from steepest.sweeps.runner import sweep
 
@@ -137,9 +139,8 @@ def _describe_model(config: Mapping) -> str:
     if hidden is None:
         hidden = [128] if config["data"] == "digits" else [16, 16]
     schedule = config.get("schedule")
-    schedule = "" if schedule is None else ", " + " ".join(filter(None, (
-        f"lr schedule {schedule} ({SCHEDULERS[schedule].label})",
-        options_text(config.get("schedule_options")))))
+    schedule = "" if schedule is None else \
+        ", " + schedule_text(schedule, config.get("schedule_options"))
     options = options_text(config.get("optimizer_options"))
     options = f", optimizer options {options}" if options else ""
     if not hidden:  # --hidden , : no hidden layer
@@ -148,10 +149,6 @@ def _describe_model(config: Mapping) -> str:
     return (f"{config['data']}, MLP hidden {'-'.join(map(str, hidden))} "
             f"({config.get('activation', 'relu')}), {config['epochs']} epochs{options}"
             f"{schedule}")
-
-
-#: optimizer settings that ``steepest sweep`` takes by flags of their own
-_OWN_FLAGS = {"lr": "--lr", "momentum": "--momentum", "weight_decay": "--weight-decay"}
 
 
 def _catalogue_options(args) -> dict:
@@ -163,7 +160,7 @@ def _catalogue_options(args) -> dict:
         if name not in OPTIMIZERS:
             break  # check_mlp_config names it
         optimizer_options = parse_options("optimizer", name, args.optimizer_option,
-                                          "--optimizer-option", _OWN_FLAGS)
+                                          "--optimizer-option", OWN_FLAGS)
     if optimizer_options:
         settings["optimizer_options"] = optimizer_options
     if args.schedule is None:
@@ -199,7 +196,8 @@ def sweep_cli(args) -> int:
             raise ValueError(f"--{name} lists a value twice: {values}")
     grid = {**{k: [v] for k, v in fixed.items()}, "optimizer": args.optimizer,
             "lr": args.lr, "seed": args.seeds}
-    for config in expand_grid(grid):
+    configs = expand_grid(grid)
+    for config in configs:
         check_mlp_config(config)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -222,7 +220,7 @@ def sweep_cli(args) -> int:
         where = "a local Dask cluster" if args.scheduler == "local" else \
             f"the Dask cluster at {args.scheduler}"
     n_runs = len(args.optimizer) * len(args.lr) * len(args.seeds)
-    keys = {config_key(config) for config in expand_grid(grid)}
+    keys = {config_key(config) for config in configs}
     already = keys & read_runs(os.path.join(out, RUNS_FILE)).keys()  # of this grid only
     rates = f" ({args.lr[0]:g} to {args.lr[-1]:g})" if len(args.lr) > 1 else f" ({args.lr[0]:g})"
     print(f"steepest sweep: {_count(args.optimizer, 'optimizer')} x "

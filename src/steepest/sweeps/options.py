@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from steepest.optim import catalogue
 
-__all__ = ["parse_options", "check_options", "options_text", "check_schedule_length",
-           "SCHEDULE_TIMING"]
+__all__ = ["parse_options", "check_options", "options_text", "schedule_text",
+           "check_schedule_length", "SCHEDULE_TIMING", "OWN_FLAGS"]
 
 #: When fit steps a scheduler (LRSchedulerCallback's 'auto'): what a help text tells.
 SCHEDULE_TIMING = ("stepped once per epoch, so its step counts (T_max, step_size, ...) are "
                    "epochs; onecycle once per batch, so its total_steps counts batches; "
                    "plateau at each epoch end with the validation loss")
+
+#: optimizer settings that ``train``, ``lr-find`` and ``sweep`` take by flags of their own
+OWN_FLAGS = {"lr": "--lr", "momentum": "--momentum", "weight_decay": "--weight-decay"}
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
@@ -103,6 +106,12 @@ def options_text(values: dict | None) -> str:
         return ",".join(f"{v:g}" for v in value) if isinstance(value, (list, tuple)) else \
             f"{value:g}" if isinstance(value, float) else str(value)
     return " ".join(f"{key}={show(value)}" for key, value in (values or {}).items())
+
+
+def schedule_text(schedule: str, values: dict | None) -> str:
+    """``'lr schedule cosine (<label>) T_max=30'``: a schedule and its settings in words."""
+    label = catalogue.SCHEDULERS[schedule].label
+    return " ".join(filter(None, (f"lr schedule {schedule} ({label})", options_text(values))))
 
 
 def check_schedule_length(schedule: str | None, values: dict | None, epochs: int,

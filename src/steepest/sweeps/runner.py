@@ -128,7 +128,7 @@ def _run_all(train_fn, configs: dict, pool: _Pool, retries: int, on_run) -> None
         except BrokenExecutor:
             source.appendleft(index)
             return False
-        except Exception as error:  # noqa: BLE001 - e.g. a Dask client that closed
+        except Exception:  # noqa: BLE001 - e.g. a Dask client that closed
             source.appendleft(index)
             if pool.connection_lost():
                 raise ClusterLost(_lost_message(pool, in_flight, source)) from None

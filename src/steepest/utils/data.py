@@ -12,8 +12,6 @@ int64 ``random_``) from that generator, then ``randperm`` from it (with ``genera
 a fresh generator seeded by one more int64 draw (without). So the same seed gives torch's batch
 order, and the global stream is where torch's is after every epoch. A
 ``numpy.random.Generator`` is still accepted (NumPy's permutation, no base seed).
-(``steepest.data.DataLoader(X, y)`` is the course's older convenience over two arrays: it
-yields NumPy arrays and shuffles by default.)
 """
 
 from __future__ import annotations

@@ -54,32 +54,23 @@ function paint(canvas, size, colorAt) {
 // Channels on a size x size grid, interpolated bilinearly per pixel of a finer image before
 // they are coloured: boundaries between classes come out smooth, not in grid-cell steps.
 function paintInterpolated(canvas, size, channels, colorOf, out = 180) {
-  const small = document.createElement("canvas");
-  small.width = small.height = out;
-  const ctx = small.getContext("2d");
-  const image = ctx.createImageData(out, out);
+  // pixel p of ``out`` -> (grid cell, fraction towards the next cell), clamped to the grid
+  const at = (p) => {
+    const g = Math.min(size - 1, Math.max(0, (p + 0.5) / out * size - 0.5));
+    const cell = Math.min(size - 2, Math.floor(g));
+    return [cell, g - cell];
+  };
   const values = new Array(channels.length);
-  for (let py = 0; py < out; py++) {
-    const gy = Math.min(size - 1, Math.max(0, (py + 0.5) / out * size - 0.5));
-    const y0 = Math.min(size - 2, Math.floor(gy));
-    const ty = gy - y0;
-    for (let px = 0; px < out; px++) {
-      const gx = Math.min(size - 1, Math.max(0, (px + 0.5) / out * size - 0.5));
-      const x0 = Math.min(size - 2, Math.floor(gx));
-      const tx = gx - x0;
-      const a = y0 * size + x0;
-      for (let k = 0; k < channels.length; k++) {
-        const c = channels[k];
-        values[k] = (c[a] * (1 - tx) + c[a + 1] * tx) * (1 - ty) + (c[a + size] * (1 - tx) + c[a + size + 1] * tx) * ty;
-      }
-      const rgb = colorOf(values);
-      image.data.set([rgb[0], rgb[1], rgb[2], 255], (py * out + px) * 4);
+  paint(canvas, out, (i) => {
+    const [y0, ty] = at(Math.floor(i / out));
+    const [x0, tx] = at(i % out);
+    const a = y0 * size + x0;
+    for (let k = 0; k < channels.length; k++) {
+      const c = channels[k];
+      values[k] = (c[a] * (1 - tx) + c[a + 1] * tx) * (1 - ty) + (c[a + size] * (1 - tx) + c[a + size + 1] * tx) * ty;
     }
-  }
-  ctx.putImageData(image, 0, 0);
-  const target = canvas.getContext("2d");
-  target.imageSmoothingEnabled = true;
-  target.drawImage(small, 0, 0, canvas.width, canvas.height);
+    return colorOf(values);
+  });
 }
 
 // A map of values in [-1, 1] (a neuron, a feature, a contour).
