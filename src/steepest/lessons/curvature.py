@@ -27,7 +27,7 @@ import numpy as np
 
 from steepest import curvature
 from steepest.data import load_digits
-from steepest.lessons._base import Lesson, Table, timed
+from steepest.lessons._base import Lesson, Table, descend, timed
 from steepest.losses import sse
 from steepest.nn.layers import Linear, Sequential, Tanh
 from steepest.optim.adam import Adam
@@ -75,20 +75,16 @@ def _gradient_descent(model, X, Y, lr: float, steps: int, every: int = 0, iterat
     losses, sharp_steps, sharp = [], [], []
     vector = None
     with np.errstate(all="ignore"):
-        for k in range(steps + 1):
-            if every and k % every == 0 and math.isfinite(losses[-1] if losses else 0.0):
+        for k, loss in descend(lambda: squared_error(model(X), Y), optimizer, steps):
+            if every and k % every == 0:  # descend stops after a non-finite loss
                 top, vector = curvature.sharpness(model, squared_error, X, Y,
                                                   iterations=iterations if vector is not None
                                                   else 3 * iterations, start=vector)
                 sharp_steps.append(k)
                 sharp.append(top)
-            optimizer.zero_grad()
-            loss = squared_error(model(X), Y)
             losses.append(loss.item())
-            if k == steps or not math.isfinite(losses[-1]) or losses[-1] > 1e6 * losses[0]:
+            if losses[-1] > 1e6 * losses[0]:
                 break
-            loss.backward()
-            optimizer.step()
     return np.array(losses), np.array(sharp_steps), np.array(sharp)
 
 
