@@ -306,7 +306,6 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
     p = tensor(np.asarray(start, dtype=np.float64), requires_grad=True)
     optimizer = make(p)
     evaluations = 0
-    needs_closure = isinstance(optimizer, (LBFGS, Newton))
 
     def closure():
         nonlocal evaluations
@@ -327,7 +326,7 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
                           else k)
             if gap < tol or not math.isfinite(gap) or k == steps:
                 break
-            if needs_closure:
+            if optimizer.needs_closure:  # L-BFGS, Newton
                 optimizer.step(closure)
             else:
                 closure().backward()
