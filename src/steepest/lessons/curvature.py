@@ -145,8 +145,8 @@ def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
     for model_name, info in runs.items():
         parts = [f"{r['factor']:g}·2/λ (lr {r['lr']:.4g}) {r['outcome']}: {r['sentence']}"
                  for r in info["runs"]]
-        findings.append(f"{model_name[0].upper() + model_name[1:]} on {samples} digits, squared error: "
-                        f"λ_max = {info['lambda0']:.5g} at initialisation, so 2/λ_max = "
+        findings.append(f"{model_name[0].upper() + model_name[1:]} on {samples} digits, "
+                        f"squared error: λ_max = {info['lambda0']:.5g} at initialisation, so 2/λ_max = "
                         f"{2 / info['lambda0']:.4g}. " + "; ".join(parts) + ".")
     mlp = runs["tanh MLP"]["runs"]
     survivor = next((r for r in mlp if r["factor"] > 1 and math.isfinite(r["lambda_after"])
@@ -242,9 +242,10 @@ def loss_landscape(samples: int = 500, hidden: int = 32, lr: float = 0.5, steps:
             optimizer.step()
             trajectory.append(parameters_vector(model))
         line = interpolate(model, squared_error, X, Y, trajectory[0], steps=41)
-        plane = landscape(model, squared_error, X, Y, trajectory=trajectory[::max(1, steps // 60)],
-                          resolution=resolution)
-    start, end = line.losses[np.isclose(line.alphas, 0.0)][0], line.losses[np.isclose(line.alphas, 1.0)][0]
+        plane = landscape(model, squared_error, X, Y,
+                          trajectory=trajectory[::max(1, steps // 60)], resolution=resolution)
+    start = line.losses[np.isclose(line.alphas, 0.0)][0]
+    end = line.losses[np.isclose(line.alphas, 1.0)][0]
     between = line.losses[(line.alphas > 0) & (line.alphas < 1)]
     bumps = int(np.sum(np.diff(line.losses[(line.alphas >= 0) & (line.alphas <= 1)]) > 0))
     findings = [
@@ -333,8 +334,8 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
                 optimizer.step()
     seconds = time.perf_counter() - began
     reached = gaps[-1] < tol
-    return {"gaps": np.array(gaps), "counts": np.array(counts), "iterations": counts[-1], "evaluations": evaluations,
-            "seconds": seconds, "reached": reached, "diverged": not math.isfinite(gaps[-1])}
+    return {"gaps": np.array(gaps), "counts": np.array(counts), "iterations": counts[-1],
+            "evaluations": evaluations, "seconds": seconds, "reached": reached, "diverged": not math.isfinite(gaps[-1])}
 
 
 def second_order(tol: float = 1e-8, steps: int = 20000, adam_lrs=(0.01, 0.03, 0.1, 0.3),
