@@ -303,7 +303,8 @@ def _methods(low: float, high: float, adam_lr: float) -> dict:
 
 
 def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> dict:
-    """Run one method until f − f* < tol; iterations, evaluations and seconds."""
+    """Run one method until f − f* < tol; iterations, evaluations and seconds (a gradient
+    method steps on the loss it measured, so f is evaluated once per iteration)."""
     p = tensor(np.asarray(start, dtype=np.float64), requires_grad=True)
     optimizer = make(p)
     evaluations = 0
@@ -321,7 +322,8 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
     began = time.perf_counter()
     with np.errstate(all="ignore"):
         for k in range(steps + 1):
-            gap = function(p).item() - minimum
+            loss = function(p)
+            gap = loss.item() - minimum
             gaps.append(gap)
             counts.append(optimizer.state[p]["n_iter"] if isinstance(optimizer, LBFGS) and k
                           else k)
@@ -329,8 +331,10 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
                 break
             if optimizer.needs_closure:  # L-BFGS, Newton
                 optimizer.step(closure)
-            else:
-                closure().backward()
+            else:  # the gradient of the loss just measured: one evaluation
+                evaluations += 1
+                optimizer.zero_grad()
+                loss.backward()
                 optimizer.step()
     seconds = time.perf_counter() - began
     reached = gaps[-1] < tol
