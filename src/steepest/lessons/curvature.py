@@ -27,7 +27,7 @@ import numpy as np
 
 from steepest import curvature
 from steepest.data import load_digits
-from steepest.lessons._base import Lesson, Table, timed
+from steepest.lessons._base import Lesson, Table, descend, timed
 from steepest.losses import sse
 from steepest.nn.layers import Linear, Sequential, Tanh
 from steepest.optim.adam import Adam
@@ -75,20 +75,16 @@ def _gradient_descent(model, X, Y, lr: float, steps: int, every: int = 0, iterat
     losses, sharp_steps, sharp = [], [], []
     vector = None
     with np.errstate(all="ignore"):
-        for k in range(steps + 1):
-            if every and k % every == 0 and math.isfinite(losses[-1] if losses else 0.0):
+        for k, loss in descend(lambda: squared_error(model(X), Y), optimizer, steps):
+            if every and k % every == 0:  # descend stops after a non-finite loss
                 top, vector = curvature.sharpness(model, squared_error, X, Y,
                                                   iterations=iterations if vector is not None
                                                   else 3 * iterations, start=vector)
                 sharp_steps.append(k)
                 sharp.append(top)
-            optimizer.zero_grad()
-            loss = squared_error(model(X), Y)
             losses.append(loss.item())
-            if k == steps or not math.isfinite(losses[-1]) or losses[-1] > 1e6 * losses[0]:
+            if losses[-1] > 1e6 * losses[0]:
                 break
-            loss.backward()
-            optimizer.step()
     return np.array(losses), np.array(sharp_steps), np.array(sharp)
 
 
@@ -149,8 +145,8 @@ def critical_rate(samples: int = 500, hidden: int = 32, steps: int = 60,
     for model_name, info in runs.items():
         parts = [f"{r['factor']:g}·2/λ (lr {r['lr']:.4g}) {r['outcome']}: {r['sentence']}"
                  for r in info["runs"]]
-        findings.append(f"{model_name[0].upper() + model_name[1:]} on {samples} digits, squared error: "
-                        f"λ_max = {info['lambda0']:.5g} at initialisation, so 2/λ_max = "
+        findings.append(f"{model_name[0].upper() + model_name[1:]} on {samples} digits, "
+                        f"squared error: λ_max = {info['lambda0']:.5g} at initialisation, so 2/λ_max = "
                         f"{2 / info['lambda0']:.4g}. " + "; ".join(parts) + ".")
     mlp = runs["tanh MLP"]["runs"]
     survivor = next((r for r in mlp if r["factor"] > 1 and math.isfinite(r["lambda_after"])
@@ -246,9 +242,10 @@ def loss_landscape(samples: int = 500, hidden: int = 32, lr: float = 0.5, steps:
             optimizer.step()
             trajectory.append(parameters_vector(model))
         line = interpolate(model, squared_error, X, Y, trajectory[0], steps=41)
-        plane = landscape(model, squared_error, X, Y, trajectory=trajectory[::max(1, steps // 60)],
-                          resolution=resolution)
-    start, end = line.losses[np.isclose(line.alphas, 0.0)][0], line.losses[np.isclose(line.alphas, 1.0)][0]
+        plane = landscape(model, squared_error, X, Y,
+                          trajectory=trajectory[::max(1, steps // 60)], resolution=resolution)
+    start = line.losses[np.isclose(line.alphas, 0.0)][0]
+    end = line.losses[np.isclose(line.alphas, 1.0)][0]
     between = line.losses[(line.alphas > 0) & (line.alphas < 1)]
     bumps = int(np.sum(np.diff(line.losses[(line.alphas >= 0) & (line.alphas <= 1)]) > 0))
     findings = [
@@ -306,11 +303,11 @@ def _methods(low: float, high: float, adam_lr: float) -> dict:
 
 
 def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> dict:
-    """Run one method until f − f* < tol; iterations, evaluations and seconds."""
+    """Run one method until f − f* < tol; iterations, evaluations and seconds (a gradient
+    method steps on the loss it measured, so f is evaluated once per iteration)."""
     p = tensor(np.asarray(start, dtype=np.float64), requires_grad=True)
     optimizer = make(p)
     evaluations = 0
-    needs_closure = isinstance(optimizer, (LBFGS, Newton))
 
     def closure():
         nonlocal evaluations
@@ -325,21 +322,24 @@ def _minimise(function, start, make, steps: int, tol: float, minimum: float) -> 
     began = time.perf_counter()
     with np.errstate(all="ignore"):
         for k in range(steps + 1):
-            gap = function(p).item() - minimum
+            loss = function(p)
+            gap = loss.item() - minimum
             gaps.append(gap)
             counts.append(optimizer.state[p]["n_iter"] if isinstance(optimizer, LBFGS) and k
                           else k)
             if gap < tol or not math.isfinite(gap) or k == steps:
                 break
-            if needs_closure:
+            if optimizer.needs_closure:  # L-BFGS, Newton
                 optimizer.step(closure)
-            else:
-                closure().backward()
+            else:  # the gradient of the loss just measured: one evaluation
+                evaluations += 1
+                optimizer.zero_grad()
+                loss.backward()
                 optimizer.step()
     seconds = time.perf_counter() - began
     reached = gaps[-1] < tol
-    return {"gaps": np.array(gaps), "counts": np.array(counts), "iterations": counts[-1], "evaluations": evaluations,
-            "seconds": seconds, "reached": reached, "diverged": not math.isfinite(gaps[-1])}
+    return {"gaps": np.array(gaps), "counts": np.array(counts), "iterations": counts[-1],
+            "evaluations": evaluations, "seconds": seconds, "reached": reached, "diverged": not math.isfinite(gaps[-1])}
 
 
 def second_order(tol: float = 1e-8, steps: int = 20000, adam_lrs=(0.01, 0.03, 0.1, 0.3),

@@ -48,11 +48,11 @@ PROBLEMS = {key: {"f": fn, "start": fn.start, "optimum": fn.optimum, "title": fn
                             ("rosenbrock", FUNCTIONS["rosenbrock"]))}
 
 
-def _catalogue_name(name: str) -> str:
-    """The catalogue name for a catalogue name or label ('SGD+momentum' -> 'momentum')."""
+def _entry(name: str) -> catalogue.Entry:
+    """The catalogue entry of a catalogue name or label ('SGD+momentum' -> 'momentum')."""
     if name in catalogue.OPTIMIZERS:
-        return name
-    by_label = {e.label: n for n, e in catalogue.OPTIMIZERS.items()}
+        return catalogue.OPTIMIZERS[name]
+    by_label = {e.label: e for e in catalogue.OPTIMIZERS.values()}
     if name in by_label:
         return by_label[name]
     raise ValueError(f"optimizers: unknown optimizer {name!r}; expected a name or label of "
@@ -109,15 +109,13 @@ def _digits_comparison(names, lrs, hidden, epochs, batch_size, seed, n_train):
         model = mlp(sizes, activation="relu", dtype=float64,
                     generator=np.random.default_rng(seed))
         n_parameters = sum(p.numel() for p in model.parameters())
-        entry = catalogue.OPTIMIZERS[_catalogue_name(name)]
-        if not entry.offered_for(n_parameters):  # Newton: the catalogue's max_parameters
-            try:
-                entry.check_size(n_parameters, "the digits MLP")
-            except ValueError as exc:
-                left_out[name] = str(exc)
+        entry = _entry(name)
+        try:  # Newton: the catalogue's max_parameters
+            entry.check_size(n_parameters, "the digits MLP")
+        except ValueError as exc:
+            left_out[name] = str(exc)
             continue
-        optimizer = catalogue.build_optimizer(_catalogue_name(name), model.parameters(),
-                                              lr=lrs[name])
+        optimizer = catalogue.build_optimizer(entry.name, model.parameters(), lr=lrs[name])
         history = fit(model, cross_entropy, optimizer, X_train, y_train,
                       epochs=epochs, batch_size=batch_size, validation_data=(X_val, y_val),
                       metrics=("accuracy",), seed=seed, verbose=0)
@@ -148,13 +146,12 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
         SGD+momentum 0.01, RMSprop 0.001, Adam 0.001, the catalogue's for others).
     hidden, epochs, batch_size, n_train, seed : the digits MLP and its training.
     """
-    every = tuple(catalogue.OPTIMIZERS[_catalogue_name(n)].label for n in names)
+    every = tuple(_entry(n).label for n in names)
     # the landscapes' point is a vector: entries that step weight matrices (Muon) sit them out
-    names = tuple(n for n in every
-                  if not catalogue.OPTIMIZERS[_catalogue_name(n)].needs_matrices)
+    names = tuple(n for n in every if not _entry(n).needs_matrices)
     lr_grid = tuple(sorted(lr_grid))
-    digits_lrs = {**{n: DIGITS_LRS.get(n, catalogue.OPTIMIZERS[_catalogue_name(n)].default_lr)
-                     for n in every}, **(digits_lrs or {})}
+    digits_lrs = {**{n: DIGITS_LRS.get(n, _entry(n).default_lr) for n in every},
+                  **(digits_lrs or {})}
     with timed() as clock:
         landscapes = {}
         for key, problem in PROBLEMS.items():
@@ -162,7 +159,7 @@ def optimizers(names=tuple(OPTIMIZERS), quadratic_steps: int = 100,
             f, start, optimum = problem["f"], problem["start"], problem["optimum"]
             per_optimizer = {}
             for name in names:
-                runs = [run_path(f, start, _catalogue_name(name), steps, lr=lr)[:2]
+                runs = [run_path(f, start, _entry(name).name, steps, lr=lr)[:2]
                         for lr in lr_grid]
                 sweep = np.array([_distance(path, optimum) for path, _ in runs])
                 peak, path_ratio = np.array([_tameness(path, values, optimum)

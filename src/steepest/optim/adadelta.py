@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from steepest.optim.optimizer import (
-    Optimizer, _check_flags, _is_number, check_hyperparameter,
+    Optimizer, _check_flags, _check_non_negative, _is_number, check_hyperparameter,
 )
 
 __all__ = ["Adadelta"]
@@ -44,10 +44,7 @@ class Adadelta(Optimizer):
         rho = group["rho"]
         check_hyperparameter(name, "rho", rho, _is_number(rho) and 0 <= rho <= 1,
                              "a number in [0, 1]")
-        for key in ("eps", "weight_decay"):
-            value = group[key]
-            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
-                                 "a number >= 0")
+        _check_non_negative(name, group, ("eps", "weight_decay"))
         _check_flags(name, group, ("maximize",))
 
     def _init_state(self, data: np.ndarray, group: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from steepest.optim.optimizer import (
-    Optimizer, _check_flags, _is_number, _lerp_, check_hyperparameter,
+    Optimizer, _check_flags, _check_non_negative, _is_number, _lerp_, check_hyperparameter,
 )
 
 __all__ = ["Adafactor"]
@@ -62,9 +62,7 @@ class Adafactor(Optimizer):
                              and _is_number(eps[1]) and eps[1] >= 0,
                              "a pair (eps1 or None, eps2) of numbers >= 0")
         check_hyperparameter(name, "d", d, _is_number(d) and d >= 1, "a number >= 1")
-        wd = group["weight_decay"]
-        check_hyperparameter(name, "weight_decay", wd, _is_number(wd) and wd >= 0,
-                             "a number >= 0")
+        _check_non_negative(name, group, ("weight_decay",))
         _check_flags(name, group, ("maximize",))
 
     def _state_shape(self, key: str, param) -> tuple:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steepest.optim.optimizer import (
-    Optimizer, _is_bool, _is_number, _update_moments, check_hyperparameter,
-)
+from steepest.optim.optimizer import Optimizer, _check_betas, _check_flags, _update_moments
 
 __all__ = ["Adam", "AdamW"]
 
@@ -48,19 +46,8 @@ class Adam(Optimizer):
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         name = type(self).__name__
-        betas = group["betas"]
-        check_hyperparameter(name, "betas", betas,
-                             isinstance(betas, (tuple, list)) and len(betas) == 2,
-                             "a pair (beta1, beta2)")
-        for i, beta in enumerate(betas):
-            check_hyperparameter(name, f"betas[{i}] (beta{i + 1})", beta,
-                                 _is_number(beta) and 0 <= beta < 1, "a number in [0, 1)")
-        for key in ("eps", "weight_decay"):
-            value = group[key]
-            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
-                                 "a number >= 0")
-        for key in ("amsgrad", "maximize", "decoupled_weight_decay"):
-            check_hyperparameter(name, key, group[key], _is_bool(group[key]), "True or False")
+        _check_betas(name, group)
+        _check_flags(name, group, ("amsgrad", "maximize", "decoupled_weight_decay"))
 
     def _init_state(self, data: np.ndarray, group: dict) -> dict:
         state = {"step": 0, "exp_avg": np.zeros_like(data),

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from steepest.optim.optimizer import (
-    Optimizer, _check_flags, _is_number, check_hyperparameter,
-)
+from steepest.optim.optimizer import Optimizer, _check_flags, _check_non_negative
 
 __all__ = ["ASGD"]
 
@@ -46,10 +44,7 @@ class ASGD(Optimizer):
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         name = type(self).__name__
-        for key in ("lambd", "alpha", "t0", "weight_decay"):
-            value = group[key]
-            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
-                                 "a number >= 0")
+        _check_non_negative(name, group, ("lambd", "alpha", "t0", "weight_decay"))
         _check_flags(name, group, ("maximize",))
 
     def _init_state(self, data: np.ndarray, group: dict) -> dict:

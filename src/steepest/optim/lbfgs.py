@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from steepest.optim.optimizer import Optimizer, _is_number, check_hyperparameter
+from steepest.optim.optimizer import Optimizer, _check_non_negative, check_hyperparameter
 from steepest.tensor import bump_version, enable_grad
 
 __all__ = ["LBFGS"]
@@ -169,10 +169,7 @@ class LBFGS(Optimizer):
             check_hyperparameter(name, key, value, isinstance(value, (int, np.integer))
                                  and not isinstance(value, bool) and value >= 1,
                                  "a positive integer")
-        for key in ("tolerance_grad", "tolerance_change"):
-            value = group[key]
-            check_hyperparameter(name, key, value, _is_number(value) and value >= 0,
-                                 "a number >= 0")
+        _check_non_negative(name, group, ("tolerance_grad", "tolerance_change"))
         check_hyperparameter(name, "line_search_fn", group["line_search_fn"],
                              group["line_search_fn"] in (None, "strong_wolfe"),
                              "None or 'strong_wolfe'")

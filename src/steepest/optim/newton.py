@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from steepest.curvature import HessianOperator
-from steepest.optim.optimizer import Optimizer, _is_number, check_hyperparameter
+from steepest.optim.optimizer import Optimizer, _check_non_negative
 from steepest.tensor import Tensor, bump_version, enable_grad
 
 __all__ = ["Newton", "hessian_of"]
@@ -52,9 +52,7 @@ class Newton(Optimizer):
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        damping = group["damping"]
-        check_hyperparameter(type(self).__name__, "damping", damping,
-                             _is_number(damping) and damping >= 0, "a number >= 0")
+        _check_non_negative(type(self).__name__, group, ("damping",))
 
     def step(self, closure):  # type: ignore[override]
         """One Newton step per parameter group; returns the closure's loss."""

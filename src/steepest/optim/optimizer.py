@@ -30,10 +30,10 @@ sits in an array, so both paths give bit-identical results. The optimizer falls 
 per-parameter path, for that step, whenever the flat view does not hold: a parameter rebound
 with ``param.data = ...`` (it is copied into a fresh buffer), a changed set of parameters with a
 gradient (a parameter whose gradient is None sits out; a set that stays for a second step
-gets its own buffer), state loaded or edited by hand (gathered back into flat buffers at the next
-step), or parameters whose step counts differ. ``flat_storage = False`` on the class, when the
-optimizer is made, keeps every parameter's own array. Hold ``param`` rather than an old ``param.data`` array:
-after the first step the array is a view into the flat buffer.
+gets its own buffer), state loaded or edited by hand (gathered back into flat buffers at the
+next step), or parameters whose step counts differ. ``flat_storage = False`` on the class, when
+the optimizer is made, keeps every parameter's own array. Hold ``param`` rather than an old
+``param.data`` array: after the first step the array is a view into the flat buffer.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ def figures_critical_rate(lesson, img_dir) -> list[FigureFile]:
                             color=color, fontsize=9,
                             arrowprops=dict(arrowstyle="->", color=color))
                 notes += 1
-        ax.set_ylim(0.9 * min(np.nanmin(nan_for_infinite(r["losses"])) for r in info["runs"]), 3 * start)
+        lowest = min(np.nanmin(nan_for_infinite(r["losses"])) for r in info["runs"])
+        ax.set_ylim(0.9 * lowest, 3 * start)
         ax.set_xlabel("gradient-descent step (full batch)")
         ax.set_ylabel("loss")
         ax.set_title(f"{model_name}: λ_max = {info['lambda0']:.4g} at the start")

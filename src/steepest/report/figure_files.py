@@ -75,9 +75,9 @@ def _plotted_points(ax) -> np.ndarray:
     return np.concatenate(points) if points else np.zeros((0, 2))
 
 
-def _hides_data(ax, legend, renderer) -> bool:
+def _hides_data(points: np.ndarray, legend, renderer) -> bool:
+    """Whether the legend's box covers any of ``points`` (pixels, from _plotted_points)."""
     box = legend.get_window_extent(renderer)
-    points = _plotted_points(ax)
     return bool(np.any((points[:, 0] > box.x0) & (points[:, 0] < box.x1)
                        & (points[:, 1] > box.y0) & (points[:, 1] < box.y1)))
 
@@ -107,12 +107,15 @@ def settle_legends(fig, rounds: int = 3) -> None:
         for ax in fig.axes:
             kwargs = getattr(ax, "_steepest_legend", None)
             legend = ax.get_legend()
-            if kwargs is None or legend is None or not _hides_data(ax, legend, renderer):
+            if kwargs is None or legend is None:
+                continue
+            points = _plotted_points(ax)  # the legend moves below, the data does not
+            if not _hides_data(points, legend, renderer):
                 continue
             moved = True
             for loc in _INSIDE:
                 legend.set_loc(loc)
-                if not _hides_data(ax, legend, renderer):
+                if not _hides_data(points, legend, renderer):
                     break
             else:
                 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
