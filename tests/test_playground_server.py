@@ -157,13 +157,25 @@ def test_malformed_and_oversized_messages(client):
         configure(ws)
 
 
-def test_session_limit_holds_and_frees_on_close(client):
+def closed_with(ws) -> tuple:
+    """The close code and reason (after the error message that precedes them)."""
+    for _ in range(50):
+        message = ws.receive()
+        if message["type"] == "websocket.close":
+            return message.get("code"), message.get("reason", "")
+    raise AssertionError("the server did not close the socket")
+
+
+def test_session_limit_holds_refuses_with_its_reason_and_frees_on_close(client):
     with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
             client.websocket_connect("/ws") as c:
         for ws in (a, b, c):
             configure(ws, hidden=[1])
         with client.websocket_connect("/ws") as extra:
-            assert "limit" in receive(extra, "error")["message"]
+            message = receive(extra, "error")["message"]
+            assert "limit" in message and "already runs 3 sessions" in message
+            code, reason = closed_with(extra)
+            assert code == 1013 and reason.startswith("the server already runs 3 sessions")
     with client.websocket_connect("/ws") as again:
         configure(again)
 
@@ -372,27 +384,6 @@ def test_cli_says_in_one_line_when_the_port_is_taken_or_out_of_range():
 
 
 # ---------------------------------------------------------------------- a class on one server
-
-def closed_with(ws) -> tuple:
-    """The close code and reason (after the error message that precedes them)."""
-    for _ in range(50):
-        message = ws.receive()
-        if message["type"] == "websocket.close":
-            return message.get("code"), message.get("reason", "")
-    raise AssertionError("the server did not close the socket")
-
-
-def test_refusal_at_the_limit_reaches_the_page_with_its_reason(client):
-    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
-            client.websocket_connect("/ws") as c:
-        for ws in (a, b, c):
-            configure(ws, hidden=[1])
-        with client.websocket_connect("/ws") as extra:
-            message = receive(extra, "error")["message"]
-            assert "already runs 3 sessions" in message
-            code, reason = closed_with(extra)
-            assert code == 1013 and reason.startswith("the server already runs 3 sessions")
-
 
 def test_a_closed_tab_frees_its_slot_at_once_even_mid_computation(monkeypatch):
     import threading
