@@ -254,24 +254,22 @@ LBFGS_CASES = [dict(max_iter=3), dict(max_iter=3, history_size=2, lr=0.5),
                dict(max_iter=2, line_search_fn="strong_wolfe", history_size=1)]
 
 
-def run_lbfgs(problem, kwargs, outer_steps, strict=True):
-    """Outer steps of both LBFGS with closures; returns the relative deviation after each
-    (strict: the losses and the counts of iterations and evaluations must agree too)."""
-    params, tparams, loss, tloss = problem(np.float64)
-    opt, topt = optim.LBFGS(params, **kwargs), torch.optim.LBFGS(tparams, **kwargs)
-
+def _closure(opt, loss):
+    """The closure LBFGS calls: zero the gradients, evaluate ``loss()``, backward."""
     def closure():
         opt.zero_grad()
         value = loss()
         value.backward()
         return value
+    return closure
 
-    def tclosure():
-        topt.zero_grad()
-        value = tloss()
-        value.backward()
-        return value
 
+def run_lbfgs(problem, kwargs, outer_steps, strict=True):
+    """Outer steps of both LBFGS with closures; returns the relative deviation after each
+    (strict: the losses and the counts of iterations and evaluations must agree too)."""
+    params, tparams, loss, tloss = problem(np.float64)
+    opt, topt = optim.LBFGS(params, **kwargs), torch.optim.LBFGS(tparams, **kwargs)
+    closure, tclosure = _closure(opt, loss), _closure(topt, tloss)
     deviations = []
     for _ in range(outer_steps):
         ours, theirs = float(opt.step(closure)), float(topt.step(tclosure).detach())
@@ -324,12 +322,7 @@ def test_lbfgs_loads_torchs_state_dict_and_continues_like_torch(kwargs):
     """torch's LBFGS state (history lists of tensors, 0-d tensors) loads into ours."""
     params, tparams, loss, tloss = rosenbrock_problem(np.float64)
     topt = torch.optim.LBFGS(tparams, **kwargs)
-
-    def tclosure():
-        topt.zero_grad()
-        value = tloss()
-        value.backward()
-        return value
+    tclosure = _closure(topt, tloss)
     for _ in range(3):
         topt.step(tclosure)
     params[0].detach().numpy()[...] = tparams[0].detach().numpy()
@@ -337,12 +330,7 @@ def test_lbfgs_loads_torchs_state_dict_and_continues_like_torch(kwargs):
     opt.load_state_dict(topt.state_dict())
     state = opt.state[params[0]]
     assert all(isinstance(s, np.ndarray) for s in state["old_dirs"])
-
-    def closure():
-        opt.zero_grad()
-        value = loss()
-        value.backward()
-        return value
+    closure = _closure(opt, loss)
     for _ in range(3):
         opt.step(closure)
         topt.step(tclosure)
