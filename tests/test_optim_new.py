@@ -26,8 +26,6 @@ from steepest.nn import Parameter
 import test_optim
 from test_optim import _case_id, deviation, mlp_problem, rosenbrock_problem  # shared
 
-torch.set_num_threads(1)
-
 STEPS = 100
 
 try:  # torch's bfloat16 matmul on CPUs with AVX512-BF16/AMX: the order steepest emulates
