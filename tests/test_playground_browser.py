@@ -562,8 +562,10 @@ def test_every_catalogue_schedule_is_in_the_menu_and_warm_restarts_moves_the_lr(
     page.wait_for_function("document.querySelector('[data-testid=step-count]').textContent === '0'")
     seen = set()
     for _ in range(12):  # a few steps at a time: the lr follows the cosine and restarts
-        page.get_by_test_id("step").click()
-        page.wait_for_timeout(150)
+        before = number(page, "step-count")
+        page.get_by_test_id("step").click()   # the snapshot sets the count and the lr together
+        page.wait_for_function(
+            f"+document.querySelector('[data-testid=step-count]').textContent > {before}")
         seen.add(page.locator("#lr-now").text_content())
     page.get_by_test_id("play").click()
     page.wait_for_function("+document.querySelector('[data-testid=step-count]').textContent > 200")
