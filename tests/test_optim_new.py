@@ -14,6 +14,7 @@ gets steepest's initial weights) and (b) the Rosenbrock function from (−1.2, 1
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 import pytest
@@ -22,9 +23,8 @@ import torch
 import steepest as st
 from steepest import optim
 from steepest.nn import Parameter
-from test_optim import mlp_problem, rosenbrock_problem  # the shared problems
-
-torch.set_num_threads(1)
+import test_optim
+from test_optim import _case_id, deviation, mlp_problem, rosenbrock_problem  # shared
 
 STEPS = 100
 
@@ -41,46 +41,8 @@ def _array(param) -> np.ndarray:
     return param.detach().numpy()
 
 
-def deviation(params, tparams) -> float:
-    """max |Δ| / max |w_torch| over all parameters (a run that left the finite numbers fails)."""
-    worst = 0.0
-    for p, q in zip(params, tparams):
-        expected = q.detach().numpy()
-        assert np.all(np.isfinite(expected)), "torch's run diverged: choose a smaller lr"
-        scale = max(float(np.max(np.abs(expected))), 1e-300)
-        worst = max(worst, float(np.max(np.abs(_array(p) - expected))) / scale)
-    return worst
-
-
-def run_against_torch(problem, name, kwargs, dtype, share_grads=False, steps=STEPS,
-                      torch_kwargs=None):
-    """Run both optimizers; return the largest relative deviation over the run.
-
-    maximize=True runs maximize −f, so the trajectories stay bounded (and equal f's).
-    """
-    params, tparams, loss, tloss = problem(dtype)
-    opt = getattr(optim, name)(params, **kwargs)
-    kwargs = {k: v for k, v in kwargs.items() if k != "ns_precision"}  # steepest's own
-    topt = getattr(torch.optim, name)(tparams, **kwargs, **(torch_kwargs or {}))
-    sign = -1.0 if kwargs.get("maximize") else 1.0
-    worst = 0.0
-    for _ in range(steps):
-        topt.zero_grad()
-        (tloss() * sign).backward()
-        opt.zero_grad()
-        if share_grads:
-            for p, q in zip(params, tparams):
-                p.grad = q.grad.numpy().copy()
-        else:
-            (loss() * sign).backward()
-        grads_before = [np.array(p.grad, copy=True) for p in params]
-        opt.step()
-        topt.step()
-        for p, g in zip(params, grads_before):
-            assert p.dtype == dtype, "the parameter changed dtype"
-            np.testing.assert_array_equal(np.asarray(p.grad), g, err_msg="step() modified .grad")
-        worst = max(worst, deviation(params, tparams))
-    return worst
+#: test_optim's comparison with torch, over this file's ``STEPS`` unless told
+run_against_torch = functools.partial(test_optim.run_against_torch, steps=STEPS)
 
 
 # (optimizer, keyword arguments, lr on Rosenbrock if it differs, torch-only keyword arguments)
@@ -110,11 +72,6 @@ CASES = [
     ("Adafactor", dict(lr=0.01, beta2_decay=-0.5, d=2.0, weight_decay=0.1), None),
     ("Adafactor", dict(lr=0.01, eps=(1e-3, 1e-2), maximize=True), None),
 ]
-
-
-def _case_id(case):
-    name, kwargs, _ = case
-    return name + "-" + ",".join(f"{k}={v}" for k, v in kwargs.items() if k != "lr")
 
 
 def _torch_only(name):
@@ -295,24 +252,22 @@ LBFGS_CASES = [dict(max_iter=3), dict(max_iter=3, history_size=2, lr=0.5),
                dict(max_iter=2, line_search_fn="strong_wolfe", history_size=1)]
 
 
-def run_lbfgs(problem, kwargs, outer_steps, strict=True):
-    """Outer steps of both LBFGS with closures; returns the relative deviation after each
-    (strict: the losses and the counts of iterations and evaluations must agree too)."""
-    params, tparams, loss, tloss = problem(np.float64)
-    opt, topt = optim.LBFGS(params, **kwargs), torch.optim.LBFGS(tparams, **kwargs)
-
+def _closure(opt, loss):
+    """The closure LBFGS calls: zero the gradients, evaluate ``loss()``, backward."""
     def closure():
         opt.zero_grad()
         value = loss()
         value.backward()
         return value
+    return closure
 
-    def tclosure():
-        topt.zero_grad()
-        value = tloss()
-        value.backward()
-        return value
 
+def run_lbfgs(problem, kwargs, outer_steps, strict=True):
+    """Outer steps of both LBFGS with closures; returns the relative deviation after each
+    (strict: the losses and the counts of iterations and evaluations must agree too)."""
+    params, tparams, loss, tloss = problem(np.float64)
+    opt, topt = optim.LBFGS(params, **kwargs), torch.optim.LBFGS(tparams, **kwargs)
+    closure, tclosure = _closure(opt, loss), _closure(topt, tloss)
     deviations = []
     for _ in range(outer_steps):
         ours, theirs = float(opt.step(closure)), float(topt.step(tclosure).detach())
@@ -365,12 +320,7 @@ def test_lbfgs_loads_torchs_state_dict_and_continues_like_torch(kwargs):
     """torch's LBFGS state (history lists of tensors, 0-d tensors) loads into ours."""
     params, tparams, loss, tloss = rosenbrock_problem(np.float64)
     topt = torch.optim.LBFGS(tparams, **kwargs)
-
-    def tclosure():
-        topt.zero_grad()
-        value = tloss()
-        value.backward()
-        return value
+    tclosure = _closure(topt, tloss)
     for _ in range(3):
         topt.step(tclosure)
     params[0].detach().numpy()[...] = tparams[0].detach().numpy()
@@ -378,12 +328,7 @@ def test_lbfgs_loads_torchs_state_dict_and_continues_like_torch(kwargs):
     opt.load_state_dict(topt.state_dict())
     state = opt.state[params[0]]
     assert all(isinstance(s, np.ndarray) for s in state["old_dirs"])
-
-    def closure():
-        opt.zero_grad()
-        value = loss()
-        value.backward()
-        return value
+    closure = _closure(opt, loss)
     for _ in range(3):
         opt.step(closure)
         topt.step(tclosure)

@@ -157,13 +157,25 @@ def test_malformed_and_oversized_messages(client):
         configure(ws)
 
 
-def test_session_limit_holds_and_frees_on_close(client):
+def closed_with(ws) -> tuple:
+    """The close code and reason (after the error message that precedes them)."""
+    for _ in range(50):
+        message = ws.receive()
+        if message["type"] == "websocket.close":
+            return message.get("code"), message.get("reason", "")
+    raise AssertionError("the server did not close the socket")
+
+
+def test_session_limit_holds_refuses_with_its_reason_and_frees_on_close(client):
     with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
             client.websocket_connect("/ws") as c:
         for ws in (a, b, c):
             configure(ws, hidden=[1])
         with client.websocket_connect("/ws") as extra:
-            assert "limit" in receive(extra, "error")["message"]
+            message = receive(extra, "error")["message"]
+            assert "limit" in message and "already runs 3 sessions" in message
+            code, reason = closed_with(extra)
+            assert code == 1013 and reason.startswith("the server already runs 3 sessions")
     with client.websocket_connect("/ws") as again:
         configure(again)
 
@@ -373,51 +385,41 @@ def test_cli_says_in_one_line_when_the_port_is_taken_or_out_of_range():
 
 # ---------------------------------------------------------------------- a class on one server
 
-def closed_with(ws) -> tuple:
-    """The close code and reason (after the error message that precedes them)."""
-    for _ in range(50):
-        message = ws.receive()
-        if message["type"] == "websocket.close":
-            return message.get("code"), message.get("reason", "")
-    raise AssertionError("the server did not close the socket")
-
-
-def test_refusal_at_the_limit_reaches_the_page_with_its_reason(client):
-    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
-            client.websocket_connect("/ws") as c:
-        for ws in (a, b, c):
-            configure(ws, hidden=[1])
-        with client.websocket_connect("/ws") as extra:
-            message = receive(extra, "error")["message"]
-            assert "already runs 3 sessions" in message
-            code, reason = closed_with(extra)
-            assert code == 1013 and reason.startswith("the server already runs 3 sessions")
-
-
 def test_a_closed_tab_frees_its_slot_at_once_even_mid_computation(monkeypatch):
+    import threading
     import time
 
+    running, release, finished = threading.Event(), threading.Event(), threading.Event()
     real_step = Session.step
 
-    def slow_step(self, n=1):
-        if n == 999:
-            time.sleep(3.0)
+    def held_step(self, n=1):
+        if n == 999:                     # held until the test lets go: it outlives its tab
+            running.set()
+            release.wait(60)
+            finished.set()
         return real_step(self, n)
 
-    monkeypatch.setattr(Session, "step", slow_step)
-    with TestClient(create_app(Limits(max_sessions=1), TEST_ACCESS)) as client:
-        with client.websocket_connect("/ws") as ws:
-            configure(ws, hidden=[1])
-            ws.send_json({"type": "step", "n": 999})
-            time.sleep(0.3)              # the step is running in the worker now
-            started = time.perf_counter()
-            ws.close()                   # the tab closes (its computation goes on)
-            time.sleep(0.1)
-            with client.websocket_connect("/ws") as again:
-                again.send_json({"type": "hello", "name": "Ada"})
-                assert receive(again, "hello")["name"] == "Ada"
-                elapsed = time.perf_counter() - started
-        assert elapsed < 2.5, "the new tab waited for the old computation"
+    monkeypatch.setattr(Session, "step", held_step)
+    app = create_app(Limits(max_sessions=1), TEST_ACCESS)
+    with TestClient(app) as client:
+        try:
+            with client.websocket_connect("/ws") as ws:
+                configure(ws, hidden=[1])
+                ws.send_json({"type": "step", "n": 999})
+                assert running.wait(30), "the step never reached the worker"
+                ws.close()               # the tab closes (its computation goes on)
+                deadline = time.monotonic() + 30
+                while app.state.room.active and not finished.is_set() \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert not finished.is_set() and app.state.room.active == 0, \
+                    "the closed tab's slot waited for the old computation"
+                with client.websocket_connect("/ws") as again:
+                    again.send_json({"type": "hello", "name": "Ada"})
+                    assert receive(again, "hello")["name"] == "Ada"
+                assert not finished.is_set()
+        finally:
+            release.set()
 
 
 def test_an_idle_session_is_released_with_a_message():
