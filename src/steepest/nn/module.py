@@ -141,15 +141,20 @@ class Module:
         fn(self)
         return self
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) pairs, each parameter once even if shared."""
+    def _named_once(self, table: str) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, tensor) pairs of every module's ``table`` (``_parameters`` or
+        ``_buffers``), each tensor once even if shared, None entries skipped."""
         seen = set()
         for module_name, module in self.named_modules():
-            for name, param in module._parameters.items():
-                if id(param) in seen:
+            for name, value in getattr(module, table).items():
+                if value is None or id(value) in seen:
                     continue
-                seen.add(id(param))
-                yield (f"{module_name}.{name}" if module_name else name), param
+                seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, each parameter once even if shared."""
+        return self._named_once("_parameters")
 
     def parameters(self) -> Iterator[Parameter]:
         for _, param in self.named_parameters():
@@ -157,13 +162,7 @@ class Module:
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer) pairs, each buffer once."""
-        seen = set()
-        for module_name, module in self.named_modules():
-            for name, buffer in module._buffers.items():
-                if buffer is None or id(buffer) in seen:
-                    continue
-                seen.add(id(buffer))
-                yield (f"{module_name}.{name}" if module_name else name), buffer
+        return self._named_once("_buffers")
 
     def buffers(self) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers():
