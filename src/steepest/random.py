@@ -430,22 +430,27 @@ def _size_args(size, who: str) -> tuple:
     return tuple(int(s) for s in shape)
 
 
+def _float_samples(who: str, draw, size, generator, dtype, requires_grad: bool, a: float,
+                   b: float) -> Tensor:
+    """A float tensor of ``size`` filled by ``draw(gen, n, a, b, dtype)``."""
+    shape, dtype = _size_args(size, who), _float_dtype(dtype, who)
+    return _made(draw(_gen(generator, who), _numel(shape), a, b, dtype), shape, requires_grad)
+
+
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False,
          device=None) -> Tensor:
     """Uniform samples in [0, 1) (torch's values after the same seed)."""
     _device(device, "rand")
-    shape, dtype = _size_args(size, "rand"), _float_dtype(dtype, "rand")
-    values = _uniform_values(_gen(generator, "rand"), _numel(shape), 0.0, 1.0, dtype)
-    return _made(values, shape, requires_grad)
+    return _float_samples("rand", _uniform_values, size, generator, dtype, requires_grad,
+                          0.0, 1.0)
 
 
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False,
           device=None) -> Tensor:
     """Standard normal samples (torch's values after the same seed)."""
     _device(device, "randn")
-    shape, dtype = _size_args(size, "randn"), _float_dtype(dtype, "randn")
-    values = _normal_values(_gen(generator, "randn"), _numel(shape), 0.0, 1.0, dtype)
-    return _made(values, shape, requires_grad)
+    return _float_samples("randn", _normal_values, size, generator, dtype, requires_grad,
+                          0.0, 1.0)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None,
@@ -494,9 +499,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
                             "e.g. normal(0.0, 1.0, size=(3,))")
         if std < 0:
             raise ValueError(f"normal: std must be >= 0, got {std}")
-        shape, dtype = _size_args(size, "normal"), _float_dtype(dtype, "normal")
-        values = _normal_values(gen, _numel(shape), mean, std, dtype)
-        return _made(values, shape, requires_grad)
+        return _float_samples("normal", _normal_values, size, gen, dtype, requires_grad, mean,
+                              std)
     if size is not None:
         raise TypeError("normal: size is taken from the mean/std tensors; drop size=")
     arrays = [np.asarray(_data_of(v)) for v in tensors]
