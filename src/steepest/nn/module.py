@@ -32,6 +32,14 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _check_entry(who: str, name, value, kind: type, expected: str) -> None:
+    """``name`` a non-empty string without '.', ``value`` None or a ``kind``."""
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"{who}: name must be a non-empty string without '.', got {name!r}")
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{who}: {name!r} must be {expected}, got {type(value).__name__}")
+
+
 class Module:
     """Base class of layers and models: parameters and child modules registered by attribute.
 
@@ -77,12 +85,7 @@ class Module:
 
     def add_module(self, name: str, module) -> None:
         """Register ``module`` (a Module or None) as the child ``name``, as torch."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"add_module: name must be a non-empty string without '.', got "
-                           f"{name!r}")
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be a Module, got "
-                            f"{type(module).__name__}")
+        _check_entry("add_module", name, module, Module, "a Module")
         setattr(self, name, module)
 
     register_module = add_module
@@ -91,12 +94,7 @@ class Module:
         """Keep ``tensor`` (e.g. BatchNorm's running mean) with the module: not a parameter
         (no gradient, no optimizer), but saved in ``state_dict`` (unless ``persistent=False``)
         and converted by ``to(dtype)``."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"register_buffer: name must be a non-empty string without '.', got "
-                           f"{name!r}")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
-                            f"{type(tensor).__name__}")
+        _check_entry("register_buffer", name, tensor, Tensor, "a Tensor or None")
         if name in self.__dict__ and name not in self._buffers:
             raise KeyError(f"register_buffer: attribute {name!r} already exists")
         self._buffers[name] = tensor
