@@ -1270,14 +1270,19 @@ def _one_axis(op: str, a: Tensor, dim) -> int:
     return _normalize_axis(dim, builtins.max(a.ndim, 1), op)[0]
 
 
+def _accumulating(a: Tensor, dtype) -> Tensor:
+    """``a`` in the dtype a running sum or product takes: ``dtype`` if given, else int64 for
+    integer and bool input (as torch), else its own."""
+    if dtype is not None:
+        return astype(a, dtype)
+    return astype(a, np.int64) if a.dtype.kind in "biu" else a
+
+
 def cumsum(a: Tensor, dim, *, dtype=None) -> Tensor:
     """Running sums along ``dim``: out_i = Σ_{j≤i} a_j. Backward: the running sums of g taken
     from the end (flip, cumsum, flip). Integer and bool input sums in int64, as torch."""
     axis = _one_axis("cumsum", a, dim)
-    if dtype is not None:
-        a = astype(a, dtype)
-    elif a.dtype.kind in "biu":
-        a = astype(a, np.int64)
+    a = _accumulating(a, dtype)
     if a.ndim == 0:
         return _record(a._data.copy(), (a,), lambda g: (g,), "CumSum")
 
@@ -1300,10 +1305,7 @@ def flip(a: Tensor, dims) -> Tensor:
 def prod(a: Tensor, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None) -> Tensor:
     """Π a over ``dim`` (all elements if None). Backward: g times the product of the other
     elements, computed from products to the left and to the right (exact with zeros)."""
-    if dtype is not None:
-        a = astype(a, dtype)
-    elif a.dtype.kind in "biu":
-        a = astype(a, np.int64)
+    a = _accumulating(a, dtype)
     axis, keepdims = _reduction_axes("prod", a, dim, keepdim, axis, keepdims)
     out = np.prod(a._data, axis=axis, keepdims=keepdims)
 
