@@ -13,7 +13,7 @@ from steepest import activations as F
 from steepest.nn import functional, init
 from steepest.nn.module import Module, Parameter
 from steepest.ops import as_tensor, flatten, linear
-from steepest.tensor import Tensor, check_device, get_default_dtype
+from steepest.tensor import Tensor, _cpu_only, get_default_dtype
 
 __all__ = ["Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid", "Tanh", "ReLU",
            "LeakyReLU", "Softmax", "LogSoftmax", "BinaryStep", "Identity", "Dropout", "Flatten",
@@ -23,8 +23,7 @@ __all__ = ["Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid", "Tanh"
 def _factory(who: str, device, dtype) -> np.dtype:
     """torch's factory keywords of a layer: ``device`` must be the CPU, ``dtype`` a float
     dtype (default: the default dtype)."""
-    if device is not None:
-        check_device(device, who)
+    _cpu_only(device, who)
     dtype = np.dtype(dtype or get_default_dtype())
     if dtype.kind != "f":
         raise ValueError(f"{who}: dtype must be float32 or float64, got {dtype}")
