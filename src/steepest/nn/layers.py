@@ -69,7 +69,7 @@ class _Numbered(Module):
     deletion, append, insert, extend, pop, len and iteration. ``_kind`` names the container in
     messages."""
 
-    _kind = "ModuleList"
+    _kind: str
 
     def __setitem__(self, index, module: Module) -> None:
         key = _key_at(self, index)
@@ -171,6 +171,8 @@ class Sequential(_Numbered):
 
 class ModuleList(_Numbered):
     """A list of modules whose parameters the parent finds (a plain list would hide them)."""
+
+    _kind = "ModuleList"
 
     def __init__(self, modules=None):
         super().__init__()
