@@ -1270,14 +1270,19 @@ def _one_axis(op: str, a: Tensor, dim) -> int:
     return _normalize_axis(dim, builtins.max(a.ndim, 1), op)[0]
 
 
+def _accumulating(a: Tensor, dtype) -> Tensor:
+    """``a`` in the dtype a running sum or product takes: ``dtype`` if given, else int64 for
+    integer and bool input (as torch), else its own."""
+    if dtype is not None:
+        return astype(a, dtype)
+    return astype(a, np.int64) if a.dtype.kind in "biu" else a
+
+
 def cumsum(a: Tensor, dim, *, dtype=None) -> Tensor:
     """Running sums along ``dim``: out_i = Σ_{j≤i} a_j. Backward: the running sums of g taken
     from the end (flip, cumsum, flip). Integer and bool input sums in int64, as torch."""
     axis = _one_axis("cumsum", a, dim)
-    if dtype is not None:
-        a = astype(a, dtype)
-    elif a.dtype.kind in "biu":
-        a = astype(a, np.int64)
+    a = _accumulating(a, dtype)
     if a.ndim == 0:
         return _record(a._data.copy(), (a,), lambda g: (g,), "CumSum")
 
@@ -1300,10 +1305,7 @@ def flip(a: Tensor, dims) -> Tensor:
 def prod(a: Tensor, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None) -> Tensor:
     """Π a over ``dim`` (all elements if None). Backward: g times the product of the other
     elements, computed from products to the left and to the right (exact with zeros)."""
-    if dtype is not None:
-        a = astype(a, dtype)
-    elif a.dtype.kind in "biu":
-        a = astype(a, np.int64)
+    a = _accumulating(a, dtype)
     axis, keepdims = _reduction_axes("prod", a, dim, keepdim, axis, keepdims)
     out = np.prod(a._data, axis=axis, keepdims=keepdims)
 
@@ -1429,23 +1431,23 @@ _UNARY.update({"Log10": log10, "Log2": log2, "Log1p": log1p, "Expm1": expm1, "Rs
 
 
 # ---------------------------------------------------------------------------- linear algebra
-def _require_ndim(op: str, name: str, t: Tensor, ndim: int) -> None:
-    if t.ndim != ndim:
-        raise ValueError(f"{op}: {name} must be a {ndim}-D tensor, got shape {t.shape}")
-
-
-def _same_dtype(op: str, a: Tensor, b: Tensor) -> None:
-    if a.dtype != b.dtype:
+def _operands_of_rank(op: str, a, b, ndim: int, second: str, same_dtype: bool = True):
+    """``a`` and ``b`` as tensors, checked to be ``ndim``-D (torch names them ``input`` and
+    ``second``) and, with ``same_dtype``, of one dtype (torch's linear-algebra ops do not
+    promote)."""
+    a, b = as_tensor(a), as_tensor(b)
+    for name, t in (("input", a), (second, b)):
+        if t.ndim != ndim:
+            raise ValueError(f"{op}: {name} must be a {ndim}-D tensor, got shape {t.shape}")
+    if same_dtype and a.dtype != b.dtype:
         raise TypeError(f"{op}: expected both operands to have the same dtype, got {a.dtype} "
                         f"and {b.dtype}; convert one with .to(other.dtype)")
+    return a, b
 
 
 def dot(a, b) -> Tensor:
     """Σ a_i b_i of two 1-D tensors of the same length (a 0-d tensor), as torch.dot."""
-    a, b = as_tensor(a), as_tensor(b)
-    _require_ndim("dot", "input", a, 1)
-    _require_ndim("dot", "tensor", b, 1)
-    _same_dtype("dot", a, b)
+    a, b = _operands_of_rank("dot", a, b, 1, "tensor")
     if a.shape != b.shape:
         raise ValueError(f"dot: the tensors must have the same length, got {a.shape[0]} and "
                          f"{b.shape[0]}")
@@ -1454,19 +1456,12 @@ def dot(a, b) -> Tensor:
 
 def mm(a, b) -> Tensor:
     """The matrix product of two 2-D tensors (no broadcasting, as torch.mm)."""
-    a, b = as_tensor(a), as_tensor(b)
-    _require_ndim("mm", "input", a, 2)
-    _require_ndim("mm", "mat2", b, 2)
-    _same_dtype("mm", a, b)
-    return matmul(a, b)
+    return matmul(*_operands_of_rank("mm", a, b, 2, "mat2"))
 
 
 def bmm(a, b) -> Tensor:
     """Batched matrix products of two 3-D tensors (b, n, m) @ (b, m, p), as torch.bmm."""
-    a, b = as_tensor(a), as_tensor(b)
-    _require_ndim("bmm", "input", a, 3)
-    _require_ndim("bmm", "mat2", b, 3)
-    _same_dtype("bmm", a, b)
+    a, b = _operands_of_rank("bmm", a, b, 3, "mat2")
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"bmm: the batch sizes differ: {a.shape[0]} and {b.shape[0]}")
     return matmul(a, b)
@@ -1475,9 +1470,7 @@ def bmm(a, b) -> Tensor:
 def outer(a, b) -> Tensor:
     """The outer product a_i b_j of two 1-D tensors (torch.outer); differentiable through
     reshape and mul."""
-    a, b = as_tensor(a), as_tensor(b)
-    _require_ndim("outer", "input", a, 1)
-    _require_ndim("outer", "vec2", b, 1)
+    a, b = _operands_of_rank("outer", a, b, 1, "vec2", same_dtype=False)
     return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 

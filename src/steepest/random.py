@@ -47,8 +47,8 @@ import struct
 
 import numpy as np
 
-from steepest.tensor import Tensor, _data_of, _shape_of, bump_version, check_device, \
-    get_default_dtype, is_grad_enabled
+from steepest.tensor import _FLOAT_DTYPES, Tensor, _cpu_only, _data_of, _shape_of, \
+    bump_version, check_device, get_default_dtype, is_grad_enabled
 
 __all__ = [
     "Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_rng_state",
@@ -63,7 +63,6 @@ _MT_N = 624
 _STATE_BYTES = 5056  # sizeof(CPUGeneratorImplState): torch's get_state() tensor
 _MASK24 = np.uint64((1 << 24) - 1)
 _MASK53 = np.uint64((1 << 53) - 1)
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _init_genrand(seed32: int) -> np.ndarray:
@@ -229,7 +228,7 @@ def set_rng_state(new_state) -> None:
 # ---------------------------------------------------------------------- transformations
 def _float_dtype(dtype, who: str) -> np.dtype:
     dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
-    if dtype not in _FLOATS:
+    if dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{who}: dtype must be float32 or float64, got {dtype}")
     return dtype
 
@@ -430,28 +429,33 @@ def _size_args(size, who: str) -> tuple:
     return tuple(int(s) for s in shape)
 
 
+def _float_samples(who: str, draw, size, generator, dtype, requires_grad: bool, a: float,
+                   b: float) -> Tensor:
+    """A float tensor of ``size`` filled by ``draw(gen, n, a, b, dtype)``."""
+    shape, dtype = _size_args(size, who), _float_dtype(dtype, who)
+    return _made(draw(_gen(generator, who), _numel(shape), a, b, dtype), shape, requires_grad)
+
+
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False,
          device=None) -> Tensor:
     """Uniform samples in [0, 1) (torch's values after the same seed)."""
-    _device(device, "rand")
-    shape, dtype = _size_args(size, "rand"), _float_dtype(dtype, "rand")
-    values = _uniform_values(_gen(generator, "rand"), _numel(shape), 0.0, 1.0, dtype)
-    return _made(values, shape, requires_grad)
+    _cpu_only(device, "rand")
+    return _float_samples("rand", _uniform_values, size, generator, dtype, requires_grad,
+                          0.0, 1.0)
 
 
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False,
           device=None) -> Tensor:
     """Standard normal samples (torch's values after the same seed)."""
-    _device(device, "randn")
-    shape, dtype = _size_args(size, "randn"), _float_dtype(dtype, "randn")
-    values = _normal_values(_gen(generator, "randn"), _numel(shape), 0.0, 1.0, dtype)
-    return _made(values, shape, requires_grad)
+    _cpu_only(device, "randn")
+    return _float_samples("randn", _normal_values, size, generator, dtype, requires_grad,
+                          0.0, 1.0)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None,
             requires_grad: bool = False, device=None) -> Tensor:
     """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
-    _device(device, "randint")
+    _cpu_only(device, "randint")
     if size is None:
         if not isinstance(high, (tuple, list)):
             raise TypeError("randint: give the size, randint(high, size) or "
@@ -472,7 +476,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None,
 def randperm(n: int, *, generator=None, dtype=None, requires_grad: bool = False,
              device=None) -> Tensor:
     """A random permutation of 0 … n−1 (torch's for the same seed)."""
-    _device(device, "randperm")
+    _cpu_only(device, "randperm")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
     dtype = np.dtype(np.int64) if dtype is None else np.dtype(dtype)
@@ -485,7 +489,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
     """N(mean, std²) samples, torch's overloads: ``normal(mean, std, size)`` with numbers;
     ``normal(mean_tensor, std)``, ``normal(mean, std_tensor)``, ``normal(mean_t, std_t)``
     (shape broadcast from the tensors: standard normals, times std, plus mean)."""
-    _device(device, "normal")
+    _cpu_only(device, "normal")
     gen = _gen(generator, "normal")
     tensors = [v for v in (mean, std) if isinstance(v, (Tensor, np.ndarray))]
     if not tensors:
@@ -494,9 +498,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
                             "e.g. normal(0.0, 1.0, size=(3,))")
         if std < 0:
             raise ValueError(f"normal: std must be >= 0, got {std}")
-        shape, dtype = _size_args(size, "normal"), _float_dtype(dtype, "normal")
-        values = _normal_values(gen, _numel(shape), mean, std, dtype)
-        return _made(values, shape, requires_grad)
+        return _float_samples("normal", _normal_values, size, gen, dtype, requires_grad, mean,
+                              std)
     if size is not None:
         raise TypeError("normal: size is taken from the mean/std tensors; drop size=")
     arrays = [np.asarray(_data_of(v)) for v in tensors]
@@ -504,7 +507,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
         raise ValueError("normal: std must be >= 0 everywhere")
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     dtype = np.result_type(*arrays)
-    if dtype not in _FLOATS:
+    if dtype not in _FLOAT_DTYPES:
         raise TypeError(f"normal: mean and std tensors must be float, got {dtype}")
     values = _normal_values(gen, _numel(shape), 0.0, 1.0, dtype).reshape(shape)
     values = values * np.asarray(_data_of(std), dtype=dtype) + np.asarray(_data_of(mean),
@@ -524,7 +527,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
 
 
 def _check_probabilities(probs: np.ndarray, who: str) -> None:
-    if probs.dtype not in _FLOATS:
+    if probs.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{who}: probabilities must be a float tensor, got dtype {probs.dtype}")
     if probs.size and not ((probs >= 0) & (probs <= 1)).all():
         raise ValueError(f"{who}: probabilities must be in [0, 1], got values from "
@@ -537,7 +540,7 @@ def multinomial(input, num_samples: int, replacement: bool = False, *,
     need not sum to 1), with or without replacement: int64, shape (..., num_samples)."""
     gen = _gen(generator, "multinomial")
     weights = np.asarray(_data_of(input))
-    if weights.ndim not in (1, 2) or weights.dtype not in _FLOATS:
+    if weights.ndim not in (1, 2) or weights.dtype not in _FLOAT_DTYPES:
         raise ValueError(f"multinomial: input must be a 1-D or 2-D float tensor of weights, "
                          f"got shape {weights.shape} and dtype {weights.dtype}")
     if not np.isfinite(weights).all() or (weights < 0).any():
@@ -567,7 +570,7 @@ def multinomial(input, num_samples: int, replacement: bool = False, *,
 def _like(t, dtype) -> tuple:
     data = np.asarray(_data_of(t))
     if dtype is None:
-        dtype = data.dtype if data.dtype in _FLOATS else get_default_dtype()
+        dtype = data.dtype if data.dtype in _FLOAT_DTYPES else get_default_dtype()
     return data.shape, dtype
 
 
@@ -592,11 +595,6 @@ def randint_like(input, low, high=None, *, dtype=None, generator=None) -> Tensor
     return randint(low, high, data.shape, dtype=dtype or data.dtype, generator=generator)
 
 
-def _device(device, who: str) -> None:
-    if device is not None:
-        check_device(device, who)
-
-
 # ---------------------------------------------------------------------- in place
 def _fill(t: Tensor, values: np.ndarray, who: str) -> Tensor:
     """Write ``values`` into ``t`` in place (a graph of its old values becomes stale)."""
@@ -609,7 +607,7 @@ def _fill(t: Tensor, values: np.ndarray, who: str) -> Tensor:
 
 
 def _float_target(t: Tensor, who: str) -> np.dtype:
-    if t.dtype not in _FLOATS:
+    if t.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{who}: the tensor must be float32 or float64, got {t.dtype}")
     return t.dtype
 

@@ -576,10 +576,7 @@ class Tensor:
             self = _ops._lift(self, other)
         return _ops.add(self, other)
 
-    def __radd__(self, other):
-        if self._data.dtype.kind != "f":
-            self = _ops._lift(self, other)
-        return _ops.add(self, other)
+    __radd__ = __add__  # a + b = b + a
 
     def __sub__(self, other):
         if self._data.dtype.kind != "f":
@@ -596,10 +593,7 @@ class Tensor:
             self = _ops._lift(self, other)
         return _ops.mul(self, other)
 
-    def __rmul__(self, other):
-        if self._data.dtype.kind != "f":
-            self = _ops._lift(self, other)
-        return _ops.mul(self, other)
+    __rmul__ = __mul__
 
     def __truediv__(self, other):
         if self._data.dtype.kind != "f":
@@ -696,11 +690,8 @@ class Tensor:
         """self −= alpha · other, in place."""
         return _inplace(self, "sub_", lambda t: _ops.sub(t, _scaled(other, alpha)), (other,))
 
-    def mul_(self, other):
-        return _inplace(self, "mul_", lambda t: _ops.mul(t, other), (other,))
-
-    def div_(self, other):
-        return _inplace(self, "div_", lambda t: _ops.div(t, other), (other,))
+    mul_ = __imul__
+    div_ = __itruediv__
 
     def clamp_(self, min=None, max=None):
         return _inplace(self, "clamp_", lambda t: _ops.clip(t, min, max), (min, max))
@@ -1011,11 +1002,8 @@ class Tensor:
         """The number of elements (``numel``), as torch."""
         return self._data.size
 
-    def floor_divide(self, other):
-        return _ops.floor_divide(self, other)
-
-    def remainder(self, other):
-        return _ops.remainder(self, other)
+    floor_divide = __floordiv__
+    remainder = __mod__
 
     def logical_not(self):
         return _ops.logical_not(self)

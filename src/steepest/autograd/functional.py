@@ -195,10 +195,7 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 def _hessian_product(name: str, func, inputs, v, create_graph: bool, strict: bool):
     inputs_tuple, inputs = _as_tuple(name, "inputs", inputs)
     inputs = _prepare(inputs, create_graph)
-    if v is None:
-        v = _default_v(name, v, inputs, "inputs")
-    else:
-        v = _check_v(name, _as_tuple(name, "v", v)[1], inputs, "inputs")
+    v = _default_v(name, v, inputs, "inputs")
     out = _scalar_output(name, func, inputs)
     gradients = _grads(name, (out,), inputs, (Tensor._wrap(np.ones_like(out._data)),),
                        create_graph=True, strict=strict)

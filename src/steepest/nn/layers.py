@@ -13,7 +13,7 @@ from steepest import activations as F
 from steepest.nn import functional, init
 from steepest.nn.module import Module, Parameter
 from steepest.ops import as_tensor, flatten, linear
-from steepest.tensor import Tensor, check_device, get_default_dtype
+from steepest.tensor import Tensor, _cpu_only, get_default_dtype
 
 __all__ = ["Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid", "Tanh", "ReLU",
            "LeakyReLU", "Softmax", "LogSoftmax", "BinaryStep", "Identity", "Dropout", "Flatten",
@@ -23,8 +23,7 @@ __all__ = ["Linear", "Sequential", "ModuleList", "ModuleDict", "Sigmoid", "Tanh"
 def _factory(who: str, device, dtype) -> np.dtype:
     """torch's factory keywords of a layer: ``device`` must be the CPU, ``dtype`` a float
     dtype (default: the default dtype)."""
-    if device is not None:
-        check_device(device, who)
+    _cpu_only(device, who)
     dtype = np.dtype(dtype or get_default_dtype())
     if dtype.kind != "f":
         raise ValueError(f"{who}: dtype must be float32 or float64, got {dtype}")
@@ -65,13 +64,90 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """Children named 0, 1, 2, ... and kept dense (Sequential, ModuleList): item assignment,
+    deletion, append, insert, extend, pop, len and iteration. ``_kind`` names the container in
+    messages."""
+
+    _kind: str
+
+    def __setitem__(self, index, module: Module) -> None:
+        key = _key_at(self, index)
+        setattr(self, key, _checked_module(self._kind, key, module))
+
+    def __delitem__(self, index) -> None:
+        """``del container[index]`` (an int or a slice), then renumber, as torch."""
+        keys = list(self._modules)[index] if isinstance(index, slice) \
+            else [_key_at(self, index)]
+        for key in keys:
+            delattr(self, key)
+        self._renumber(list(self._modules.values()))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end (named by the current length, as torch); returns self."""
+        key = str(len(self))
+        setattr(self, key, _checked_module(self._kind, key, module))
+        return self
+
+    def insert(self, index: int, module: Module):
+        """Put ``module`` before position ``index`` (the modules after it move up one);
+        returns self."""
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                or not -n <= index <= n:
+            raise IndexError(f"{self._kind}.insert: index must be an int from {-n} to {n}, got "
+                             f"{index!r}")
+        modules = list(self._modules.values())
+        modules.insert(index, _checked_module(self._kind, index, module))
+        self._renumber(modules)
+        return self
+
+    def extend(self, modules):
+        """Append each of ``modules``; returns self."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at ``index``."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def _renumber(self, modules) -> None:
+        """Name ``modules`` 0, 1, 2, ... (torch keeps the numbering dense after a change)."""
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
+
+
+def _key_at(container: Module, index) -> str:
+    """The name of the child at position ``index`` of a Sequential or ModuleList."""
+    keys = list(container._modules)
+    name = type(container).__name__
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{name}: indices must be integers or slices, got {index!r}")
+    if not -len(keys) <= index < len(keys):
+        raise IndexError(f"{name}: index {index} is out of range for {len(keys)} modules")
+    return keys[index]
+
+
+class Sequential(_Numbered):
     """Modules applied one after another; indexable and iterable like a list.
 
     As torch: ``Sequential(OrderedDict(name=module, ...))`` names the layers; a slice keeps
     the layers' names (``seq[1:]`` has keys ``1.*``, ``2.*``, ... of the original), and
     deleting renumbers the rest.
     """
+
+    _kind = "Sequential"
 
     def __init__(self, *layers):
         super().__init__()
@@ -87,90 +163,16 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def _key(self, index) -> str:
-        return _key_at(self, index)
-
     def __getitem__(self, index):
         if isinstance(index, slice):
             return type(self)(OrderedDict(list(self._modules.items())[index]))
-        return self._modules[self._key(index)]
-
-    def __setitem__(self, index, layer: Module) -> None:
-        key = self._key(index)
-        setattr(self, key, _checked_module("Sequential", key, layer))
-
-    def __delitem__(self, index) -> None:
-        _delete(self, index)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, layer: Module) -> "Sequential":
-        """Add ``layer`` at the end (named by the current length, as torch); returns self."""
-        key = str(len(self))
-        setattr(self, key, _checked_module("Sequential", key, layer))
-        return self
-
-    def insert(self, index: int, layer: Module) -> "Sequential":
-        """Put ``layer`` before position ``index`` (the layers after it move up one)."""
-        _check_insert_index("Sequential", index, len(self))
-        layers = list(self._modules.values())
-        layers.insert(index, _checked_module("Sequential", index, layer))
-        _renumber(self, layers)
-        return self
-
-    def extend(self, layers) -> "Sequential":
-        """Append each of ``layers``; returns self."""
-        for layer in layers:
-            self.append(layer)
-        return self
-
-    def pop(self, index: int = -1) -> Module:
-        """Remove and return the layer at ``index``."""
-        layer = self[index]
-        del self[index]
-        return layer
+        return self._modules[_key_at(self, index)]
 
 
-def _key_at(container: Module, index) -> str:
-    """The name of the child at position ``index`` of a Sequential or ModuleList."""
-    keys = list(container._modules)
-    name = type(container).__name__
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"{name}: indices must be integers or slices, got {index!r}")
-    if not -len(keys) <= index < len(keys):
-        raise IndexError(f"{name}: index {index} is out of range for {len(keys)} modules")
-    return keys[index]
-
-
-def _check_insert_index(name: str, index, n: int) -> None:
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
-            or not -n <= index <= n:
-        raise IndexError(f"{name}.insert: index must be an int from {-n} to {n}, got {index!r}")
-
-
-def _renumber(container: Module, modules) -> None:
-    """Name ``modules`` 0, 1, 2, ... (torch keeps the numbering dense after a change)."""
-    for key in list(container._modules):
-        delattr(container, key)
-    for i, module in enumerate(modules):
-        setattr(container, str(i), module)
-
-
-def _delete(container: Module, index) -> None:
-    """``del container[index]`` (an int or a slice), then renumber, as torch."""
-    keys = list(container._modules)[index] if isinstance(index, slice) \
-        else [_key_at(container, index)]
-    for key in keys:
-        delattr(container, key)
-    _renumber(container, list(container._modules.values()))
-
-
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules whose parameters the parent finds (a plain list would hide them)."""
+
+    _kind = "ModuleList"
 
     def __init__(self, modules=None):
         super().__init__()
@@ -183,42 +185,9 @@ class ModuleList(Module):
             return ModuleList(modules[index])
         return modules[index]
 
-    def __setitem__(self, index: int, module: Module) -> None:
-        key = _key_at(self, index)
-        setattr(self, key, _checked_module("ModuleList", key, module))
-
-    def __delitem__(self, index) -> None:
-        _delete(self, index)
-
     def insert(self, index: int, module: Module) -> None:
         """Put ``module`` before position ``index`` (the modules after it move up one)."""
-        _check_insert_index("ModuleList", index, len(self))
-        modules = list(self._modules.values())
-        modules.insert(index, _checked_module("ModuleList", index, module))
-        _renumber(self, modules)
-
-    def pop(self, index: int = -1) -> Module:
-        """Remove and return the module at ``index``."""
-        module = self[index]
-        del self[index]
-        return module
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> "ModuleList":
-        """Add ``module`` at the end; returns self."""
-        key = str(len(self))
-        setattr(self, key, _checked_module("ModuleList", key, module))
-        return self
-
-    def extend(self, modules) -> "ModuleList":
-        for module in modules:
-            self.append(module)
-        return self
+        super().insert(index, module)
 
 
 class ModuleDict(Module):

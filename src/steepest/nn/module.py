@@ -32,6 +32,14 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _check_entry(who: str, name, value, kind: type, expected: str) -> None:
+    """``name`` a non-empty string without '.', ``value`` None or a ``kind``."""
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"{who}: name must be a non-empty string without '.', got {name!r}")
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{who}: {name!r} must be {expected}, got {type(value).__name__}")
+
+
 class Module:
     """Base class of layers and models: parameters and child modules registered by attribute.
 
@@ -77,12 +85,7 @@ class Module:
 
     def add_module(self, name: str, module) -> None:
         """Register ``module`` (a Module or None) as the child ``name``, as torch."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"add_module: name must be a non-empty string without '.', got "
-                           f"{name!r}")
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be a Module, got "
-                            f"{type(module).__name__}")
+        _check_entry("add_module", name, module, Module, "a Module")
         setattr(self, name, module)
 
     register_module = add_module
@@ -91,12 +94,7 @@ class Module:
         """Keep ``tensor`` (e.g. BatchNorm's running mean) with the module: not a parameter
         (no gradient, no optimizer), but saved in ``state_dict`` (unless ``persistent=False``)
         and converted by ``to(dtype)``."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"register_buffer: name must be a non-empty string without '.', got "
-                           f"{name!r}")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
-                            f"{type(tensor).__name__}")
+        _check_entry("register_buffer", name, tensor, Tensor, "a Tensor or None")
         if name in self.__dict__ and name not in self._buffers:
             raise KeyError(f"register_buffer: attribute {name!r} already exists")
         self._buffers[name] = tensor
@@ -141,15 +139,20 @@ class Module:
         fn(self)
         return self
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) pairs, each parameter once even if shared."""
+    def _named_once(self, table: str) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, tensor) pairs of every module's ``table`` (``_parameters`` or
+        ``_buffers``), each tensor once even if shared, None entries skipped."""
         seen = set()
         for module_name, module in self.named_modules():
-            for name, param in module._parameters.items():
-                if id(param) in seen:
+            for name, value in getattr(module, table).items():
+                if value is None or id(value) in seen:
                     continue
-                seen.add(id(param))
-                yield (f"{module_name}.{name}" if module_name else name), param
+                seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, each parameter once even if shared."""
+        return self._named_once("_parameters")
 
     def parameters(self) -> Iterator[Parameter]:
         for _, param in self.named_parameters():
@@ -157,13 +160,7 @@ class Module:
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer) pairs, each buffer once."""
-        seen = set()
-        for module_name, module in self.named_modules():
-            for name, buffer in module._buffers.items():
-                if buffer is None or id(buffer) in seen:
-                    continue
-                seen.add(id(buffer))
-                yield (f"{module_name}.{name}" if module_name else name), buffer
+        return self._named_once("_buffers")
 
     def buffers(self) -> Iterator[Tensor]:
         for _, buffer in self.named_buffers():
