@@ -235,13 +235,20 @@ def test_params_without_grad_do_not_move_and_frozen_ones_with_a_grad_do(name):
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
 ], ids=["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
 def test_state_dict_resume_equals_uninterrupted_run(name, kwargs):
+    check_resume_equals_uninterrupted_run(name, kwargs)
+
+
+def check_resume_equals_uninterrupted_run(name, kwargs,
+                                          params_of=lambda model: model.parameters()):
+    """20 steps in one go equal 10, a checkpoint (state_dict) loaded into a fresh model and
+    optimizer, and 10 more: the weights and the optimizer's state, bit for bit."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 3))
     y = rng.integers(0, 2, 32)
 
     def make(seed):
         model = st.nn.mlp([3, 8, 2], activation="tanh", generator=np.random.default_rng(seed))
-        return model, getattr(optim, name)(model.parameters(), **kwargs)
+        return model, getattr(optim, name)(params_of(model), **kwargs)
 
     def train(model, opt, steps):
         for _ in range(steps):
@@ -254,8 +261,9 @@ def test_state_dict_resume_equals_uninterrupted_run(name, kwargs):
 
     model_a, opt_a = make(1)
     train(model_a, opt_a, 10)
+    # the model's state_dict aliases the weights, as torch's: a checkpoint copies it
     model_state, opt_state = copy.deepcopy(model_a.state_dict()), opt_a.state_dict()
-    train(model_a, opt_a, 3)  # the checkpoint must not change when training goes on
+    train(model_a, opt_a, 3)  # the optimizer's checkpoint must not change when training goes on
     model_b, opt_b = make(99)
     model_b.load_state_dict(model_state)
     opt_b.load_state_dict(opt_state)

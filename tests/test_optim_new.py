@@ -13,7 +13,6 @@ gets steepest's initial weights) and (b) the Rosenbrock function from (−1.2, 1
 
 from __future__ import annotations
 
-import copy
 import functools
 
 import numpy as np
@@ -118,13 +117,6 @@ def test_defaults_match_torch(name):
             tuple(expected) if isinstance(expected, (list, tuple)) else expected), key
 
 
-def _train(model, opt, x, y, steps):
-    for _ in range(steps):
-        opt.zero_grad()
-        st.losses.cross_entropy(model(st.tensor(x)), y).backward()
-        opt.step()
-
-
 RESUME = [("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)),
           ("RAdam", dict(lr=0.01)), ("Adamax", dict(lr=0.01)), ("Adadelta", dict()),
           ("Rprop", dict()), ("ASGD", dict(lr=0.05, t0=3)), ("Adafactor", dict()),
@@ -133,29 +125,9 @@ RESUME = [("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)
 
 @pytest.mark.parametrize("name, kwargs", RESUME, ids=[r[0] for r in RESUME])
 def test_state_dict_resume_equals_uninterrupted_run(name, kwargs):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((32, 3))
-    y = rng.integers(0, 2, 32)
-
-    def make(seed):
-        model = st.nn.mlp([3, 8, 2], activation="tanh", generator=np.random.default_rng(seed))
-        params = [p for p in model.parameters() if p.ndim == 2] if name == "Muon" else (
-            model.parameters())
-        return model, getattr(optim, name)(params, **kwargs)
-
-    model, opt = make(1)
-    _train(model, opt, x, y, 20)
-    model_a, opt_a = make(1)
-    _train(model_a, opt_a, x, y, 10)
-    # a snapshot, as with torch: state_dict() aliases the weights
-    model_state, opt_state = copy.deepcopy(model_a.state_dict()), copy.deepcopy(opt_a.state_dict())
-    _train(model_a, opt_a, x, y, 3)  # the snapshot must not change when training goes on
-    model_b, opt_b = make(99)
-    model_b.load_state_dict(model_state)
-    opt_b.load_state_dict(opt_state)
-    _train(model_b, opt_b, x, y, 10)
-    for (key, p), q in zip(model.named_parameters(), model_b.parameters()):
-        assert np.array_equal(_array(p), _array(q)), key
+    matrices = (lambda model: [p for p in model.parameters() if p.ndim == 2]) \
+        if name == "Muon" else (lambda model: model.parameters())
+    test_optim.check_resume_equals_uninterrupted_run(name, kwargs, matrices)
 
 
 @pytest.mark.parametrize("name, kwargs", RESUME, ids=[r[0] for r in RESUME])
