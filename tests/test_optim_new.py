@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 import torch
 
-import steepest as st
 from steepest import optim
 from steepest.nn import Parameter
 import test_optim
